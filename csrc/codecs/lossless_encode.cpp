@@ -1,0 +1,130 @@
+#include <cstring>
+#include <string>
+
+#include "codecs/lossless.hpp"
+#include "common/checked_math.hpp"
+#include "common/error.hpp"
+#include "common/parallel.hpp"
+#include "entropy/plane_coder.hpp"
+
+namespace nnz {
+namespace {
+
+template <typename U>
+U rotate_left1(U x) {
+  constexpr int w = sizeof(U) * 8;
+  return static_cast<U>((x << 1) | (x >> (w - 1)));
+}
+
+template <typename U>
+std::vector<U> load_elements(const uint8_t* src, size_t n) {
+  std::vector<U> v(n);
+  if (n) std::memcpy(v.data(), src, n * sizeof(U));
+  return v;
+}
+
+// Chooses k (mantissa bits joined to the exponent symbol) by the exact cost of both planes.
+int choose_extra_bits(const std::vector<uint16_t>& top, int top_bits, const FloatSplit& fs, size_t n) {
+  std::vector<uint64_t> hist(size_t{1} << top_bits, 0);
+  for (uint16_t s : top) hist[s]++;
+  int best_k = 0;
+  uint64_t best_cost = UINT64_MAX;
+  for (int k = fs.max_extra_bits; k >= 0; --k) {
+    const int sym_bits = fs.exponent_bits + k;
+    if (k != fs.max_extra_bits) {  // fold the histogram down by one bit
+      std::vector<uint64_t> folded(size_t{1} << sym_bits, 0);
+      for (size_t s = 0; s < hist.size(); ++s) folded[s >> 1] += hist[s];
+      hist.swap(folded);
+    }
+    const int resid_bits = fs.width - sym_bits;
+    const uint64_t cost = plane_bytes_from_histogram(hist.data(), sym_bits, n) +
+                          ceil_div(static_cast<uint64_t>(n) * resid_bits, 8);
+    if (cost <= best_cost) {
+      best_cost = cost;
+      best_k = k;
+    }
+  }
+  return best_k;
+}
+
+template <typename U>
+void encode_float_chunk(const uint8_t* src, size_t n, const FloatSplit& fs, std::vector<uint8_t>& out) {
+  std::vector<U> v = load_elements<U>(src, n);
+  for (U& x : v) x = rotate_left1(x);
+  const int top_bits = fs.exponent_bits + fs.max_extra_bits;
+  std::vector<uint16_t> sym(n);
+  for (size_t i = 0; i < n; ++i) sym[i] = static_cast<uint16_t>(v[i] >> (fs.width - top_bits));
+  const int k = choose_extra_bits(sym, top_bits, fs, n);
+  const int sym_bits = fs.exponent_bits + k, resid_bits = fs.width - sym_bits;
+  const U resid_mask = static_cast<U>((U{1} << resid_bits) - 1);
+  for (size_t i = 0; i < n; ++i) {
+    sym[i] = static_cast<uint16_t>(v[i] >> resid_bits);
+    v[i] &= resid_mask;
+  }
+  out.push_back(static_cast<uint8_t>(k));
+  encode_plane(sym.data(), n, sym_bits, out);
+  encode_plane(v.data(), n, resid_bits, out);
+}
+
+template <typename U>
+void encode_int_chunk(const uint8_t* src, size_t n, bool is_signed, std::vector<uint8_t>& out) {
+  constexpr int w = sizeof(U) * 8;
+  std::vector<U> v = load_elements<U>(src, n);
+  if (is_signed)
+    for (U& x : v) x = static_cast<U>((x << 1) ^ (U{0} - (x >> (w - 1))));  // zigzag
+  out.push_back(0);
+  std::vector<uint16_t> plane(n);
+  for (int b = 0; b < w / 8; ++b) {
+    for (size_t i = 0; i < n; ++i) plane[i] = static_cast<uint16_t>((v[i] >> (8 * b)) & 0xFF);
+    encode_plane(plane.data(), n, 8, out);
+  }
+}
+
+void encode_chunk(DType dtype, const uint8_t* src, size_t n, std::vector<uint8_t>& out) {
+  const DTypeInfo& info = dtype_info(dtype);
+  if (info.kind == DTypeKind::floating) {
+    const FloatSplit fs = float_split(dtype);
+    switch (info.bits) {
+      case 16: return encode_float_chunk<uint16_t>(src, n, fs, out);
+      case 32: return encode_float_chunk<uint32_t>(src, n, fs, out);
+      case 64: return encode_float_chunk<uint64_t>(src, n, fs, out);
+    }
+  } else {
+    const bool is_signed = info.kind == DTypeKind::signed_int;
+    switch (info.bits) {
+      case 8: return encode_int_chunk<uint8_t>(src, n, is_signed, out);
+      case 16: return encode_int_chunk<uint16_t>(src, n, is_signed, out);
+      case 32: return encode_int_chunk<uint32_t>(src, n, is_signed, out);
+      case 64: return encode_int_chunk<uint64_t>(src, n, is_signed, out);
+    }
+  }
+  fail(ErrorCode::internal, std::string("lossless: no layout for ") + info.name);
+}
+
+}  // namespace
+
+EncodedTensor lossless_encode(const TensorRef& tensor, const LosslessOptions& options) {
+  NNZ_CHECK(options.chunk_elems >= 1 && options.chunk_elems <= kLosslessMaxChunkElems, invalid_argument,
+            "lossless: chunk size must be between 1 and 2^28 elements");
+  const size_t esize = static_cast<size_t>(dtype_bytes(tensor.dtype));
+  const uint64_t nchunks = ceil_div(tensor.count, options.chunk_elems);
+  std::vector<std::vector<uint8_t>> chunks(to_size(nchunks, "lossless chunk count"));
+  parallel_for(chunks.size(), options.threads, [&](size_t c) {
+    const uint64_t first = static_cast<uint64_t>(c) * options.chunk_elems;
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(options.chunk_elems, tensor.count - first));
+    encode_chunk(tensor.dtype, tensor.data + first * esize, n, chunks[c]);
+  });
+  EncodedTensor result;
+  result.codec = kLosslessCodecId;
+  ByteWriter params(result.params);
+  params.u32(options.chunk_elems);
+  ByteWriter payload(result.payload);
+  for (const std::vector<uint8_t>& chunk : chunks) {
+    NNZ_CHECK(chunk.size() <= UINT32_MAX, internal, "lossless: chunk larger than 4 GiB");
+    payload.u32(static_cast<uint32_t>(chunk.size()));
+  }
+  for (const std::vector<uint8_t>& chunk : chunks) payload.bytes(chunk);
+  return result;
+}
+
+}  // namespace nnz

@@ -1,0 +1,22 @@
+// Decode dispatch by codec id. Encoders are called directly (each has its own options).
+#include <cstring>
+#include <string>
+
+#include "codecs/codec.hpp"
+#include "codecs/lossless.hpp"
+#include "codecs/raw.hpp"
+#include "common/checked_math.hpp"
+#include "common/error.hpp"
+
+namespace nnz {
+
+bool codec_is_known(const std::string& codec) { return codec == kLosslessCodecId || codec == kRawCodecId; }
+
+void decode_tensor(const DecodeRequest& req, uint8_t* out, int threads) {
+  if (req.codec == kLosslessCodecId) return lossless_decode(req, out, threads);
+  if (req.codec == kRawCodecId) return raw_decode(req, out);
+  fail(ErrorCode::unsupported, "unknown codec '" + req.codec +
+                                   "' (written by a newer nncodec? upgrade to decode this tensor)");
+}
+
+}  // namespace nnz

@@ -1,0 +1,19 @@
+// Constants of the .nnz container (docs/FORMAT.md is the normative description).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace nnz {
+
+constexpr uint8_t kMagic[8] = {0x89, 'N', 'N', 'Z', '\r', '\n', 0x1A, '\n'};
+constexpr uint16_t kFormatMajor = 1;
+constexpr uint16_t kFormatMinor = 0;
+constexpr size_t kHeaderBytes = 64;
+constexpr size_t kHeaderHashedBytes = 56;  // the header hash covers bytes [0, 56)
+constexpr int kMaxAlignmentLog2 = 12;
+constexpr int kMaxRank = 32;
+constexpr size_t kMaxCodecIdBytes = 32;
+
+enum class BlobEncoding : uint8_t { stored = 0, zlib = 1 };
+
+}  // namespace nnz

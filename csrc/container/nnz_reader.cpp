@@ -1,0 +1,202 @@
+#include "container/nnz_reader.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "codecs/codec.hpp"
+#include "common/checked_math.hpp"
+#include "common/error.hpp"
+#include "common/xxhash64.hpp"
+
+namespace nnz {
+namespace {
+
+bool valid_utf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t extra;
+    uint32_t cp;
+    if (c < 0x80) { ++i; continue; }
+    if ((c & 0xE0) == 0xC0) { extra = 1; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { extra = 2; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { extra = 3; cp = c & 0x07; }
+    else return false;
+    if (extra >= s.size() - i) return false;
+    for (size_t k = 1; k <= extra; ++k) {
+      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    const uint32_t min_cp[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
+bool valid_codec_id(const std::string& id) {
+  if (id.empty() || id.size() > kMaxCodecIdBytes) return false;
+  for (char c : id)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  return true;
+}
+
+std::string read_name(ByteReader& r, const char* what) {
+  const uint16_t n = r.u16();
+  std::string name = r.str(n);
+  NNZ_CHECK(!name.empty(), corrupt, std::string("index: empty ") + what + " name");
+  NNZ_CHECK(valid_utf8(name), corrupt, std::string("index: ") + what + " name is not valid UTF-8");
+  return name;
+}
+
+}  // namespace
+
+uint64_t TensorEntry::decoded_bytes() const {
+  NNZ_CHECK(dtype != nullptr, unsupported,
+            "tensor '" + name + "': unknown dtype code " + std::to_string(dtype_code) + " (written by a newer nncodec?)");
+  return checked_mul(count, static_cast<uint64_t>(dtype->bits / 8), "tensor size");
+}
+
+NnzReader::NnzReader(std::unique_ptr<ByteSource> source, ReaderLimits limits)
+    : source_(std::move(source)), limits_(limits) {
+  const uint64_t size = source_->size();
+  NNZ_CHECK(size >= kHeaderBytes, corrupt, "not a .nnz file (too short for a header)");
+  std::vector<uint8_t> scratch;
+  ByteSpan header = source_->read(0, kHeaderBytes, scratch);
+  NNZ_CHECK(std::memcmp(header.data, kMagic, sizeof kMagic) == 0, corrupt, "not a .nnz file (bad magic bytes)");
+  ByteReader h(header, "header");
+  h.bytes(sizeof kMagic);
+  version_.major = h.u16();
+  version_.minor = h.u16();
+  const uint32_t flags = h.u32();
+  const uint64_t index_offset = h.u64(), index_bytes = h.u64(), index_hash = h.u64();
+  const uint8_t alignment_log2 = h.u8();
+  h.bytes(kHeaderHashedBytes - h.position());
+  const uint64_t header_hash = h.u64();
+  NNZ_CHECK(xxhash64(header.data, kHeaderHashedBytes) == header_hash, checksum, "header checksum mismatch (file is corrupted)");
+  NNZ_CHECK(version_.major == kFormatMajor, unsupported,
+            "format version " + std::to_string(version_.major) + "." + std::to_string(version_.minor) +
+                " is not supported by this nncodec (reads " + std::to_string(kFormatMajor) + ".x)");
+  NNZ_CHECK(flags == 0, unsupported, "header uses feature flags this nncodec does not know");
+  NNZ_CHECK(alignment_log2 <= kMaxAlignmentLog2, corrupt, "header: bad alignment");
+  NNZ_CHECK(index_offset >= kHeaderBytes && index_offset <= size && index_bytes <= size - index_offset, corrupt,
+            "file is truncated (index points past its end)");
+  NNZ_CHECK(index_bytes <= limits_.max_index_bytes, limit_exceeded, "index larger than the configured limit");
+  ByteSpan index = source_->read(index_offset, index_bytes, scratch);
+  NNZ_CHECK(xxhash64(index.data, index.size) == index_hash, checksum, "index checksum mismatch (file is corrupted)");
+  parse_index(index);
+
+  // Every section lies between the header and the index, and no two overlap.
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const TensorEntry& t : tensors_) ranges.emplace_back(t.offset, t.bytes);
+  for (const BlobEntry& b : blobs_) ranges.emplace_back(b.offset, b.bytes);
+  std::sort(ranges.begin(), ranges.end());
+  uint64_t prev_end = kHeaderBytes;
+  for (const auto& r : ranges) {
+    NNZ_CHECK(r.first >= prev_end && r.first <= index_offset && r.second <= index_offset - r.first, corrupt,
+              "index: overlapping or out-of-range sections");
+    prev_end = r.first + r.second;
+  }
+}
+
+void NnzReader::parse_index(ByteSpan index) {
+  ByteReader r(index, "index");
+  const uint32_t ntensors = r.u32(), nblobs = r.u32();
+  // A tensor entry takes at least 35 bytes and a blob entry 28: larger counts are corrupt, not a
+  // reason to allocate.
+  NNZ_CHECK(uint64_t{ntensors} * 35 + uint64_t{nblobs} * 28 <= r.remaining(), corrupt, "index: entry count too large");
+  tensors_.reserve(ntensors);
+  std::set<std::string> names;
+  for (uint32_t i = 0; i < ntensors; ++i) {
+    TensorEntry t;
+    t.name = read_name(r, "tensor");
+    NNZ_CHECK(names.insert(t.name).second, corrupt, "index: duplicate tensor name '" + t.name + "'");
+    t.dtype_code = r.u8();
+    t.dtype = find_dtype(t.dtype_code);
+    const uint8_t ndim = r.u8();
+    NNZ_CHECK(ndim <= kMaxRank, corrupt, "index: tensor '" + t.name + "' has too many dimensions");
+    t.count = 1;
+    for (uint8_t d = 0; d < ndim; ++d) {
+      t.shape.push_back(r.u64());
+      t.count = checked_mul(t.count, t.shape.back(), "index: tensor shape");
+    }
+    t.codec = r.str(r.u8());
+    NNZ_CHECK(valid_codec_id(t.codec), corrupt, "index: tensor '" + t.name + "' has a malformed codec id");
+    ByteSpan params = r.bytes(r.u32());
+    t.params.assign(params.data, params.data + params.size);
+    t.offset = r.u64();
+    t.bytes = r.u64();
+    t.hash = r.u64();
+    tensors_.push_back(std::move(t));
+  }
+  names.clear();
+  for (uint32_t i = 0; i < nblobs; ++i) {
+    BlobEntry b;
+    b.name = read_name(r, "blob");
+    NNZ_CHECK(names.insert(b.name).second, corrupt, "index: duplicate blob name '" + b.name + "'");
+    const uint8_t enc = r.u8();
+    NNZ_CHECK(enc <= static_cast<uint8_t>(BlobEncoding::zlib), unsupported, "blob '" + b.name + "': unknown encoding");
+    b.encoding = static_cast<BlobEncoding>(enc);
+    b.offset = r.u64();
+    b.bytes = r.u64();
+    b.hash = r.u64();
+    blobs_.push_back(std::move(b));
+  }
+  r.expect_end();
+}
+
+long NnzReader::find_tensor(const std::string& name) const {
+  for (size_t i = 0; i < tensors_.size(); ++i)
+    if (tensors_[i].name == name) return static_cast<long>(i);
+  return -1;
+}
+
+long NnzReader::find_blob(const std::string& name) const {
+  for (size_t i = 0; i < blobs_.size(); ++i)
+    if (blobs_[i].name == name) return static_cast<long>(i);
+  return -1;
+}
+
+ByteSpan NnzReader::read_payload(size_t i, std::vector<uint8_t>& scratch) const {
+  NNZ_CHECK(i < tensors_.size(), invalid_argument, "tensor index out of range");
+  const TensorEntry& t = tensors_[i];
+  ByteSpan payload = source_->read(t.offset, t.bytes, scratch);
+  NNZ_CHECK(xxhash64(payload.data, payload.size) == t.hash, checksum,
+            "tensor '" + t.name + "': checksum mismatch (file is corrupted)");
+  return payload;
+}
+
+void NnzReader::verify_tensor(size_t i) const {
+  std::vector<uint8_t> scratch;
+  read_payload(i, scratch);
+}
+
+void NnzReader::decode_tensor(size_t i, uint8_t* out, uint64_t out_bytes, int threads) const {
+  NNZ_CHECK(i < tensors_.size(), invalid_argument, "tensor index out of range");
+  const TensorEntry& t = tensors_[i];
+  const uint64_t need = t.decoded_bytes();
+  NNZ_CHECK(need <= limits_.max_tensor_bytes, limit_exceeded,
+            "tensor '" + t.name + "': decoded size " + std::to_string(need) + " bytes exceeds the configured limit");
+  NNZ_CHECK(out_bytes == need, invalid_argument, "tensor '" + t.name + "': output buffer has the wrong size");
+  std::vector<uint8_t> scratch;
+  ByteSpan payload = read_payload(i, scratch);
+  try {
+    ::nnz::decode_tensor(DecodeRequest{t.codec, t.dtype->dtype, t.count, ByteSpan{t.params.data(), t.params.size()}, payload},
+                  out, threads);
+  } catch (const Error& e) {
+    throw Error(e.code(), "tensor '" + t.name + "': " + e.what());
+  }
+}
+
+std::vector<uint8_t> NnzReader::read_blob(size_t i) const {
+  NNZ_CHECK(i < blobs_.size(), invalid_argument, "blob index out of range");
+  const BlobEntry& b = blobs_[i];
+  std::vector<uint8_t> scratch;
+  ByteSpan data = source_->read(b.offset, b.bytes, scratch);
+  NNZ_CHECK(xxhash64(data.data, data.size) == b.hash, checksum, "blob '" + b.name + "': checksum mismatch (file is corrupted)");
+  return std::vector<uint8_t>(data.data, data.data + data.size);
+}
+
+}  // namespace nnz

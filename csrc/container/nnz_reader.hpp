@@ -1,0 +1,73 @@
+// Opens a .nnz file: validates header and index (every offset, size and name) before anything is
+// allocated from them, then decodes tensors on demand. All methods are const after open and safe
+// to call from several threads at once.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/dtype.hpp"
+#include "container/byte_source.hpp"
+#include "container/nnz_format.hpp"
+
+namespace nnz {
+
+struct ReaderLimits {
+  uint64_t max_index_bytes = uint64_t{1} << 28;    // 256 MiB of index
+  uint64_t max_tensor_bytes = uint64_t{1} << 36;   // 64 GiB decoded per tensor
+};
+
+struct TensorEntry {
+  std::string name;
+  uint8_t dtype_code;
+  const DTypeInfo* dtype;  // nullptr when this build does not know the dtype code
+  std::vector<uint64_t> shape;
+  uint64_t count;           // number of elements (product of shape)
+  std::string codec;
+  std::vector<uint8_t> params;
+  uint64_t offset, bytes, hash;
+  uint64_t decoded_bytes() const;  // throws ErrorCode::unsupported for an unknown dtype
+};
+
+struct BlobEntry {
+  std::string name;
+  BlobEncoding encoding;
+  uint64_t offset, bytes, hash;
+};
+
+struct FormatVersion {
+  uint16_t major, minor;
+};
+
+class NnzReader {
+ public:
+  explicit NnzReader(std::unique_ptr<ByteSource> source, ReaderLimits limits = {});
+
+  const std::vector<TensorEntry>& tensors() const { return tensors_; }
+  const std::vector<BlobEntry>& blobs() const { return blobs_; }
+  FormatVersion version() const { return version_; }
+  uint64_t file_size() const { return source_->size(); }
+  // Index of the tensor/blob with that name, or -1.
+  long find_tensor(const std::string& name) const;
+  long find_blob(const std::string& name) const;
+
+  // Decodes tensor i into out (exactly decoded_bytes() bytes). Verifies the payload checksum first.
+  void decode_tensor(size_t i, uint8_t* out, uint64_t out_bytes, int threads = 1) const;
+  // Checks the payload checksum of tensor i without decoding.
+  void verify_tensor(size_t i) const;
+  // The stored bytes of blob i (checksum verified); the caller applies its encoding.
+  std::vector<uint8_t> read_blob(size_t i) const;
+
+ private:
+  void parse_index(ByteSpan index);
+  ByteSpan read_payload(size_t i, std::vector<uint8_t>& scratch) const;
+
+  std::unique_ptr<ByteSource> source_;
+  ReaderLimits limits_;
+  FormatVersion version_{0, 0};
+  std::vector<TensorEntry> tensors_;
+  std::vector<BlobEntry> blobs_;
+};
+
+}  // namespace nnz

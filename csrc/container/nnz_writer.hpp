@@ -1,0 +1,42 @@
+// Streams a .nnz file: header placeholder, payloads as they come, then the index, then the final
+// header. The caller makes the write atomic (temp file + rename) and removes the file on failure.
+#pragma once
+#include <cstdint>
+#include <cstdio>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "codecs/codec.hpp"
+#include "container/nnz_format.hpp"
+
+namespace nnz {
+
+class NnzWriter {
+ public:
+  explicit NnzWriter(const std::string& path, int alignment_log2 = 3);
+  ~NnzWriter();
+  NnzWriter(const NnzWriter&) = delete;
+  NnzWriter& operator=(const NnzWriter&) = delete;
+
+  void add_tensor(const std::string& name, DType dtype, const std::vector<uint64_t>& shape,
+                  const EncodedTensor& encoded);
+  void add_blob(const std::string& name, BlobEncoding encoding, const uint8_t* data, size_t size);
+  // Writes index and header and closes the file. Returns the total file size.
+  uint64_t finish();
+
+ private:
+  uint64_t write_aligned(const uint8_t* data, size_t size);
+  void write_at_end(const uint8_t* data, size_t size);
+  static void check_name(std::set<std::string>& names, const std::string& name, const char* what);
+
+  std::FILE* file_ = nullptr;
+  std::string path_;
+  int alignment_log2_;
+  uint64_t end_ = 0;
+  std::vector<uint8_t> tensor_index_, blob_index_;
+  uint32_t tensor_count_ = 0, blob_count_ = 0;
+  std::set<std::string> tensor_names_, blob_names_;
+};
+
+}  // namespace nnz

@@ -1,0 +1,78 @@
+#include <string>
+
+#include "common/bit_io.hpp"
+#include "common/checked_math.hpp"
+#include "entropy/huffman_block.hpp"
+#include "entropy/huffman_table.hpp"
+#include "entropy/plane_coder.hpp"
+
+namespace nnz {
+namespace {
+
+uint64_t packed_bytes(size_t n, int width) { return ceil_div(static_cast<uint64_t>(n) * width, 8); }
+
+template <typename T>
+void write_packed(const T* syms, size_t n, int width, std::vector<uint8_t>& out) {
+  if (width % 8 == 0) {
+    const int nb = width / 8;
+    out.reserve(out.size() + n * static_cast<size_t>(nb));
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t v = syms[i];
+      for (int b = 0; b < nb; ++b) out.push_back(static_cast<uint8_t>(v >> (8 * b)));
+    }
+    return;
+  }
+  BitWriter bits(out);
+  for (size_t i = 0; i < n; ++i) bits.put_wide(syms[i], width);
+  bits.finish();
+}
+
+}  // namespace
+
+uint64_t plane_bytes_from_histogram(const uint64_t* freq, int width, size_t n) {
+  const size_t alphabet = size_t{1} << width;
+  size_t used = 0;
+  for (size_t s = 0; s < alphabet; ++s) used += freq[s] != 0;
+  if (used <= 1) return 1 + 8;
+  const uint64_t packed = 1 + packed_bytes(n, width);
+  const std::vector<uint8_t> lengths = huffman_code_lengths(freq, alphabet, kHuffmanMaxBits);
+  return std::min(packed, 1 + 4 + huffman_block_bytes(freq, alphabet, lengths));
+}
+
+template <typename T>
+void encode_plane(const T* syms, size_t n, int width, std::vector<uint8_t>& out) {
+  NNZ_CHECK(width >= 1 && width <= 64, invalid_argument, "plane: bad symbol width");
+  bool constant = true;
+  for (size_t i = 1; i < n && constant; ++i) constant = syms[i] == syms[0];
+  ByteWriter w(out);
+  if (constant) {
+    w.u8(static_cast<uint8_t>(PlaneMode::constant));
+    w.u64(n ? static_cast<uint64_t>(syms[0]) : 0);
+    return;
+  }
+  if (width <= kHuffmanMaxBits) {
+    const size_t alphabet = size_t{1} << width;
+    std::vector<uint64_t> freq(alphabet, 0);
+    for (size_t i = 0; i < n; ++i) freq[syms[i]]++;
+    const std::vector<uint8_t> lengths = huffman_code_lengths(freq.data(), alphabet, kHuffmanMaxBits);
+    if (huffman_block_bytes(freq.data(), alphabet, lengths) + 4 < packed_bytes(n, width)) {
+      std::vector<uint16_t> narrow(syms, syms + n);
+      w.u8(static_cast<uint8_t>(PlaneMode::huffman));
+      const size_t size_at = out.size();
+      w.u32(0);
+      huffman_encode_block(narrow.data(), n, alphabet, lengths, out);
+      const uint64_t size = out.size() - size_at - 4;
+      NNZ_CHECK(size <= UINT32_MAX, invalid_argument, "plane: Huffman block too large");
+      for (int b = 0; b < 4; ++b) out[size_at + b] = static_cast<uint8_t>(size >> (8 * b));
+      return;
+    }
+  }
+  w.u8(static_cast<uint8_t>(PlaneMode::packed));
+  write_packed(syms, n, width, out);
+}
+
+template void encode_plane<uint16_t>(const uint16_t*, size_t, int, std::vector<uint8_t>&);
+template void encode_plane<uint32_t>(const uint32_t*, size_t, int, std::vector<uint8_t>&);
+template void encode_plane<uint64_t>(const uint64_t*, size_t, int, std::vector<uint8_t>&);
+
+}  // namespace nnz

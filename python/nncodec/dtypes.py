@@ -1,0 +1,54 @@
+"""Mapping between numpy dtypes and the element types of a .nnz file."""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+
+from .errors import UnsupportedError
+
+# name in .nnz files / the core  ->  numpy dtype (little-endian)
+NUMPY_DTYPES: dict[str, np.dtype] = {
+    "float32": np.dtype("<f4"),
+    "float16": np.dtype("<f2"),
+    "bfloat16": np.dtype(ml_dtypes.bfloat16),
+    "float64": np.dtype("<f8"),
+    "int8": np.dtype("i1"),
+    "uint8": np.dtype("u1"),
+    "int16": np.dtype("<i2"),
+    "uint16": np.dtype("<u2"),
+    "int32": np.dtype("<i4"),
+    "uint32": np.dtype("<u4"),
+    "int64": np.dtype("<i8"),
+    "uint64": np.dtype("<u8"),
+    "bool": np.dtype("?"),
+}
+
+FLOAT_DTYPES = frozenset({"float32", "float16", "bfloat16", "float64"})
+
+
+def dtype_name(dtype: np.dtype) -> str | None:
+    """The .nnz name of a numpy dtype, or None if .nnz cannot hold it."""
+    dtype = np.dtype(dtype)
+    if dtype.byteorder == ">":
+        dtype = dtype.newbyteorder("<")
+    for name, candidate in NUMPY_DTYPES.items():
+        if dtype == candidate:
+            return name
+    return None
+
+
+def numpy_dtype(name: str) -> np.dtype:
+    try:
+        return NUMPY_DTYPES[name]
+    except KeyError:
+        raise UnsupportedError(f"unsupported dtype {name!r}") from None
+
+
+def element_bytes(array: np.ndarray) -> np.ndarray:
+    """The array's elements as a flat little-endian uint8 view (a copy only when needed)."""
+    name = dtype_name(array.dtype)
+    if name is None:
+        raise UnsupportedError(f"unsupported dtype {array.dtype}")
+    flat = np.ascontiguousarray(array, dtype=NUMPY_DTYPES[name]).reshape(-1)
+    return flat.view(np.uint8)

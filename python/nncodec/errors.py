@@ -1,0 +1,56 @@
+"""Exceptions raised by nncodec. All derive from :class:`NnzError` (a ``ValueError``)."""
+
+from __future__ import annotations
+
+
+class NnzError(ValueError):
+    """Base class of every error nncodec raises on bad input or a failed operation."""
+
+
+class CorruptFileError(NnzError):
+    """The bytes are malformed: not a .nnz file, truncated, or damaged."""
+
+
+class ChecksumError(CorruptFileError):
+    """A stored checksum does not match: the file was damaged after it was written."""
+
+
+class UnsupportedError(NnzError):
+    """Valid, but not supported here: a newer format version, an unknown codec or dtype."""
+
+
+class LimitExceededError(NnzError):
+    """A size in the file exceeds a configured safety limit."""
+
+
+class UnsafeInputError(NnzError):
+    """The input asks for something nncodec refuses to do (run code, read outside a folder)."""
+
+
+class NotFoundError(NnzError, KeyError):
+    """No tensor or section with that name."""
+
+    def __str__(self) -> str:  # KeyError would add quotes around the message
+        return str(self.args[0]) if self.args else ""
+
+
+class InternalError(NnzError):
+    """A bug in nncodec: please report it."""
+
+
+# Codes pinned by the C++ core (csrc/common/error.hpp, ErrorCode).
+_BY_CODE = {
+    1: CorruptFileError,
+    2: ChecksumError,
+    3: UnsupportedError,
+    4: LimitExceededError,
+    5: NnzError,
+    6: OSError,
+    7: NotFoundError,
+    8: InternalError,
+}
+
+
+def error_class(code: int) -> type[Exception]:
+    """The Python exception class for a core error code (used by the native module)."""
+    return _BY_CODE.get(code, InternalError)

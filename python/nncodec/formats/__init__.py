@@ -1,0 +1,33 @@
+"""Model file formats: each module reads a file into a ModelDocument and writes one back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+
+from ..errors import UnsupportedError
+from . import onnx_format
+
+_FORMATS: dict[str, ModuleType] = {onnx_format.FORMAT: onnx_format}
+
+
+def by_name(name: str) -> ModuleType:
+    try:
+        return _FORMATS[name]
+    except KeyError:
+        raise UnsupportedError(f"unknown model format {name!r}") from None
+
+
+def detect(path: Path) -> ModuleType:
+    """The format module for a model file, from its suffix, else from its first bytes."""
+    suffix = path.suffix.lower()
+    for module in _FORMATS.values():
+        if suffix in module.SUFFIXES:
+            return module
+    with open(path, "rb") as f:
+        head = f.read(64)
+    for module in _FORMATS.values():
+        if module.sniff(head):
+            return module
+    known = ", ".join(s for m in _FORMATS.values() for s in m.SUFFIXES)
+    raise UnsupportedError(f"{path.name}: not a model format nncodec reads (supported: {known})")

@@ -1,0 +1,205 @@
+"""Reading and writing .nnz files at the level of a whole model (the container itself is C++)."""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__, _core
+from .dtypes import dtype_name, numpy_dtype
+from .errors import CorruptFileError, NotFoundError, UnsupportedError
+from .model import ModelDocument
+from .plan import EncodeOptions, encode_array
+
+META_BLOB = "nncodec/meta.json"
+SKELETON_BLOB = "nncodec/skeleton"
+META_VERSION = 1
+DEFAULT_MAX_TENSOR_BYTES = 1 << 36
+# Tensors this large are coded with all threads on their chunks rather than one thread each.
+LARGE_TENSOR_ELEMS = 1 << 20
+
+
+def default_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One tensor of a .nnz file, as listed in its index."""
+
+    name: str
+    dtype: str | None  # None: a dtype this nncodec does not know
+    shape: tuple[int, ...]
+    codec: str
+    coded_bytes: int
+    params: bytes
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.uint64)) if self.shape else 1
+
+    @property
+    def decoded_bytes(self) -> int:
+        return self.size * numpy_dtype(self.dtype).itemsize if self.dtype else 0
+
+
+class NnzFile(Mapping):
+    """An open .nnz file: a read-only mapping of tensor name -> numpy array, decoded on access.
+
+    Only the header and index are read when the file is opened; each tensor's bytes are read,
+    checksum-verified and decoded when that tensor is accessed.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, threads: int | None = None,
+                 max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES):
+        self.path = Path(path)
+        self.threads = threads or default_threads()
+        self._reader = _core.Reader(str(self.path), max_tensor_bytes=max_tensor_bytes)
+        self.tensors = [
+            TensorInfo(e["name"], e["dtype"], tuple(e["shape"]), e["codec"], e["coded_bytes"], e["params"])
+            for e in self._reader.tensors()
+        ]
+        self._index = {t.name: i for i, t in enumerate(self.tensors)}
+        self._blobs = {name: (encoding, size) for name, encoding, size in self._reader.blob_names()}
+        self.meta: dict[str, Any] = self._read_meta()
+
+    # Mapping protocol
+    def __getitem__(self, name: str) -> np.ndarray:
+        try:
+            i = self._index[name]
+        except KeyError:
+            raise NotFoundError(f"no tensor named {name!r} in {self.path.name}") from None
+        return self._decode(i)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self.tensors)
+
+    def __repr__(self) -> str:
+        return f"<NnzFile {str(self.path)!r}: {len(self)} tensors>"
+
+    def _decode(self, i: int, threads: int | None = None) -> np.ndarray:
+        info = self.tensors[i]
+        if info.dtype is None:
+            raise UnsupportedError(f"tensor {info.name!r} has a dtype this nncodec does not know")
+        out = np.empty(info.shape, dtype=numpy_dtype(info.dtype))
+        self._reader.decode(i, out.reshape(-1).view(np.uint8), threads or self.threads)
+        return out
+
+    def read_all(self, progress: Callable[[TensorInfo], None] | None = None) -> dict[str, np.ndarray]:
+        """Decode every tensor: large ones chunk-parallel, the others in parallel with each other."""
+        arrays: dict[int, np.ndarray] = {}
+
+        def one(i: int, threads: int) -> None:
+            arrays[i] = self._decode(i, threads)
+            if progress:
+                progress(self.tensors[i])
+
+        large = {i for i, t in enumerate(self.tensors) if t.size >= LARGE_TENSOR_ELEMS}
+        for i in sorted(large):
+            one(i, self.threads)
+        with ThreadPoolExecutor(self.threads) as pool:
+            for future in [pool.submit(one, i, 1) for i in range(len(self.tensors)) if i not in large]:
+                future.result()
+        return {t.name: arrays[i] for i, t in enumerate(self.tensors)}
+
+    def verify(self) -> None:
+        """Check every checksum without decoding; raises ChecksumError naming the damaged tensor."""
+        for i in range(len(self.tensors)):
+            self._reader.verify(i)
+
+    def blob(self, name: str) -> bytes:
+        if name not in self._blobs:
+            raise NotFoundError(f"no section named {name!r} in {self.path.name}")
+        data = self._reader.read_blob(name)
+        if self._blobs[name][0] == 1:
+            try:
+                return zlib.decompress(data)
+            except zlib.error as exc:
+                raise CorruptFileError(f"section {name!r} is damaged ({exc})") from None
+        return data
+
+    def _read_meta(self) -> dict[str, Any]:
+        if META_BLOB not in self._blobs:
+            return {}
+        try:
+            meta = json.loads(self.blob(META_BLOB))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CorruptFileError(f"metadata of {self.path.name} is damaged ({exc})") from None
+        if not isinstance(meta, dict):
+            raise CorruptFileError(f"metadata of {self.path.name} is damaged")
+        return meta
+
+    def document(self, progress: Callable[[TensorInfo], None] | None = None) -> ModelDocument:
+        """The model as read by its format module, with all tensors decoded."""
+        source = self.meta.get("source")
+        if not isinstance(source, dict) or not isinstance(source.get("format"), str):
+            raise UnsupportedError(f"{self.path.name} holds tensors only, no model to rebuild")
+        skeleton = self.blob(SKELETON_BLOB) if SKELETON_BLOB in self._blobs else b""
+        attrs = source.get("attrs", {})
+        return ModelDocument(source["format"], self.read_all(progress), skeleton, attrs if isinstance(attrs, dict) else {})
+
+    def close(self) -> None:
+        self._reader = None
+
+    def __enter__(self) -> NnzFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, source_name: str | None = None,
+                   progress: Callable[[str, np.ndarray], None] | None = None) -> int:
+    """Code every tensor of ``doc`` and write the .nnz file to ``path``; returns its size in bytes.
+
+    Tensors are coded in parallel (the native core releases the GIL) and written in order.
+    """
+    writer = _core.Writer(str(path))
+    for name, array in doc.tensors.items():
+        if dtype_name(array.dtype) is None:
+            raise UnsupportedError(f"tensor {name!r}: unsupported dtype {array.dtype}")
+    single = replace(options, threads=1)
+    pending: deque[tuple[str, Future]] = deque()
+
+    def write_pending(keep: int) -> None:
+        while len(pending) > keep:
+            name, future = pending.popleft()
+            array = doc.tensors[name]
+            writer.add_tensor(name, dtype_name(array.dtype), list(array.shape), future.result())
+            if progress:
+                progress(name, array)
+
+    with ThreadPoolExecutor(options.threads) as pool:
+        for name, array in doc.tensors.items():
+            if array.size >= LARGE_TENSOR_ELEMS:  # chunk-parallel, after what is queued
+                write_pending(0)
+                pending.append((name, pool.submit(encode_array, array, options)))
+            else:
+                pending.append((name, pool.submit(encode_array, array, single)))
+            write_pending(2 * options.threads)
+        write_pending(0)
+    meta = {
+        "meta_version": META_VERSION,
+        "encoder": f"nncodec {__version__}",
+        "codec": options.codec,
+        "source": {"format": doc.format, "name": source_name, "attrs": doc.attrs},
+    }
+    writer.add_blob(META_BLOB, 0, json.dumps(meta, sort_keys=True, separators=(",", ":")).encode())
+    if doc.skeleton:
+        writer.add_blob(SKELETON_BLOB, 1, zlib.compress(doc.skeleton, 9))
+    return writer.finish()
