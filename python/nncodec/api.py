@@ -14,7 +14,7 @@ from .errors import NnzError
 from .nnzfile import DEFAULT_MAX_TENSOR_BYTES, NnzFile, TensorInfo, default_threads, write_document
 from .plan import EncodeOptions
 
-PathLike = str | os.PathLike
+PathLike = str | os.PathLike  # noqa: UP007
 
 
 def default_encoded_path(model: Path) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 from . import __version__
 from .api import decode_file, encode_file
 from .nnzfile import NnzFile, TensorInfo
-from .plan import CODECS
+from .plan import codec_names
 
 
 def _progress_bar(total: int, desc: str, quiet: bool):
@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Compress a model file (.onnx) into a .nnz file.")
     p.add_argument("model", help="model file to compress")
     p.add_argument("-o", "--output", help="output file (default: MODEL with suffix .nnz)")
-    p.add_argument("--codec", choices=CODECS, default="lossless",
+    p.add_argument("--codec", choices=codec_names(), default="lossless",
                    help="lossless: exact, bit for bit (default); raw: stored as is")
     p.add_argument("--threads", type=int, default=None, help="worker threads (default: all CPUs)")
     p.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")

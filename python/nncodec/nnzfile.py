@@ -170,9 +170,6 @@ def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, so
     Tensors are coded in parallel (the native core releases the GIL) and written in order.
     """
     writer = _core.Writer(str(path))
-    for name, array in doc.tensors.items():
-        if dtype_name(array.dtype) is None:
-            raise UnsupportedError(f"tensor {name!r}: unsupported dtype {array.dtype}")
     single = replace(options, threads=1)
     pending: deque[tuple[str, Future]] = deque()
 
@@ -188,9 +185,9 @@ def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, so
         for name, array in doc.tensors.items():
             if array.size >= LARGE_TENSOR_ELEMS:  # chunk-parallel, after what is queued
                 write_pending(0)
-                pending.append((name, pool.submit(encode_array, array, options)))
+                pending.append((name, pool.submit(encode_array, name, array, options)))
             else:
-                pending.append((name, pool.submit(encode_array, array, single)))
+                pending.append((name, pool.submit(encode_array, name, array, single)))
             write_pending(2 * options.threads)
         write_pending(0)
     meta = {

@@ -1,8 +1,14 @@
-"""Per-tensor coding plan: which codec each tensor gets, with which parameters."""
+"""Per-tensor coding plan: which codec each tensor gets, with which parameters.
+
+A codec is registered here by name with an encoder function; ``encode_array`` applies the plan
+to one tensor. Lossy codecs only ever see tensors the plan allows them to touch.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -10,30 +16,64 @@ from . import _core
 from .dtypes import dtype_name, element_bytes
 from .errors import NnzError
 
-CODECS = ("lossless", "raw")
-
 
 @dataclass(frozen=True)
 class EncodeOptions:
-    """What the user asked for. ``codec`` applies to every tensor it can."""
+    """What the user asked for.
+
+    codec:  the codec for every tensor it applies to ("lossless", "raw", ...).
+    params: codec-specific parameters (see each codec's documentation).
+    """
 
     codec: str = "lossless"
+    params: Mapping[str, Any] = field(default_factory=dict)
     chunk_elems: int = 1 << 18
     threads: int = 1
 
     def __post_init__(self) -> None:
-        if self.codec not in CODECS:
-            raise NnzError(f"unknown codec {self.codec!r} (choose from {', '.join(CODECS)})")
+        if self.codec not in _ENCODERS:
+            raise NnzError(f"unknown codec {self.codec!r} (choose from {', '.join(codec_names())})")
         if not 1 <= self.chunk_elems <= 1 << 28:
             raise NnzError("chunk size must be between 1 and 2^28 elements")
 
 
-def encode_array(array: np.ndarray, options: EncodeOptions) -> _core.EncodedTensor:
-    """Code one tensor. ``lossless`` falls back to ``raw`` where coding does not pay (tiny tensors)."""
-    name = dtype_name(array.dtype)
+# An encoder gets the tensor, its .nnz dtype name, its bytes (flat uint8 view) and the options.
+Encoder = Callable[[np.ndarray, str, np.ndarray, EncodeOptions], "_core.EncodedTensor"]
+
+
+def _encode_raw(array: np.ndarray, dtype: str, data: np.ndarray, options: EncodeOptions) -> _core.EncodedTensor:
+    return _core.encode_raw(data, dtype)
+
+
+def _encode_lossless(array: np.ndarray, dtype: str, data: np.ndarray, options: EncodeOptions) -> _core.EncodedTensor:
+    return _core.encode_lossless(data, dtype, options.chunk_elems, options.threads)
+
+
+_ENCODERS: dict[str, Encoder] = {"lossless": _encode_lossless, "raw": _encode_raw}
+
+
+def register_codec(name: str, encoder: Encoder) -> None:
+    _ENCODERS[name] = encoder
+
+
+def codec_names() -> list[str]:
+    return list(_ENCODERS)
+
+
+def plan_codec(name: str, array: np.ndarray, options: EncodeOptions) -> str:
+    """The codec tensor ``name`` gets under ``options``."""
+    return options.codec
+
+
+def encode_array(name: str, array: np.ndarray, options: EncodeOptions) -> _core.EncodedTensor:
+    """Code one tensor by the plan; falls back to ``raw`` where coding does not pay (tiny tensors)."""
+    dtype = dtype_name(array.dtype)
+    if dtype is None:
+        raise NnzError(f"tensor {name!r}: unsupported dtype {array.dtype}")
     data = element_bytes(array)
-    if options.codec == "lossless":
-        coded = _core.encode_lossless(data, name, options.chunk_elems, options.threads)
+    codec = plan_codec(name, array, options)
+    if codec != "raw":
+        coded = _ENCODERS[codec](array, dtype, data, options)
         if len(coded.params) + coded.coded_bytes < data.nbytes:
             return coded
-    return _core.encode_raw(data, name)
+    return _encode_raw(array, dtype, data, options)

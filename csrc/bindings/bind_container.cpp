@@ -1,0 +1,108 @@
+#include <pybind11/stl.h>
+
+#include "bindings/bindings.hpp"
+#include "common/error.hpp"
+#include "container/nnz_reader.hpp"
+#include "container/nnz_writer.hpp"
+
+namespace nnz_bindings {
+namespace {
+
+py::dict tensor_entry_dict(const nnz::TensorEntry& t) {
+  py::dict d;
+  d["name"] = t.name;
+  d["dtype"] = t.dtype ? py::object(py::str(t.dtype->name)) : py::object(py::none());
+  d["dtype_code"] = t.dtype_code;
+  d["shape"] = py::tuple(py::cast(t.shape));
+  d["codec"] = t.codec;
+  d["params"] = to_bytes(t.params);
+  d["offset"] = t.offset;
+  d["coded_bytes"] = t.bytes;
+  return d;
+}
+
+nnz::ReaderLimits limits(uint64_t max_index_bytes, uint64_t max_tensor_bytes) {
+  return nnz::ReaderLimits{max_index_bytes, max_tensor_bytes};
+}
+
+}  // namespace
+
+void bind_container(py::module_& m) {
+  const nnz::ReaderLimits defaults;
+
+  py::class_<nnz::NnzWriter>(m, "Writer")
+      .def(py::init<const std::string&, int>(), py::arg("path"), py::arg("alignment_log2") = 3)
+      .def(
+          "add_tensor",
+          [](nnz::NnzWriter& w, const std::string& name, const std::string& dtype, const std::vector<uint64_t>& shape,
+             const nnz::EncodedTensor& encoded) { w.add_tensor(name, nnz::dtype_by_name(dtype).dtype, shape, encoded); },
+          py::arg("name"), py::arg("dtype"), py::arg("shape"), py::arg("encoded"))
+      .def(
+          "add_blob",
+          [](nnz::NnzWriter& w, const std::string& name, int encoding, const py::bytes& data) {
+            NNZ_CHECK(encoding == 0 || encoding == 1, invalid_argument, "unknown blob encoding");
+            std::string d = data;
+            w.add_blob(name, static_cast<nnz::BlobEncoding>(encoding), reinterpret_cast<const uint8_t*>(d.data()),
+                       d.size());
+          },
+          py::arg("name"), py::arg("encoding"), py::arg("data"))
+      .def("finish", &nnz::NnzWriter::finish);
+
+  py::class_<nnz::NnzReader>(m, "Reader")
+      .def(py::init([](const std::string& path, uint64_t max_index_bytes, uint64_t max_tensor_bytes) {
+             return new nnz::NnzReader(nnz::open_file_source(path), limits(max_index_bytes, max_tensor_bytes));
+           }),
+           py::arg("path"), py::arg("max_index_bytes") = defaults.max_index_bytes,
+           py::arg("max_tensor_bytes") = defaults.max_tensor_bytes)
+      .def_static(
+          "from_bytes",
+          [](const py::bytes& data, uint64_t max_index_bytes, uint64_t max_tensor_bytes) {
+            std::string s = data;
+            return new nnz::NnzReader(nnz::owned_memory_source(std::vector<uint8_t>(s.begin(), s.end())),
+                                      limits(max_index_bytes, max_tensor_bytes));
+          },
+          py::arg("data"), py::arg("max_index_bytes") = defaults.max_index_bytes,
+          py::arg("max_tensor_bytes") = defaults.max_tensor_bytes)
+      .def_property_readonly("version",
+                             [](const nnz::NnzReader& r) { return py::make_tuple(r.version().major, r.version().minor); })
+      .def_property_readonly("file_size", &nnz::NnzReader::file_size)
+      .def("tensors",
+           [](const nnz::NnzReader& r) {
+             py::list out;
+             for (const nnz::TensorEntry& t : r.tensors()) out.append(tensor_entry_dict(t));
+             return out;
+           })
+      .def("blob_names",
+           [](const nnz::NnzReader& r) {
+             py::list out;
+             for (const nnz::BlobEntry& b : r.blobs())
+               out.append(py::make_tuple(b.name, static_cast<int>(b.encoding), b.bytes));
+             return out;
+           })
+      .def(
+          "decode",
+          [](const nnz::NnzReader& r, size_t i, ByteArray& out, int threads) {
+            uint8_t* dst = out.mutable_data();
+            const uint64_t n = static_cast<uint64_t>(out.size());
+            py::gil_scoped_release release;
+            r.decode_tensor(i, dst, n, threads);
+          },
+          py::arg("index"), py::arg("out"), py::arg("threads") = 1)
+      .def(
+          "verify",
+          [](const nnz::NnzReader& r, size_t i) {
+            py::gil_scoped_release release;
+            r.verify_tensor(i);
+          },
+          py::arg("index"))
+      .def(
+          "read_blob",
+          [](const nnz::NnzReader& r, const std::string& name) {
+            const long i = r.find_blob(name);
+            NNZ_CHECK(i >= 0, not_found, "no blob named '" + name + "'");
+            return to_bytes(r.read_blob(static_cast<size_t>(i)));
+          },
+          py::arg("name"));
+}
+
+}  // namespace nnz_bindings

@@ -1,0 +1,25 @@
+// Each feature binds its functions in its own file; core_module.cpp calls them all.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+#include <vector>
+
+#include "common/byte_io.hpp"
+
+namespace nnz_bindings {
+
+namespace py = pybind11;
+using ByteArray = py::array_t<uint8_t, py::array::c_style>;
+
+inline nnz::ByteSpan span_of(const ByteArray& a) { return nnz::ByteSpan{a.data(), static_cast<size_t>(a.size())}; }
+inline py::bytes to_bytes(const std::vector<uint8_t>& v) {
+  return py::bytes(reinterpret_cast<const char*>(v.data()), v.size());
+}
+
+void bind_container(py::module_& m);
+void bind_codecs(py::module_& m);
+void bind_entropy(py::module_& m);
+
+}  // namespace nnz_bindings

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: a virtual environment with the package and every test
+# dependency, the C++ core tests under AddressSanitizer + UndefinedBehaviorSanitizer, then pytest.
+# Fails if any test is skipped (a missing dependency must not hide a test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${NNCODEC_TEST_VENV:-.venv-test}"
+JOBS="$(nproc 2>/dev/null || echo 2)"
+
+if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
+PY="$VENV/bin/python"
+"$PY" -m pip install -q --disable-pip-version-check --upgrade pip
+# torch: the CPU build (only the tests that check files against real PyTorch use it).
+"$PY" -m pip install -q --disable-pip-version-check "torch==2.13.0"
+"$PY" -m pip install -q --disable-pip-version-check ".[test]"
+
+echo "== C++ core tests (ASan + UBSan)"
+cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DNNZ_BUILD_TESTS=ON -DNNZ_SANITIZE=ON -DNNZ_WERROR=ON >/dev/null
+cmake --build build/asan -j "$JOBS" >/dev/null
+ctest --test-dir build/asan --output-on-failure
+
+echo "== Python tests"
+cd tests  # import the installed package, not the source folder
+NNCODEC_NO_SKIP=1 "../$PY" -m pytest -q -rs -p no:cacheprovider "$@"
