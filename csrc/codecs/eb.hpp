@@ -3,9 +3,13 @@
 //
 // Each tensor is cut into chunks of `chunk_elems` elements, coded independently. In a chunk the
 // quantized symbols are coded as a signed token stream (entropy/token_stream.hpp) whose context
-// is the local magnitude: an exponential moving average of the preceding |q| in the chunk, on a
-// log scale. Rows of a weight matrix differ in scale (one output channel is all small, the next
-// all large); the context follows them, and contexts with alike statistics share a table.
+// is the local magnitude: an exponential moving average of the preceding |q|, on a log scale.
+// Rows of a weight matrix differ in scale (one output channel is all small, the next all large);
+// the context follows them, and contexts with alike statistics share a table.
+// A chunk of n elements is read as 4 lanes, lane j = elements [j*m, min(n, (j+1)*m)) with
+// m = ceil(n / 4), each with its own moving average; the stream holds them interleaved (element
+// k of lanes 0..3, then element k+1, ...; lanes that have ended are skipped), so the decoder
+// follows four independent chains at once.
 #pragma once
 #include <cstdint>
 
@@ -18,6 +22,7 @@ constexpr uint32_t kEbDefaultChunkElems = uint32_t{1} << 18;
 constexpr uint32_t kEbMaxChunkElems = uint32_t{1} << 28;
 constexpr int kEbContexts = 16;
 constexpr int kEbMaxContextShift = 20;
+constexpr size_t kEbLanes = 4;
 
 struct EbOptions {
   double max_error = 0;  // E > 0
@@ -42,6 +47,18 @@ inline int eb_context(uint32_t level, int shift) {
   const int half = len >= 2 ? static_cast<int>((x >> (len - 2)) & 1) : 0;
   const int c = 2 * len - 1 + half;
   return c < kEbContexts ? c : kEbContexts - 1;
+}
+
+// Calls visit(i, lane) for the elements of a chunk of n in stream order.
+template <typename Visit>
+inline void eb_for_each_in_stream_order(size_t n, Visit visit) {
+  const size_t m = (n + kEbLanes - 1) / kEbLanes;
+  size_t k = 0;
+  const size_t full = n - (kEbLanes - 1) * m <= n ? n - (kEbLanes - 1) * m : 0;  // length of the last lane
+  for (; k < full; ++k)
+    for (size_t j = 0; j < kEbLanes; ++j) visit(j * m + k, j);
+  for (; k < m; ++k)
+    for (size_t j = 0; j < kEbLanes && j * m + k < n; ++j) visit(j * m + k, j);
 }
 
 }  // namespace nnz

@@ -24,16 +24,16 @@ uint32_t get_varint(ByteReader& in) {
   fail(ErrorCode::corrupt, "eb: malformed exception index");
 }
 
-// Decodes the symbols of one chunk; Store(i, q) writes element i.
+// Decodes the symbols of one chunk; store(i, q) writes element i.
 template <typename Store>
 void decode_symbols(ByteReader& in, size_t n, int shift, Store store) {
   TokenStreamDecoder tokens(in, kEbContexts);
-  uint32_t level = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const int64_t q = tokens.next_signed(eb_context(level, shift));
+  uint32_t level[kEbLanes] = {0, 0, 0, 0};
+  eb_for_each_in_stream_order(n, [&](size_t i, size_t lane) {
+    const int64_t q = tokens.next_signed(eb_context(level[lane], shift));
     store(i, q);
-    level = eb_next_level(level, static_cast<uint32_t>(q < 0 ? -q : q));
-  }
+    level[lane] = eb_next_level(level[lane], static_cast<uint32_t>(q < 0 ? -q : q));
+  });
   tokens.finish();
 }
 
@@ -53,10 +53,13 @@ void decode_chunk(DType dtype, ByteSpan chunk, size_t n, double step, uint8_t* d
     next = i + 1;
   }
   if (dtype == DType::float32) {
-    decode_symbols(in, n, shift, [&](size_t i, int64_t q) {
-      const float v = to_float32(static_cast<double>(q) * step);
-      std::memcpy(dst + 4 * i, &v, 4);
-    });
+    // Stores through float* (not uint8_t*, which may alias the decoder's state and would force
+    // the compiler to reload it after every element).
+    std::vector<float> staging;
+    float* values = reinterpret_cast<uintptr_t>(dst) % alignof(float) == 0 ? reinterpret_cast<float*>(dst)
+                                                                           : (staging.resize(n), staging.data());
+    decode_symbols(in, n, shift, [&](size_t i, int64_t q) { values[i] = to_float32(static_cast<double>(q) * step); });
+    if (!staging.empty()) std::memcpy(dst, staging.data(), n * sizeof(float));
   } else {
     decode_symbols(in, n, shift, [&](size_t i, int64_t q) { store_float(dtype, static_cast<double>(q) * step, dst + esize * i); });
   }

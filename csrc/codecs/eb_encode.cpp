@@ -23,24 +23,28 @@ void encode_chunk(DType dtype, const uint8_t* src, size_t n, double max_error, s
   std::vector<uint32_t> exceptions;
   bounded_quantize(dtype, src, n, max_error, q.data(), exceptions);
 
+  // Symbols in stream order (see eb.hpp).
   std::vector<uint32_t> magnitude(n);
   std::vector<uint8_t> negative(n), context(n);
   uint64_t sum = 0;
   for (size_t i = 0; i < n; ++i) {
-    const int64_t v = q[i];
-    magnitude[i] = static_cast<uint32_t>(v < 0 ? -v : v);
-    negative[i] = v < 0;
-    sum += magnitude[i] < 65535 ? magnitude[i] : 65535;
+    const uint32_t a = static_cast<uint32_t>(q[i] < 0 ? -static_cast<int64_t>(q[i]) : q[i]);
+    sum += a < 65535 ? a : 65535;
   }
   // Centre the context scale on this chunk: the mean level lands near context 9.
   const uint64_t mean_level = n ? (sum << 4) / n : 0;
   int shift = 0;
   while (shift < kEbMaxContextShift && (mean_level >> shift) >= 32) ++shift;
-  uint32_t level = 0;
-  for (size_t i = 0; i < n; ++i) {
-    context[i] = static_cast<uint8_t>(eb_context(level, shift));
-    level = eb_next_level(level, magnitude[i]);
-  }
+  uint32_t level[kEbLanes] = {0, 0, 0, 0};
+  size_t pos = 0;
+  eb_for_each_in_stream_order(n, [&](size_t i, size_t lane) {
+    const int64_t v = q[i];
+    magnitude[pos] = static_cast<uint32_t>(v < 0 ? -v : v);
+    negative[pos] = v < 0;
+    context[pos] = static_cast<uint8_t>(eb_context(level[lane], shift));
+    level[lane] = eb_next_level(level[lane], magnitude[pos]);
+    ++pos;
+  });
 
   ByteWriter w(out);
   w.u8(static_cast<uint8_t>(shift));

@@ -11,62 +11,64 @@
 
 namespace nnz {
 
-// Decoder view of one table: slot -> symbol, and each symbol's frequency and start.
-class RansDecTable {
- public:
-  RansDecTable() = default;
-  RansDecTable(const std::vector<uint32_t>& freq, int scale_bits)
-      : scale_bits_(scale_bits), slot_sym_(size_t{1} << scale_bits), freq_(freq.size()), start_(freq.size()) {
-    uint32_t start = 0;
-    for (size_t s = 0; s < freq.size(); ++s) {
-      NNZ_CHECK(freq[s] <= slot_sym_.size() - start, corrupt, "rANS: frequencies overflow the table");
-      freq_[s] = freq[s];
-      start_[s] = start;
-      for (uint32_t k = 0; k < freq[s]; ++k) slot_sym_[start + k] = static_cast<uint8_t>(s);
-      start += freq[s];
-    }
-    NNZ_CHECK(start == (uint32_t{1} << scale_bits), corrupt, "rANS: frequencies do not fill the table");
+// Decoder view of a table: per slot of 2^scale_bits, one packed entry
+// (freq - 1) << 20 | (slot - start of its symbol) << 8 | symbol, so a symbol costs one load.
+// Appends the entries of the table to `slots` (tables of a stream sit side by side).
+inline void rans_append_dec_table(const std::vector<uint32_t>& freq, int scale_bits, std::vector<uint32_t>& slots) {
+  NNZ_CHECK(freq.size() <= kRansMaxAlphabet && scale_bits <= kRansMaxScaleBits, corrupt, "rANS: bad table");
+  const size_t size = size_t{1} << scale_bits;
+  uint32_t start = 0;
+  for (size_t s = 0; s < freq.size(); ++s) {
+    NNZ_CHECK(freq[s] <= size - start, corrupt, "rANS: frequencies overflow the table");
+    for (uint32_t k = 0; k < freq[s]; ++k) slots.push_back(((freq[s] - 1) << 20) | (k << 8) | static_cast<uint32_t>(s));
+    start += freq[s];
   }
-  int scale_bits_ = 0;
-  std::vector<uint8_t> slot_sym_;
-  std::vector<uint32_t> freq_, start_;
-};
+  NNZ_CHECK(start == size, corrupt, "rANS: frequencies do not fill the table");
+}
 
 class RansDecoder {
  public:
   RansDecoder() = default;
   explicit RansDecoder(ByteSpan stream) : p_(stream.data), n_(stream.size) {
-    NNZ_CHECK(n_ >= 8, corrupt, "rANS: stream shorter than its states");
-    for (int j = 0; j < 2; ++j) {
+    NNZ_CHECK(n_ >= 4 * kRansStates, corrupt, "rANS: stream shorter than its states");
+    for (int j = 0; j < kRansStates; ++j) {
       state_[j] = static_cast<uint32_t>(load_le(p_ + pos_, 4));
       pos_ += 4;
       NNZ_CHECK(state_[j] >= kRansLowerBound && state_[j] < (uint32_t{1} << 31), corrupt, "rANS: bad initial state");
     }
   }
-  inline uint32_t get(const RansDecTable& t, size_t parity) {
-    uint32_t x = state_[parity];
-    const uint32_t mask = (uint32_t{1} << t.scale_bits_) - 1;
-    const uint32_t slot = x & mask;
-    const uint32_t s = t.slot_sym_[slot];
-    x = t.freq_[s] * (x >> t.scale_bits_) + slot - t.start_[s];
-    while (x < kRansLowerBound) x = (x << 8) | next_byte();
-    state_[parity] = x;
+  // Decodes the symbol at `position` (its state is position % 4).
+  // `slots` is the table (rans_append_dec_table) for precision scale_bits.
+  inline uint32_t get(const uint32_t* slots, int scale_bits, size_t position) {
+    uint32_t& state = state_[position % kRansStates];
+    uint32_t x = state;
+    const uint32_t e = slots[x & ((uint32_t{1} << scale_bits) - 1)];
+    x = ((e >> 20) + 1) * (x >> scale_bits) + ((e >> 8) & 0xFFF);
+    const uint32_t s = e & 0xFF;
+    // x >= 2^(23 - scale_bits) >= 2^8 here, so two byte steps always restore x >= 2^23; they are
+    // branch-free (the branch would be unpredictable).
+    x = renorm_step(x);
+    state = renorm_step(x);
     return s;
   }
   void finish() const {
-    NNZ_CHECK(pos_ == n_ && state_[0] == kRansLowerBound && state_[1] == kRansLowerBound, corrupt,
-              "rANS: stream does not end where its symbols do");
+    bool initial = true;
+    for (uint32_t x : state_) initial = initial && x == kRansLowerBound;
+    NNZ_CHECK(pos_ == n_ && initial, corrupt, "rANS: stream does not end where its symbols do");
   }
 
  private:
-  inline uint32_t next_byte() {
-    if (pos_ < n_) return p_[pos_++];
-    pos_ = n_ + 1;  // overrun: finish() fails
-    return 0;
+  inline uint32_t renorm_step(uint32_t x) {
+    const bool need = x < kRansLowerBound;
+    const bool have = pos_ < n_;
+    const uint32_t byte = have ? p_[have ? pos_ : 0] : 0;
+    // Past the end, pos_ still advances (to n_ + 1 at most), so finish() reports the overrun.
+    pos_ += (need && (have || pos_ == n_)) ? 1 : 0;
+    return need ? (x << 8) | byte : x;
   }
   const uint8_t* p_ = nullptr;
   size_t n_ = 0, pos_ = 0;
-  uint32_t state_[2] = {0, 0};
+  uint32_t state_[kRansStates] = {0, 0, 0, 0};
 };
 
 }  // namespace nnz

@@ -1,7 +1,8 @@
-// rANS encoder: two interleaved 32-bit states sharing one byte stream (after F. Giesen's rans_byte).
-// Symbols are put in reverse order (last symbol first); finish() returns the stream the decoder
-// reads forward: state 0 and state 1 (u32 little-endian each), then the renormalisation bytes.
-// Symbol i uses state i % 2, so the encoder must be told each symbol's position parity.
+// rANS encoder: four interleaved 32-bit states sharing one byte stream (after F. Giesen's
+// rans_byte), so that the decoder has four independent dependency chains in flight. Symbols are
+// put in reverse order (last symbol first); finish() returns the stream the decoder reads forward:
+// states 0..3 (u32 little-endian each), then the renormalisation bytes. Symbol i uses state i % 4,
+// so the encoder is told each symbol's position.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -53,24 +54,25 @@ class RansEncoder {
  public:
   // Puts a symbol with frequency > 0 (a symbol of frequency 0 cannot be coded: callers build
   // their tables from the very symbols they code).
-  inline void put(const RansEncSymbol& sym, size_t parity) {
-    uint32_t x = state_[parity];
+  inline void put(const RansEncSymbol& sym, size_t position) {
+    uint32_t& state = state_[position % kRansStates];
+    uint32_t x = state;
     while (x >= sym.x_max) {
       rev_.push_back(static_cast<uint8_t>(x & 0xFF));
       x >>= 8;
     }
     const uint32_t q = static_cast<uint32_t>((static_cast<uint64_t>(x) * sym.rcp_freq) >> 32) >> sym.rcp_shift;
-    state_[parity] = x + sym.bias + q * sym.cmpl_freq;
+    state = x + sym.bias + q * sym.cmpl_freq;
   }
   std::vector<uint8_t> finish() {
-    for (int j = 1; j >= 0; --j)
+    for (int j = kRansStates - 1; j >= 0; --j)
       for (int b = 3; b >= 0; --b) rev_.push_back(static_cast<uint8_t>(state_[j] >> (8 * b)));
     std::reverse(rev_.begin(), rev_.end());
     return std::move(rev_);
   }
 
  private:
-  uint32_t state_[2] = {kRansLowerBound, kRansLowerBound};
+  uint32_t state_[kRansStates] = {kRansLowerBound, kRansLowerBound, kRansLowerBound, kRansLowerBound};
   std::vector<uint8_t> rev_;  // bytes in emission order (reversed at the end)
 };
 

@@ -22,9 +22,11 @@ namespace nnz {
 
 constexpr size_t kRansMaxAlphabet = 256;
 constexpr int kRansMinScaleBits = 8;
-constexpr int kRansMaxScaleBits = 15;
+constexpr int kRansMaxScaleBits = 12;
 // The coder state lives in [kRansLowerBound, 2^31); renormalisation moves whole bytes.
 constexpr uint32_t kRansLowerBound = uint32_t{1} << 23;
+// Interleaved states of a stream (rans_encode.hpp).
+constexpr int kRansStates = 4;
 
 // Compact weights (as serialised) for symbol counts; an all-zero count vector gets weight 1 on
 // symbol 0 so that every table is valid.

@@ -7,19 +7,21 @@ namespace nnz {
 
 TokenStreamDecoder::TokenStreamDecoder(ByteReader& in, int nctx) {
   NNZ_CHECK(nctx >= 1 && nctx <= kTokenMaxContexts, internal, "token stream: bad context count");
-  const int scale_bits = in.u8();
-  NNZ_CHECK(scale_bits >= kRansMinScaleBits && scale_bits <= kRansMaxScaleBits, corrupt, "token stream: bad precision");
+  scale_bits_ = in.u8();
+  NNZ_CHECK(scale_bits_ >= kRansMinScaleBits && scale_bits_ <= kRansMaxScaleBits, corrupt, "token stream: bad precision");
   const size_t ntables = in.u8();
   NNZ_CHECK(ntables >= 1 && ntables <= kTokenMaxContexts, corrupt, "token stream: bad table count");
-  ctx_table_.resize(static_cast<size_t>(nctx));
-  for (size_t c = 0; c < ctx_table_.size(); c += 2) {
+  std::vector<uint8_t> ctx_table(static_cast<size_t>(nctx));
+  for (size_t c = 0; c < ctx_table.size(); c += 2) {
     const uint8_t b = in.u8();
-    ctx_table_[c] = b & 15;
-    if (c + 1 < ctx_table_.size()) ctx_table_[c + 1] = static_cast<uint8_t>(b >> 4);
+    ctx_table[c] = b & 15;
+    if (c + 1 < ctx_table.size()) ctx_table[c + 1] = static_cast<uint8_t>(b >> 4);
   }
-  for (uint8_t t : ctx_table_) NNZ_CHECK(t < ntables, corrupt, "token stream: context mapped to a missing table");
+  for (uint8_t t : ctx_table) NNZ_CHECK(t < ntables, corrupt, "token stream: context mapped to a missing table");
+  slots_.reserve(ntables << scale_bits_);
   for (size_t t = 0; t < ntables; ++t)
-    tables_.emplace_back(rans_normalize(rans_read_table(in, kTokenAlphabet), scale_bits), scale_bits);
+    rans_append_dec_table(rans_normalize(rans_read_table(in, kTokenAlphabet), scale_bits_), scale_bits_, slots_);
+  for (size_t c = 0; c < ctx_table.size(); ++c) ctx_slots_[c] = slots_.data() + (size_t{ctx_table[c]} << scale_bits_);
   rans_ = RansDecoder(in.bytes(in.u64()));
   const ByteSpan raw = in.bytes(in.u64());
   raw_ = BitReader(raw.data, raw.size);

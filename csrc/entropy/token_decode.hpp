@@ -18,8 +18,7 @@ class TokenStreamDecoder {
   TokenStreamDecoder(ByteReader& in, int nctx);
 
   inline uint32_t next(int ctx) {
-    const uint32_t t = rans_.get(tables_[ctx_table_[static_cast<size_t>(ctx)]], parity_);
-    parity_ ^= 1;
+    const uint32_t t = rans_.get(ctx_slots_[ctx], scale_bits_, position_++);
     const int len = token_raw_len(t);
     if (!len) return t;
     return (token_high_bits(t) << len) | static_cast<uint32_t>(raw_.read(len));
@@ -34,11 +33,12 @@ class TokenStreamDecoder {
   void finish() const;
 
  private:
-  std::vector<RansDecTable> tables_;
-  std::vector<uint8_t> ctx_table_;
+  std::vector<uint32_t> slots_;  // the tables, side by side
+  const uint32_t* ctx_slots_[kTokenMaxContexts] = {};  // table of each context
+  int scale_bits_ = 0;
   RansDecoder rans_;
   BitReader raw_;
-  size_t parity_ = 0;
+  size_t position_ = 0;
 };
 
 }  // namespace nnz

@@ -119,7 +119,7 @@ void encode_token_stream(const TokenStreamInput& in, std::vector<uint8_t>& out) 
   for (size_t c = 0; c < nctx; ++c)
     for (size_t s = 0; s < kTokenAlphabet; ++s) table_hist[table_of[c]][s] += hist[c][s];
 
-  const int scale_bits = std::min(14, std::max(10, bit_length(n)));
+  const int scale_bits = std::min(kRansMaxScaleBits, std::max(10, bit_length(n)));
   ByteWriter w(out);
   w.u8(static_cast<uint8_t>(scale_bits));
   w.u8(static_cast<uint8_t>(ntables));
@@ -134,7 +134,7 @@ void encode_token_stream(const TokenStreamInput& in, std::vector<uint8_t>& out) 
   RansEncoder rans;
   for (size_t i = n; i-- > 0;) {
     const uint8_t c = in.contexts ? in.contexts[i] : 0;
-    rans.put(tables[table_of[c]][tokens[i]], i & 1);
+    rans.put(tables[table_of[c]][tokens[i]], i);
   }
   const std::vector<uint8_t> stream = rans.finish();
   w.u64(stream.size());

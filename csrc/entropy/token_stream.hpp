@@ -13,7 +13,7 @@
 //   u8  ntables                  1..16
 //   u8  ctx_table[ceil(nctx/2)]  table of each context, a nibble each, low nibble first
 //   table[ntables]               rANS tables (rans_table.hpp) over the 128 tokens
-//   u64 rans_bytes, rANS stream  token i uses state i % 2 and the table of its context
+//   u64 rans_bytes, rANS stream  token i uses state i % 4 and the table of its context
 //   u64 raw_bytes, raw bits      per value in order: its raw bits, then (signed streams) a sign
 //                                bit (1 = negative) if the value is not zero; LSB-first
 #pragma once
