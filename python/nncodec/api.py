@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -12,7 +13,7 @@ from . import formats
 from .atomic import refuse_existing, staged_output
 from .errors import NnzError
 from .nnzfile import DEFAULT_MAX_TENSOR_BYTES, NnzFile, TensorInfo, default_threads, write_document
-from .plan import EncodeOptions
+from .plan import EncodeOptions, check_params, is_lossy, lossy_allowed
 
 PathLike = str | os.PathLike  # noqa: UP007
 
@@ -23,22 +24,66 @@ def default_encoded_path(model: Path) -> Path:
 
 def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str = "lossless",
                 threads: int | None = None, force: bool = False,
-                progress: Callable[[str, np.ndarray], None] | None = None) -> Path:
+                progress: Callable[[str, np.ndarray], None] | None = None,
+                params: Mapping[str, Any] | None = None, target_cosine: float | None = None,
+                inputs: PathLike | None = None, status: Callable[[str], None] | None = None) -> Path:
     """Compress a model file into a .nnz file; returns the path written.
 
     The output defaults to the model's name with the suffix ``.nnz``. An existing output is
     only replaced with ``force=True``; the file appears atomically, complete or not at all.
+
+    ``params`` are codec parameters (eb: ``error`` or ``rel_error``; the protection rule:
+    ``keep``, ``lossy``, ``min_lossy_elems``, ``protect``; ``sparse``: "auto" or "off").
+    ``target_cosine`` (ONNX models) picks an eb bound per tensor so that the decoded model's
+    outputs keep that cosine similarity on the calibration ``inputs`` (an .npz of input arrays;
+    without it, random inputs from the model's signature); the fidelity reached is recorded in
+    the file's metadata. ``status`` receives progress messages of that search.
     """
     model = Path(model)
     if not model.is_file():
         raise NnzError(f"{model}: no such file")
     out = Path(output) if output is not None else default_encoded_path(model)
     refuse_existing(out, force)
-    options = EncodeOptions(codec=codec, threads=threads or default_threads())
+    params = dict(params or {})
+    threads = threads or default_threads()
+    if target_cosine is not None:
+        codec = codec if is_lossy(codec) else "eb"
+        if codec != "eb":
+            raise NnzError(f"fidelity targets choose eb error bounds; codec {codec!r} is not supported")
+        for key in ("error", "rel_error", "error_by_tensor"):
+            params.pop(key, None)
+    else:
+        check_params(codec, params)
+    options = EncodeOptions(codec=codec, params=params, threads=threads)
     doc = formats.detect(model).read(model)
+    extra_meta: dict[str, Any] = {}
+    if target_cosine is not None:
+        options, extra_meta["fidelity"] = _fidelity_options(doc, options, target_cosine, inputs, status)
+    elif is_lossy(codec):
+        extra_meta["codec_params"] = {k: params[k] for k in ("error", "rel_error") if k in params}
     with staged_output(out.parent, force) as staging:
-        write_document(staging.path(out.name), doc, options, source_name=model.name, progress=progress)
+        write_document(staging.path(out.name), doc, options, source_name=model.name, progress=progress,
+                       extra_meta=extra_meta)
     return out
+
+
+def _fidelity_options(doc, options: EncodeOptions, target_cosine: float, inputs: PathLike | None,
+                      status: Callable[[str], None] | None) -> tuple[EncodeOptions, dict[str, Any]]:
+    from .errors import UnsupportedError
+    from .fidelity import OnnxEvaluator, choose_error_bounds
+
+    if doc.format != "onnx":
+        raise UnsupportedError("fidelity targets need a model nncodec can run: an ONNX model")
+    evaluator = OnnxEvaluator(doc, inputs, threads=options.threads)
+    if status and inputs is None:
+        status(f"calibration inputs: {evaluator.inputs_description}")
+    candidates = [n for n, a in doc.tensors.items() if lossy_allowed(n, a, options)]
+    plan = choose_error_bounds(doc.tensors, candidates, evaluator, target_cosine, threads=options.threads,
+                               progress=status)
+    plan.inputs = evaluator.inputs_description
+    params = {**options.params, "error_by_tensor": plan.error_by_tensor}
+    return EncodeOptions(codec=options.codec, params=params, chunk_elems=options.chunk_elems,
+                         threads=options.threads), plan.meta()
 
 
 def decode_file(nnz: PathLike, output: PathLike | None = None, *, force: bool = False,

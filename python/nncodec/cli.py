@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import __version__
 from .api import decode_file, encode_file
+from .errors import NnzError
 from .nnzfile import NnzFile, TensorInfo
 from .plan import codec_names
 
@@ -30,15 +31,45 @@ def _human(n: float) -> str:
     return f"{n:.2f} GB"
 
 
+def _lossy_params(args: argparse.Namespace) -> dict:
+    """Codec parameters from the encode options (eb bounds, protection rule, sparse layer)."""
+    params: dict = {"keep": args.keep, "lossy": args.lossy, "protect": not args.no_protect, "sparse": args.sparse}
+    if args.error is not None:
+        params["error"] = args.error
+    if args.rel_error is not None:
+        params["rel_error"] = args.rel_error
+    if args.min_lossy_size is not None:
+        params["min_lossy_elems"] = args.min_lossy_size
+    return params
+
+
 def cmd_encode(args: argparse.Namespace) -> int:
     model = Path(args.model)
+    if args.error is not None and args.rel_error is not None:
+        raise NnzError("give either --error or --rel-error, not both")
+    if args.inputs is not None and args.target_cosine is None:
+        raise NnzError("--inputs is used with --target-cosine")
+    codec = args.codec or ("eb" if args.error is not None or args.rel_error is not None
+                           or args.target_cosine is not None else "lossless")
+    status = None if args.quiet else (lambda message: print(f"nncodec: {message}", file=sys.stderr))
     with _progress_bar(model.stat().st_size if model.is_file() else 0, "encode", args.quiet) as bar:
-        out = encode_file(model, args.output, codec=args.codec, threads=args.threads, force=args.force,
-                          progress=lambda name, array: bar.update(array.nbytes))
+        out = encode_file(model, args.output, codec=codec, threads=args.threads, force=args.force,
+                          progress=lambda name, array: bar.update(array.nbytes), params=_lossy_params(args),
+                          target_cosine=args.target_cosine, inputs=args.inputs, status=status)
     if not args.quiet:
         before, after = model.stat().st_size, out.stat().st_size
         print(f"{model} -> {out}: {_human(before)} -> {_human(after)} ({before / max(after, 1):.3f}x)")
+        if args.target_cosine is not None:
+            with NnzFile(out) as f:
+                print(_fidelity_line(f.meta.get("fidelity")))
     return 0
+
+
+def _fidelity_line(fidelity) -> str:
+    if not isinstance(fidelity, dict):
+        return "fidelity: not recorded"
+    return (f"fidelity: output cosine {fidelity.get('achieved', float('nan')):.6f} "
+            f"(target {fidelity.get('target', float('nan'))}) on {fidelity.get('inputs', '?')}")
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
@@ -83,6 +114,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             "original_bytes": total_orig,
             "coded_bytes": total_coded,
             "ratio": total_orig / total_coded if total_coded else None,
+            "fidelity": f.meta.get("fidelity"),
         }
     if args.json:
         json.dump({"summary": summary, "tensors": rows}, sys.stdout, indent=1)
@@ -99,6 +131,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     ratio = f"{summary['ratio']:.3f}x" if summary["ratio"] else "-"
     print(f"total: {len(rows)} tensors, {total_orig:,} -> {total_coded:,} bytes of tensor data ({ratio}); "
           f"file {summary['file_bytes']:,} bytes")
+    if summary["fidelity"] is not None:
+        print(_fidelity_line(summary["fidelity"]))
     if args.verify:
         print("checksums: all OK")
     return 0
@@ -114,8 +148,30 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Compress a model file (.onnx) into a .nnz file.")
     p.add_argument("model", help="model file to compress")
     p.add_argument("-o", "--output", help="output file (default: MODEL with suffix .nnz)")
-    p.add_argument("--codec", choices=codec_names(), default="lossless",
-                   help="lossless: exact, bit for bit (default); raw: stored as is")
+    p.add_argument("--codec", choices=codec_names(), default=None,
+                   help="lossless: exact, bit for bit (default); raw: stored as is; "
+                        "eb: every weight within a bound of the original (see --error)")
+    g = p.add_argument_group("lossy coding (see docs/error-bounded.md)")
+    g.add_argument("--error", type=float, default=None, metavar="E",
+                   help="eb: maximum absolute error of every weight (implies --codec eb)")
+    g.add_argument("--rel-error", type=float, default=None, metavar="K",
+                   help="eb: maximum error K x the tensor's standard deviation, per tensor (implies --codec eb)")
+    g.add_argument("--target-cosine", type=float, default=None, metavar="C",
+                   help="ONNX: choose the error bound of each tensor so that the decoded model's outputs "
+                        "keep cosine similarity >= C (say 0.9995) on the calibration inputs")
+    g.add_argument("--inputs", default=None, metavar="NPZ",
+                   help="calibration inputs for --target-cosine: arrays named after the model inputs "
+                        "(NAME, or NAME#i for run i); default: random inputs from the input signature")
+    g.add_argument("--keep", action="append", default=[], metavar="GLOB",
+                   help="tensors matching GLOB stay lossless (repeatable)")
+    g.add_argument("--lossy", action="append", default=[], metavar="GLOB",
+                   help="float tensors matching GLOB are coded lossily even if protected (repeatable)")
+    g.add_argument("--min-lossy-size", type=int, default=None, metavar="N",
+                   help="smallest tensor (elements) a lossy codec touches (default 1024)")
+    g.add_argument("--no-protect", action="store_true",
+                   help="no default protection: biases, normalisation and small float tensors become lossy too")
+    p.add_argument("--sparse", choices=("auto", "off"), default="auto",
+                   help="code tensors with many exact zeros as positions + values when smaller (default auto)")
     p.add_argument("--threads", type=int, default=None, help="worker threads (default: all CPUs)")
     p.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")

@@ -164,8 +164,11 @@ class NnzFile(Mapping):
 
 
 def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, source_name: str | None = None,
-                   progress: Callable[[str, np.ndarray], None] | None = None) -> int:
+                   progress: Callable[[str, np.ndarray], None] | None = None,
+                   extra_meta: Mapping[str, Any] | None = None) -> int:
     """Code every tensor of ``doc`` and write the .nnz file to ``path``; returns its size in bytes.
+
+    ``extra_meta`` adds JSON-able entries to the metadata (say, the fidelity a lossy encoding reached).
 
     Tensors are coded in parallel (the native core releases the GIL) and written in order.
     """
@@ -195,6 +198,7 @@ def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, so
         "encoder": f"nncodec {__version__}",
         "codec": options.codec,
         "source": {"format": doc.format, "name": source_name, "attrs": doc.attrs},
+        **(extra_meta or {}),
     }
     writer.add_blob(META_BLOB, 0, json.dumps(meta, sort_keys=True, separators=(",", ":")).encode())
     if doc.skeleton:
