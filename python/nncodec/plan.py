@@ -159,7 +159,7 @@ def _sparse_worth_trying(data: np.ndarray, esize: int, options: EncodeOptions) -
     return nonzero <= 0.75 * (data.size // esize)
 
 
-def _encode_sparse(array: np.ndarray, codec: str, dtype: str, data: np.ndarray,
+def encode_sparse_layer(array: np.ndarray, codec: str, dtype: str, data: np.ndarray,
                    options: EncodeOptions) -> _core.EncodedTensor:
     """The sparse layer over any codec: positions of the non-zeros + the non-zeros coded by it."""
     values = _core.sparse_values(data, dtype)
@@ -181,7 +181,7 @@ def encode_array(name: str, array: np.ndarray, options: EncodeOptions) -> _core.
     if codec != "raw":
         coded = _ENCODERS[codec](array, dtype, data, options)
         if _sparse_worth_trying(data, array.dtype.itemsize, options):
-            sparse = _encode_sparse(array, codec, dtype, data, options)
+            sparse = encode_sparse_layer(array, codec, dtype, data, options)
             if len(sparse.params) + sparse.coded_bytes < len(coded.params) + coded.coded_bytes:
                 coded = sparse
         if len(coded.params) + coded.coded_bytes < data.nbytes:

@@ -1,4 +1,5 @@
 // C++ tests of the core, run under ASan/UBSan in CI. No framework: each test is a function.
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -7,10 +8,15 @@
 #include <vector>
 
 #include "codecs/codec.hpp"
+#include "codecs/eb.hpp"
 #include "codecs/lossless.hpp"
+#include "codecs/sparse.hpp"
 #include "common/error.hpp"
 #include "entropy/huffman_block.hpp"
 #include "entropy/huffman_table.hpp"
+#include "entropy/positions.hpp"
+#include "entropy/token_decode.hpp"
+#include "entropy/token_encode.hpp"
 
 namespace {
 
@@ -114,12 +120,117 @@ void test_lossless_all_dtypes() {
   }
 }
 
+nnz::DecodeRequest request(const nnz::EncodedTensor& e, nnz::DType dt, uint64_t count,
+                           const std::vector<uint8_t>& payload) {
+  return nnz::DecodeRequest{e.codec, dt, count, nnz::ByteSpan{e.params.data(), e.params.size()},
+                            nnz::ByteSpan{payload.data(), payload.size()}};
+}
+
+// Decoding damaged bytes must end in an nnz::Error or some output: never a crash (ASan/UBSan).
+template <typename Decode>
+void damage_everywhere(const std::vector<uint8_t>& bytes, Decode decode) {
+  for (size_t cut = 0; cut < bytes.size(); cut += 1 + bytes.size() / 50) {
+    std::vector<uint8_t> truncated(bytes.begin(), bytes.begin() + static_cast<long>(cut));
+    EXPECT(throws_code([&] { decode(truncated); }, nnz::ErrorCode::corrupt));
+  }
+  std::mt19937 rng(7);
+  for (int k = 0; k < 300; ++k) {
+    std::vector<uint8_t> bad = bytes;
+    bad[rng() % bad.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
+    try {
+      decode(bad);
+    } catch (const nnz::Error&) {
+    }
+  }
+}
+
+void test_token_streams() {
+  std::mt19937 rng(3);
+  for (size_t n : {0u, 1u, 3u, 4u, 5u, 1000u, 70001u}) {
+    std::vector<uint32_t> values(n);
+    std::vector<uint8_t> ctx(n), neg(n);
+    for (size_t i = 0; i < n; ++i) {
+      values[i] = i % 97 == 0 ? static_cast<uint32_t>(rng()) : static_cast<uint32_t>(rng() % 40);
+      ctx[i] = static_cast<uint8_t>(values[i] % 5);
+      neg[i] = static_cast<uint8_t>(rng() & 1);
+    }
+    std::vector<uint8_t> stream;
+    nnz::encode_token_stream(nnz::TokenStreamInput{values.data(), ctx.data(), neg.data(), n, 5}, stream);
+    auto decode = [&](const std::vector<uint8_t>& bytes) {
+      nnz::ByteReader in(bytes.data(), bytes.size(), "test");
+      nnz::TokenStreamDecoder dec(in, 5);
+      std::vector<int64_t> out(n);
+      for (size_t i = 0; i < n; ++i) out[i] = dec.next_signed(ctx[i]);
+      dec.finish();
+      in.expect_end();
+      return out;
+    };
+    const std::vector<int64_t> back = decode(stream);
+    bool same = true;
+    for (size_t i = 0; i < n; ++i)
+      same = same && back[i] == (neg[i] && values[i] ? -int64_t{values[i]} : int64_t{values[i]});
+    EXPECT(same);
+    if (n == 1000) damage_everywhere(stream, decode);
+  }
+}
+
+void test_eb_bound_and_hostile_payloads() {
+  std::mt19937 rng(4);
+  std::normal_distribution<float> normal(0.0f, 0.1f);
+  std::vector<float> w(20000);
+  for (float& x : w) x = normal(rng);
+  w[3] = NAN;
+  w[9] = -INFINITY;
+  const double error = 0.004;
+  const nnz::TensorRef t{nnz::DType::float32, w.size(), reinterpret_cast<const uint8_t*>(w.data())};
+  const nnz::EncodedTensor e = nnz::eb_encode(t, nnz::EbOptions{error, 4096, 2});
+  std::vector<float> out(w.size());
+  nnz::decode_tensor(request(e, nnz::DType::float32, w.size(), e.payload), reinterpret_cast<uint8_t*>(out.data()), 2);
+  bool ok = std::isnan(out[3]) && out[9] == -INFINITY;
+  for (size_t i = 0; i < w.size(); ++i)
+    if (std::isfinite(w[i])) ok = ok && std::fabs(static_cast<double>(out[i]) - w[i]) <= error;
+  EXPECT(ok);
+  damage_everywhere(e.payload, [&](const std::vector<uint8_t>& bytes) {
+    nnz::decode_tensor(request(e, nnz::DType::float32, w.size(), bytes), reinterpret_cast<uint8_t*>(out.data()), 1);
+  });
+}
+
+void test_sparse_and_positions() {
+  std::mt19937 rng(5);
+  std::vector<float> w(30000, 0.0f);
+  for (size_t i = 0; i < w.size(); ++i)
+    if (rng() % 10 == 0) w[i] = static_cast<float>(rng() % 1000) / 7.0f + 1.0f;
+  const nnz::TensorRef t{nnz::DType::float32, w.size(), reinterpret_cast<const uint8_t*>(w.data())};
+  const std::vector<uint8_t> values = nnz::sparse_values(t);
+  const nnz::TensorRef vt{nnz::DType::float32, values.size() / 4, values.data()};
+  const nnz::EncodedTensor e = nnz::sparse_encode(t, nnz::lossless_encode(vt, nnz::LosslessOptions{}));
+  std::vector<float> out(w.size());
+  nnz::decode_tensor(request(e, nnz::DType::float32, w.size(), e.payload), reinterpret_cast<uint8_t*>(out.data()), 1);
+  EXPECT(out == w);
+  damage_everywhere(e.payload, [&](const std::vector<uint8_t>& bytes) {
+    nnz::decode_tensor(request(e, nnz::DType::float32, w.size(), bytes), reinterpret_cast<uint8_t*>(out.data()), 1);
+  });
+  for (double density : {0.0, 0.01, 0.5, 1.0}) {
+    std::vector<uint8_t> mask(5000);
+    for (uint8_t& m : mask) m = static_cast<uint8_t>(static_cast<double>(rng() % 1000) < density * 1000);
+    std::vector<uint8_t> stream;
+    nnz::encode_positions(mask.data(), mask.size(), stream);
+    std::vector<uint8_t> back(mask.size());
+    nnz::ByteReader in(stream.data(), stream.size(), "test");
+    nnz::decode_positions(in, back.size(), back.data());
+    EXPECT(back == mask && in.at_end());
+  }
+}
+
 }  // namespace
 
 int main() {
   test_huffman_round_trip();
   test_hostile_tables();
   test_lossless_all_dtypes();
+  test_token_streams();
+  test_eb_bound_and_hostile_payloads();
+  test_sparse_and_positions();
   if (failures) {
     std::fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;
