@@ -83,6 +83,7 @@ class FidelityPlan:
     evaluations: int
     inputs: str = ""
     sensitivity: dict[str, float] = field(default_factory=dict)
+    measurements: Any = None
 
     def meta(self) -> dict[str, Any]:
         """The record stored in the .nnz metadata under "fidelity"."""
@@ -103,36 +104,39 @@ def _std(array: np.ndarray) -> float:
     return float(values.std()) if values.size else 0.0
 
 
+@dataclass
+class Measurements:
+    """Steps 1-3, which do not depend on the target: reusable for several targets."""
+
+    reference: dict[str, np.ndarray]
+    sensitivity: dict[str, float]
+    ladder: dict[str, list[float]]
+    rate: dict[str, list[int]]
+    evaluations: int
+
+
 def choose_error_bounds(tensors: Mapping[str, np.ndarray], candidates: list[str], evaluate: Evaluator,
                         target_cosine: float, *, threads: int = 1,
-                        progress: Callable[[str], None] | None = None) -> FidelityPlan:
-    """Per-tensor eb bounds for ``candidates`` (names in ``tensors``) meeting ``target_cosine``."""
+                        progress: Callable[[str], None] | None = None,
+                        measurements: Measurements | None = None) -> FidelityPlan:
+    """Per-tensor eb bounds for ``candidates`` (names in ``tensors``) meeting ``target_cosine``.
+
+    ``measurements`` from an earlier call on the same model and inputs skip steps 1-3; the plan
+    returned carries its own in ``plan.measurements``."""
     if not 0 < target_cosine < 1:
         raise NnzError("the target cosine must be between 0 and 1 (say 0.9995)")
     say = progress or (lambda message: None)
-    reference = evaluate({})
-    evaluations = 1
     slack = 1.0 - target_cosine
+    if measurements is None:
+        measurements = measure(tensors, candidates, evaluate, threads=threads, progress=say)
+    reference, sensitivity = measurements.reference, measurements.sensitivity
+    ladder, rate = measurements.ladder, measurements.rate
+    evaluations = measurements.evaluations
+    names = list(sensitivity)
 
     def distortion(outputs: Mapping[str, np.ndarray]) -> tuple[float, dict[str, float]]:
         cos = output_cosines(reference, outputs)
         return 1.0 - min(cos.values(), default=1.0), cos
-
-    names = [n for n in candidates if _std(tensors[n]) > 0]
-    std = {n: _std(tensors[n]) for n in names}
-    # 2. Sensitivities.
-    sensitivity: dict[str, float] = {}
-    for i, name in enumerate(names):
-        probe = PROBE_REL_ERROR * std[name]
-        decoded, _ = eb_roundtrip(tensors[name], probe, threads)
-        d, _ = distortion(evaluate({name: decoded}))
-        evaluations += 1
-        sensitivity[name] = max(d, 1e-12 * slack) / probe**2
-        say(f"sensitivity {i + 1}/{len(names)}: {name}")
-    # 3. Rate ladders (bytes at E = std * 2^(-k/2)).
-    ladder = {n: [std[n] * 2.0 ** (-k / 2) for k in range(LADDER_STEPS)] for n in names}
-    rate = {n: [eb_roundtrip(tensors[n], e, threads)[1] for e in ladder[n]] for n in names}
-    say("rates measured")
 
     def allocate(lam: float) -> tuple[dict[str, int], float, int]:
         choice, predicted, size = {}, 0.0, 0
@@ -196,7 +200,28 @@ def choose_error_bounds(tensors: Mapping[str, np.ndarray], candidates: list[str]
         best = (sum(rate[n][-1] for n in names), choice, 1 - d, cos)
     size, choice, achieved, cos = best
     return FidelityPlan(target_cosine, {n: ladder[n][k] for n, k in choice.items()}, achieved, cos, size,
-                        evaluations, sensitivity=sensitivity)
+                        evaluations, sensitivity=sensitivity, measurements=measurements)
+
+
+def measure(tensors: Mapping[str, np.ndarray], candidates: list[str], evaluate: Evaluator, *, threads: int = 1,
+            progress: Callable[[str], None] | None = None) -> Measurements:
+    """Steps 1-3: reference outputs, sensitivities (one evaluation per tensor), rate ladders."""
+    say = progress or (lambda message: None)
+    reference = evaluate({})
+    names = [n for n in candidates if _std(tensors[n]) > 0]
+    std = {n: _std(tensors[n]) for n in names}
+    sensitivity: dict[str, float] = {}
+    for i, name in enumerate(names):
+        probe = PROBE_REL_ERROR * std[name]
+        decoded, _ = eb_roundtrip(tensors[name], probe, threads)
+        cos = output_cosines(reference, evaluate({name: decoded}))
+        # A floor keeps a tensor whose probe changed nothing from being given an unbounded error.
+        sensitivity[name] = max(1.0 - min(cos.values(), default=1.0), 1e-12) / probe**2
+        say(f"sensitivity {i + 1}/{len(names)}: {name}")
+    ladder = {n: [std[n] * 2.0 ** (-k / 2) for k in range(LADDER_STEPS)] for n in names}
+    rate = {n: [eb_roundtrip(tensors[n], e, threads)[1] for e in ladder[n]] for n in names}
+    say("rates measured")
+    return Measurements(reference, sensitivity, ladder, rate, 1 + len(names))
 
 
 # ---------------------------------------------------------------------------------------------

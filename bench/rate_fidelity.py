@@ -1,0 +1,360 @@
+"""Error-bounded, fidelity-targeted and sparse coding against the field, on the public corpus.
+
+    python bench/rate_fidelity.py [--models nudenet,minilm,...] [--sections ...] [--out bench/results]
+
+One command, five questions (each a section; all by default):
+  eb_vs_sz3  at the same max-abs error per tensor (K x std, K = 0.005, 0.02, 0.1): eb, SZ3, ZFP and
+             the order-0 entropy of eb's quantized symbols, on the weights a lossy codec may touch
+  fidelity   fidelity-targeted eb at output cosine >= 0.9995 on real inputs: ratio against the
+             float32 weights, beside int8 linear per tensor (ratio and fidelity)
+  curves     rate-fidelity curves: eb, SZ3, ZFP (same K ladder), int8, Fraunhofer NNCodec, and the
+             fidelity-targeted points (PNG + table)
+  nncodec    Fraunhofer NNCodec 2.1.3 against eb at equal weight RMSE: sizes and encode/decode times
+  pruned     magnitude-pruned weights (50/75/90/95 %): nncodec lossless and eb (0.02 x std) against
+             CSR, CER, CSER (sizes from their definitions) and zstd
+Ratios count every float tensor: the weights the method codes plus the protected tensors (biases,
+normalisation, small ones), which every method leaves to nncodec's lossless codec.
+Pruning here is a plain per-tensor magnitude pruning of those weights (bench-local).
+Prints Markdown tables and writes them, a JSON record and rate_fidelity.png to --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import models as bench_models  # noqa: E402
+import peers  # noqa: E402
+from nncodec import _core  # noqa: E402
+from nncodec.fidelity import choose_error_bounds, eb_roundtrip, output_cosines  # noqa: E402
+from nncodec.plan import EncodeOptions, encode_array, lossy_allowed  # noqa: E402
+
+K_LADDER = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4]
+EB_VS_SZ3_K = [0.005, 0.02, 0.1]
+TARGETS = [0.999, 0.9995, 0.9999]
+SPARSITIES = [0.5, 0.75, 0.9, 0.95]
+NNCODEC_STEPS = [0.04, 0.1, 0.25]  # NNCodec step as a fraction of the weights' overall std
+
+
+def split(tensors: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(weights a lossy codec may touch, the other float tensors) under the default rule."""
+    options = EncodeOptions(codec="eb", params={"rel_error": 0.02})
+    floats = {n: a for n, a in tensors.items() if a.dtype == np.float32}
+    weights = {n: a for n, a in floats.items() if lossy_allowed(n, a, options)}
+    return weights, {n: a for n, a in floats.items() if n not in weights}
+
+
+def coded(name: str, array: np.ndarray, options: EncodeOptions) -> int:
+    e = encode_array(name, array, options)
+    return len(e.params) + e.coded_bytes
+
+
+def std(a: np.ndarray) -> float:
+    return float(np.asarray(a, np.float64).std())
+
+
+def h0_bytes(q: np.ndarray) -> float:
+    _, counts = np.unique(q, return_counts=True)
+    return float(-(counts * np.log2(counts / counts.sum())).sum() / 8)
+
+
+class Model:
+    """A benchmark model: its weights, protected tensors and (lazily) its evaluator."""
+
+    def __init__(self, key: str):
+        self.key = key
+        self.bench = bench_models.MODELS[key]()
+        self.name = self.bench.name
+        self.weights, self.protected = split(self.bench.tensors)
+        self.float_bytes = sum(a.nbytes for a in self.weights.values()) + sum(a.nbytes for a in self.protected.values())
+        self.protected_bytes = sum(coded(n, a, EncodeOptions()) for n, a in self.protected.items())
+        self._reference = None
+
+    @property
+    def reference(self):
+        if self._reference is None:
+            self._reference = self.bench.evaluate({})
+        return self._reference
+
+    def ratio(self, weight_bytes: float) -> float:
+        return self.float_bytes / (weight_bytes + self.protected_bytes)
+
+    def cosine(self, decoded: dict[str, np.ndarray]) -> float:
+        return min(output_cosines(self.reference, self.bench.evaluate(decoded)).values())
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.4f}" if abs(v) < 10 else f"{v:,.1f}"
+        return f"{v:,}" if isinstance(v, int) else str(v)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def eb_vs_sz3(models: list[Model], record: dict) -> str:
+    rows, totals = [], {}
+    for k in EB_VS_SZ3_K:
+        tot = dict(eb=0, sz3=0, zfp=0, h0=0.0)
+        for m in models:
+            r = dict(eb=0, sz3=0, zfp=0, h0=0.0, eb_err_ok=True, sz3_err_ok=True)
+            for name, w in m.weights.items():
+                error = k * std(w)
+                decoded, size = eb_roundtrip(w, error)
+                r["eb"] += size
+                r["eb_err_ok"] &= bool(np.abs(decoded.astype(np.float64) - w).max() <= error)
+                size, decoded = peers.sz3(w, error)
+                r["sz3"] += size
+                r["sz3_err_ok"] &= bool(np.abs(decoded.astype(np.float64) - w).max() <= error * (1 + 1e-6))
+                r["zfp"] += peers.zfp(w, error)[0]
+                r["h0"] += h0_bytes(np.rint(w.astype(np.float64) / (2 * error)))
+            for key in tot:
+                tot[key] += r[key]
+            record.setdefault("eb_vs_sz3", {}).setdefault(str(k), {})[m.key] = r
+            rows.append([k, m.name, m.ratio(r["eb"]), m.ratio(r["sz3"]), m.ratio(r["zfp"]), r["eb"] / r["sz3"],
+                         r["eb"] / r["h0"] - 1, "yes" if r["eb_err_ok"] and r["sz3_err_ok"] else "NO"])
+        totals[k] = tot
+        rows.append([k, "**total**", "", "", "", tot["eb"] / tot["sz3"], tot["eb"] / tot["h0"] - 1, ""])
+    return ("### eb vs SZ3 and ZFP at the same max-abs error per tensor (K x std)\n\n"
+            + table(["K", "model", "eb ratio", "SZ3 ratio", "ZFP ratio", "eb / SZ3 bytes", "eb vs H0(q)", "bounds held"],
+                    rows)
+            + "\n\nRatios: float32 bytes of all float tensors / coded bytes (weights by the method, protected tensors "
+              "lossless). eb vs H0(q): eb's bytes against the order-0 entropy of its quantized symbols q = rint(w/2E).\n")
+
+
+def fidelity_targeted(models: list[Model], record: dict, targets: list[float]) -> str:
+    rows = []
+    for m in models:
+        measurements = None
+        for target in sorted(targets):
+            t0 = time.perf_counter()
+            plan = choose_error_bounds(m.weights, list(m.weights), m.bench.evaluate, target, measurements=measurements)
+            measurements = plan.measurements
+            seconds = time.perf_counter() - t0
+            sizes = sum(coded(n, w, EncodeOptions(codec="eb", params={"error_by_tensor": plan.error_by_tensor}))
+                        for n, w in m.weights.items())
+            entry = dict(target=target, achieved=plan.achieved, weight_bytes=sizes, ratio=m.ratio(sizes),
+                         evaluations=plan.evaluations, seconds=seconds,
+                         rel_errors={n: e / std(m.weights[n]) for n, e in plan.error_by_tensor.items()})
+            record.setdefault("fidelity", {}).setdefault(m.key, {})[str(target)] = entry
+            if target == 0.9995:
+                int8 = {n: peers.int8_linear(w)[1] for n, w in m.weights.items()}
+                int8_bytes = sum(peers.int8_linear(w)[0] for w in m.weights.values())
+                int8_cos = m.cosine(int8)
+                record["fidelity"][m.key]["int8"] = dict(ratio=m.ratio(int8_bytes), cosine=int8_cos)
+                rows.append([m.name, m.bench.inputs, entry["ratio"], plan.achieved, m.ratio(int8_bytes), int8_cos,
+                             plan.evaluations, f"{seconds:.0f} s"])
+    return ("### Fidelity-targeted eb at output cosine >= 0.9995 (real inputs)\n\n"
+            + table(["model", "inputs", "eb ratio", "eb cosine", "int8 ratio", "int8 cosine", "evaluations", "search"],
+                    rows)
+            + "\n\nRatio against the float32 tensors (all of them: weights at the chosen bounds, protected tensors "
+              "lossless). Cosine: min over outputs, each over all inputs.\n")
+
+
+def nncodec_runs(m: Model, record: dict) -> list[dict]:
+    """Fraunhofer NNCodec on the model's weights at a few steps (cached in the record)."""
+    sigma = float(np.sqrt(np.mean(np.concatenate([w.reshape(-1).astype(np.float64) ** 2 for w in m.weights.values()]))))
+    qps = sorted({int(round(4 * math.log2(s * sigma))) for s in NNCODEC_STEPS})
+    runs = peers.fraunhofer_nncodec(m.weights, qps)
+    for r in runs:
+        err = np.concatenate([(r["decoded"][n].astype(np.float64) - w).reshape(-1) for n, w in m.weights.items()])
+        r["rmse"] = float(np.sqrt(np.mean(err ** 2)))
+    return runs
+
+
+def eb_at_rmse(m: Model, rmse: float) -> tuple[float, dict[str, np.ndarray], int]:
+    """One absolute eb bound for all weights whose weight RMSE equals `rmse` (bisection)."""
+    lo, hi = rmse, 4 * rmse
+    n = sum(w.size for w in m.weights.values())
+    best = None
+    for _ in range(14):
+        error = math.sqrt(lo * hi)
+        out = {name: eb_roundtrip(w, error) for name, w in m.weights.items()}
+        got = math.sqrt(sum(float(((d.astype(np.float64) - m.weights[k]) ** 2).sum()) for k, (d, _) in out.items()) / n)
+        if got > rmse:
+            hi = error
+        else:
+            lo = error
+            best = (error, {k: d for k, (d, _) in out.items()}, sum(s for _, s in out.values()))
+    return best
+
+
+def nncodec_section(models: list[Model], record: dict, runs_by_model: dict) -> str:
+    rows = []
+    for m in models:
+        runs = runs_by_model[m.key]
+        data = sum(w.nbytes for w in m.weights.values())
+        for r in runs:
+            error, _, eb_bytes = eb_at_rmse(m, r["rmse"])
+            enc_s, _ = peers.timed(lambda: [_core.encode_eb(w.reshape(-1).view(np.uint8), "float32", error, 1 << 18, 1)
+                                            for w in m.weights.values()])
+            encs = [_core.encode_eb(w.reshape(-1).view(np.uint8), "float32", error, 1 << 18, 1) for w in m.weights.values()]
+            outs = [np.empty(w.size, np.float32) for w in m.weights.values()]
+
+            def decode_all():
+                for e, o in zip(encs, outs):
+                    _core.decode_payload("eb", "float32", o.size, e.params, np.frombuffer(e.payload, np.uint8),
+                                         o.view(np.uint8), 1)
+            dec_s, _ = peers.timed(decode_all)
+            entry = dict(qp=r["qp"], rmse=r["rmse"], nncodec_bytes=r["bytes"], eb_bytes=eb_bytes, eb_error=error,
+                         nncodec_encode_s=r["encode_s"], nncodec_decode_s=r["decode_s"], eb_encode_s=enc_s,
+                         eb_decode_s=dec_s)
+            record.setdefault("nncodec", {}).setdefault(m.key, []).append(entry)
+            rows.append([m.name, r["qp"], r["rmse"], r["bytes"], eb_bytes, eb_bytes / r["bytes"] - 1,
+                         data / r["encode_s"] / 1e6, data / enc_s / 1e6, r["encode_s"] / enc_s,
+                         data / r["decode_s"] / 1e6, data / dec_s / 1e6])
+    tot_n = sum(e["nncodec_bytes"] for v in record["nncodec"].values() for e in v)
+    tot_e = sum(e["eb_bytes"] for v in record["nncodec"].values() for e in v)
+    return ("### Fraunhofer NNCodec 2.1.3 (DQ, qp_density 2) vs eb at equal weight RMSE\n\n"
+            + table(["model", "qp", "weight RMSE", "NNCodec bytes", "eb bytes", "eb vs NNCodec", "NNCodec enc MB/s",
+                     "eb enc MB/s", "enc speed-up", "NNCodec dec MB/s", "eb dec MB/s"], rows)
+            + f"\n\nAll points: eb {tot_e:,} bytes vs NNCodec {tot_n:,} bytes ({tot_e / tot_n - 1:+.2%}). "
+              "eb: one absolute bound for all weights, bisected to NNCodec's RMSE; single thread, best of 3; "
+              "NNCodec: one call per qp on the same weights (its own environment).\n")
+
+
+def curves_section(models: list[Model], record: dict, runs_by_model: dict) -> str:
+    rows = []
+    for m in models:
+        curves: dict[str, list[tuple[float, float]]] = {"eb": [], "SZ3": [], "ZFP": []}
+        for k in K_LADDER:
+            for method, fn in (("eb", lambda w, e: eb_roundtrip(w, e)[::-1]), ("SZ3", peers.sz3), ("ZFP", peers.zfp)):
+                out = {n: fn(w, k * std(w)) for n, w in m.weights.items()}
+                size = sum(s for s, _ in out.values())
+                curves[method].append((m.ratio(size), m.cosine({n: d for n, (_, d) in out.items()})))
+        int8 = {n: peers.int8_linear(w) for n, w in m.weights.items()}
+        curves["int8"] = [(m.ratio(sum(s for s, _ in int8.values())), m.cosine({n: d for n, (_, d) in int8.items()}))]
+        if m.key in runs_by_model:
+            curves["NNCodec"] = [(m.ratio(r["bytes"]), m.cosine(r["decoded"])) for r in runs_by_model[m.key]]
+        fid = record.get("fidelity", {}).get(m.key, {})
+        curves["eb targeted"] = sorted((v["ratio"], v["achieved"]) for t, v in fid.items() if t != "int8")
+        record.setdefault("curves", {})[m.key] = {"name": m.name, **curves}
+        for method, points in curves.items():
+            for ratio, cos in points:
+                rows.append([m.name, method, ratio, cos])
+    return ("### Rate-fidelity points (ratio vs float32, output cosine)\n\n" + table(["model", "method", "ratio", "cosine"], rows)
+            + "\n\neb, SZ3, ZFP at max-abs error K x std per tensor, K in " + ", ".join(map(str, K_LADDER))
+            + "; NNCodec at its qps; eb targeted at cosine " + ", ".join(map(str, TARGETS)) + ".\n")
+
+
+def plot(record: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = record.get("curves", {})
+    if not curves:
+        return
+    n = len(curves)
+    cols = 3
+    fig, axes = plt.subplots(math.ceil(n / cols), cols, figsize=(5 * cols, 3.8 * math.ceil(n / cols)), squeeze=False)
+    styles = {"eb": "o-", "SZ3": "s--", "ZFP": "^--", "int8": "D", "NNCodec": "v-", "eb targeted": "*"}
+    for ax, (key, c) in zip(axes.flat, curves.items()):
+        for method, style in styles.items():
+            pts = [p for p in c.get(method, []) if p[1] < 1]
+            if pts:
+                ax.plot([p[0] for p in pts], [1 - p[1] for p in pts], style, label=method, markersize=9 if "*" in style else 5)
+        ax.axhline(5e-4, color="grey", lw=0.8, ls=":")
+        ax.set_yscale("log")
+        ax.set_title(c["name"], fontsize=10)
+        ax.set_xlabel("compression ratio vs float32")
+        ax.set_ylabel("1 - output cosine")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=8)
+    fig.suptitle("Rate-fidelity on the public corpus (lower right is better; dotted: cosine 0.9995)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def prune(w: np.ndarray, sparsity: float) -> np.ndarray:
+    """Per-tensor magnitude pruning (bench-local; the product command is `nncodec prune`)."""
+    out = w.copy()
+    k = int(round(sparsity * w.size))
+    if k:
+        threshold = np.partition(np.abs(w).reshape(-1), k - 1)[k - 1]
+        out[np.abs(out) <= threshold] = 0
+    return out
+
+
+def pruned_section(models: list[Model], record: dict) -> str:
+    rows = []
+    for s in SPARSITIES:
+        tot = dict(csr=0, cer=0, cser=0, zstd=0, lossless=0, eb=0)
+        for m in models:
+            r = dict(csr=0, cer=0, cser=0, zstd=0, lossless=0, eb=0)
+            for name, w in m.weights.items():
+                p = prune(w, s)
+                r["csr"] += peers.csr_bytes(p)
+                cer, cser = peers.cer_cser_bytes(p)
+                r["cer"] += cer
+                r["cser"] += cser
+                r["zstd"] += peers.zstd_bytes(p.tobytes(), 15)
+                r["lossless"] += coded(name, p, EncodeOptions(threads=2))
+                r["eb"] += coded(name, p, EncodeOptions(codec="eb", params={"rel_error": 0.02}, threads=2))
+            record.setdefault("pruned", {}).setdefault(str(s), {})[m.key] = r
+            for key in tot:
+                tot[key] += r[key]
+            rows.append([f"{s:.0%}", m.name, r["csr"], r["lossless"] / r["csr"], r["cer"] / r["csr"],
+                         r["cser"] / r["csr"], r["zstd"] / r["csr"], r["eb"] / r["csr"]])
+        rows.append([f"{s:.0%}", "**total**", tot["csr"], tot["lossless"] / tot["csr"], tot["cer"] / tot["csr"],
+                     tot["cser"] / tot["csr"], tot["zstd"] / tot["csr"], tot["eb"] / tot["csr"]])
+    return ("### Magnitude-pruned weights: sizes relative to CSR (32-bit indices, float32 values)\n\n"
+            + table(["sparsity", "model", "CSR bytes", "nncodec lossless", "CER", "CSER", "zstd -15", "nncodec eb 0.02 std"],
+                    rows)
+            + "\n\nPer-tensor magnitude pruning of the weights a lossy codec may touch (bench-local function). "
+              "CER/CSER sizes from their definitions (bench/peers.py), 32-bit fields.\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(bench_models.MODELS))
+    parser.add_argument("--sections", default="eb_vs_sz3,fidelity,nncodec,curves,pruned")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    parser.add_argument("--targets", default=",".join(map(str, TARGETS)))
+    args = parser.parse_args()
+    sections = args.sections.split(",")
+    args.out.mkdir(parents=True, exist_ok=True)
+    record_path = args.out / "rate_fidelity.json"
+    record = json.loads(record_path.read_text()) if record_path.exists() else {}
+    models = [Model(k) for k in args.models.split(",")]
+    parts = []
+
+    def emit(text: str) -> None:
+        print(text, flush=True)
+        parts.append(text)
+        record_path.write_text(json.dumps(record, indent=1, default=float))
+
+    if "eb_vs_sz3" in sections:
+        emit(eb_vs_sz3(models, record))
+    if "fidelity" in sections:
+        emit(fidelity_targeted(models, record, [float(t) for t in args.targets.split(",")]))
+    runs_by_model = {}
+    if "nncodec" in sections or "curves" in sections:
+        runs_by_model = {m.key: nncodec_runs(m, record) for m in models}
+    if "nncodec" in sections:
+        emit(nncodec_section(models, record, runs_by_model))
+    if "curves" in sections:
+        emit(curves_section(models, record, runs_by_model))
+        plot(record, args.out / "rate_fidelity.png")
+    if "pruned" in sections:
+        emit(pruned_section(models, record))
+    (args.out / "rate_fidelity.md").write_text("\n\n".join(parts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
