@@ -36,13 +36,16 @@ def sz3(w: np.ndarray, error: float) -> tuple[int, np.ndarray]:
 
 
 def zfp(w: np.ndarray, error: float) -> tuple[int, np.ndarray]:
-    """ZFP in fixed-accuracy mode (tolerance = the absolute error bound)."""
+    """ZFP in fixed-accuracy mode (tolerance = the absolute error bound); the best of the tensor
+    seen flat and as (rows, rest) (its own shape wastes blocks on 1x1 kernels)."""
     import zfpy
 
-    data = np.ascontiguousarray(w, np.float32)
-    data = data.reshape(data.shape[0], -1) if data.ndim > 4 else data
-    compressed = zfpy.compress_numpy(data, tolerance=float(error))
-    return len(compressed), zfpy.decompress_numpy(compressed).reshape(w.shape).astype(np.float32)
+    best = None
+    for shape in {(w.size,), (w.shape[0], w.size // w.shape[0]) if w.ndim >= 2 else (w.size,)}:
+        compressed = zfpy.compress_numpy(np.ascontiguousarray(w, np.float32).reshape(shape), tolerance=float(error))
+        if best is None or len(compressed) < best[0]:
+            best = (len(compressed), zfpy.decompress_numpy(compressed).reshape(w.shape).astype(np.float32))
+    return best
 
 
 def int8_linear(w: np.ndarray) -> tuple[int, np.ndarray]:

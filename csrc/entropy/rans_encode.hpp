@@ -52,28 +52,44 @@ class RansEncTable {
 
 class RansEncoder {
  public:
-  // Puts a symbol with frequency > 0 (a symbol of frequency 0 cannot be coded: callers build
-  // their tables from the very symbols they code).
-  inline void put(const RansEncSymbol& sym, size_t position) {
-    uint32_t& state = state_[position % kRansStates];
+  // Room for `symbols` symbols: one renormalisation emits at most 2 bytes (scale_bits <= 15);
+  // one spare byte in front for the branch-free write of a byte that is not kept.
+  explicit RansEncoder(size_t symbols)
+      : buf_(2 * symbols + 4 * kRansStates + 1), ptr_(buf_.data() + buf_.size()) {}
+
+  // Puts a symbol with frequency > 0 with state `state`, writing bytes below `cursor` (a symbol of
+  // frequency 0 cannot be coded: callers build their tables from the very symbols they code).
+  // Hot loops keep state and cursor in locals (see states(), cursor()).
+  static inline void put(uint32_t& state, uint8_t*& cursor, const RansEncSymbol& sym) {
     uint32_t x = state;
-    while (x >= sym.x_max) {
-      rev_.push_back(static_cast<uint8_t>(x & 0xFF));
-      x >>= 8;
+    // At most two bytes move out (x < 2^31, x_max >= 2^(23 - 15 + 8)); branch-free, since the
+    // branch would be unpredictable: the byte is always written, the cursor moves only if needed.
+    for (int k = 0; k < 2; ++k) {
+      const bool out = x >= sym.x_max;
+      cursor[-1] = static_cast<uint8_t>(x & 0xFF);
+      cursor -= out;
+      x = out ? x >> 8 : x;
     }
     const uint32_t q = static_cast<uint32_t>((static_cast<uint64_t>(x) * sym.rcp_freq) >> 32) >> sym.rcp_shift;
     state = x + sym.bias + q * sym.cmpl_freq;
   }
+  // The symbol at `position` (its state is position % 4).
+  inline void put(const RansEncSymbol& sym, size_t position) { put(state_[position % kRansStates], ptr_, sym); }
+  uint32_t* states() { return state_; }
+  uint8_t*& cursor() { return ptr_; }
+
   std::vector<uint8_t> finish() {
-    for (int j = kRansStates - 1; j >= 0; --j)
-      for (int b = 3; b >= 0; --b) rev_.push_back(static_cast<uint8_t>(state_[j] >> (8 * b)));
-    std::reverse(rev_.begin(), rev_.end());
-    return std::move(rev_);
+    for (int j = kRansStates - 1; j >= 0; --j) {
+      ptr_ -= 4;
+      for (int b = 0; b < 4; ++b) ptr_[b] = static_cast<uint8_t>(state_[j] >> (8 * b));
+    }
+    return std::vector<uint8_t>(ptr_, buf_.data() + buf_.size());
   }
 
  private:
+  std::vector<uint8_t> buf_;  // filled from the end
+  uint8_t* ptr_;
   uint32_t state_[kRansStates] = {kRansLowerBound, kRansLowerBound, kRansLowerBound, kRansLowerBound};
-  std::vector<uint8_t> rev_;  // bytes in emission order (reversed at the end)
 };
 
 }  // namespace nnz

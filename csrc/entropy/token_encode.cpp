@@ -4,7 +4,6 @@
 #include <limits>
 #include <string>
 
-#include "common/bit_io.hpp"
 #include "common/byte_io.hpp"
 #include "common/error.hpp"
 #include "entropy/rans_encode.hpp"
@@ -98,21 +97,48 @@ void encode_token_stream(const TokenStreamInput& in, std::vector<uint8_t>& out) 
   NNZ_CHECK(in.nctx >= 1 && in.nctx <= kTokenMaxContexts, invalid_argument, "token stream: bad context count");
   const size_t n = in.n;
   const size_t nctx = static_cast<size_t>(in.nctx);
-  std::vector<uint8_t> tokens(n);
-  std::vector<Histogram> hist(nctx, Histogram(kTokenAlphabet, 0));
-  std::vector<uint8_t> raw;
-  BitWriter raw_bits(raw);
+  // Pass 1: tokens, per-context histograms, raw bits (written forward: the decoder reads them in
+  // value order, independent of the rANS stream).
+  // (Pointers in locals: the byte stores below may alias anything, which would otherwise force
+  // the compiler to reload every field after each of them.)
+  const uint32_t* const values = in.values;
+  const uint8_t* const contexts = in.contexts;
+  const uint8_t* const negative = in.negative;
+  std::vector<uint8_t> token_buf(n);
+  uint8_t* const tokens = token_buf.data();
+  std::vector<uint64_t> flat_hist(nctx * kTokenAlphabet, 0);
+  uint64_t* const hist_data = flat_hist.data();
+  std::vector<uint8_t> raw(n * 5 + 8);  // <= 32 raw + 1 sign bit per value
+  uint8_t* raw_out = raw.data();
+  uint64_t acc = 0;
+  int fill = 0;
   for (size_t i = 0; i < n; ++i) {
-    const Token t = value_to_token(in.values[i]);
-    const uint8_t c = in.contexts ? in.contexts[i] : 0;
+    const uint32_t v = values[i];
+    const Token t = value_to_token(v);
+    const uint8_t c = contexts ? contexts[i] : 0;
     NNZ_CHECK(c < nctx, invalid_argument, "token stream: context out of range");
     tokens[i] = static_cast<uint8_t>(t.token);
-    hist[c][t.token]++;
-    if (t.raw_len) raw_bits.put(t.raw, t.raw_len);
-    if (in.negative && in.values[i] != 0) raw_bits.put(in.negative[i] ? 1 : 0, 1);
+    hist_data[c * kTokenAlphabet + t.token]++;
+    // Signed streams append a sign bit to every value but 0 (branch-free: zero is frequent).
+    const int has_sign = negative ? (v != 0) : 0;
+    const uint64_t bits = t.raw | (static_cast<uint64_t>(negative ? (negative[i] & has_sign) : 0) << t.raw_len);
+    const int len = t.raw_len + has_sign;
+    // Branch-free flush: at most 30 bits join fewer than 32, so the window never overflows.
+    acc |= bits << fill;
+    fill += len;
+    for (int b = 0; b < 4; ++b) raw_out[b] = static_cast<uint8_t>(acc >> (8 * b));
+    const int flushed = (fill >> 5) << 5;  // 0 or 32
+    raw_out += flushed >> 3;
+    acc = flushed ? acc >> 32 : acc;
+    fill -= flushed;
   }
-  raw_bits.finish();
+  for (; fill > 0; fill -= 8, acc >>= 8) *raw_out++ = static_cast<uint8_t>(acc);
+  raw.resize(static_cast<size_t>(raw_out - raw.data()));
 
+  std::vector<Histogram> hist(nctx);
+  for (size_t c = 0; c < nctx; ++c)
+    hist[c].assign(flat_hist.begin() + static_cast<long>(c * kTokenAlphabet),
+                   flat_hist.begin() + static_cast<long>((c + 1) * kTokenAlphabet));
   int ntables = 1;
   const std::vector<uint8_t> table_of = cluster_contexts(hist, ntables);
   std::vector<Histogram> table_hist(static_cast<size_t>(ntables), Histogram(kTokenAlphabet, 0));
@@ -131,11 +157,24 @@ void encode_token_stream(const TokenStreamInput& in, std::vector<uint8_t>& out) 
     rans_write_table(w, weights);
     tables.emplace_back(rans_normalize(weights, scale_bits), scale_bits);
   }
-  RansEncoder rans;
-  for (size_t i = n; i-- > 0;) {
-    const uint8_t c = in.contexts ? in.contexts[i] : 0;
-    rans.put(tables[table_of[c]][tokens[i]], i);
+  // Pass 2: the rANS stream, last symbol first; symbol i uses state i % 4.
+  const RansEncTable* ctx_table[kTokenMaxContexts];
+  for (size_t c = 0; c < nctx; ++c) ctx_table[c] = &tables[table_of[c]];
+  auto sym = [&](size_t i) -> const RansEncSymbol& { return (*ctx_table[contexts ? contexts[i] : 0])[tokens[i]]; };
+  RansEncoder rans(n);
+  size_t i = n;
+  for (; i % kRansStates != 0; --i) rans.put(sym(i - 1), i - 1);
+  uint32_t* st = rans.states();
+  uint32_t s0 = st[0], s1 = st[1], s2 = st[2], s3 = st[3];
+  uint8_t* cursor = rans.cursor();
+  for (; i > 0; i -= 4) {
+    RansEncoder::put(s3, cursor, sym(i - 1));
+    RansEncoder::put(s2, cursor, sym(i - 2));
+    RansEncoder::put(s1, cursor, sym(i - 3));
+    RansEncoder::put(s0, cursor, sym(i - 4));
   }
+  rans.cursor() = cursor;
+  st[0] = s0, st[1] = s1, st[2] = s2, st[3] = s3;
   const std::vector<uint8_t> stream = rans.finish();
   w.u64(stream.size());
   w.bytes(stream);

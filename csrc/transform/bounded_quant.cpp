@@ -1,6 +1,7 @@
 #include "transform/bounded_quant.hpp"
 
 #include <cmath>
+#include <cstring>
 
 #include "common/error.hpp"
 #include "transform/float_convert.hpp"
@@ -25,28 +26,49 @@ void check_max_error(double max_error) {
             "eb: the error bound must be a finite number > 0");
 }
 
+namespace {
+
+// The symbol for w: the nearest of round(w / 2E) and its neighbours whose reconstruction, exactly
+// as the decoder computes it, is within the bound; false if none is (an exception).
+template <typename Reconstruct>
+inline bool symbol_for(double w, double inv_step, double step, double max_error, Reconstruct reconstruct, int32_t& q) {
+  if (!std::isfinite(w)) return false;
+  const double r = std::nearbyint(w * inv_step);  // a guess: the check below is what guarantees
+  if (!(std::fabs(r) <= static_cast<double>(kBoundedQuantMaxSymbol) - 1)) return false;
+  for (double candidate : {r, r - 1, r + 1}) {
+    if (within(reconstruct(candidate * step), w, max_error)) {
+      q = static_cast<int32_t>(candidate);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 void bounded_quantize(DType dtype, const uint8_t* src, size_t n, double max_error, int32_t* q,
                       std::vector<uint32_t>& exceptions) {
   check_max_error(max_error);
   NNZ_CHECK(dtype_info(dtype).kind == DTypeKind::floating, invalid_argument, "eb: only float tensors are quantized");
   const size_t esize = static_cast<size_t>(dtype_bytes(dtype));
-  const double step = bounded_step(max_error);
-  uint8_t scratch[8];
-  for (size_t i = 0; i < n; ++i) {
-    const double w = load_float(dtype, src + i * esize);
-    const double r = std::nearbyint(w / step);
-    bool ok = std::isfinite(w) && std::fabs(r) <= static_cast<double>(kBoundedQuantMaxSymbol);
-    if (ok) {
-      const double back = store_float(dtype, r * step, scratch);
-      ok = within(back, w, max_error);
+  const double step = bounded_step(max_error), inv_step = 1.0 / step;
+  auto reject = [&](size_t i) {
+    q[i] = 0;
+    exceptions.push_back(static_cast<uint32_t>(i));
+  };
+  if (dtype == DType::float32) {  // the common case, without per-element dispatch
+    auto reconstruct = [](double x) { return static_cast<double>(to_float32(x)); };
+    for (size_t i = 0; i < n; ++i) {
+      float f;
+      std::memcpy(&f, src + 4 * i, 4);
+      if (!symbol_for(f, inv_step, step, max_error, reconstruct, q[i])) reject(i);
     }
-    if (ok) {
-      q[i] = static_cast<int32_t>(r);
-    } else {
-      q[i] = 0;
-      exceptions.push_back(static_cast<uint32_t>(i));
-    }
+    return;
   }
+  uint8_t scratch[8];
+  auto reconstruct = [&](double x) { return store_float(dtype, x, scratch); };
+  for (size_t i = 0; i < n; ++i)
+    if (!symbol_for(load_float(dtype, src + i * esize), inv_step, step, max_error, reconstruct, q[i])) reject(i);
 }
 
 }  // namespace nnz
