@@ -6,9 +6,13 @@ from pathlib import Path
 from types import ModuleType
 
 from ..errors import UnsupportedError
-from . import onnx_format
+from . import onnx_format, safetensors_format, torch_format
 
-_FORMATS: dict[str, ModuleType] = {onnx_format.FORMAT: onnx_format}
+_FORMATS: dict[str, ModuleType] = {
+    onnx_format.FORMAT: onnx_format,
+    torch_format.FORMAT: torch_format,
+    safetensors_format.FORMAT: safetensors_format,
+}
 
 
 def by_name(name: str) -> ModuleType:
@@ -20,9 +24,9 @@ def by_name(name: str) -> ModuleType:
 
 def detect(path: Path) -> ModuleType:
     """The format module for a model file, from its suffix, else from its first bytes."""
-    suffix = path.suffix.lower()
+    name = path.name.lower()
     for module in _FORMATS.values():
-        if suffix in module.SUFFIXES:
+        if name.endswith(module.SUFFIXES):  # suffixes may have several parts (".safetensors.index.json")
             return module
     with open(path, "rb") as f:
         head = f.read(64)
