@@ -15,6 +15,7 @@ a :class:`StorageRef`: offset, shape, stride in elements) and TorchScript object
 
 from __future__ import annotations
 
+import _compat_pickle
 import mmap
 import struct
 from collections import Counter, OrderedDict
@@ -306,6 +307,7 @@ _CALLS: dict[str, Callable[[tuple], Any]] = {
     "builtins.set": _one_arg((list, tuple), set, "set"),
     "builtins.frozenset": _one_arg((list, tuple), frozenset, "frozenset"),
     "builtins.bytearray": _bytearray,
+    "builtins.bytes": lambda args: bytes(_bytearray(args)),  # protocol 2 pickles b"" as bytes()
     "builtins.complex": _complex,
 }
 _NEWOBJ: dict[str, Callable[[tuple], Any]] = {
@@ -324,8 +326,6 @@ _VALUES = frozenset(
     + [f"torch.{s}" for s in STORAGE_DTYPES] + [f"torch.cuda.{s}" for s in STORAGE_DTYPES]
     + ["torch.storage.UntypedStorage", "torch.UntypedStorage", "torch.Tensor", "torch.nn.parameter.Parameter"]
     + [f"torch.{q}" for q in _QSCHEMES])
-# Protocol 0-2 pickles name builtins through Python 2's module name.
-_MODULE_ALIASES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
 
 
 def _call(func: Any, args: Any, table: dict[str, Callable[[tuple], Any]]) -> Any:
@@ -378,6 +378,7 @@ class RestrictedUnpickler:
         self.torchscript = torchscript
         self.what = what
         self.pos = 0
+        self.protocol = 0
 
     # -- bounded reads
     def _take(self, n: int) -> bytes:
@@ -400,19 +401,25 @@ class RestrictedUnpickler:
 
     # -- globals
     def _global(self, module: str, name: str) -> Any:
-        module = _MODULE_ALIASES.get(module, module)
+        written = f"{module}.{name}"
+        if self.protocol < 3:  # Python 2 names, mapped as Python's own unpickler does (fix_imports)
+            module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+            module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         full = f"{module}.{name}"
         if full in _CALLS or full in _VALUES or full in _NEWOBJ:
             return Global(module, name)
         if self.torchscript and (full in _TORCHSCRIPT_CALLS or module == "__torch__" or module.startswith("__torch__.")):
             return Global(module, name)
-        raise _refuse(full)
+        raise _refuse(full if full == written else f"{full} (written {written})")
 
     def load(self, start: int = 0) -> tuple[Any, int]:
         """The object of the pickle stream that starts at ``start``, and where the stream ends."""
         self.pos = start
+        self.protocol = 0
         try:
             return self._run()
+        except UnsafeInputError as exc:
+            raise UnsafeInputError(f"{self.what}: {exc}") from None
         except NnzError:
             raise
         except RecursionError:
@@ -483,7 +490,8 @@ class RestrictedUnpickler:
                 raise CorruptFileError(f"{self.what}: nested too deeply")
             # -- structure
             if code == op["PROTO"]:
-                if self._take(1)[0] > 5:
+                self.protocol = self._take(1)[0]
+                if self.protocol > 5:
                     raise CorruptFileError(f"{self.what}: unsupported pickle protocol")
             elif code == op["FRAME"]:
                 self._take(8)

@@ -127,14 +127,16 @@ def read_records(buf, size: int) -> list[ZipRecord]:
         if data_end > cd_offset:
             raise CorruptFileError(f"zip record {name!r} runs past the end of the data")
         # The CRC is in the central directory, and in the local header or (flag bit 3, as torch
-        # writes) in a data descriptor after the data, with or without its signature.
+        # writes) in a data descriptor after the data, with or without its signature. Only the
+        # copies that hold it are CRC fields: the others are kept as they are.
         crc_fields = [crc_central]
         if flags & FLAG_DATA_DESCRIPTOR:
             at = data_end + 4 if buf[data_end:data_end + 4] == _DESCRIPTOR else data_end
             if at + 4 > cd_offset:
                 raise CorruptFileError(f"zip data descriptor of {name!r} runs past the end of the data")
-            crc_fields.append(at)
-        if local_crc or not flags & FLAG_DATA_DESCRIPTOR:
+            if struct.unpack("<I", buf[at:at + 4])[0] == crc:
+                crc_fields.append(at)
+        if local_crc == crc:
             crc_fields.append(values["local"] + 14)
         records.append(ZipRecord(name, method, flags, crc, values["csize"], values["usize"], data,
                                  tuple(sorted(crc_fields))))
