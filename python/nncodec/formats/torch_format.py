@@ -175,7 +175,7 @@ def _parse_zip(buf, size: int, name: str, verify_crc: bool) -> _Parsed:
         def persistent_load(pid: Any, folder: str = folder) -> StorageRef:
             fields = _storage_pid(pid)
             if len(fields) != 4:
-                raise CorruptFileError(f"{name}: malformed storage reference")
+                raise CorruptFileError("malformed storage reference")
             storage_type, key, _location, numel = fields
             return _storage_ref(cache, prefix + folder + _text(key, "storage key"), _storage_type(storage_type), numel)
 
@@ -226,16 +226,16 @@ def _parse_legacy(buf, size: int, name: str) -> _Parsed:
     def persistent_load(pid: Any) -> StorageRef | StorageSlice:
         fields = _storage_pid(pid)
         if len(fields) != 5:
-            raise CorruptFileError(f"{name}: malformed storage reference")
+            raise CorruptFileError("malformed storage reference")
         storage_type, key, _location, numel, view = fields
         ref = _storage_ref(cache, _text(key, "storage key"), _storage_type(storage_type), numel)
         if view is None:
             return ref
         if not isinstance(view, tuple) or len(view) != 3 or not all(type(v) is int for v in view[1:]):
-            raise CorruptFileError(f"{name}: malformed storage view")
+            raise CorruptFileError("malformed storage view")
         view_key, offset, view_numel = _text(view[0], "storage view key"), view[1], view[2]
         if offset < 0 or view_numel < 0 or offset + view_numel > ref.numel:
-            raise CorruptFileError(f"{name}: storage view {view_key!r} is out of bounds")
+            raise CorruptFileError(f"storage view {view_key!r} is out of bounds")
         return views.setdefault(view_key, StorageSlice(ref, offset, view_numel))
 
     obj, pos = load(pos, "data", persistent_load)

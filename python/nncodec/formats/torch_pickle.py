@@ -16,6 +16,7 @@ a :class:`StorageRef`: offset, shape, stride in elements) and TorchScript object
 from __future__ import annotations
 
 import _compat_pickle
+import codecs
 import mmap
 import struct
 from collections import Counter, OrderedDict
@@ -343,19 +344,6 @@ def _call(func: Any, args: Any, table: dict[str, Callable[[tuple], Any]]) -> Any
 # The interpreter
 
 
-def _opcodes() -> dict[str, int]:
-    import pickletools  # names of the opcodes only; nothing here loads a pickle
-
-    return {op.name: op.code.encode("latin-1")[0] for op in pickletools.opcodes}
-
-
-_OP = _opcodes()
-
-
-class _Mark:
-    """Marks the start of a MARK frame in the metastack."""
-
-
 def _utf8(raw: bytes, what: str) -> str:
     try:
         return raw.decode("utf-8", "surrogatepass")
@@ -364,11 +352,12 @@ def _utf8(raw: bytes, what: str) -> str:
 
 
 class RestrictedUnpickler:
-    """Interprets one pickle stream from ``data[start:]`` with the allowlist above.
+    """Interprets one pickle stream of ``data`` (bytes or mmap) with the allowlist above.
 
     persistent_load: turns a persistent id (a storage reference) into a value.
     torchscript: also allow TorchScript's ``__torch__.*`` classes (as inert :class:`ScriptObject`)
     and its list builders.
+    what: names the stream in error messages.
     """
 
     def __init__(self, data: bytes | mmap.mmap, *, persistent_load: Callable[[Any], Any],
@@ -379,11 +368,37 @@ class RestrictedUnpickler:
         self.what = what
         self.pos = 0
         self.protocol = 0
+        self.stack: list[Any] = []
+        self.metastack: list[list[Any]] = []
+        self.memo: dict[int, Any] = {}
+
+    def load(self, start: int = 0) -> tuple[Any, int]:
+        """The object of the pickle stream that starts at ``start``, and where the stream ends."""
+        self.pos, self.protocol, self.stack, self.metastack, self.memo = start, 0, [], [], {}
+        try:
+            while True:
+                if self.pos >= len(self.data):
+                    raise CorruptFileError("truncated (no STOP)")
+                code = self.data[self.pos]
+                self.pos += 1
+                handler = _DISPATCH.get(code)
+                if handler is None:
+                    raise CorruptFileError(f"unknown pickle opcode 0x{code:02x} at byte {self.pos - 1}")
+                if handler(self):
+                    return self._pop(), self.pos
+        except UnsafeInputError as exc:
+            raise UnsafeInputError(f"{self.what}: {exc}") from None
+        except NnzError as exc:
+            raise type(exc)(f"{self.what}: {exc}") from None
+        except RecursionError:
+            raise CorruptFileError(f"{self.what}: nested too deeply") from None
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError, struct.error, MemoryError) as exc:
+            raise CorruptFileError(f"{self.what}: malformed pickle near byte {self.pos} ({type(exc).__name__}: {exc})") from None
 
     # -- bounded reads
     def _take(self, n: int) -> bytes:
         if n < 0 or self.pos + n > len(self.data):
-            raise CorruptFileError(f"{self.what}: truncated (a record runs past the end)")
+            raise CorruptFileError("truncated (a record runs past the end)")
         out = self.data[self.pos:self.pos + n]
         self.pos += n
         return out
@@ -391,7 +406,7 @@ class RestrictedUnpickler:
     def _line(self) -> bytes:
         end = self.data.find(b"\n", self.pos, min(len(self.data), self.pos + (1 << 16)))
         if end < 0:
-            raise CorruptFileError(f"{self.what}: truncated (a text record has no end of line)")
+            raise CorruptFileError("truncated (a text record has no end of line)")
         out = self.data[self.pos:end]
         self.pos = end + 1
         return out
@@ -399,8 +414,28 @@ class RestrictedUnpickler:
     def _u(self, fmt: str) -> int:
         return struct.unpack(fmt, self._take(struct.calcsize(fmt)))[0]
 
-    # -- globals
-    def _global(self, module: str, name: str) -> Any:
+    # -- the stacks
+    def _pop(self) -> Any:
+        if not self.stack:
+            raise CorruptFileError("stack underflow")
+        return self.stack.pop()
+
+    def _top(self) -> Any:
+        if not self.stack:
+            raise CorruptFileError("stack underflow")
+        return self.stack[-1]
+
+    def _pop_mark(self) -> list[Any]:
+        if not self.metastack:
+            raise CorruptFileError("MARK expected")
+        items, self.stack = self.stack, self.metastack.pop()
+        return items
+
+    def _push(self, value: Any) -> None:
+        self.stack.append(value)
+
+    # -- globals and calls: the allowlist
+    def _global(self, module: str, name: str) -> Global:
         written = f"{module}.{name}"
         if self.protocol < 3:  # Python 2 names, mapped as Python's own unpickler does (fix_imports)
             module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
@@ -408,265 +443,9 @@ class RestrictedUnpickler:
         full = f"{module}.{name}"
         if full in _CALLS or full in _VALUES or full in _NEWOBJ:
             return Global(module, name)
-        if self.torchscript and (full in _TORCHSCRIPT_CALLS or module == "__torch__" or module.startswith("__torch__.")):
+        if self.torchscript and (full in _TORCHSCRIPT_CALLS or module.split(".")[0] == "__torch__"):
             return Global(module, name)
         raise _refuse(full if full == written else f"{full} (written {written})")
-
-    def load(self, start: int = 0) -> tuple[Any, int]:
-        """The object of the pickle stream that starts at ``start``, and where the stream ends."""
-        self.pos = start
-        self.protocol = 0
-        try:
-            return self._run()
-        except UnsafeInputError as exc:
-            raise UnsafeInputError(f"{self.what}: {exc}") from None
-        except NnzError:
-            raise
-        except RecursionError:
-            raise CorruptFileError(f"{self.what}: nested too deeply") from None
-        except (ValueError, TypeError, KeyError, IndexError, OverflowError, struct.error, MemoryError) as exc:
-            raise CorruptFileError(f"{self.what}: malformed pickle near byte {self.pos} ({type(exc).__name__}: {exc})") from None
-
-    def _run(self) -> tuple[Any, int]:
-        stack: list[Any] = []
-        metastack: list[list[Any]] = []
-        memo: dict[int, Any] = {}
-        op = _OP
-        data = self.data
-
-        def pop_mark() -> list[Any]:
-            nonlocal stack
-            if not metastack:
-                raise CorruptFileError(f"{self.what}: MARK expected")
-            items, stack = stack, metastack.pop()
-            return items
-
-        def pop() -> Any:
-            if not stack:
-                raise CorruptFileError(f"{self.what}: stack underflow")
-            return stack.pop()
-
-        def top() -> Any:
-            if not stack:
-                raise CorruptFileError(f"{self.what}: stack underflow")
-            return stack[-1]
-
-        def set_items(target: Any, items: list[Any]) -> None:
-            if not isinstance(target, dict) or len(items) % 2:
-                raise CorruptFileError(f"{self.what}: SETITEMS on a {type(target).__name__}")
-            for i in range(0, len(items), 2):
-                target[items[i]] = items[i + 1]
-
-        def build(inst: Any, state: Any) -> None:
-            if isinstance(inst, PickledOrderedDict):
-                if not isinstance(state, dict):
-                    raise CorruptFileError(f"{self.what}: OrderedDict state is not a dict")
-                inst.state = state
-            elif isinstance(inst, ScriptObject):
-                inst.state = state
-            elif isinstance(inst, TensorView):
-                inst.riders.append(state)
-            else:
-                raise CorruptFileError(f"{self.what}: cannot set the state of a {type(inst).__name__}")
-
-        def new_object(cls: Any, args: Any) -> Any:
-            if isinstance(cls, Global) and cls.module.split(".")[0] == "__torch__":
-                if args != ():
-                    raise CorruptFileError(f"{self.what}: TorchScript object {cls.full} built with arguments")
-                return ScriptObject(cls.full)
-            if isinstance(cls, Global) and cls.full in _NEWOBJ:
-                return _call(cls, args, _NEWOBJ)
-            raise _refuse(cls.full if isinstance(cls, Global) else type(cls).__name__, "it cannot be instantiated")
-
-        def ext(code: int) -> None:
-            raise _refuse(f"copyreg extension code {code}", "extension codes name arbitrary globals")
-
-        while True:
-            if self.pos >= len(data):
-                raise CorruptFileError(f"{self.what}: truncated (no STOP)")
-            code = data[self.pos]
-            self.pos += 1
-            if len(metastack) > MAX_DEPTH:
-                raise CorruptFileError(f"{self.what}: nested too deeply")
-            # -- structure
-            if code == op["PROTO"]:
-                self.protocol = self._take(1)[0]
-                if self.protocol > 5:
-                    raise CorruptFileError(f"{self.what}: unsupported pickle protocol")
-            elif code == op["FRAME"]:
-                self._take(8)
-            elif code == op["STOP"]:
-                return pop(), self.pos
-            elif code == op["MARK"]:
-                metastack.append(stack)
-                stack = []
-            elif code == op["POP"]:
-                pop()
-            elif code == op["POP_MARK"]:
-                pop_mark()
-            elif code == op["DUP"]:
-                stack.append(top())
-            # -- memo
-            elif code in (op["BINPUT"], op["LONG_BINPUT"], op["PUT"]):
-                if code == op["PUT"]:
-                    idx = int(self._line())
-                else:
-                    idx = self._take(1)[0] if code == op["BINPUT"] else self._u("<I")
-                memo[idx] = top()
-            elif code == op["MEMOIZE"]:
-                memo[len(memo)] = top()
-            elif code in (op["BINGET"], op["LONG_BINGET"], op["GET"]):
-                if code == op["GET"]:
-                    idx = int(self._line())
-                else:
-                    idx = self._take(1)[0] if code == op["BINGET"] else self._u("<I")
-                if idx not in memo:
-                    raise CorruptFileError(f"{self.what}: memo key {idx} is missing")
-                stack.append(memo[idx])
-            # -- scalars
-            elif code == op["NONE"]:
-                stack.append(None)
-            elif code == op["NEWTRUE"]:
-                stack.append(True)
-            elif code == op["NEWFALSE"]:
-                stack.append(False)
-            elif code == op["BININT"]:
-                stack.append(self._u("<i"))
-            elif code == op["BININT1"]:
-                stack.append(self._take(1)[0])
-            elif code == op["BININT2"]:
-                stack.append(self._u("<H"))
-            elif code == op["INT"]:
-                text = self._line()
-                stack.append(text == b"01" if text in (b"00", b"01") else int(text))  # protocol 0 bools
-            elif code == op["LONG"]:
-                stack.append(int(self._line().rstrip(b"L")))
-            elif code in (op["LONG1"], op["LONG4"]):
-                n = self._take(1)[0] if code == op["LONG1"] else self._u("<i")
-                stack.append(int.from_bytes(self._take(n), "little", signed=True))
-            elif code == op["BINFLOAT"]:
-                stack.append(self._u(">d"))
-            elif code == op["FLOAT"]:
-                stack.append(float(self._line()))
-            # -- text and bytes
-            elif code in (op["BINUNICODE"], op["SHORT_BINUNICODE"], op["BINUNICODE8"]):
-                n = {op["BINUNICODE"]: "<I", op["SHORT_BINUNICODE"]: "<B", op["BINUNICODE8"]: "<Q"}[code]
-                stack.append(_utf8(self._take(self._u(n)), "a string"))
-            elif code == op["UNICODE"]:
-                stack.append(self._line().decode("raw_unicode_escape"))
-            elif code in (op["BINSTRING"], op["SHORT_BINSTRING"]):
-                n = self._u("<i") if code == op["BINSTRING"] else self._take(1)[0]
-                stack.append(self._take(n).decode("latin-1"))  # Python 2 str
-            elif code in (op["BINBYTES"], op["SHORT_BINBYTES"], op["BINBYTES8"], op["BYTEARRAY8"]):
-                n = {op["BINBYTES"]: "<I", op["SHORT_BINBYTES"]: "<B", op["BINBYTES8"]: "<Q",
-                     op["BYTEARRAY8"]: "<Q"}[code]
-                raw = self._take(self._u(n))
-                stack.append(bytearray(raw) if code == op["BYTEARRAY8"] else raw)
-            # -- containers
-            elif code == op["EMPTY_TUPLE"]:
-                stack.append(())
-            elif code == op["TUPLE"]:
-                items = pop_mark()  # rebinds stack: pop before pushing
-                stack.append(tuple(items))
-            elif code in (op["TUPLE1"], op["TUPLE2"], op["TUPLE3"]):
-                n = {op["TUPLE1"]: 1, op["TUPLE2"]: 2, op["TUPLE3"]: 3}[code]
-                if len(stack) < n:
-                    raise CorruptFileError(f"{self.what}: stack underflow")
-                stack[-n:] = [tuple(stack[-n:])]
-            elif code == op["EMPTY_LIST"]:
-                stack.append([])
-            elif code == op["LIST"]:
-                items = pop_mark()
-                stack.append(items)
-            elif code == op["APPEND"]:
-                item = pop()
-                target = top()
-                if not isinstance(target, list):
-                    raise CorruptFileError(f"{self.what}: APPEND to a {type(target).__name__}")
-                target.append(item)
-            elif code == op["APPENDS"]:
-                items = pop_mark()
-                target = top()
-                if not isinstance(target, list):
-                    raise CorruptFileError(f"{self.what}: APPENDS to a {type(target).__name__}")
-                target.extend(items)
-            elif code == op["EMPTY_DICT"]:
-                stack.append({})
-            elif code == op["DICT"]:
-                d: dict[Any, Any] = {}
-                set_items(d, pop_mark())
-                stack.append(d)
-            elif code == op["SETITEM"]:
-                value = pop()
-                key = pop()
-                set_items(top(), [key, value])
-            elif code == op["SETITEMS"]:
-                items = pop_mark()
-                set_items(top(), items)
-            elif code == op["EMPTY_SET"]:
-                stack.append(set())
-            elif code == op["ADDITEMS"]:
-                items = pop_mark()
-                target = top()
-                if not isinstance(target, set):
-                    raise CorruptFileError(f"{self.what}: ADDITEMS to a {type(target).__name__}")
-                target.update(items)
-            elif code == op["FROZENSET"]:
-                items = pop_mark()
-                stack.append(frozenset(items))
-            # -- globals and calls: the allowlist
-            elif code == op["GLOBAL"]:
-                module = _utf8(self._line(), "a module name")
-                name = _utf8(self._line(), "a global name")
-                stack.append(self._global(module, name))
-            elif code == op["STACK_GLOBAL"]:
-                name = pop()
-                module = pop()
-                if not isinstance(module, str) or not isinstance(name, str):
-                    raise CorruptFileError(f"{self.what}: STACK_GLOBAL needs two strings")
-                stack.append(self._global(module, name))
-            elif code == op["INST"]:
-                module = _utf8(self._line(), "a module name")
-                name = _utf8(self._line(), "a global name")
-                cls = self._global(module, name)
-                items = pop_mark()
-                stack.append(self._reduce(cls, tuple(items)))
-            elif code == op["OBJ"]:
-                items = pop_mark()
-                if not items:
-                    raise CorruptFileError(f"{self.what}: OBJ without a class")
-                stack.append(self._reduce(items[0], tuple(items[1:])))
-            elif code == op["REDUCE"]:
-                args = pop()
-                func = pop()
-                stack.append(self._reduce(func, args))
-            elif code == op["NEWOBJ"]:
-                args = pop()
-                cls = pop()
-                stack.append(new_object(cls, args))
-            elif code == op["NEWOBJ_EX"]:
-                kwargs = pop()
-                args = pop()
-                cls = pop()
-                if kwargs:
-                    raise CorruptFileError(f"{self.what}: NEWOBJ_EX with keyword arguments")
-                stack.append(new_object(cls, args))
-            elif code == op["BUILD"]:
-                state = pop()
-                build(top(), state)
-            elif code in (op["BINPERSID"], op["PERSID"]):
-                pid = _utf8(self._line(), "a persistent id") if code == op["PERSID"] else pop()
-                stack.append(self.persistent_load(pid))
-            elif code == op["EXT1"]:
-                ext(self._take(1)[0])
-            elif code == op["EXT2"]:
-                ext(self._u("<H"))
-            elif code == op["EXT4"]:
-                ext(self._u("<i"))
-            elif code in (op["NEXT_BUFFER"], op["READONLY_BUFFER"]):
-                raise _refuse("an out-of-band buffer", "pickle buffers come from outside the file")
-            else:
-                raise CorruptFileError(f"{self.what}: unknown pickle opcode 0x{code:02x} at byte {self.pos - 1}")
 
     def _reduce(self, func: Any, args: Any) -> Any:
         if isinstance(func, Global) and self.torchscript and func.full in _TORCHSCRIPT_CALLS:
@@ -674,6 +453,300 @@ class RestrictedUnpickler:
         if isinstance(func, Global) and func.module.split(".")[0] == "__torch__":
             raise _refuse(func.full, "TorchScript classes are only instantiated, never called")
         return _call(func, args, _CALLS)
+
+    def _new_object(self, cls: Any, args: Any) -> Any:
+        if isinstance(cls, Global) and cls.module.split(".")[0] == "__torch__":
+            if args != ():
+                raise CorruptFileError(f"TorchScript object {cls.full} built with arguments")
+            return ScriptObject(cls.full)
+        if isinstance(cls, Global) and cls.full in _NEWOBJ:
+            return _call(cls, args, _NEWOBJ)
+        raise _refuse(cls.full if isinstance(cls, Global) else type(cls).__name__, "it cannot be instantiated")
+
+    # -- opcodes; a handler returns True at STOP
+    def op_proto(self) -> None:
+        self.protocol = self._take(1)[0]
+        if self.protocol > 5:
+            raise CorruptFileError("unsupported pickle protocol")
+
+    def op_frame(self) -> None:
+        self._take(8)
+
+    def op_stop(self) -> bool:
+        return True
+
+    def op_mark(self) -> None:
+        if len(self.metastack) >= MAX_DEPTH:
+            raise CorruptFileError("nested too deeply")
+        self.metastack.append(self.stack)
+        self.stack = []
+
+    def op_pop(self) -> None:
+        self._pop()
+
+    def op_pop_mark(self) -> None:
+        self._pop_mark()
+
+    def op_dup(self) -> None:
+        self._push(self._top())
+
+    def op_put(self) -> None:
+        self.memo[int(self._line())] = self._top()
+
+    def op_binput(self) -> None:
+        self.memo[self._take(1)[0]] = self._top()
+
+    def op_long_binput(self) -> None:
+        self.memo[self._u("<I")] = self._top()
+
+    def op_memoize(self) -> None:
+        self.memo[len(self.memo)] = self._top()
+
+    def _get(self, index: int) -> None:
+        if index not in self.memo:
+            raise CorruptFileError(f"memo key {index} is missing")
+        self._push(self.memo[index])
+
+    def op_get(self) -> None:
+        self._get(int(self._line()))
+
+    def op_binget(self) -> None:
+        self._get(self._take(1)[0])
+
+    def op_long_binget(self) -> None:
+        self._get(self._u("<I"))
+
+    def op_none(self) -> None:
+        self._push(None)
+
+    def op_newtrue(self) -> None:
+        self._push(True)
+
+    def op_newfalse(self) -> None:
+        self._push(False)
+
+    def op_int(self) -> None:
+        text = self._line()
+        self._push(text == b"01" if text in (b"00", b"01") else int(text))  # protocol 0 writes bools as 00/01
+
+    def op_binint(self) -> None:
+        self._push(self._u("<i"))
+
+    def op_binint1(self) -> None:
+        self._push(self._take(1)[0])
+
+    def op_binint2(self) -> None:
+        self._push(self._u("<H"))
+
+    def op_long(self) -> None:
+        self._push(int(self._line().rstrip(b"L")))
+
+    def op_long1(self) -> None:
+        self._push(int.from_bytes(self._take(self._take(1)[0]), "little", signed=True))
+
+    def op_long4(self) -> None:
+        self._push(int.from_bytes(self._take(self._u("<i")), "little", signed=True))
+
+    def op_float(self) -> None:
+        self._push(float(self._line()))
+
+    def op_binfloat(self) -> None:
+        self._push(self._u(">d"))
+
+    def op_unicode(self) -> None:
+        self._push(self._line().decode("raw_unicode_escape"))
+
+    def op_short_binunicode(self) -> None:
+        self._push(_utf8(self._take(self._u("<B")), "a string"))
+
+    def op_binunicode(self) -> None:
+        self._push(_utf8(self._take(self._u("<I")), "a string"))
+
+    def op_binunicode8(self) -> None:
+        self._push(_utf8(self._take(self._u("<Q")), "a string"))
+
+    def op_string(self) -> None:  # protocol 0 Python 2 str: a quoted, escaped literal
+        text = self._line().rstrip(b"\r")
+        if len(text) < 2 or text[:1] not in (b"'", b'"') or text[-1:] != text[:1]:
+            raise CorruptFileError("malformed STRING")
+        self._push(codecs.escape_decode(text[1:-1])[0].decode("latin-1"))
+
+    def op_short_binstring(self) -> None:  # Python 2 str
+        self._push(self._take(self._take(1)[0]).decode("latin-1"))
+
+    def op_binstring(self) -> None:
+        self._push(self._take(self._u("<i")).decode("latin-1"))
+
+    def op_short_binbytes(self) -> None:
+        self._push(self._take(self._u("<B")))
+
+    def op_binbytes(self) -> None:
+        self._push(self._take(self._u("<I")))
+
+    def op_binbytes8(self) -> None:
+        self._push(self._take(self._u("<Q")))
+
+    def op_bytearray8(self) -> None:
+        self._push(bytearray(self._take(self._u("<Q"))))
+
+    def op_empty_tuple(self) -> None:
+        self._push(())
+
+    def op_tuple(self) -> None:
+        self._push(tuple(self._pop_mark()))
+
+    def _tuple_n(self, n: int) -> None:
+        if len(self.stack) < n:
+            raise CorruptFileError("stack underflow")
+        self.stack[-n:] = [tuple(self.stack[-n:])]
+
+    def op_tuple1(self) -> None:
+        self._tuple_n(1)
+
+    def op_tuple2(self) -> None:
+        self._tuple_n(2)
+
+    def op_tuple3(self) -> None:
+        self._tuple_n(3)
+
+    def op_empty_list(self) -> None:
+        self._push([])
+
+    def op_list(self) -> None:
+        self._push(self._pop_mark())
+
+    def _extend(self, items: list[Any]) -> None:
+        target = self._top()
+        if not isinstance(target, list):
+            raise CorruptFileError(f"APPEND to a {type(target).__name__}")
+        target.extend(items)
+
+    def op_append(self) -> None:
+        self._extend([self._pop()])
+
+    def op_appends(self) -> None:
+        self._extend(self._pop_mark())
+
+    def op_empty_dict(self) -> None:
+        self._push({})
+
+    def _set_items(self, target: Any, items: list[Any]) -> None:
+        if not isinstance(target, dict) or len(items) % 2:
+            raise CorruptFileError(f"SETITEMS on a {type(target).__name__}")
+        for i in range(0, len(items), 2):
+            target[items[i]] = items[i + 1]
+
+    def op_dict(self) -> None:
+        d: dict[Any, Any] = {}
+        self._set_items(d, self._pop_mark())
+        self._push(d)
+
+    def op_setitem(self) -> None:
+        value = self._pop()
+        key = self._pop()
+        self._set_items(self._top(), [key, value])
+
+    def op_setitems(self) -> None:
+        items = self._pop_mark()
+        self._set_items(self._top(), items)
+
+    def op_empty_set(self) -> None:
+        self._push(set())
+
+    def op_additems(self) -> None:
+        items = self._pop_mark()
+        target = self._top()
+        if not isinstance(target, set):
+            raise CorruptFileError(f"ADDITEMS to a {type(target).__name__}")
+        target.update(items)
+
+    def op_frozenset(self) -> None:
+        self._push(frozenset(self._pop_mark()))
+
+    def op_global(self) -> None:
+        module = _utf8(self._line(), "a module name")
+        self._push(self._global(module, _utf8(self._line(), "a global name")))
+
+    def op_stack_global(self) -> None:
+        name = self._pop()
+        module = self._pop()
+        if not isinstance(module, str) or not isinstance(name, str):
+            raise CorruptFileError("STACK_GLOBAL needs two strings")
+        self._push(self._global(module, name))
+
+    def op_inst(self) -> None:
+        module = _utf8(self._line(), "a module name")
+        cls = self._global(module, _utf8(self._line(), "a global name"))
+        self._push(self._reduce(cls, tuple(self._pop_mark())))
+
+    def op_obj(self) -> None:
+        items = self._pop_mark()
+        if not items:
+            raise CorruptFileError("OBJ without a class")
+        self._push(self._reduce(items[0], tuple(items[1:])))
+
+    def op_reduce(self) -> None:
+        args = self._pop()
+        self._push(self._reduce(self._pop(), args))
+
+    def op_newobj(self) -> None:
+        args = self._pop()
+        self._push(self._new_object(self._pop(), args))
+
+    def op_newobj_ex(self) -> None:
+        kwargs = self._pop()
+        args = self._pop()
+        if kwargs:
+            raise CorruptFileError("NEWOBJ_EX with keyword arguments")
+        self._push(self._new_object(self._pop(), args))
+
+    def op_build(self) -> None:
+        state = self._pop()
+        inst = self._top()
+        if isinstance(inst, PickledOrderedDict):
+            if not isinstance(state, dict):
+                raise CorruptFileError("OrderedDict state is not a dict")
+            inst.state = state
+        elif isinstance(inst, ScriptObject):
+            inst.state = state
+        elif isinstance(inst, TensorView):
+            inst.riders.append(state)
+        else:
+            raise CorruptFileError(f"cannot set the state of a {type(inst).__name__}")
+
+    def op_persid(self) -> None:
+        self._push(self.persistent_load(_utf8(self._line(), "a persistent id")))
+
+    def op_binpersid(self) -> None:
+        self._push(self.persistent_load(self._pop()))
+
+    def op_ext1(self) -> None:
+        raise _refuse(f"copyreg extension code {self._take(1)[0]}", "extension codes name arbitrary globals")
+
+    def op_ext2(self) -> None:
+        raise _refuse(f"copyreg extension code {self._u('<H')}", "extension codes name arbitrary globals")
+
+    def op_ext4(self) -> None:
+        raise _refuse(f"copyreg extension code {self._u('<i')}", "extension codes name arbitrary globals")
+
+    def op_next_buffer(self) -> None:
+        raise _refuse("an out-of-band buffer", "pickle buffers come from outside the file")
+
+    op_readonly_buffer = op_next_buffer
+
+
+def _dispatch() -> dict[int, Callable[[RestrictedUnpickler], bool | None]]:
+    import pickletools  # opcode names and codes only; nothing here loads a pickle
+
+    table = {}
+    for op in pickletools.opcodes:
+        handler = getattr(RestrictedUnpickler, f"op_{op.name.lower()}", None)
+        if handler is not None:
+            table[op.code.encode("latin-1")[0]] = handler
+    return table
+
+
+_DISPATCH = _dispatch()
 
 
 # ---------------------------------------------------------------------------------------------
