@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import __version__
 from .api import decode_file, encode_file
+from . import formats
 from .formats import convert
 from .nnzfile import NnzFile, TensorInfo
 from .plan import codec_names
@@ -33,11 +34,12 @@ def _human(n: float) -> str:
 
 def cmd_encode(args: argparse.Namespace) -> int:
     model = Path(args.model)
-    with _progress_bar(model.stat().st_size if model.is_file() else 0, "encode", args.quiet) as bar:
+    before = formats.input_size(model) if model.is_file() else 0
+    with _progress_bar(before, "encode", args.quiet) as bar:
         out = encode_file(model, args.output, codec=args.codec, threads=args.threads, force=args.force,
                           progress=lambda name, array: bar.update(array.nbytes))
     if not args.quiet:
-        before, after = model.stat().st_size, out.stat().st_size
+        after = out.stat().st_size
         print(f"{model} -> {out}: {_human(before)} -> {_human(after)} ({before / max(after, 1):.3f}x)")
     return 0
 
@@ -126,8 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser("decode", help="rebuild the model file from .nnz",
-                       description="Rebuild the original model file from a .nnz file, in its original format: "
-                       "after lossless coding, the very same bytes. PyTorch files (torch.save zip or legacy "
+                       description="Rebuild the original model file from a .nnz file, in its original format. "
+                       "PyTorch and safetensors files come back as the very same bytes after lossless coding: "
+                       "PyTorch files (torch.save zip or legacy "
                        "pre-1.6 format, TorchScript) come back in the format they had (a legacy file stays "
                        "legacy), loadable by torch.load(..., weights_only=True) or torch.jit.load; a sharded "
                        "safetensors checkpoint comes back as its index and shards.")

@@ -35,3 +35,10 @@ def detect(path: Path) -> ModuleType:
             return module
     known = ", ".join(s for m in _FORMATS.values() for s in m.SUFFIXES)
     raise UnsupportedError(f"{path.name}: not a model format nncodec reads (supported: {known})")
+
+
+def input_size(path: Path) -> int:
+    """Bytes of the model file and of the files it brings in (the shards of a safetensors index)."""
+    module = detect(path)
+    files = module.input_files(path) if hasattr(module, "input_files") else [path]
+    return sum(f.stat().st_size for f in files if f.is_file())

@@ -135,22 +135,35 @@ def _read_file(path: Path, name: str, tensors: dict[str, np.ndarray],
     return layout, header.get("__metadata__", {})
 
 
+def _index_shards(path: Path) -> tuple[bytes, list[str]]:
+    """The bytes of a sharded checkpoint's index and the shard file names it lists."""
+    index_bytes = path.read_bytes()
+    if len(index_bytes) > MAX_INDEX_BYTES:
+        raise LimitExceededError(f"{path.name}: index file over the size limit")
+    try:
+        index = json.loads(index_bytes)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptFileError(f"{path.name}: not valid JSON ({exc})") from None
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise CorruptFileError(f"{path.name}: a safetensors index needs a weight_map of tensor -> file")
+    return index_bytes, sorted(set(weight_map.values()))
+
+
+def input_files(path: Path) -> list[Path]:
+    """The files encoding ``path`` reads: the file, or an index and its shards."""
+    path = Path(path)
+    if not path.name.lower().endswith(INDEX_SUFFIX):
+        return [path]
+    return [path] + [safe_external_path(path.parent, shard) for shard in _index_shards(path)[1]]
+
+
 def read(path: Path) -> ModelDocument:
     path = Path(path)
     tensors: dict[str, np.ndarray] = {}
     raw: list[str] = []
     if path.name.lower().endswith(INDEX_SUFFIX):
-        index_bytes = path.read_bytes()
-        if len(index_bytes) > MAX_INDEX_BYTES:
-            raise LimitExceededError(f"{path.name}: index file over the size limit")
-        try:
-            index = json.loads(index_bytes)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CorruptFileError(f"{path.name}: not valid JSON ({exc})") from None
-        weight_map = index.get("weight_map") if isinstance(index, dict) else None
-        if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
-            raise CorruptFileError(f"{path.name}: a safetensors index needs a weight_map of tensor -> file")
-        shards = sorted(set(weight_map.values()))
+        index_bytes, shards = _index_shards(path)
         files = [byte_layout.FileLayout(path.name, index_bytes)]
         metadata: dict[str, str] = {}
         for shard in shards:
