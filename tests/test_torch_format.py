@@ -350,3 +350,17 @@ def test_legacy_storage_count_mismatch_is_corrupt(tmp_path):
     path.write_bytes(data[:at] + struct.pack("<q", 511) + data[at + 8:])
     with pytest.raises(CorruptFileError):
         nncodec.encode_file(path)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # torch: sparse CSR / nested tensors are in beta
+def test_sparse_nested_and_meta_tensors_round_trip(tmp_path):
+    dense = torch.randn(4, 4) * (torch.rand(4, 4) > 0.5)
+    state = {"coo": dense.to_sparse(), "csr": dense.to_sparse_csr(), "meta": torch.empty(2, 3, device="meta"),
+             "nested": torch.nested.nested_tensor([torch.ones(2), torch.arange(3.0)]), "w": torch.randn(3)}
+    src, out = round_trip(tmp_path, state, legacy=False)
+    assert out.read_bytes() == src.read_bytes()
+    loaded = torch.load(out, weights_only=True)
+    assert torch.equal(loaded["coo"].to_dense(), dense) and torch.equal(loaded["csr"].to_dense(), dense)
+    assert loaded["meta"].shape == (2, 3) and loaded["meta"].is_meta
+    names = list(nncodec.load(tmp_path / "model.nnz"))
+    assert "w" in names and any(n.startswith("coo/") for n in names) and any(n.startswith("nested/") for n in names)

@@ -127,9 +127,29 @@ class ScriptObject:
     state: Any = None
 
 
+@dataclass(eq=False)
+class CompositeTensor:
+    """A sparse or nested tensor: the dense tensors and values it is made of (``parts``)."""
+
+    kind: str
+    parts: tuple
+
+
+@dataclass(frozen=True)
+class MetaTensor:
+    """A tensor without data (device "meta"): dtype, size and stride only."""
+
+    args: tuple
+
+
 @dataclass(frozen=True)
 class Device:
     spec: tuple
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,6 +312,19 @@ def _tensor_to_tensor(args: tuple) -> TensorView:
     return args[0]
 
 
+def _composite(kind: str) -> Callable[[tuple], CompositeTensor]:
+    def call(args: tuple) -> CompositeTensor:
+        return CompositeTensor(kind, args)
+    return call
+
+
+def _meta_tensor(args: tuple) -> MetaTensor:
+    # (dtype, size, stride, requires_grad)
+    if len(args) != 4:
+        raise CorruptFileError("_rebuild_meta_tensor_no_storage: unexpected arguments")
+    return MetaTensor((_dtype_arg(args[0]), _ints(args[1], "size"), _ints(args[2], "stride"), args[3]))
+
+
 _CALLS: dict[str, Callable[[tuple], Any]] = {
     "torch._utils._rebuild_tensor": _rebuild_tensor,
     "torch._utils._rebuild_tensor_v2": _rebuild_tensor,
@@ -300,6 +333,10 @@ _CALLS: dict[str, Callable[[tuple], Any]] = {
     "torch._utils._rebuild_parameter": _rebuild_parameter,
     "torch._utils._rebuild_parameter_with_state": _rebuild_parameter,
     "torch._tensor._rebuild_from_type_v2": _rebuild_from_type_v2,
+    "torch._utils._rebuild_sparse_tensor": _composite("sparse"),
+    "torch._utils._rebuild_nested_tensor": _composite("nested"),
+    "torch._utils._rebuild_meta_tensor_no_storage": _meta_tensor,
+    "torch.serialization._get_layout": _one_arg((str,), Layout, "torch.serialization._get_layout"),
     "collections.OrderedDict": _ordered_dict,
     "collections.Counter": _counter,
     "torch.Size": _one_arg((tuple, list), lambda v: tuple(_ints(v, "size")), "torch.Size"),
@@ -782,7 +819,7 @@ def walk_tensors(root: Any, prefix: str = "") -> Iterator[tuple[str, TensorView 
             yield path, obj
             if not isinstance(obj, TensorView) or id(obj) in visited:
                 continue
-        if isinstance(obj, (dict, list, tuple, TensorView, ScriptObject)):
+        if isinstance(obj, (dict, list, tuple, TensorView, CompositeTensor, ScriptObject)):
             if id(obj) in visited:
                 continue
             visited.add(id(obj))
@@ -800,6 +837,8 @@ def walk_tensors(root: Any, prefix: str = "") -> Iterator[tuple[str, TensorView 
                 children = [(join(path, "@state"), obj.state)]
         elif isinstance(obj, TensorView):
             children = [(join(path, f"@{i}"), v) for i, v in enumerate(obj.riders)]
+        elif isinstance(obj, CompositeTensor):
+            children = [(join(path, f"@{i}"), v) for i, v in enumerate(obj.parts)]
         else:
             continue  # a plain value, or a set (unordered: not used for names)
         todo.extend((p, v, depth + 1) for p, v in reversed(children))
