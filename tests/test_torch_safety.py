@@ -14,11 +14,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import nncodec
 from nncodec.atomic import staged_output
-from nncodec.errors import CorruptFileError, UnsafeInputError
-from nncodec.formats import byte_layout
+from nncodec.errors import CorruptFileError, NnzError, UnsafeInputError
+from nncodec.formats import byte_layout, convert, torch_format
 from nncodec.model import ModelDocument
 from nncodec.nnzfile import write_document
 from nncodec.plan import EncodeOptions
@@ -203,3 +205,42 @@ def test_decoding_nnz_with_damaged_layout_is_a_clear_error(tmp_path):
         with staged_output(tmp_path, force=False) as staging:
             nncodec.formats.by_name("torch").write(doc, tmp_path / "x.pt", staging)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hostile.nnz"]
+
+
+def _leaves(value, path=()):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaves(v, path + (k,))
+    elif isinstance(value, list) and value:
+        for i, v in enumerate(value):
+            yield from _leaves(v, path + (i,))
+    else:
+        yield path
+
+
+json_values = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=6) \
+    | st.lists(st.integers(-5, 5), max_size=3)
+
+
+@given(data=st.data())
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_damaged_stored_layout_gives_nncodec_errors_only(tmp_path, data):
+    """One value of the stored layout replaced by anything: decoding works or fails with an nncodec error."""
+    src = torch_zip(tmp_path / "m.pt", {"data.pkl": tensor_pickle(G("collections", "OrderedDict") + b")R"),
+                                        "data/0": struct.pack("<f", 1.5)})
+    doc = torch_format.read(src)
+    header, kept = byte_layout.unpack(doc.skeleton)
+    where = data.draw(st.sampled_from(list(_leaves(header))))
+    target = header
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = data.draw(json_values)
+    layout = json.dumps(header).encode()
+    doc.skeleton = byte_layout.MAGIC + struct.pack("<Q", len(layout)) + layout + bytes(kept)
+    out_dir = tmp_path / f"out{data.draw(st.integers(0, 10**9))}"
+    try:
+        with staged_output(out_dir, force=True) as staging:
+            torch_format.write(doc, out_dir / "m.pt", staging)
+        convert.model_tensors(doc)
+    except NnzError:
+        pass

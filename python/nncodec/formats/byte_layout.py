@@ -112,7 +112,7 @@ def write_files(skeleton: bytes, tensors: Mapping[str, np.ndarray], paths: list[
     """
     header, kept = unpack(skeleton)
     files = header["files"]
-    if len(files) != len(paths):
+    if len(files) != len(paths) or len(set(paths)) != len(paths):
         raise CorruptFileError("the stored file layout does not match its files")
     pos = 0
     for entry, path in zip(files, paths):
@@ -121,6 +121,8 @@ def write_files(skeleton: bytes, tensors: Mapping[str, np.ndarray], paths: list[
             holes = [(int(o), str(t), [int(c) for c in crcs], int(s)) for o, t, crcs, s in entry["holes"]]
         except (KeyError, TypeError, ValueError):
             raise CorruptFileError("the stored file layout is damaged") from None
+        if size < 0:
+            raise CorruptFileError("the stored file layout is damaged")
         pieces: list[tuple[int, int, np.ndarray | None]] = []  # (file offset, length, tensor bytes)
         at = 0
         for offset, name, _, swap in holes:

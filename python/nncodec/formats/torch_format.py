@@ -386,6 +386,7 @@ def model_tensors(doc: ModelDocument) -> dict[str, np.ndarray]:
     for entry in header.get("views", []):
         try:
             path, coded_name, dtype, offset, shape, stride, quantized = entry
+            path, coded_name, dtype, offset = str(path), str(coded_name), str(dtype), int(offset)
             shape, stride = tuple(int(s) for s in shape), tuple(int(s) for s in stride)
         except (TypeError, ValueError):
             raise CorruptFileError("the stored tensor views are damaged") from None
@@ -396,15 +397,23 @@ def model_tensors(doc: ModelDocument) -> dict[str, np.ndarray]:
             raise UnsupportedError(f"tensor {path!r} has dtype {dtype}, which only its original format can hold")
         if coded_name not in doc.tensors:
             raise CorruptFileError(f"tensor {coded_name!r} is missing from the file")
-        storage = np.ascontiguousarray(doc.tensors[coded_name]).reshape(-1).view(np.uint8)
-        if len(shape) != len(stride) or min(shape + stride + (offset,), default=0) < 0:
-            raise CorruptFileError(f"tensor {path!r}: malformed view")
-        elements = storage.nbytes // view_dtype.itemsize
-        if 0 not in shape and offset + sum((n - 1) * s for n, s in zip(shape, stride)) >= elements:
-            raise CorruptFileError(f"tensor {path!r} reaches past the end of its storage")
-        flat = storage[:elements * view_dtype.itemsize].view(view_dtype)
-        item = view_dtype.itemsize
-        out[path] = np.lib.stride_tricks.as_strided(
-            flat[offset:] if 0 not in shape else flat[:0], shape, tuple(s * item for s in stride)).copy()
+        out[path] = _view(path, doc.tensors[coded_name], view_dtype, offset, shape, stride)
     return out
 
+
+def _view(path: str, coded: np.ndarray, dtype: np.dtype, offset: int, shape: tuple[int, ...],
+          stride: tuple[int, ...]) -> np.ndarray:
+    """A copy of the tensor ``shape``/``stride`` from element ``offset`` of the storage ``coded``."""
+    storage = np.ascontiguousarray(coded).reshape(-1).view(np.uint8)
+    elements = storage.nbytes // dtype.itemsize
+    if len(shape) != len(stride) or min(shape + stride + (offset,)) < 0:
+        raise CorruptFileError(f"tensor {path!r}: malformed view")
+    if 0 in shape:
+        try:
+            return np.empty(shape, dtype=dtype)
+        except (ValueError, MemoryError):
+            raise CorruptFileError(f"tensor {path!r}: malformed view") from None
+    if offset + sum((n - 1) * s for n, s in zip(shape, stride)) >= elements:
+        raise CorruptFileError(f"tensor {path!r} reaches past the end of its storage")
+    flat = storage[:elements * dtype.itemsize].view(dtype)
+    return np.lib.stride_tricks.as_strided(flat[offset:], shape, tuple(s * dtype.itemsize for s in stride)).copy()
