@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from . import formats
-from .formats import convert
 from .atomic import refuse_existing, staged_output
 from .errors import NnzError
+from .formats import convert
 from .nnzfile import DEFAULT_MAX_TENSOR_BYTES, NnzFile, TensorInfo, default_threads, write_document
 from .plan import EncodeOptions
 

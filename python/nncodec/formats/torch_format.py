@@ -37,12 +37,12 @@ from typing import Any
 import numpy as np
 
 from ..dtypes import NUMPY_DTYPES
-from ..errors import ChecksumError, CorruptFileError, NnzError, UnsupportedError
+from ..errors import ChecksumError, CorruptFileError, UnsupportedError
 from ..model import ModelDocument
 from . import byte_layout
 from .torch_pickle import (
     STORAGE_DTYPES, TORCH_DTYPE_SIZES, UNTYPED_STORAGE, Global, RestrictedUnpickler, StorageRef, StorageSlice,
-    TensorView, _refuse, walk_tensors,
+    TensorView, refuse, walk_tensors,
 )
 from .zip_records import ZipRecord, read_records
 
@@ -127,12 +127,12 @@ def _storage_ref(cache: dict[str, StorageRef], key: str, storage_type: str, nume
 
 def _storage_pid(pid: Any) -> tuple[str, ...]:
     if not isinstance(pid, tuple) or not pid:
-        raise _refuse(f"persistent id {type(pid).__name__}", "only storages may be referenced")
+        raise refuse(f"persistent id {type(pid).__name__}", "only storages may be referenced")
     typename = _text(pid[0], "persistent id type")
     if typename == "module":
-        raise _refuse("a pickled module class (persistent id 'module')")
+        raise refuse("a pickled module class (persistent id 'module')")
     if typename != "storage":
-        raise _refuse(f"persistent id {typename!r}", "only storages may be referenced")
+        raise refuse(f"persistent id {typename!r}", "only storages may be referenced")
     return pid[1:]
 
 
@@ -206,7 +206,7 @@ def _parse_zip(buf, size: int, name: str, verify_crc: bool) -> _Parsed:
 
 def _parse_legacy(buf, size: int, name: str) -> _Parsed:
     def no_pid(pid: Any) -> Any:
-        raise _refuse("a persistent id in the file header")
+        raise refuse("a persistent id in the file header")
 
     def load(pos: int, what: str, persistent_load: Callable[[Any], Any] = no_pid) -> tuple[Any, int]:
         return RestrictedUnpickler(buf, persistent_load=persistent_load, what=f"{name}: {what}").load(pos)

@@ -54,7 +54,7 @@ _QSCHEMES = ("per_tensor_affine", "per_tensor_symmetric", "per_channel_affine", 
 MAX_DEPTH = 1000  # nesting of containers: deeper is refused, never a stack overflow
 
 
-def _refuse(name: str, why: str = "") -> UnsafeInputError:
+def refuse(name: str, why: str = "") -> UnsafeInputError:
     return UnsafeInputError(
         f"refusing to load {name}: {why or 'a PyTorch file may only hold tensors, storages, containers and plain values'}"
         " (nncodec never runs code from a model file)")
@@ -231,7 +231,7 @@ def _rebuild_from_type_v2(args: tuple) -> Any:
         raise CorruptFileError("_rebuild_from_type_v2: malformed arguments")
     new_type = args[1]
     if not isinstance(new_type, Global) or new_type.full not in ("torch.Tensor", "torch.nn.parameter.Parameter"):
-        raise _refuse(new_type.full if isinstance(new_type, Global) else repr(new_type),
+        raise refuse(new_type.full if isinstance(new_type, Global) else repr(new_type),
                       "only torch.Tensor and torch.nn.Parameter tensors are rebuilt")
     result = _call(args[0], args[2], _CALLS)
     if isinstance(result, TensorView):
@@ -373,7 +373,7 @@ def _call(func: Any, args: Any, table: dict[str, Callable[[tuple], Any]]) -> Any
         raise CorruptFileError(f"{func.full}: arguments are not a tuple")
     handler = table.get(func.full)
     if handler is None:
-        raise _refuse(func.full, "it is allowed as a value, not as a call")
+        raise refuse(func.full, "it is allowed as a value, not as a call")
     return handler(args)
 
 
@@ -482,13 +482,13 @@ class RestrictedUnpickler:
             return Global(module, name)
         if self.torchscript and (full in _TORCHSCRIPT_CALLS or module.split(".")[0] == "__torch__"):
             return Global(module, name)
-        raise _refuse(full if full == written else f"{full} (written {written})")
+        raise refuse(full if full == written else f"{full} (written {written})")
 
     def _reduce(self, func: Any, args: Any) -> Any:
         if isinstance(func, Global) and self.torchscript and func.full in _TORCHSCRIPT_CALLS:
             return _call(func, args, _TORCHSCRIPT_CALLS)
         if isinstance(func, Global) and func.module.split(".")[0] == "__torch__":
-            raise _refuse(func.full, "TorchScript classes are only instantiated, never called")
+            raise refuse(func.full, "TorchScript classes are only instantiated, never called")
         return _call(func, args, _CALLS)
 
     def _new_object(self, cls: Any, args: Any) -> Any:
@@ -498,7 +498,7 @@ class RestrictedUnpickler:
             return ScriptObject(cls.full)
         if isinstance(cls, Global) and cls.full in _NEWOBJ:
             return _call(cls, args, _NEWOBJ)
-        raise _refuse(cls.full if isinstance(cls, Global) else type(cls).__name__, "it cannot be instantiated")
+        raise refuse(cls.full if isinstance(cls, Global) else type(cls).__name__, "it cannot be instantiated")
 
     # -- opcodes; a handler returns True at STOP
     def op_proto(self) -> None:
@@ -758,16 +758,16 @@ class RestrictedUnpickler:
         self._push(self.persistent_load(self._pop()))
 
     def op_ext1(self) -> None:
-        raise _refuse(f"copyreg extension code {self._take(1)[0]}", "extension codes name arbitrary globals")
+        raise refuse(f"copyreg extension code {self._take(1)[0]}", "extension codes name arbitrary globals")
 
     def op_ext2(self) -> None:
-        raise _refuse(f"copyreg extension code {self._u('<H')}", "extension codes name arbitrary globals")
+        raise refuse(f"copyreg extension code {self._u('<H')}", "extension codes name arbitrary globals")
 
     def op_ext4(self) -> None:
-        raise _refuse(f"copyreg extension code {self._u('<i')}", "extension codes name arbitrary globals")
+        raise refuse(f"copyreg extension code {self._u('<i')}", "extension codes name arbitrary globals")
 
     def op_next_buffer(self) -> None:
-        raise _refuse("an out-of-band buffer", "pickle buffers come from outside the file")
+        raise refuse("an out-of-band buffer", "pickle buffers come from outside the file")
 
     op_readonly_buffer = op_next_buffer
 
