@@ -364,3 +364,13 @@ def test_sparse_nested_and_meta_tensors_round_trip(tmp_path):
     assert loaded["meta"].shape == (2, 3) and loaded["meta"].is_meta
     names = list(nncodec.load(tmp_path / "model.nnz"))
     assert "w" in names and any(n.startswith("coo/") for n in names) and any(n.startswith("nested/") for n in names)
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
+def test_other_pickle_protocols(tmp_path, protocol, legacy):
+    state = {"w": torch.randn(3, 2), "cfg": {"lr": 0.1, "name": "x" * 300, "ids": list(range(300))}}
+    torch.save(state, tmp_path / "m.pt", pickle_protocol=protocol, _use_new_zipfile_serialization=not legacy)
+    nnz = nncodec.encode_file(tmp_path / "m.pt")
+    assert np.array_equal(nncodec.load(nnz)["w"], state["w"].numpy())
+    assert nncodec.decode_file(nnz, tmp_path / "back.pt").read_bytes() == (tmp_path / "m.pt").read_bytes()
