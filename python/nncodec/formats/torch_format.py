@@ -318,7 +318,7 @@ def _is_whole(ref: StorageRef, dtype: str, offset: int, shape: tuple[int, ...], 
     return True
 
 
-def _document(parsed: _Parsed, buf, size: int, name: str) -> ModelDocument:
+def _document(parsed: _Parsed, buf, name: str) -> ModelDocument:
     tensors: dict[str, np.ndarray] = {}
     coded_names: dict[int, str] = {}
     holes: list[byte_layout.Hole] = []
@@ -357,7 +357,7 @@ def _document(parsed: _Parsed, buf, size: int, name: str) -> ModelDocument:
 def read(path: Path) -> ModelDocument:
     path = Path(path)
     buf = _map(path)
-    return _document(_parse(buf, len(buf), path.name, verify_crc=True), buf, len(buf), path.name)
+    return _document(_parse(buf, len(buf), path.name, verify_crc=True), buf, path.name)
 
 
 def check_file(path: Path) -> str:
