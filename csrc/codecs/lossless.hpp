@@ -4,8 +4,9 @@
 // parallel and adapt to local statistics). Within a chunk:
 //   floats  v = rotate_left(bits, 1), i.e. [exponent | mantissa | sign]. The top E+k bits
 //           (exponent plus the k most significant mantissa bits, k chosen per chunk to minimise
-//           size) form a skewed "symbol" plane; the remaining bits (low mantissa + sign) form a
-//           near-uniform "residual" plane.
+//           size) form a skewed "symbol" plane. The remaining R = W-E-k bits (low mantissa + sign)
+//           are split into a "middle" plane of R mod 16 bits (absent if zero) and R div 16 planes
+//           of 16 bits, most significant first: byte-aligned planes decode in place.
 //   ints    signed values are zigzag-mapped (small magnitudes -> small codes), then split into
 //           byte planes, least significant first. bool and uint8: one byte plane.
 // Each plane is stored constant, bit-packed or Huffman-coded, whichever is smallest.
@@ -35,5 +36,12 @@ struct FloatSplit {
   int max_extra_bits;  // largest k: E + k <= 12 and k <= mantissa bits
 };
 FloatSplit float_split(DType dtype);
+
+// The planes below the symbol plane for a residual of `resid_bits` bits.
+struct ResidualPlanes {
+  int middle_bits;  // 0 = no middle plane
+  int low_planes;   // planes of 16 bits under the middle plane
+};
+inline ResidualPlanes residual_planes(int resid_bits) { return ResidualPlanes{resid_bits % 16, resid_bits / 16}; }
 
 }  // namespace nnz

@@ -5,6 +5,8 @@
 #include "common/checked_math.hpp"
 #include "common/error.hpp"
 #include "common/parallel.hpp"
+#include "common/bit_io.hpp"
+#include "entropy/huffman_block.hpp"
 #include "entropy/plane_coder.hpp"
 
 namespace nnz {
@@ -16,26 +18,80 @@ U rotate_right1(U x) {
   return static_cast<U>((x >> 1) | (x << (w - 1)));
 }
 
+// Per-thread scratch for decoded symbols: chunks are decoded many times in a row, so the buffer
+// is allocated once per thread instead of once per chunk.
+uint16_t* symbol_scratch(size_t n) {
+  thread_local std::vector<uint16_t> scratch;
+  if (scratch.size() < n) scratch.resize(n);
+  return scratch.data();
+}
+
+template <typename U>
+inline void store(uint8_t* dst, size_t i, U v) {
+  std::memcpy(dst + i * sizeof(U), &v, sizeof(U));
+}
+
+inline uint16_t load_u16(const uint8_t* p, size_t i) {
+  return static_cast<uint16_t>(p[2 * i] | (p[2 * i + 1] << 8));
+}
+
+// A plane ready for the join loop: 8-bit or 16-bit little-endian symbols, read in place when the
+// plane is stored packed at that width, else expanded into scratch first.
+struct PlaneSource {
+  const uint8_t* bytes;
+  int stride;  // 1 or 2
+};
+
+PlaneSource plane_source(ByteReader& in, size_t n, int bits, uint16_t* scratch) {
+  const PlaneView view = read_plane(in, n, bits);
+  if (view.mode == PlaneMode::packed && (bits == 8 || bits == 16))
+    return PlaneSource{view.bytes.data, bits / 8};
+  switch (view.mode) {
+    case PlaneMode::constant:
+      for (size_t i = 0; i < n; ++i) scratch[i] = static_cast<uint16_t>(view.constant);
+      break;
+    case PlaneMode::huffman:
+      huffman_decode_block(view.bytes, n, size_t{1} << bits, scratch);
+      break;
+    case PlaneMode::packed:
+      expand_packed(view.bytes, n, bits, scratch);
+      break;
+  }
+  return PlaneSource{reinterpret_cast<const uint8_t*>(scratch), 2};
+}
+
+// v = symbol << R | middle << 16L | low[0] << 16(L-1) | ... | low[L-1], then rotated back.
+// L (planes of 16 bits) is 0, 1 or 3 for 16-, 32- and 64-bit floats.
+template <typename U, int MidStride>
+void join_planes(const uint16_t* sym, int resid_bits, PlaneSource mid, const PlaneSource* low, size_t n, uint8_t* dst) {
+  constexpr int L = sizeof(U) == 2 ? 0 : sizeof(U) == 4 ? 1 : 3;
+  for (size_t i = 0; i < n; ++i) {
+    U v = static_cast<U>(static_cast<U>(sym[i]) << resid_bits);
+    const U m = MidStride == 1 ? mid.bytes[i] : load_u16(mid.bytes, i);
+    v |= static_cast<U>(m << (16 * L));
+    for (int j = 0; j < L; ++j) v |= static_cast<U>(static_cast<U>(load_u16(low[j].bytes, i)) << (16 * (L - 1 - j)));
+    store<U>(dst, i, rotate_right1(v));
+  }
+}
+
 template <typename U>
 void decode_float_chunk(ByteReader& in, size_t n, const FloatSplit& fs, uint8_t* dst) {
   const int k = in.u8();
   NNZ_CHECK(k <= fs.max_extra_bits, corrupt, "lossless: bad mantissa split in chunk header");
   const int sym_bits = fs.exponent_bits + k, resid_bits = fs.width - sym_bits;
-  std::vector<uint16_t> sym(n);
-  decode_plane(in, n, sym_bits, sym.data());
-  // The residual plane is decoded straight into the output and then completed in place.
-  U* out = reinterpret_cast<U*>(dst);
-  if (reinterpret_cast<uintptr_t>(dst) % alignof(U) == 0) {
-    decode_plane(in, n, resid_bits, out);
-    for (size_t i = 0; i < n; ++i) out[i] = rotate_right1(static_cast<U>((static_cast<U>(sym[i]) << resid_bits) | out[i]));
-  } else {
-    std::vector<U> resid(n);
-    decode_plane(in, n, resid_bits, resid.data());
-    for (size_t i = 0; i < n; ++i) {
-      const U v = rotate_right1(static_cast<U>((static_cast<U>(sym[i]) << resid_bits) | resid[i]));
-      std::memcpy(dst + i * sizeof(U), &v, sizeof(U));
-    }
-  }
+  const ResidualPlanes rp = residual_planes(resid_bits);
+  NNZ_CHECK(rp.middle_bits != 0 && rp.low_planes == (sizeof(U) == 2 ? 0 : sizeof(U) == 4 ? 1 : 3), internal,
+            "lossless: unexpected float layout");
+  uint16_t* scratch = symbol_scratch(n * static_cast<size_t>(2 + rp.low_planes));
+  uint16_t* sym = scratch;
+  decode_plane(in, n, sym_bits, sym);
+  const PlaneSource mid = plane_source(in, n, rp.middle_bits, scratch + n);
+  PlaneSource low[3];
+  for (int j = 0; j < rp.low_planes; ++j) low[j] = plane_source(in, n, 16, scratch + n * static_cast<size_t>(2 + j));
+  if (mid.stride == 1)
+    join_planes<U, 1>(sym, resid_bits, mid, low, n, dst);
+  else
+    join_planes<U, 2>(sym, resid_bits, mid, low, n, dst);
 }
 
 template <typename U>
@@ -43,9 +99,9 @@ void decode_int_chunk(ByteReader& in, size_t n, bool is_signed, uint8_t* dst) {
   constexpr int w = sizeof(U) * 8;
   NNZ_CHECK(in.u8() == 0, corrupt, "lossless: bad integer chunk header");
   std::vector<U> v(n, 0);
-  std::vector<uint16_t> plane(n);
+  uint16_t* plane = symbol_scratch(n);
   for (int b = 0; b < w / 8; ++b) {
-    decode_plane(in, n, 8, plane.data());
+    decode_plane(in, n, 8, plane);
     for (size_t i = 0; i < n; ++i) v[i] |= static_cast<U>(static_cast<U>(plane[i]) << (8 * b));
   }
   if (is_signed)

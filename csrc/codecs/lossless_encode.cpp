@@ -23,7 +23,12 @@ std::vector<U> load_elements(const uint8_t* src, size_t n) {
   return v;
 }
 
-// Chooses k (mantissa bits joined to the exponent symbol) by the exact cost of both planes.
+// A middle plane of 8 bits decodes in place; any other width needs an unpacking pass that costs
+// about as much as the whole decode of a float32 chunk otherwise does. So a k that leaves the
+// middle plane unaligned must save at least this fraction of the chunk's size to be chosen.
+constexpr double kUnalignedMinGain = 0.003;
+
+// Chooses k (mantissa bits joined to the exponent symbol) by the size of both planes.
 int choose_extra_bits(const std::vector<uint16_t>& top, int top_bits, const FloatSplit& fs, size_t n) {
   std::vector<uint64_t> hist(size_t{1} << top_bits, 0);
   for (uint16_t s : top) hist[s]++;
@@ -36,9 +41,11 @@ int choose_extra_bits(const std::vector<uint16_t>& top, int top_bits, const Floa
       for (size_t s = 0; s < hist.size(); ++s) folded[s >> 1] += hist[s];
       hist.swap(folded);
     }
-    const int resid_bits = fs.width - sym_bits;
-    const uint64_t cost = plane_bytes_from_histogram(hist.data(), sym_bits, n) +
-                          ceil_div(static_cast<uint64_t>(n) * resid_bits, 8);
+    const int resid_bits = fs.width - sym_bits;  // estimated as packed: near-uniform bits
+    const uint64_t size = plane_bytes_from_histogram(hist.data(), sym_bits, n) +
+                          ceil_div(static_cast<uint64_t>(n) * static_cast<uint64_t>(resid_bits), 8);
+    const bool aligned = residual_planes(resid_bits).middle_bits == 8;
+    const uint64_t cost = aligned ? size : size + static_cast<uint64_t>(static_cast<double>(size) * kUnalignedMinGain);
     if (cost <= best_cost) {
       best_cost = cost;
       best_k = k;
@@ -56,14 +63,17 @@ void encode_float_chunk(const uint8_t* src, size_t n, const FloatSplit& fs, std:
   for (size_t i = 0; i < n; ++i) sym[i] = static_cast<uint16_t>(v[i] >> (fs.width - top_bits));
   const int k = choose_extra_bits(sym, top_bits, fs, n);
   const int sym_bits = fs.exponent_bits + k, resid_bits = fs.width - sym_bits;
-  const U resid_mask = static_cast<U>((U{1} << resid_bits) - 1);
-  for (size_t i = 0; i < n; ++i) {
-    sym[i] = static_cast<uint16_t>(v[i] >> resid_bits);
-    v[i] &= resid_mask;
-  }
+  for (size_t i = 0; i < n; ++i) sym[i] = static_cast<uint16_t>(v[i] >> resid_bits);
   out.push_back(static_cast<uint8_t>(k));
   encode_plane(sym.data(), n, sym_bits, out);
-  encode_plane(v.data(), n, resid_bits, out);
+  const ResidualPlanes rp = residual_planes(resid_bits);
+  std::vector<uint16_t> plane(n);
+  auto emit = [&](int shift, int bits) {
+    for (size_t i = 0; i < n; ++i) plane[i] = static_cast<uint16_t>((v[i] >> shift) & ((1u << bits) - 1));
+    encode_plane(plane.data(), n, bits, out);
+  };
+  if (rp.middle_bits) emit(16 * rp.low_planes, rp.middle_bits);
+  for (int j = rp.low_planes - 1; j >= 0; --j) emit(16 * j, 16);
 }
 
 template <typename U>
