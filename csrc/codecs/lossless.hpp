@@ -2,11 +2,13 @@
 //
 // Each tensor is cut into chunks of `chunk_elems` elements, coded independently (they decode in
 // parallel and adapt to local statistics). Within a chunk:
-//   floats  v = rotate_left(bits, 1), i.e. [exponent | mantissa | sign]. The top E+k bits
-//           (exponent plus the k most significant mantissa bits, k chosen per chunk to minimise
-//           size) form a skewed "symbol" plane. The remaining R = W-E-k bits (low mantissa + sign)
-//           are split into a "middle" plane of R mod 16 bits (absent if zero) and R div 16 planes
-//           of 16 bits, most significant first: byte-aligned planes decode in place.
+//   floats  the top 16 bits of each element, [sign | exponent | high mantissa], are rotated left by
+//           one: t = [exponent | high mantissa | sign]. The top E+k bits of t (exponent plus the
+//           k most significant mantissa bits, k chosen per chunk) form a skewed "symbol" plane;
+//           the other 16-E-k bits of t (ending with the sign) a "middle" plane; the mantissa
+//           bits below the top 16 (none for 16-bit floats) form planes of 16 bits, most
+//           significant first. Byte-aligned planes decode in place, and low mantissa planes
+//           that are all zero (floats widened from bfloat16/float16) cost nothing.
 //   ints    signed values are zigzag-mapped (small magnitudes -> small codes), then split into
 //           byte planes, least significant first. bool and uint8: one byte plane.
 // Each plane is stored constant, bit-packed or Huffman-coded, whichever is smallest.
@@ -37,11 +39,13 @@ struct FloatSplit {
 };
 FloatSplit float_split(DType dtype);
 
-// The planes below the symbol plane for a residual of `resid_bits` bits.
+// The planes below the symbol plane when the symbol takes `symbol_bits` of the top 16 bits.
 struct ResidualPlanes {
-  int middle_bits;  // 0 = no middle plane
-  int low_planes;   // planes of 16 bits under the middle plane
+  int middle_bits;  // the rest of the top 16 bits: 16 - symbol_bits
+  int low_planes;   // planes of 16 bits below the top 16: (W - 16) / 16
 };
-inline ResidualPlanes residual_planes(int resid_bits) { return ResidualPlanes{resid_bits % 16, resid_bits / 16}; }
+inline ResidualPlanes residual_planes(const FloatSplit& fs, int symbol_bits) {
+  return ResidualPlanes{16 - symbol_bits, (fs.width - 16) / 16};
+}
 
 }  // namespace nnz

@@ -12,11 +12,6 @@
 namespace nnz {
 namespace {
 
-template <typename U>
-U rotate_right1(U x) {
-  constexpr int w = sizeof(U) * 8;
-  return static_cast<U>((x >> 1) | (x << (w - 1)));
-}
 
 // Per-thread scratch for decoded symbols: chunks are decoded many times in a row, so the buffer
 // is allocated once per thread instead of once per chunk.
@@ -60,17 +55,18 @@ PlaneSource plane_source(ByteReader& in, size_t n, int bits, uint16_t* scratch) 
   return PlaneSource{reinterpret_cast<const uint8_t*>(scratch), 2};
 }
 
-// v = symbol << R | middle << 16L | low[0] << 16(L-1) | ... | low[L-1], then rotated back.
-// L (planes of 16 bits) is 0, 1 or 3 for 16-, 32- and 64-bit floats.
+// Top 16 bits t = symbol << middle_bits | middle, rotated back right by one; below them the
+// L low planes (L = 0, 1 or 3 for 16-, 32- and 64-bit floats).
 template <typename U, int MidStride>
-void join_planes(const uint16_t* sym, int resid_bits, PlaneSource mid, const PlaneSource* low, size_t n, uint8_t* dst) {
+void join_planes(const uint16_t* sym, int middle_bits, PlaneSource mid, const PlaneSource* low, size_t n,
+                 uint8_t* dst) {
   constexpr int L = sizeof(U) == 2 ? 0 : sizeof(U) == 4 ? 1 : 3;
   for (size_t i = 0; i < n; ++i) {
-    U v = static_cast<U>(static_cast<U>(sym[i]) << resid_bits);
-    const U m = MidStride == 1 ? mid.bytes[i] : load_u16(mid.bytes, i);
-    v |= static_cast<U>(m << (16 * L));
+    const uint32_t m = MidStride == 1 ? mid.bytes[i] : load_u16(mid.bytes, i);
+    const uint32_t t = (static_cast<uint32_t>(sym[i]) << middle_bits) | m;
+    U v = static_cast<U>(static_cast<U>(((t >> 1) | (t << 15)) & 0xFFFF) << (16 * L));
     for (int j = 0; j < L; ++j) v |= static_cast<U>(static_cast<U>(load_u16(low[j].bytes, i)) << (16 * (L - 1 - j)));
-    store<U>(dst, i, rotate_right1(v));
+    store<U>(dst, i, v);
   }
 }
 
@@ -78,10 +74,8 @@ template <typename U>
 void decode_float_chunk(ByteReader& in, size_t n, const FloatSplit& fs, uint8_t* dst) {
   const int k = in.u8();
   NNZ_CHECK(k <= fs.max_extra_bits, corrupt, "lossless: bad mantissa split in chunk header");
-  const int sym_bits = fs.exponent_bits + k, resid_bits = fs.width - sym_bits;
-  const ResidualPlanes rp = residual_planes(resid_bits);
-  NNZ_CHECK(rp.middle_bits != 0 && rp.low_planes == (sizeof(U) == 2 ? 0 : sizeof(U) == 4 ? 1 : 3), internal,
-            "lossless: unexpected float layout");
+  const int sym_bits = fs.exponent_bits + k;
+  const ResidualPlanes rp = residual_planes(fs, sym_bits);
   uint16_t* scratch = symbol_scratch(n * static_cast<size_t>(2 + rp.low_planes));
   uint16_t* sym = scratch;
   decode_plane(in, n, sym_bits, sym);
@@ -89,9 +83,9 @@ void decode_float_chunk(ByteReader& in, size_t n, const FloatSplit& fs, uint8_t*
   PlaneSource low[3];
   for (int j = 0; j < rp.low_planes; ++j) low[j] = plane_source(in, n, 16, scratch + n * static_cast<size_t>(2 + j));
   if (mid.stride == 1)
-    join_planes<U, 1>(sym, resid_bits, mid, low, n, dst);
+    join_planes<U, 1>(sym, rp.middle_bits, mid, low, n, dst);
   else
-    join_planes<U, 2>(sym, resid_bits, mid, low, n, dst);
+    join_planes<U, 2>(sym, rp.middle_bits, mid, low, n, dst);
 }
 
 template <typename U>

@@ -10,10 +10,11 @@
 namespace nnz {
 namespace {
 
+// The top 16 bits of an element, rotated left by one: [exponent | high mantissa | sign].
 template <typename U>
-U rotate_left1(U x) {
-  constexpr int w = sizeof(U) * 8;
-  return static_cast<U>((x << 1) | (x >> (w - 1)));
+uint16_t rotated_top16(U x) {
+  const auto top = static_cast<uint16_t>(x >> (sizeof(U) * 8 - 16));
+  return static_cast<uint16_t>((top << 1) | (top >> 15));
 }
 
 template <typename U>
@@ -44,7 +45,7 @@ int choose_extra_bits(const std::vector<uint16_t>& top, int top_bits, const Floa
     const int resid_bits = fs.width - sym_bits;  // estimated as packed: near-uniform bits
     const uint64_t size = plane_bytes_from_histogram(hist.data(), sym_bits, n) +
                           ceil_div(static_cast<uint64_t>(n) * static_cast<uint64_t>(resid_bits), 8);
-    const bool aligned = residual_planes(resid_bits).middle_bits == 8;
+    const bool aligned = residual_planes(fs, sym_bits).middle_bits == 8;
     const uint64_t cost = aligned ? size : size + static_cast<uint64_t>(static_cast<double>(size) * kUnalignedMinGain);
     if (cost <= best_cost) {
       best_cost = cost;
@@ -56,24 +57,24 @@ int choose_extra_bits(const std::vector<uint16_t>& top, int top_bits, const Floa
 
 template <typename U>
 void encode_float_chunk(const uint8_t* src, size_t n, const FloatSplit& fs, std::vector<uint8_t>& out) {
-  std::vector<U> v = load_elements<U>(src, n);
-  for (U& x : v) x = rotate_left1(x);
+  const std::vector<U> v = load_elements<U>(src, n);
+  std::vector<uint16_t> top(n);
+  for (size_t i = 0; i < n; ++i) top[i] = rotated_top16(v[i]);
   const int top_bits = fs.exponent_bits + fs.max_extra_bits;
-  std::vector<uint16_t> sym(n);
-  for (size_t i = 0; i < n; ++i) sym[i] = static_cast<uint16_t>(v[i] >> (fs.width - top_bits));
-  const int k = choose_extra_bits(sym, top_bits, fs, n);
-  const int sym_bits = fs.exponent_bits + k, resid_bits = fs.width - sym_bits;
-  for (size_t i = 0; i < n; ++i) sym[i] = static_cast<uint16_t>(v[i] >> resid_bits);
-  out.push_back(static_cast<uint8_t>(k));
-  encode_plane(sym.data(), n, sym_bits, out);
-  const ResidualPlanes rp = residual_planes(resid_bits);
   std::vector<uint16_t> plane(n);
-  auto emit = [&](int shift, int bits) {
-    for (size_t i = 0; i < n; ++i) plane[i] = static_cast<uint16_t>((v[i] >> shift) & ((1u << bits) - 1));
-    encode_plane(plane.data(), n, bits, out);
-  };
-  if (rp.middle_bits) emit(16 * rp.low_planes, rp.middle_bits);
-  for (int j = rp.low_planes - 1; j >= 0; --j) emit(16 * j, 16);
+  for (size_t i = 0; i < n; ++i) plane[i] = static_cast<uint16_t>(top[i] >> (16 - top_bits));
+  const int k = choose_extra_bits(plane, top_bits, fs, n);
+  const int sym_bits = fs.exponent_bits + k;
+  const ResidualPlanes rp = residual_planes(fs, sym_bits);
+  out.push_back(static_cast<uint8_t>(k));
+  for (size_t i = 0; i < n; ++i) plane[i] = static_cast<uint16_t>(top[i] >> rp.middle_bits);
+  encode_plane(plane.data(), n, sym_bits, out);
+  for (size_t i = 0; i < n; ++i) plane[i] = static_cast<uint16_t>(top[i] & ((1u << rp.middle_bits) - 1));
+  encode_plane(plane.data(), n, rp.middle_bits, out);
+  for (int j = rp.low_planes - 1; j >= 0; --j) {
+    for (size_t i = 0; i < n; ++i) plane[i] = static_cast<uint16_t>(v[i] >> (16 * j));
+    encode_plane(plane.data(), n, 16, out);
+  }
 }
 
 template <typename U>
