@@ -34,7 +34,8 @@ def arrays(draw, dtypes=ALL_DTYPES):
     kind = draw(st.sampled_from(["weights", "bits", "special", "constant", "few"]))
     if dtype == np.bool_:
         return rng.integers(0, 2, n).astype(bool).reshape(shape)
-    if kind == "bits" or (kind == "weights" and dtype.kind != "f"):
+    is_float = dtype in FLOAT_DTYPES
+    if kind == "bits" or (kind == "weights" and not is_float):
         raw = rng.integers(0, 256, n * dtype.itemsize, dtype=np.uint8)
         if kind == "weights":  # small integers, like quantized weights
             return rng.integers(-20, 20, n).astype(dtype).reshape(shape)
@@ -45,7 +46,7 @@ def arrays(draw, dtypes=ALL_DTYPES):
     if kind == "special":
         u = _uint_view(dtype)
         bits = np.iinfo(u).bits
-        if dtype.kind == "f":
+        if is_float:
             finfo = ml_dtypes.finfo(dtype) if dtype == ml_dtypes.bfloat16 else np.finfo(dtype)
             specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, finfo.max, -finfo.max, finfo.tiny,
                                  finfo.smallest_subnormal, -finfo.smallest_subnormal], dtype=dtype)
