@@ -170,3 +170,128 @@ def parse(data: bytes) -> Container:
     if pos != len(index):
         raise ValueError("trailing index bytes")
     return c
+
+
+# ---------------------------------------------------------------------------------------------
+# Codec `lossless`, decoded as docs/FORMAT.md sections 5.2, 6 and 7 describe (slow, for tests).
+
+FLOAT_LAYOUT = {1: (32, 8, 23), 2: (16, 5, 10), 3: (16, 8, 7), 4: (64, 11, 52)}  # code: W, E, M
+INT_LAYOUT = {5: (8, True), 6: (8, False), 7: (16, True), 8: (16, False), 9: (32, True), 10: (32, False),
+              11: (64, True), 12: (64, False), 13: (8, False)}
+
+
+class _Bits:
+    def __init__(self, data: bytes):
+        self.value = int.from_bytes(data, "little")
+        self.total = 8 * len(data)
+        self.pos = 0
+
+    def read(self, n: int) -> int:
+        v = (self.value >> self.pos) & ((1 << n) - 1)
+        self.pos += n
+        return v
+
+
+def _huffman_table(data: bytes, alphabet: int) -> tuple[dict[tuple[int, int], int], int]:
+    first, count = struct.unpack_from("<HH", data, 0)
+    if first + count > alphabet:
+        raise ValueError("range")
+    nibbles = [x for b in data[4:] for x in (b & 15, b >> 4)]
+    lengths, k, s = {}, 0, first
+    while s < first + count:
+        v = nibbles[k]
+        k += 1
+        if v == 15:
+            s += nibbles[k] + 16 * nibbles[k + 1] + 1
+            k += 2
+        elif v > 12:
+            raise ValueError("length")
+        else:
+            if v:
+                lengths[s] = v
+            s += 1
+    if len(lengths) < 2 or sum(2.0 ** -n for n in lengths.values()) != 1.0:
+        raise ValueError("incomplete")
+    codes, code, prev = {}, -1, 0
+    for sym in sorted(lengths, key=lambda x: (lengths[x], x)):
+        code = 0 if code < 0 else (code + 1) << (lengths[sym] - prev)
+        prev = lengths[sym]
+        codes[(lengths[sym], code)] = sym
+    return codes, 4 + (k + 1) // 2
+
+
+def huffman_decode(block: bytes, n: int, alphabet: int) -> list[int]:
+    codes, pos = _huffman_table(block, alphabet)
+    streams = 1 if n < 256 else 4
+    sizes = list(struct.unpack_from(f"<{streams - 1}I", block, pos))
+    pos += 4 * (streams - 1)
+    sizes.append(len(block) - pos - sum(sizes))
+    q = -(-n // streams)
+    out = []
+    for j in range(streams):
+        bits = _Bits(block[pos:pos + sizes[j]])
+        pos += sizes[j]
+        for _ in range(max(0, min(n, (j + 1) * q) - j * q)):
+            code = length = 0
+            while (length, code) not in codes:
+                code = (code << 1) | bits.read(1)  # MSB of the code comes first
+                length += 1
+                if length > 12:
+                    raise ValueError("bad code")
+            out.append(codes[(length, code)])
+        if not bits.total - 8 < bits.pos <= bits.total and not (bits.total == 0 and bits.pos == 0):
+            raise ValueError("stream length")
+    return out
+
+
+def _plane(data: bytes, pos: int, n: int, width: int) -> tuple[list[int], int]:
+    mode = data[pos]
+    pos += 1
+    if mode == 0:
+        return [struct.unpack_from("<Q", data, pos)[0]] * n, pos + 8
+    if mode == 1:
+        size = -(-n * width // 8)
+        bits = _Bits(data[pos:pos + size])
+        return [bits.read(width) for _ in range(n)], pos + size
+    if mode == 2:
+        size = struct.unpack_from("<I", data, pos)[0]
+        return huffman_decode(data[pos + 4:pos + 4 + size], n, 1 << width), pos + 4 + size
+    raise ValueError("mode")
+
+
+def lossless_decode(payload: bytes, params: bytes, dtype_code: int, count: int) -> bytes:
+    (chunk_elems,) = struct.unpack("<I", params)
+    nchunks = -(-count // chunk_elems)
+    sizes = struct.unpack_from(f"<{nchunks}I", payload, 0)
+    pos = 4 * nchunks
+    out = bytearray()
+    for c in range(nchunks):
+        chunk = payload[pos:pos + sizes[c]]
+        pos += sizes[c]
+        n = min(chunk_elems, count - c * chunk_elems)
+        k, p = chunk[0], 1
+        if dtype_code in FLOAT_LAYOUT:
+            w, e, _ = FLOAT_LAYOUT[dtype_code]
+            s = e + k
+            m = 16 - s
+            sym, p = _plane(chunk, p, n, s)
+            mid, p = _plane(chunk, p, n, m)
+            elems = []
+            for i in range(n):
+                t = (sym[i] << m) | mid[i]
+                elems.append((((t >> 1) | (t << 15)) & 0xFFFF) << (w - 16))
+            for j in range((w - 16) // 16 - 1, -1, -1):
+                low, p = _plane(chunk, p, n, 16)
+                elems = [x | (lo << (16 * j)) for x, lo in zip(elems, low)]
+        else:
+            w, signed = INT_LAYOUT[dtype_code]
+            elems = [0] * n
+            for b in range(w // 8):
+                plane, p = _plane(chunk, p, n, 8)
+                elems = [x | (v << (8 * b)) for x, v in zip(elems, plane)]
+            if signed:
+                elems = [((z >> 1) ^ -(z & 1)) & ((1 << w) - 1) for z in elems]
+        if p != len(chunk):
+            raise ValueError("chunk not consumed")
+        out += b"".join(x.to_bytes(w // 8, "little") for x in elems)
+    return bytes(out)
