@@ -18,10 +18,17 @@ uint16_t rotated_top16(U x) {
 }
 
 template <typename U>
-std::vector<U> load_elements(const uint8_t* src, size_t n) {
-  std::vector<U> v(n);
-  if (n) std::memcpy(v.data(), src, n * sizeof(U));
+inline U load_element(const uint8_t* src, size_t i) {
+  U v;
+  std::memcpy(&v, src + i * sizeof(U), sizeof(U));
   return v;
+}
+
+// Per-thread scratch planes, reused across chunks (allocating them per chunk costs page faults).
+uint16_t* plane_scratch(size_t n) {
+  thread_local std::vector<uint16_t> scratch;
+  if (scratch.size() < n) scratch.resize(n);
+  return scratch.data();
 }
 
 // A middle plane of 8 bits decodes in place; any other width needs an unpacking pass that costs
@@ -30,9 +37,9 @@ std::vector<U> load_elements(const uint8_t* src, size_t n) {
 constexpr double kUnalignedMinGain = 0.003;
 
 // Chooses k (mantissa bits joined to the exponent symbol) by the size of both planes.
-int choose_extra_bits(const std::vector<uint16_t>& top, int top_bits, const FloatSplit& fs, size_t n) {
+int choose_extra_bits(const uint16_t* top, int top_bits, const FloatSplit& fs, size_t n) {
   std::vector<uint64_t> hist(size_t{1} << top_bits, 0);
-  for (uint16_t s : top) hist[s]++;
+  for (size_t i = 0; i < n; ++i) hist[top[i]]++;
   int best_k = 0;
   uint64_t best_cost = UINT64_MAX;
   for (int k = fs.max_extra_bits; k >= 0; --k) {
@@ -57,37 +64,37 @@ int choose_extra_bits(const std::vector<uint16_t>& top, int top_bits, const Floa
 
 template <typename U>
 void encode_float_chunk(const uint8_t* src, size_t n, const FloatSplit& fs, std::vector<uint8_t>& out) {
-  const std::vector<U> v = load_elements<U>(src, n);
-  std::vector<uint16_t> top(n);
-  for (size_t i = 0; i < n; ++i) top[i] = rotated_top16(v[i]);
+  uint16_t* top = plane_scratch(2 * n);
+  uint16_t* plane = top + n;
+  for (size_t i = 0; i < n; ++i) top[i] = rotated_top16(load_element<U>(src, i));
   const int top_bits = fs.exponent_bits + fs.max_extra_bits;
-  std::vector<uint16_t> plane(n);
   for (size_t i = 0; i < n; ++i) plane[i] = static_cast<uint16_t>(top[i] >> (16 - top_bits));
   const int k = choose_extra_bits(plane, top_bits, fs, n);
   const int sym_bits = fs.exponent_bits + k;
   const ResidualPlanes rp = residual_planes(fs, sym_bits);
   out.push_back(static_cast<uint8_t>(k));
   for (size_t i = 0; i < n; ++i) plane[i] = static_cast<uint16_t>(top[i] >> rp.middle_bits);
-  encode_plane(plane.data(), n, sym_bits, out);
+  encode_plane(plane, n, sym_bits, out);
   for (size_t i = 0; i < n; ++i) plane[i] = static_cast<uint16_t>(top[i] & ((1u << rp.middle_bits) - 1));
-  encode_plane(plane.data(), n, rp.middle_bits, out);
+  encode_plane(plane, n, rp.middle_bits, out);
   for (int j = rp.low_planes - 1; j >= 0; --j) {
-    for (size_t i = 0; i < n; ++i) plane[i] = static_cast<uint16_t>(v[i] >> (16 * j));
-    encode_plane(plane.data(), n, 16, out);
+    for (size_t i = 0; i < n; ++i) plane[i] = static_cast<uint16_t>(load_element<U>(src, i) >> (16 * j));
+    encode_plane(plane, n, 16, out);
   }
 }
 
 template <typename U>
 void encode_int_chunk(const uint8_t* src, size_t n, bool is_signed, std::vector<uint8_t>& out) {
   constexpr int w = sizeof(U) * 8;
-  std::vector<U> v = load_elements<U>(src, n);
-  if (is_signed)
-    for (U& x : v) x = static_cast<U>((x << 1) ^ (U{0} - (x >> (w - 1))));  // zigzag
   out.push_back(0);
-  std::vector<uint16_t> plane(n);
+  uint16_t* plane = plane_scratch(n);
   for (int b = 0; b < w / 8; ++b) {
-    for (size_t i = 0; i < n; ++i) plane[i] = static_cast<uint16_t>((v[i] >> (8 * b)) & 0xFF);
-    encode_plane(plane.data(), n, 8, out);
+    for (size_t i = 0; i < n; ++i) {
+      U x = load_element<U>(src, i);
+      if (is_signed) x = static_cast<U>((x << 1) ^ (U{0} - (x >> (w - 1))));  // zigzag
+      plane[i] = static_cast<uint16_t>((x >> (8 * b)) & 0xFF);
+    }
+    encode_plane(plane, n, 8, out);
   }
 }
 
@@ -129,6 +136,9 @@ EncodedTensor lossless_encode(const TensorRef& tensor, const LosslessOptions& op
   result.codec = kLosslessCodecId;
   ByteWriter params(result.params);
   params.u32(options.chunk_elems);
+  size_t total = 4 * chunks.size();
+  for (const std::vector<uint8_t>& chunk : chunks) total += chunk.size();
+  result.payload.reserve(total);
   ByteWriter payload(result.payload);
   for (const std::vector<uint8_t>& chunk : chunks) {
     NNZ_CHECK(chunk.size() <= UINT32_MAX, internal, "lossless: chunk larger than 4 GiB");
