@@ -89,12 +89,15 @@ def bench_model(path: Path, repeat: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         nnz = nncodec.encode_file(path, Path(tmp) / "m.nnz", threads=1)
         nnz_bytes = nnz.stat().st_size
+        back = nncodec.decode_file(nnz, Path(tmp) / "back" / path.name)
+        identical = back.read_bytes() == data
     row = {
         "model": path.name,
         "file_bytes": len(data),
         "nnz_bytes": nnz_bytes,
         "zstd3_bytes": zstd_size(data, 3),
         "zstd19_bytes": zstd_size(data, 19),
+        "decoded_identical": identical,
         "weights": {},
     }
     for dtype in FLOAT_DTYPES:
@@ -113,18 +116,18 @@ def bench_model(path: Path, repeat: int) -> dict:
 
 def print_tables(rows: list[dict]) -> None:
     print("Whole files (lossless): size and ratio against the original file\n")
-    print("| model | original | nncodec .nnz | zstd -3 | zstd -19 |")
-    print("|---|---:|---:|---:|---:|")
+    print("| model | original | nncodec .nnz | zstd -3 | zstd -19 | decoded file identical |")
+    print("|---|---:|---:|---:|---:|---|")
     tot = {"file_bytes": 0, "nnz_bytes": 0, "zstd3_bytes": 0, "zstd19_bytes": 0}
     for r in rows:
         for k in tot:
             tot[k] += r[k]
         o = r["file_bytes"]
         print(f"| {r['model']} | {o / 1e6:.2f} MB | {r['nnz_bytes'] / 1e6:.2f} MB ({o / r['nnz_bytes']:.3f}x) | "
-              f"{o / r['zstd3_bytes']:.3f}x | {o / r['zstd19_bytes']:.3f}x |")
+              f"{o / r['zstd3_bytes']:.3f}x | {o / r['zstd19_bytes']:.3f}x | {'yes' if r['decoded_identical'] else 'NO'} |")
     o = tot["file_bytes"]
     print(f"| **total** | {o / 1e6:.2f} MB | {tot['nnz_bytes'] / 1e6:.2f} MB ({o / tot['nnz_bytes']:.3f}x) | "
-          f"{o / tot['zstd3_bytes']:.3f}x | {o / tot['zstd19_bytes']:.3f}x |")
+          f"{o / tot['zstd3_bytes']:.3f}x | {o / tot['zstd19_bytes']:.3f}x | |")
 
     print("\nFloating-point weights: ratio, and single-thread throughput in MB/s of original bytes (encode / decode)\n")
     print("| model | dtype | weights | nncodec | ZipNN | zstd -19 | nncodec MB/s | ZipNN MB/s |")

@@ -280,9 +280,9 @@ def lossless_decode(payload: bytes, params: bytes, dtype_code: int, count: int) 
             for i in range(n):
                 t = (sym[i] << m) | mid[i]
                 elems.append((((t >> 1) | (t << 15)) & 0xFFFF) << (w - 16))
-            for j in range((w - 16) // 16 - 1, -1, -1):
-                low, p = _plane(chunk, p, n, 16)
-                elems = [x | (lo << (16 * j)) for x, lo in zip(elems, low)]
+            for j in range((w - 16) // 8 - 1, -1, -1):
+                low, p = _plane(chunk, p, n, 8)
+                elems = [x | (lo << (8 * j)) for x, lo in zip(elems, low)]
         else:
             w, signed = INT_LAYOUT[dtype_code]
             elems = [0] * n

@@ -6,9 +6,9 @@
 //           one: t = [exponent | high mantissa | sign]. The top E+k bits of t (exponent plus the
 //           k most significant mantissa bits, k chosen per chunk) form a skewed "symbol" plane;
 //           the other 16-E-k bits of t (ending with the sign) a "middle" plane; the mantissa
-//           bits below the top 16 (none for 16-bit floats) form planes of 16 bits, most
-//           significant first. Byte-aligned planes decode in place, and low mantissa planes
-//           that are all zero (floats widened from bfloat16/float16) cost nothing.
+//           bits below the top 16 (none for 16-bit floats) form byte planes, most significant
+//           first. Byte-aligned planes decode in place, and each low byte plane is coded on its
+//           own: all-zero low mantissa bytes (floats widened from bfloat16/float16) cost nothing.
 //   ints    signed values are zigzag-mapped (small magnitudes -> small codes), then split into
 //           byte planes, least significant first. bool and uint8: one byte plane.
 // Each plane is stored constant, bit-packed or Huffman-coded, whichever is smallest.
@@ -42,10 +42,10 @@ FloatSplit float_split(DType dtype);
 // The planes below the symbol plane when the symbol takes `symbol_bits` of the top 16 bits.
 struct ResidualPlanes {
   int middle_bits;  // the rest of the top 16 bits: 16 - symbol_bits
-  int low_planes;   // planes of 16 bits below the top 16: (W - 16) / 16
+  int low_planes;   // byte planes below the top 16 bits: (W - 16) / 8
 };
 inline ResidualPlanes residual_planes(const FloatSplit& fs, int symbol_bits) {
-  return ResidualPlanes{16 - symbol_bits, (fs.width - 16) / 16};
+  return ResidualPlanes{16 - symbol_bits, (fs.width - 16) / 8};
 }
 
 }  // namespace nnz

@@ -78,8 +78,8 @@ void encode_float_chunk(const uint8_t* src, size_t n, const FloatSplit& fs, std:
   for (size_t i = 0; i < n; ++i) plane[i] = static_cast<uint16_t>(top[i] & ((1u << rp.middle_bits) - 1));
   encode_plane(plane, n, rp.middle_bits, out);
   for (int j = rp.low_planes - 1; j >= 0; --j) {
-    for (size_t i = 0; i < n; ++i) plane[i] = static_cast<uint16_t>(load_element<U>(src, i) >> (16 * j));
-    encode_plane(plane, n, 16, out);
+    for (size_t i = 0; i < n; ++i) plane[i] = static_cast<uint16_t>((load_element<U>(src, i) >> (8 * j)) & 0xFF);
+    encode_plane(plane, n, 8, out);
   }
 }
 

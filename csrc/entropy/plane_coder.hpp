@@ -16,7 +16,8 @@ namespace nnz {
 
 enum class PlaneMode : uint8_t { constant = 0, packed = 1, huffman = 2 };
 
-// Appends the plane; picks the smallest mode. Symbols must fit in `width` bits.
+// Appends the plane in the smallest mode, except that Huffman must save at least 3% over packed
+// to be chosen (see plane_encode.cpp). Symbols must fit in `width` bits.
 template <typename T>
 void encode_plane(const T* syms, size_t n, int width, std::vector<uint8_t>& out);
 
@@ -43,7 +44,8 @@ inline uint64_t packed_symbol(const uint8_t* bytes, size_t i, int width);
 // Number of leading symbols of a packed plane of `size` bytes that packed_symbol may read.
 size_t packed_fast_count(size_t size, size_t n, int width);
 
-// Bytes the plane would take in its cheapest mode, given the symbol histogram (width <= 12).
+// Bytes the plane would take in the mode encode_plane picks, given the symbol histogram
+// (width <= 12).
 uint64_t plane_bytes_from_histogram(const uint64_t* freq, int width, size_t n);
 
 inline uint64_t packed_symbol(const uint8_t* bytes, size_t i, int width) {
