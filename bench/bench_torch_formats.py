@@ -97,7 +97,8 @@ def zipnn_size(data: bytes, dtype: str, threads: int) -> tuple[int | None, bool 
         return None, None
     best: tuple[int, bool] | None = None
     for streaming in (False, True):
-        packed = ZipNN(bytearray_dtype=dtype, is_streaming=streaming, threads=threads).compress(data)
+        # ZipNN reorders the bytes of its input in place: it gets a copy, `data` stays the original.
+        packed = ZipNN(bytearray_dtype=dtype, is_streaming=streaming, threads=threads).compress(bytes(bytearray(data)))
         exact = bytes(ZipNN(bytearray_dtype=dtype, is_streaming=streaming, threads=threads).decompress(packed)) == data
         if best is None or len(packed) < best[0]:
             best = (len(packed), exact)
