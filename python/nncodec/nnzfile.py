@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -16,7 +17,7 @@ import numpy as np
 
 from . import __version__, _core
 from .dtypes import dtype_name, numpy_dtype
-from .errors import CorruptFileError, NotFoundError, UnsupportedError
+from .errors import CorruptFileError, LimitExceededError, NotFoundError, UnsupportedError
 from .model import ModelDocument
 from .plan import EncodeOptions, encode_array
 
@@ -48,7 +49,7 @@ class TensorInfo:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.uint64)) if self.shape else 1
+        return math.prod(self.shape)
 
     @property
     def decoded_bytes(self) -> int:
@@ -66,6 +67,7 @@ class NnzFile(Mapping):
                  max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES):
         self.path = Path(path)
         self.threads = threads or default_threads()
+        self.max_tensor_bytes = max_tensor_bytes
         self._reader = _core.Reader(str(self.path), max_tensor_bytes=max_tensor_bytes)
         self.tensors = [
             TensorInfo(e["name"], e["dtype"], tuple(e["shape"]), e["codec"], e["coded_bytes"], e["params"])
@@ -96,6 +98,9 @@ class NnzFile(Mapping):
         info = self.tensors[i]
         if info.dtype is None:
             raise UnsupportedError(f"tensor {info.name!r} has a dtype this nncodec does not know")
+        if info.decoded_bytes > self.max_tensor_bytes:  # checked before numpy allocates
+            raise LimitExceededError(f"tensor {info.name!r}: decoded size {info.decoded_bytes} bytes exceeds "
+                                     f"the limit of {self.max_tensor_bytes} bytes")
         out = np.empty(info.shape, dtype=numpy_dtype(info.dtype))
         self._reader.decode(i, out.reshape(-1).view(np.uint8), threads or self.threads)
         return out
