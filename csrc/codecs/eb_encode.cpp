@@ -4,6 +4,7 @@
 #include "common/checked_math.hpp"
 #include "common/error.hpp"
 #include "common/parallel.hpp"
+#include "common/scratch.hpp"
 #include "entropy/token_encode.hpp"
 #include "transform/bounded_quant.hpp"
 
@@ -19,13 +20,13 @@ void put_varint(ByteWriter& w, uint32_t v) {
 }
 
 void encode_chunk(DType dtype, const uint8_t* src, size_t n, double max_error, std::vector<uint8_t>& out) {
-  std::vector<int32_t> q(n);
+  const std::unique_ptr<int32_t[]> q = scratch_array<int32_t>(n);
   std::vector<uint32_t> exceptions;
-  bounded_quantize(dtype, src, n, max_error, q.data(), exceptions);
+  bounded_quantize(dtype, src, n, max_error, q.get(), exceptions);
 
   // Symbols in stream order (see eb.hpp).
-  std::vector<uint32_t> magnitude(n);
-  std::vector<uint8_t> negative(n), context(n);
+  const std::unique_ptr<uint32_t[]> magnitude = scratch_array<uint32_t>(n);
+  const std::unique_ptr<uint8_t[]> negative = scratch_array<uint8_t>(n), context = scratch_array<uint8_t>(n);
   uint64_t sum = 0;
   for (size_t i = 0; i < n; ++i) {
     const uint32_t a = static_cast<uint32_t>(q[i] < 0 ? -static_cast<int64_t>(q[i]) : q[i]);
@@ -56,7 +57,7 @@ void encode_chunk(DType dtype, const uint8_t* src, size_t n, double max_error, s
     w.bytes(src + static_cast<size_t>(i) * esize, esize);
     next = i + 1;
   }
-  encode_token_stream(TokenStreamInput{magnitude.data(), context.data(), negative.data(), n, kEbContexts}, out);
+  encode_token_stream(TokenStreamInput{magnitude.get(), context.get(), negative.get(), n, kEbContexts}, out);
 }
 
 }  // namespace

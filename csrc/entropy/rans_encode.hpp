@@ -5,9 +5,12 @@
 // so the encoder is told each symbol's position.
 #pragma once
 #include <algorithm>
+#include <memory>
 #include <cstdint>
 #include <vector>
 
+#include "common/byte_io.hpp"
+#include "common/scratch.hpp"
 #include "entropy/rans_table.hpp"
 
 namespace nnz {
@@ -55,7 +58,7 @@ class RansEncoder {
   // Room for `symbols` symbols: one renormalisation emits at most 2 bytes (scale_bits <= 15);
   // one spare byte in front for the branch-free write of a byte that is not kept.
   explicit RansEncoder(size_t symbols)
-      : buf_(2 * symbols + 4 * kRansStates + 1), ptr_(buf_.data() + buf_.size()) {}
+      : size_(2 * symbols + 4 * kRansStates + 1), buf_(scratch_array<uint8_t>(size_)), ptr_(buf_.get() + size_) {}
 
   // Puts a symbol with frequency > 0 with state `state`, writing bytes below `cursor` (a symbol of
   // frequency 0 cannot be coded: callers build their tables from the very symbols they code).
@@ -78,16 +81,18 @@ class RansEncoder {
   uint32_t* states() { return state_; }
   uint8_t*& cursor() { return ptr_; }
 
-  std::vector<uint8_t> finish() {
+  // The stream (valid while the encoder lives).
+  ByteSpan finish() {
     for (int j = kRansStates - 1; j >= 0; --j) {
       ptr_ -= 4;
       for (int b = 0; b < 4; ++b) ptr_[b] = static_cast<uint8_t>(state_[j] >> (8 * b));
     }
-    return std::vector<uint8_t>(ptr_, buf_.data() + buf_.size());
+    return ByteSpan{ptr_, static_cast<size_t>(buf_.get() + size_ - ptr_)};
   }
 
  private:
-  std::vector<uint8_t> buf_;  // filled from the end
+  size_t size_;
+  std::unique_ptr<uint8_t[]> buf_;  // filled from the end
   uint8_t* ptr_;
   uint32_t state_[kRansStates] = {kRansLowerBound, kRansLowerBound, kRansLowerBound, kRansLowerBound};
 };

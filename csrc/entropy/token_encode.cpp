@@ -6,6 +6,7 @@
 
 #include "common/byte_io.hpp"
 #include "common/error.hpp"
+#include "common/scratch.hpp"
 #include "entropy/rans_encode.hpp"
 #include "entropy/rans_table.hpp"
 
@@ -95,6 +96,7 @@ std::vector<uint8_t> cluster_contexts(const std::vector<Histogram>& hist, int& n
 
 void encode_token_stream(const TokenStreamInput& in, std::vector<uint8_t>& out) {
   NNZ_CHECK(in.nctx >= 1 && in.nctx <= kTokenMaxContexts, invalid_argument, "token stream: bad context count");
+  NNZ_CHECK(in.n < (uint64_t{1} << 32), invalid_argument, "token stream: more than 2^32 - 1 values");
   const size_t n = in.n;
   const size_t nctx = static_cast<size_t>(in.nctx);
   // Pass 1: tokens, per-context histograms, raw bits (written forward: the decoder reads them in
@@ -104,12 +106,15 @@ void encode_token_stream(const TokenStreamInput& in, std::vector<uint8_t>& out) 
   const uint32_t* const values = in.values;
   const uint8_t* const contexts = in.contexts;
   const uint8_t* const negative = in.negative;
-  std::vector<uint8_t> token_buf(n);
-  uint8_t* const tokens = token_buf.data();
-  std::vector<uint64_t> flat_hist(nctx * kTokenAlphabet, 0);
-  uint64_t* const hist_data = flat_hist.data();
-  std::vector<uint8_t> raw(n * 5 + 8);  // <= 32 raw + 1 sign bit per value
-  uint8_t* raw_out = raw.data();
+  const std::unique_ptr<uint8_t[]> token_buf = scratch_array<uint8_t>(n);
+  uint8_t* const tokens = token_buf.get();
+  // Four interleaved copies of the histograms: increments of the same counter in a row would
+  // otherwise wait on each other (store-to-load forwarding).
+  const size_t hist_size = nctx * kTokenAlphabet;
+  std::vector<uint32_t> flat_hist(4 * hist_size, 0);  // counts < 2^32: chunks are < 2^28 values
+  uint32_t* const hist_data = flat_hist.data();
+  const std::unique_ptr<uint8_t[]> raw = scratch_array<uint8_t>(4 * n + 8);  // <= 29 raw + 1 sign bit per value
+  uint8_t* raw_out = raw.get();
   uint64_t acc = 0;
   int fill = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -118,7 +123,7 @@ void encode_token_stream(const TokenStreamInput& in, std::vector<uint8_t>& out) 
     const uint8_t c = contexts ? contexts[i] : 0;
     NNZ_CHECK(c < nctx, invalid_argument, "token stream: context out of range");
     tokens[i] = static_cast<uint8_t>(t.token);
-    hist_data[c * kTokenAlphabet + t.token]++;
+    hist_data[(i & 3) * hist_size + c * kTokenAlphabet + t.token]++;
     // Signed streams append a sign bit to every value but 0 (branch-free: zero is frequent).
     const int has_sign = negative ? (v != 0) : 0;
     const uint64_t bits = t.raw | (static_cast<uint64_t>(negative ? (negative[i] & has_sign) : 0) << t.raw_len);
@@ -133,12 +138,12 @@ void encode_token_stream(const TokenStreamInput& in, std::vector<uint8_t>& out) 
     fill -= flushed;
   }
   for (; fill > 0; fill -= 8, acc >>= 8) *raw_out++ = static_cast<uint8_t>(acc);
-  raw.resize(static_cast<size_t>(raw_out - raw.data()));
+  const size_t raw_bytes = static_cast<size_t>(raw_out - raw.get());
 
-  std::vector<Histogram> hist(nctx);
-  for (size_t c = 0; c < nctx; ++c)
-    hist[c].assign(flat_hist.begin() + static_cast<long>(c * kTokenAlphabet),
-                   flat_hist.begin() + static_cast<long>((c + 1) * kTokenAlphabet));
+  std::vector<Histogram> hist(nctx, Histogram(kTokenAlphabet, 0));
+  for (size_t copy = 0; copy < 4; ++copy)
+    for (size_t c = 0; c < nctx; ++c)
+      for (size_t t = 0; t < kTokenAlphabet; ++t) hist[c][t] += hist_data[copy * hist_size + c * kTokenAlphabet + t];
   int ntables = 1;
   const std::vector<uint8_t> table_of = cluster_contexts(hist, ntables);
   std::vector<Histogram> table_hist(static_cast<size_t>(ntables), Histogram(kTokenAlphabet, 0));
@@ -175,11 +180,11 @@ void encode_token_stream(const TokenStreamInput& in, std::vector<uint8_t>& out) 
   }
   rans.cursor() = cursor;
   st[0] = s0, st[1] = s1, st[2] = s2, st[3] = s3;
-  const std::vector<uint8_t> stream = rans.finish();
-  w.u64(stream.size());
-  w.bytes(stream);
-  w.u64(raw.size());
-  w.bytes(raw);
+  const ByteSpan stream = rans.finish();
+  w.u64(stream.size);
+  w.bytes(stream.data, stream.size);
+  w.u64(raw_bytes);
+  w.bytes(raw.get(), raw_bytes);
 }
 
 }  // namespace nnz

@@ -15,7 +15,7 @@ struct TokenStreamInput {
   int nctx = 1;
 };
 
-// Appends the token stream (layout in token_stream.hpp). Contexts whose statistics are alike
+// Appends the token stream (layout in token_stream.hpp); n < 2^32. Contexts whose statistics are alike
 // share a table: tables cost bytes, so contexts are merged while that makes the stream smaller.
 void encode_token_stream(const TokenStreamInput& input, std::vector<uint8_t>& out);
 

@@ -33,8 +33,10 @@ namespace {
 template <typename Reconstruct>
 inline bool symbol_for(double w, double inv_step, double step, double max_error, Reconstruct reconstruct, int32_t& q) {
   if (!std::isfinite(w)) return false;
-  const double r = std::nearbyint(w * inv_step);  // a guess: the check below is what guarantees
-  if (!(std::fabs(r) <= static_cast<double>(kBoundedQuantMaxSymbol) - 1)) return false;
+  // Round to nearest by the 1.5 x 2^52 trick (std::nearbyint is a libm call on baseline x86-64);
+  // only a guess: the check below is what guarantees the bound.
+  const double r = (w * inv_step + 0x1.8p52) - 0x1.8p52;
+  if (!(std::fabs(r) <= static_cast<double>(kBoundedQuantMaxSymbol) - 1)) return false;  // NaN fails too
   for (double candidate : {r, r - 1, r + 1}) {
     if (within(reconstruct(candidate * step), w, max_error)) {
       q = static_cast<int32_t>(candidate);

@@ -153,7 +153,7 @@ def _tensor_options(name: str, array: np.ndarray, options: EncodeOptions) -> Enc
 
 
 def _sparse_worth_trying(data: np.ndarray, esize: int, options: EncodeOptions) -> bool:
-    if options.params.get("sparse", "auto") == "off" or data.size < 64 * esize:
+    if options.params.get("sparse", "auto") == "off" or not 64 <= data.size // esize < 1 << 32:
         return False
     nonzero = np.count_nonzero(data.reshape(-1, esize).any(axis=1))
     return nonzero <= 0.75 * (data.size // esize)
