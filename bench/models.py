@@ -153,6 +153,30 @@ def ocr_rec() -> BenchModel:
                       "8 rendered text lines")
 
 
+def ocr_rec_logits() -> BenchModel:
+    """PP-OCRv4 rec judged on its logits (the input of its final softmax) instead of the
+    probabilities: a diagnostic of how much the softmax makes the fidelity target strict."""
+    import tempfile
+
+    import onnx
+
+    path = corpus.fetch(names=["rapidocr-onnxruntime__ch_PP-OCRv4_rec_infer.onnx"])[
+        "rapidocr-onnxruntime__ch_PP-OCRv4_rec_infer.onnx"]
+    model = onnx.load(str(path))
+    softmax = [n for n in model.graph.node if n.op_type == "Softmax"][-1]
+    model.graph.output.append(onnx.helper.make_empty_tensor_value_info(softmax.input[0]))
+    with tempfile.TemporaryDirectory() as tmp:
+        patched = Path(tmp) / "rec_logits.onnx"
+        onnx.save(model, str(patched))
+        doc = onnx_format.read(patched)
+    feeds = [{"x": ((_text_line(t, 48, 320, gray=False) - 0.5) / 0.5).transpose(2, 0, 1)[None].astype(np.float32)}
+             for t in TEXT_LINES]
+    ev = OnnxEvaluator(doc, _npz(feeds, "ocr_rec"))
+    logits = softmax.input[0]
+    return BenchModel("PP-OCRv4 rec (logits)", "rapidocr-onnxruntime__ch_PP-OCRv4_rec_infer.onnx", doc.tensors,
+                      lambda replaced: {logits: ev(replaced)[logits]}, "8 rendered text lines")
+
+
 class _VadOnnxEvaluator:
     """Silero VAD (ONNX): speech chunk by chunk (512 samples + 64 of context), state carried."""
 
@@ -472,3 +496,5 @@ MODELS: dict[str, Callable[[], BenchModel]] = {
     "nudenet": nudenet, "ocr_det": ocr_det, "ocr_rec": ocr_rec, "vad_onnx": vad_onnx, "vad_jit": vad_jit,
     "vad_safetensors": vad_safetensors, "efficientnet": efficientnet, "easyocr": easyocr, "minilm": minilm,
 }
+# Diagnostics, not part of the default run (--models ocr_rec_logits).
+EXTRA_MODELS: dict[str, Callable[[], BenchModel]] = {"ocr_rec_logits": ocr_rec_logits}
