@@ -5,6 +5,7 @@
 #include "codecs/pl.hpp"
 #include "common/bit_io.hpp"
 #include "common/checked_math.hpp"
+#include "common/bit_width.hpp"
 #include "common/error.hpp"
 #include "common/parallel.hpp"
 #include "entropy/plane_coder.hpp"
@@ -52,7 +53,7 @@ void decode_block(ByteSpan block, size_t n, uint8_t* dst) {
     line = RuntimeLine{intercept, slopes[group], bits, false};
   }
   std::vector<uint16_t> ids(n);
-  decode_plane(in, n, std::max(1, pl_bit_width(count - 1)), ids.data());
+  decode_plane(in, n, std::max(1, bit_width(count - 1)), ids.data());
   const ByteSpan positions = in.bytes(in.u32());
   in.expect_end();
 

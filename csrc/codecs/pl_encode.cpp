@@ -4,6 +4,7 @@
 #include "codecs/pl.hpp"
 #include "common/bit_io.hpp"
 #include "common/checked_math.hpp"
+#include "common/bit_width.hpp"
 #include "common/error.hpp"
 #include "common/parallel.hpp"
 #include "entropy/huffman_block.hpp"
@@ -56,7 +57,7 @@ void write_block(const PlBlockModel& m, size_t n, std::vector<uint8_t>& out, PlS
   s.line_bytes += 2 + 7 * m.lines.size();
 
   const size_t plane_at = out.size();
-  const int width = std::max(1, pl_bit_width(m.lines.size() - 1));
+  const int width = std::max(1, bit_width(m.lines.size() - 1));
   encode_plane(m.line_of.data(), n, width, out);
   account_plane(out, plane_at, n, s);
 

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "common/byte_io.hpp"
+#include "common/bit_width.hpp"
 #include "common/error.hpp"
 
 namespace nnz {
@@ -318,7 +319,7 @@ PlBlockModel fit_exact(const std::vector<float>& values, const PlFitOptions& opt
     for (size_t i = g; i < h; ++i) {
       const FitSegment& s = segments[by_slope[i]];
       PlLine& line = model.lines[by_slope[i]];
-      line.bits = static_cast<uint8_t>(pl_bit_width(s.end - s.begin - 1));
+      line.bits = static_cast<uint8_t>(bit_width(s.end - s.begin - 1));
       if (fit_intercept(v, s, shared, tolerance, line.intercept)) {
         line.group = shared_group;
       } else {

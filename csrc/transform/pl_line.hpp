@@ -26,13 +26,4 @@ inline float pl_line_value(float intercept, float slope, uint32_t q) {
   return static_cast<float>(static_cast<double>(intercept) + static_cast<double>(slope) * static_cast<double>(q));
 }
 
-inline int pl_bit_width(uint64_t v) {
-  int w = 0;
-  while (v) {
-    ++w;
-    v >>= 1;
-  }
-  return w;
-}
-
 }  // namespace nnz

@@ -11,7 +11,7 @@ from pathlib import Path
 from . import __version__
 from .api import decode_file, encode_file
 from .nnzfile import NnzFile, TensorInfo
-from .plan import codec_names
+from .plan import codec_details, codec_names
 
 
 def _progress_bar(total: int, desc: str, quiet: bool):
@@ -34,11 +34,17 @@ def cmd_encode(args: argparse.Namespace) -> int:
     model = Path(args.model)
     with _progress_bar(model.stat().st_size if model.is_file() else 0, "encode", args.quiet) as bar:
         out = encode_file(model, args.output, codec=args.codec, threads=args.threads, force=args.force,
-                          progress=lambda name, array: bar.update(array.nbytes))
+                          progress=lambda name, array: bar.update(array.nbytes), params=_codec_params(args))
     if not args.quiet:
         before, after = model.stat().st_size, out.stat().st_size
         print(f"{model} -> {out}: {_human(before)} -> {_human(after)} ({before / max(after, 1):.3f}x)")
     return 0
+
+
+def _codec_params(args: argparse.Namespace) -> dict:
+    """Codec settings given on the command line (only those the user set)."""
+    names = {"p": "p", "pm": "pm", "pd": "pd", "positions": "positions", "pl_block": "block"}
+    return {key: getattr(args, attr) for attr, key in names.items() if getattr(args, attr, None) is not None}
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
@@ -62,9 +68,16 @@ def _info_rows(tensors: list[TensorInfo]) -> list[dict]:
             "original_bytes": t.decoded_bytes,
             "coded_bytes": t.coded_bytes,
             "ratio": t.decoded_bytes / t.coded_bytes if t.coded_bytes else None,
+            **codec_details(t.codec, t.params),
         }
         for t in tensors
     ]
+
+
+def _max_error(row: dict) -> str:
+    if "max_error" not in row:
+        return "?"
+    return "0" if row["max_error"] == 0 else f"{row['max_error']:.2e}"
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -89,19 +102,36 @@ def cmd_info(args: argparse.Namespace) -> int:
         print()
         return 0
     name_w = min(48, max([4] + [len(r["name"]) for r in rows]))
-    print(f"{'name':<{name_w}}  {'dtype':<8} {'shape':<18} {'codec':<9} {'original':>12} {'coded':>12} {'ratio':>7}")
+    print(f"{'name':<{name_w}}  {'dtype':<8} {'shape':<18} {'codec':<9} {'original':>12} {'coded':>12} {'ratio':>7} "
+          f"{'max err':>9}")
     for r in rows:
         name = r["name"] if len(r["name"]) <= name_w else "…" + r["name"][-(name_w - 1):]
         ratio = f"{r['ratio']:.3f}" if r["ratio"] else "-"
         shape = "x".join(map(str, r["shape"])) or "scalar"
         print(f"{name:<{name_w}}  {r['dtype']:<8} {shape:<18} {r['codec']:<9} "
-              f"{r['original_bytes']:>12,} {r['coded_bytes']:>12,} {ratio:>7}")
+              f"{r['original_bytes']:>12,} {r['coded_bytes']:>12,} {ratio:>7} {_max_error(r):>9}")
     ratio = f"{summary['ratio']:.3f}x" if summary["ratio"] else "-"
     print(f"total: {len(rows)} tensors, {total_orig:,} -> {total_coded:,} bytes of tensor data ({ratio}); "
           f"file {summary['file_bytes']:,} bytes")
     if args.verify:
         print("checksums: all OK")
     return 0
+
+
+def _add_pl_arguments(p: argparse.ArgumentParser) -> None:
+    from . import pl
+
+    g = p.add_argument_group("pl (piecewise linearization) settings")
+    g.add_argument("--p", default=None, metavar="P",
+                   help=f"error bound of every weight: absolute (1e-4) or relative to each tensor's std "
+                        f"(0.02std); default {pl.DEFAULT_P}")
+    g.add_argument("--pm", type=int, default=None, help=f"minimum weights on a line (default {pl.DEFAULT_PM})")
+    g.add_argument("--pd", type=float, default=None,
+                   help=f"exact positions: relative slope difference of parallel lines (default {pl.DEFAULT_PD})")
+    g.add_argument("--positions", choices=("quantized", "exact"), default=None,
+                   help="quantized: as precise as p requires (default); exact: rank on the line (the thesis)")
+    g.add_argument("--pl-block", default=None, metavar="N|row",
+                   help=f"weights fitted together (default {pl.DEFAULT_BLOCK}; 'row' for exact positions)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model file to compress")
     p.add_argument("-o", "--output", help="output file (default: MODEL with suffix .nnz)")
     p.add_argument("--codec", choices=codec_names(), default="lossless",
-                   help="lossless: exact, bit for bit (default); raw: stored as is")
+                   help="lossless: exact, bit for bit (default); raw: stored as is; "
+                        "pl: piecewise linearization, every weight within p")
+    _add_pl_arguments(p)
     p.add_argument("--threads", type=int, default=None, help="worker threads (default: all CPUs)")
     p.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
