@@ -118,6 +118,41 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare_file, format_table, plot
+
+    model = Path(args.model)
+    with _progress_bar(model.stat().st_size if model.is_file() else 0, "compare", args.json) as bar:
+        result = compare_file(model, _codec_params(args), threads=args.threads or 1,
+                              progress=lambda name, array: bar.update(array.nbytes))
+    if args.plot:
+        plot(result, args.plot)
+    if args.json:
+        json.dump(result.to_json(), sys.stdout, indent=1)
+        print()
+    else:
+        print(format_table(result))
+        if args.plot:
+            print(f"plot: {args.plot}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import parse_shape, verify
+
+    shapes = dict(parse_shape(s) for s in args.shape or [])
+    report = verify(args.original, args.decoded, args.inputs, samples=args.samples, seed=args.seed, shapes=shapes)
+    if args.json:
+        json.dump(report.to_json(), sys.stdout, indent=1)
+        print()
+    else:
+        print(report.format())
+    if args.min_cosine is not None and report.min_cosine < args.min_cosine:
+        print(f"nncodec: cosine {report.min_cosine:.8f} is below {args.min_cosine}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _add_pl_arguments(p: argparse.ArgumentParser) -> None:
     from . import pl
 
@@ -170,6 +205,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--verify", action="store_true", help="also check every checksum")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("compare", help="sizes of a model's tensors in dense, CSR, CER, CSER, lossless and PL",
+                       description="Size of every tensor of a model as dense, CSR (32-bit and minimal-width "
+                                   "indices), CER, CSER, nncodec lossless and PL, with totals and ratios.")
+    p.add_argument("model", help="model file")
+    _add_pl_arguments(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--plot", metavar="FILE.png", help="also draw the ratio per tensor (needs matplotlib)")
+    p.add_argument("--threads", type=int, default=None, help="worker threads per tensor (default: 1)")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("verify", help="compare the outputs of two ONNX models (onnxruntime)",
+                       description="Run both ONNX models on the same inputs and report, per output, relative L2 "
+                                   "error, cosine similarity and top-1 agreement. DECODED may be a .nnz file.")
+    p.add_argument("original", help="the original .onnx model")
+    p.add_argument("decoded", help="the decoded .onnx model (or the .nnz file)")
+    p.add_argument("--inputs", metavar="FILE.npz", help="input arrays by input name (default: generated)")
+    p.add_argument("--samples", type=int, default=4, help="generated input samples (default: 4)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated inputs")
+    p.add_argument("--shape", action="append", metavar="NAME=DxD..",
+                   help="size of a generated input with unknown dimensions (repeatable)")
+    p.add_argument("--min-cosine", type=float, default=None, help="exit 1 if any output's cosine is below this")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_verify)
     return parser
 
 

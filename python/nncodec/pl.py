@@ -3,7 +3,7 @@
 Settings (``EncodeOptions.params`` / ``nncodec encode --codec pl``):
 
 ``p``          the error bound of every weight: a number (absolute, ``1e-4``) or a multiple of
-               the tensor's standard deviation (``"0.0005std"``). Default ``DEFAULT_P``.
+               the tensor's standard deviation (``"0.0002std"``). Default ``DEFAULT_P``.
 ``pm``         minimum number of weights on a line (default 1).
 ``pd``         exact positions only: lines whose slopes differ by at most this fraction share
                one slope (default 0.05). Quantized positions put every line on the same slope.
@@ -28,7 +28,7 @@ from . import _core
 from .errors import NnzError
 
 CODEC = "pl"
-DEFAULT_P = "0.0005std"
+DEFAULT_P = "0.0002std"
 DEFAULT_PM = 1
 DEFAULT_PD = 0.05
 DEFAULT_BLOCK = 1 << 16
