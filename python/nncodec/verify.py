@@ -148,8 +148,12 @@ def agreement(name: str, a_samples: list[np.ndarray], b_samples: list[np.ndarray
 
 
 def verify(original: str | Path, decoded: str | Path, inputs: str | Path | None = None,
-           samples: int = DEFAULT_SAMPLES, seed: int = 0, shapes: dict[str, list[int]] | None = None) -> VerifyReport:
-    """Compare the outputs of two ONNX models (``decoded`` may also be a .nnz file: it is decoded first)."""
+           samples: int = DEFAULT_SAMPLES, seed: int = 0, shapes: dict[str, list[int]] | None = None,
+           feeds: list[dict[str, np.ndarray]] | None = None, feeds_label: str = "given by the caller") -> VerifyReport:
+    """Compare the outputs of two ONNX models (``decoded`` may also be a .nnz file: it is decoded first).
+
+    Inputs: ``feeds`` (a list of input dicts), else the ``inputs`` .npz file, else generated ones.
+    """
     original, decoded = Path(original), Path(decoded)
     for p in (original, decoded):
         if not p.is_file():
@@ -161,13 +165,15 @@ def verify(original: str | Path, decoded: str | Path, inputs: str | Path | None 
 
         with tempfile.TemporaryDirectory(prefix="nncodec-verify-") as tmp:
             model = decode_file(decoded, Path(tmp) / "decoded.onnx")
-            report = verify(original, model, inputs, samples, seed, shapes)
+            report = verify(original, model, inputs, samples, seed, shapes, feeds, feeds_label)
             report.decoded = str(decoded)
             return report
     a, b = _session(original), _session(decoded)
     if [i.name for i in a.get_inputs()] != [i.name for i in b.get_inputs()]:
         raise NnzError("the two models have different inputs")
-    if inputs is not None:
+    if feeds is not None:
+        source = feeds_label
+    elif inputs is not None:
         feeds, source = file_inputs(a, Path(inputs)), f"from {inputs}"
     else:
         feeds = generated_inputs(a, samples, seed, shapes or {})
