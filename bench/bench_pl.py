@@ -191,7 +191,8 @@ def main() -> int:
     parser.add_argument("--skip-verify", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--sweep", action="store_true",
-                        help="instead: ratio and fidelity of the ONNX models for a range of p (how the default was chosen)")
+                        help="instead: ratio and fidelity of the ONNX models over a range of p "
+                             "(how the default was chosen)")
     args = parser.parse_args()
     if args.sweep:
         return sweep(args.models)

@@ -132,6 +132,8 @@ def test_verify_errors_are_clear(model, tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert main(["encode", str(model), "--codec", "pl", "--p", "nonsense", "-q"]) == 1
     assert "p must be" in capsys.readouterr().err
+    assert main(["encode", str(model), "--p", "0.1", "-q"]) == 2
+    assert "apply to --codec pl" in capsys.readouterr().err
 
 
 def test_default_settings_are_documented_values():

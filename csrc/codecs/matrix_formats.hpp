@@ -36,7 +36,8 @@ uint64_t matrix_format_bytes(MatrixFormat format, const TensorRef& tensor, uint6
 // Builds the bytes (refuses more than kMatrixFormatMaxBytes).
 std::vector<uint8_t> matrix_format_encode(MatrixFormat format, const TensorRef& tensor, uint64_t rows);
 // Rebuilds the tensor (count elements of dtype, `rows` rows) from the bytes; ErrorCode::corrupt on damage.
-void matrix_format_decode(MatrixFormat format, ByteSpan bytes, DType dtype, uint64_t count, uint64_t rows, uint8_t* out);
+void matrix_format_decode(MatrixFormat format, ByteSpan bytes, DType dtype, uint64_t count, uint64_t rows,
+                          uint8_t* out);
 
 constexpr uint64_t kMatrixFormatMaxBytes = uint64_t{1} << 30;
 

@@ -27,7 +27,9 @@ Matrix view(const TensorRef& t, uint64_t rows) {
   return m;
 }
 
-uint64_t packed_bytes(uint64_t count, int width) { return ceil_div(checked_mul(count, static_cast<uint64_t>(width), "matrix format"), 8); }
+uint64_t packed_bytes(uint64_t count, int width) {
+  return ceil_div(checked_mul(count, static_cast<uint64_t>(width), "matrix format"), 8);
+}
 int col_width(const Matrix& m) { return bit_width(std::max<uint64_t>(m.cols, 1) - 1); }
 
 // The distinct elements by descending frequency (ties: ascending bit pattern), and each

@@ -2,6 +2,7 @@
 #include <cstring>
 #include <string>
 
+#include "codecs/chunk_table.hpp"
 #include "codecs/pl.hpp"
 #include "common/bit_io.hpp"
 #include "common/checked_math.hpp"
@@ -90,14 +91,7 @@ void pl_decode(const DecodeRequest& req, uint8_t* out, int threads) {
   params.expect_end();
   NNZ_CHECK(block_elems >= 1 && block_elems <= kPlMaxBlockElems, corrupt, "pl: bad block size");
 
-  const uint64_t nblocks = ceil_div(req.count, block_elems);
-  ByteReader payload(req.payload, "pl payload");
-  NNZ_CHECK(nblocks <= payload.remaining() / 4, corrupt, "pl: block table larger than the payload");
-  std::vector<ByteSpan> blocks(static_cast<size_t>(nblocks));
-  std::vector<uint32_t> sizes(blocks.size());
-  for (uint32_t& s : sizes) s = payload.u32();
-  for (size_t b = 0; b < blocks.size(); ++b) blocks[b] = payload.bytes(sizes[b]);
-  payload.expect_end();
+  const std::vector<ByteSpan> blocks = read_chunk_table(req.payload, ceil_div(req.count, block_elems), "pl payload");
   parallel_for(blocks.size(), threads, [&](size_t b) {
     const uint64_t first = static_cast<uint64_t>(b) * block_elems;
     const size_t n = static_cast<size_t>(std::min<uint64_t>(block_elems, req.count - first));

@@ -167,7 +167,8 @@ PlBlockModel fit_quantized(const std::vector<float>& values, const PlFitOptions&
   double step = 0;
   if (!sorted.empty() && options.p > 0) {
     const double max_abs = std::max(std::fabs(sorted.front()), std::fabs(sorted.back()));
-    step = f32_at_most(std::min(2 * options.p * (1 - kFitMargin), static_cast<double>(std::numeric_limits<float>::max())));
+    const double float_max = std::numeric_limits<float>::max();
+    step = f32_at_most(std::min(2 * options.p * (1 - kFitMargin), float_max));
     // A step near the float32 resolution of the values cannot rebuild them within p: keep every
     // distinct value on its own line (a codebook) instead.
     if (step < std::ldexp(max_abs, -20)) step = 0;
@@ -290,7 +291,8 @@ PlBlockModel fit_exact(const std::vector<float>& values, const PlFitOptions& opt
     std::stable_sort(segments.begin(), segments.end(),
                      [](const FitSegment& a, const FitSegment& b) { return a.end - a.begin > b.end - b.begin; });
     segments.resize(kPlMaxLines - 1);
-    std::sort(segments.begin(), segments.end(), [](const FitSegment& a, const FitSegment& b) { return a.begin < b.begin; });
+    std::sort(segments.begin(), segments.end(),
+              [](const FitSegment& a, const FitSegment& b) { return a.begin < b.begin; });
   }
 
   ModelBuilder builder(values, options.p);

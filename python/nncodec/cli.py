@@ -32,6 +32,9 @@ def _human(n: float) -> str:
 
 def cmd_encode(args: argparse.Namespace) -> int:
     model = Path(args.model)
+    if _codec_params(args) and args.codec != "pl":
+        print("nncodec: error: --p, --pm, --pd, --positions and --pl-block apply to --codec pl", file=sys.stderr)
+        return 2
     with _progress_bar(model.stat().st_size if model.is_file() else 0, "encode", args.quiet) as bar:
         out = encode_file(model, args.output, codec=args.codec, threads=args.threads, force=args.force,
                           progress=lambda name, array: bar.update(array.nbytes), params=_codec_params(args))

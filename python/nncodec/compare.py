@@ -62,10 +62,11 @@ class Comparison:
         """Where the bytes of the PL-coded tensors go, in bits per weight they hold."""
         coded = [t for t in self.tensors if t.codec == "pl"]
         n = sum(t.elements for t in coded)
-        out = {k.removesuffix("_bytes"): 8 * sum(t.pl_stats.get(k, 0) for t in coded) / n for k in STAT_KEYS} if n else {}
-        if n:
-            out["params"] = 8 * sum(t.sizes["pl"] for t in coded) / n - sum(out.values())
-            out["total"] = 8 * sum(t.sizes["pl"] for t in coded) / n
+        if not n:
+            return {}
+        out = {k.removesuffix("_bytes"): 8 * sum(t.pl_stats.get(k, 0) for t in coded) / n for k in STAT_KEYS}
+        out["params"] = 8 * sum(t.sizes["pl"] for t in coded) / n - sum(out.values())
+        out["total"] = 8 * sum(t.sizes["pl"] for t in coded) / n
         return out
 
     def worst_error_ratio(self) -> float:
