@@ -34,16 +34,17 @@ uint32_t f32_bits(float f) {
   return b;
 }
 
-// The largest float32 <= x (x finite, |x| <= FLT_MAX).
-float f32_at_most(double x) {
-  float f = static_cast<float>(x);
-  if (static_cast<double>(f) > x) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
-  return f;
-}
-
+// The nearest float32 within [-FLT_MAX, FLT_MAX].
 float f32_clamped(double x) {
   const double m = std::numeric_limits<float>::max();
   return static_cast<float>(std::min(m, std::max(-m, x)));
+}
+
+// The largest float32 <= x (for x >= -FLT_MAX).
+float f32_at_most(double x) {
+  float f = f32_clamped(x);
+  if (static_cast<double>(f) > x) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
+  return f;
 }
 
 // Collects lines and per-weight assignments; appends the exception line at the end.

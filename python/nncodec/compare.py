@@ -210,6 +210,7 @@ def plot(c: Comparison, path: str | Path) -> None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         raise NnzError("--plot needs matplotlib: pip install matplotlib") from None
     shown = [t for t in c.tensors if t.elements >= _pl.MIN_ELEMS and t.dtype.startswith(("float", "bfloat"))]
@@ -222,10 +223,12 @@ def plot(c: Comparison, path: str | Path) -> None:
         ax.plot(x, ratios, style, markersize=2.5, linewidth=1, label=_HEAD[col])
     ax.axhline(1.0, color="grey", linewidth=0.5)
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.3g"))
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%.3g"))
     ax.set_xlabel("tensor (file order)")
     ax.set_ylabel("ratio vs dense (higher is smaller)")
     ax.set_title(f"{c.model}: {c.settings}")
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
