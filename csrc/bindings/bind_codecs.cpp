@@ -7,7 +7,6 @@
 #include "common/error.hpp"
 
 namespace nnz_bindings {
-namespace {
 
 nnz::TensorRef tensor_ref(const ByteArray& data, const std::string& dtype) {
   const nnz::DTypeInfo& info = nnz::dtype_by_name(dtype);
@@ -16,8 +15,6 @@ nnz::TensorRef tensor_ref(const ByteArray& data, const std::string& dtype) {
             "buffer size is not a whole number of elements");
   return nnz::TensorRef{info.dtype, static_cast<uint64_t>(data.size()) / esize, data.data()};
 }
-
-}  // namespace
 
 void bind_codecs(py::module_& m) {
   py::class_<nnz::EncodedTensor>(m, "EncodedTensor")

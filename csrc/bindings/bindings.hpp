@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "codecs/codec.hpp"
 #include "common/byte_io.hpp"
 
 namespace nnz_bindings {
@@ -18,8 +19,13 @@ inline py::bytes to_bytes(const std::vector<uint8_t>& v) {
   return py::bytes(reinterpret_cast<const char*>(v.data()), v.size());
 }
 
+// A tensor view of a flat byte buffer holding elements of the named dtype.
+nnz::TensorRef tensor_ref(const ByteArray& data, const std::string& dtype);
+
 void bind_container(py::module_& m);
 void bind_codecs(py::module_& m);
 void bind_entropy(py::module_& m);
+void bind_pl(py::module_& m);
+void bind_matrix_formats(py::module_& m);
 
 }  // namespace nnz_bindings

@@ -21,4 +21,6 @@ PYBIND11_MODULE(_core, m) {
   nnz_bindings::bind_entropy(m);
   nnz_bindings::bind_codecs(m);
   nnz_bindings::bind_container(m);
+  nnz_bindings::bind_pl(m);
+  nnz_bindings::bind_matrix_formats(m);
 }

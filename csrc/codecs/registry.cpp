@@ -4,17 +4,21 @@
 
 #include "codecs/codec.hpp"
 #include "codecs/lossless.hpp"
+#include "codecs/pl.hpp"
 #include "codecs/raw.hpp"
 #include "common/checked_math.hpp"
 #include "common/error.hpp"
 
 namespace nnz {
 
-bool codec_is_known(const std::string& codec) { return codec == kLosslessCodecId || codec == kRawCodecId; }
+bool codec_is_known(const std::string& codec) {
+  return codec == kLosslessCodecId || codec == kRawCodecId || codec == kPlCodecId;
+}
 
 void decode_tensor(const DecodeRequest& req, uint8_t* out, int threads) {
   if (req.codec == kLosslessCodecId) return lossless_decode(req, out, threads);
   if (req.codec == kRawCodecId) return raw_decode(req, out);
+  if (req.codec == kPlCodecId) return pl_decode(req, out, threads);
   fail(ErrorCode::unsupported, "unknown codec '" + req.codec +
                                    "' (written by a newer nncodec? upgrade to decode this tensor)");
 }

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,18 +25,20 @@ def default_encoded_path(model: Path) -> Path:
 
 def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str = "lossless",
                 threads: int | None = None, force: bool = False,
-                progress: Callable[[str, np.ndarray], None] | None = None) -> Path:
+                progress: Callable[[str, np.ndarray], None] | None = None,
+                params: Mapping[str, Any] | None = None) -> Path:
     """Compress a model file into a .nnz file; returns the path written.
 
     The output defaults to the model's name with the suffix ``.nnz``. An existing output is
     only replaced with ``force=True``; the file appears atomically, complete or not at all.
+    ``params`` are the codec's settings (for ``pl``: p, pm, pd, positions, block).
     """
     model = Path(model)
     if not model.is_file():
         raise NnzError(f"{model}: no such file")
     out = Path(output) if output is not None else default_encoded_path(model)
     refuse_existing(out, force)
-    options = EncodeOptions(codec=codec, threads=threads or default_threads())
+    options = EncodeOptions(codec=codec, params=dict(params or {}), threads=threads or default_threads())
     doc = formats.detect(model).read(model)
     with staged_output(out.parent, force) as staging:
         write_document(staging.path(out.name), doc, options, source_name=model.name, progress=progress)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from . import pl as _pl
 from .dtypes import dtype_name, element_bytes
 from .errors import NnzError
 
@@ -35,6 +36,8 @@ class EncodeOptions:
             raise NnzError(f"unknown codec {self.codec!r} (choose from {', '.join(codec_names())})")
         if not 1 <= self.chunk_elems <= 1 << 28:
             raise NnzError("chunk size must be between 1 and 2^28 elements")
+        if self.codec in _SETTINGS:
+            _SETTINGS[self.codec](self.params)
 
 
 # An encoder gets the tensor, its .nnz dtype name, its bytes (flat uint8 view) and the options.
@@ -49,7 +52,19 @@ def _encode_lossless(array: np.ndarray, dtype: str, data: np.ndarray, options: E
     return _core.encode_lossless(data, dtype, options.chunk_elems, options.threads)
 
 
-_ENCODERS: dict[str, Encoder] = {"lossless": _encode_lossless, "raw": _encode_raw}
+def _encode_pl(array: np.ndarray, dtype: str, data: np.ndarray, options: EncodeOptions) -> _core.EncodedTensor:
+    coded, _ = _pl.encode(array, data, _pl.settings(options.params), options.threads)
+    # Where p is below what PL can use (say, below the float32 resolution), exact coding is smaller.
+    lossless = _encode_lossless(array, dtype, data, options)
+    return lossless if lossless.coded_bytes + len(lossless.params) <= coded.coded_bytes + len(coded.params) else coded
+
+
+_ENCODERS: dict[str, Encoder] = {"lossless": _encode_lossless, "raw": _encode_raw, "pl": _encode_pl}
+# Lossy codecs: which tensors each may touch (all others are coded lossless), how its settings
+# are validated, and what its stored parameters say (error bound, measured maximum error).
+_LOSSY_APPLIES: dict[str, Callable[[np.ndarray], bool]] = {"pl": _pl.applies}
+_SETTINGS: dict[str, Callable[[Mapping[str, Any]], Any]] = {"pl": _pl.settings}
+_DESCRIBE: dict[str, Callable[[bytes], dict[str, Any]]] = {"pl": _pl.describe}
 
 
 def register_codec(name: str, encoder: Encoder) -> None:
@@ -62,7 +77,19 @@ def codec_names() -> list[str]:
 
 def plan_codec(name: str, array: np.ndarray, options: EncodeOptions) -> str:
     """The codec tensor ``name`` gets under ``options``."""
+    applies = _LOSSY_APPLIES.get(options.codec)
+    if applies is not None and not applies(array):
+        return "lossless"
     return options.codec
+
+
+def codec_details(codec: str, params: bytes) -> dict[str, Any]:
+    """What a tensor's stored parameters say about its error: ``max_error`` (0 for exact codecs)
+    and, for bounded codecs, ``error_bound``. Empty for codecs this nncodec does not know."""
+    if codec in ("lossless", "raw"):
+        return {"max_error": 0.0}
+    describe = _DESCRIBE.get(codec)
+    return describe(params) if describe else {}
 
 
 def encode_array(name: str, array: np.ndarray, options: EncodeOptions) -> _core.EncodedTensor:
