@@ -158,3 +158,16 @@ def test_nested_sparse_is_refused():
     with pytest.raises(CorruptFileError):
         _core.decode_payload("sparse", "float32", w.size, params, np.frombuffer(enc.payload, np.uint8),
                              np.empty(w.size, np.float32).view(np.uint8))
+
+
+@pytest.mark.parametrize("codec,params", [("eb", {"rel_error": 0.02}), ("pl", {"p": "0.02std"})])
+def test_lossy_codecs_under_the_sparse_layer_keep_the_whole_tensors_bound(codec, params):
+    w = pruned((400, 300))
+    bound = 0.02 * float(w.astype(np.float64).std())  # relative to the whole tensor, not the non-zeros
+    enc = encode_array("w", w, EncodeOptions(codec=codec, params=params))
+    dense = encode_array("w", w, EncodeOptions(codec=codec, params={**params, "sparse": "off"}))
+    assert enc.coded_bytes <= dense.coded_bytes
+    out = decode(enc, w)
+    assert np.abs(out.astype(np.float64) - w).max() <= bound
+    if enc.codec == "sparse":
+        assert np.all(out[w == 0] == 0)

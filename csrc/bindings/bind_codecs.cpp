@@ -7,6 +7,15 @@
 #include "common/error.hpp"
 
 namespace nnz_bindings {
+
+nnz::TensorRef tensor_ref(const ByteArray& data, const std::string& dtype) {
+  const nnz::DTypeInfo& info = nnz::dtype_by_name(dtype);
+  const uint64_t esize = static_cast<uint64_t>(info.bits / 8);
+  NNZ_CHECK(static_cast<uint64_t>(data.size()) % esize == 0, invalid_argument,
+            "buffer size is not a whole number of elements");
+  return nnz::TensorRef{info.dtype, static_cast<uint64_t>(data.size()) / esize, data.data()};
+}
+
 void bind_codecs(py::module_& m) {
   py::class_<nnz::EncodedTensor>(m, "EncodedTensor")
       .def_readonly("codec", &nnz::EncodedTensor::codec)

@@ -2,6 +2,7 @@
 #include <cstring>
 #include <string>
 
+#include "codecs/chunk_table.hpp"
 #include "codecs/lossless.hpp"
 #include "common/checked_math.hpp"
 #include "common/error.hpp"
@@ -179,14 +180,8 @@ void lossless_decode(const DecodeRequest& req, uint8_t* out, int threads) {
   const uint32_t chunk_elems = params.u32();
   params.expect_end();
   NNZ_CHECK(chunk_elems >= 1 && chunk_elems <= kLosslessMaxChunkElems, corrupt, "lossless: bad chunk size");
-  const uint64_t nchunks = ceil_div(req.count, chunk_elems);
-  ByteReader payload(req.payload, "lossless payload");
-  NNZ_CHECK(nchunks <= payload.remaining() / 4, corrupt, "lossless: chunk table larger than the payload");
-  std::vector<ByteSpan> chunks(static_cast<size_t>(nchunks));
-  std::vector<uint32_t> sizes(chunks.size());
-  for (uint32_t& s : sizes) s = payload.u32();
-  for (size_t c = 0; c < chunks.size(); ++c) chunks[c] = payload.bytes(sizes[c]);
-  payload.expect_end();
+  const std::vector<ByteSpan> chunks =
+      read_chunk_table(req.payload, ceil_div(req.count, chunk_elems), "lossless payload");
   const size_t esize = static_cast<size_t>(dtype_bytes(req.dtype));
   parallel_for(chunks.size(), threads, [&](size_t c) {
     const uint64_t first = static_cast<uint64_t>(c) * chunk_elems;

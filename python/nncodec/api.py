@@ -33,8 +33,9 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
     The output defaults to the model's name with the suffix ``.nnz``. An existing output is
     only replaced with ``force=True``; the file appears atomically, complete or not at all.
 
-    ``params`` are codec parameters (eb: ``error`` or ``rel_error``; the protection rule:
-    ``keep``, ``lossy``, ``min_lossy_elems``, ``protect``; ``sparse``: "auto" or "off").
+    ``params`` are the codec's settings (eb: ``error`` or ``rel_error``; pl: p, pm, pd,
+    positions, block) and the plan's (which tensors a lossy codec may touch: ``keep``, ``lossy``,
+    ``min_lossy_elems``, ``protect``; the sparse layer: ``sparse``, "auto" or "off").
     ``target_cosine`` (ONNX models) picks an eb bound per tensor so that the decoded model's
     outputs keep that cosine similarity on the calibration ``inputs`` (an .npz of input arrays;
     without it, random inputs from the model's signature); the fidelity reached is recorded in

@@ -14,7 +14,7 @@ from . import formats
 from .errors import NnzError
 from .formats import convert
 from .nnzfile import NnzFile, TensorInfo
-from .plan import codec_names
+from .plan import codec_details, codec_names
 
 
 def _progress_bar(total: int, desc: str, quiet: bool):
@@ -53,11 +53,15 @@ def cmd_encode(args: argparse.Namespace) -> int:
         raise NnzError("--inputs is used with --target-cosine")
     codec = args.codec or ("eb" if args.error is not None or args.rel_error is not None
                            or args.target_cosine is not None else "lossless")
+    if _codec_params(args) and codec != "pl":
+        print("nncodec: error: --p, --pm, --pd, --positions and --pl-block apply to --codec pl", file=sys.stderr)
+        return 2
     status = None if args.quiet else (lambda message: print(f"nncodec: {message}", file=sys.stderr))
     before = formats.input_size(model) if model.is_file() else 0
     with _progress_bar(before, "encode", args.quiet) as bar:
         out = encode_file(model, args.output, codec=codec, threads=args.threads, force=args.force,
-                          progress=lambda name, array: bar.update(array.nbytes), params=_lossy_params(args),
+                          progress=lambda name, array: bar.update(array.nbytes),
+                          params={**_lossy_params(args), **_codec_params(args)},
                           target_cosine=args.target_cosine, inputs=args.inputs, status=status)
     if not args.quiet:
         after = out.stat().st_size
@@ -73,6 +77,12 @@ def _fidelity_line(fidelity) -> str:
         return "fidelity: not recorded"
     return (f"fidelity: output cosine {fidelity.get('achieved', float('nan')):.6f} "
             f"(target {fidelity.get('target', float('nan'))}) on {fidelity.get('inputs', '?')}")
+
+
+def _codec_params(args: argparse.Namespace) -> dict:
+    """Codec settings given on the command line (only those the user set)."""
+    names = {"p": "p", "pm": "pm", "pd": "pd", "positions": "positions", "pl_block": "block"}
+    return {key: getattr(args, attr) for attr, key in names.items() if getattr(args, attr, None) is not None}
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
@@ -96,9 +106,16 @@ def _info_rows(tensors: list[TensorInfo]) -> list[dict]:
             "original_bytes": t.decoded_bytes,
             "coded_bytes": t.coded_bytes,
             "ratio": t.decoded_bytes / t.coded_bytes if t.coded_bytes else None,
+            **codec_details(t.codec, t.params),
         }
         for t in tensors
     ]
+
+
+def _max_error(row: dict) -> str:
+    if "max_error" not in row:
+        return "?"
+    return "0" if row["max_error"] == 0 else f"{row['max_error']:.2e}"
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -124,13 +141,14 @@ def cmd_info(args: argparse.Namespace) -> int:
         print()
         return 0
     name_w = min(48, max([4] + [len(r["name"]) for r in rows]))
-    print(f"{'name':<{name_w}}  {'dtype':<8} {'shape':<18} {'codec':<9} {'original':>12} {'coded':>12} {'ratio':>7}")
+    print(f"{'name':<{name_w}}  {'dtype':<8} {'shape':<18} {'codec':<9} {'original':>12} {'coded':>12} {'ratio':>7} "
+          f"{'max err':>9}")
     for r in rows:
         name = r["name"] if len(r["name"]) <= name_w else "…" + r["name"][-(name_w - 1):]
         ratio = f"{r['ratio']:.3f}" if r["ratio"] else "-"
         shape = "x".join(map(str, r["shape"])) or "scalar"
         print(f"{name:<{name_w}}  {r['dtype']:<8} {shape:<18} {r['codec']:<9} "
-              f"{r['original_bytes']:>12,} {r['coded_bytes']:>12,} {ratio:>7}")
+              f"{r['original_bytes']:>12,} {r['coded_bytes']:>12,} {ratio:>7} {_max_error(r):>9}")
     ratio = f"{summary['ratio']:.3f}x" if summary["ratio"] else "-"
     print(f"total: {len(rows)} tensors, {total_orig:,} -> {total_coded:,} bytes of tensor data ({ratio}); "
           f"file {summary['file_bytes']:,} bytes")
@@ -139,6 +157,57 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.verify:
         print("checksums: all OK")
     return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare_file, format_table, plot
+
+    model = Path(args.model)
+    with _progress_bar(model.stat().st_size if model.is_file() else 0, "compare", args.json) as bar:
+        result = compare_file(model, _codec_params(args), threads=args.threads or 1,
+                              progress=lambda name, array: bar.update(array.nbytes))
+    if args.plot:
+        plot(result, args.plot)
+    if args.json:
+        json.dump(result.to_json(), sys.stdout, indent=1)
+        print()
+    else:
+        print(format_table(result))
+        if args.plot:
+            print(f"plot: {args.plot}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import parse_shape, verify
+
+    shapes = dict(parse_shape(s) for s in args.shape or [])
+    report = verify(args.original, args.decoded, args.inputs, samples=args.samples, seed=args.seed, shapes=shapes)
+    if args.json:
+        json.dump(report.to_json(), sys.stdout, indent=1)
+        print()
+    else:
+        print(report.format())
+    if args.min_cosine is not None and report.min_cosine < args.min_cosine:
+        print(f"nncodec: cosine {report.min_cosine:.8f} is below {args.min_cosine}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_pl_arguments(p: argparse.ArgumentParser) -> None:
+    from . import pl
+
+    g = p.add_argument_group("pl (piecewise linearization) settings")
+    g.add_argument("--p", default=None, metavar="P",
+                   help=f"error bound of every weight: absolute (1e-4) or relative to each tensor's std "
+                        f"(0.02std); default {pl.DEFAULT_P}")
+    g.add_argument("--pm", type=int, default=None, help=f"minimum weights on a line (default {pl.DEFAULT_PM})")
+    g.add_argument("--pd", type=float, default=None,
+                   help=f"exact positions: relative slope difference of parallel lines (default {pl.DEFAULT_PD})")
+    g.add_argument("--positions", choices=("quantized", "exact"), default=None,
+                   help="quantized: as precise as p requires (default); exact: rank on the line (the thesis)")
+    g.add_argument("--pl-block", default=None, metavar="N|row",
+                   help=f"weights fitted together (default {pl.DEFAULT_BLOCK}; 'row' for exact positions)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,7 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output file (default: MODEL with suffix .nnz)")
     p.add_argument("--codec", choices=codec_names(), default=None,
                    help="lossless: exact, bit for bit (default); raw: stored as is; "
+                        "pl: piecewise linearization, every weight within p; "
                         "eb: every weight within a bound of the original (see --error)")
+    _add_pl_arguments(p)
     g = p.add_argument_group("lossy coding (see docs/error-bounded.md)")
     g.add_argument("--error", type=float, default=None, metavar="E",
                    help="eb: maximum absolute error of every weight (implies --codec eb)")
@@ -209,6 +280,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--verify", action="store_true", help="also check every checksum")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("compare", help="sizes of a model's tensors in dense, CSR, CER, CSER, lossless and PL",
+                       description="Size of every tensor of a model as dense, CSR (32-bit and minimal-width "
+                                   "indices), CER, CSER, nncodec lossless and PL, with totals and ratios.")
+    p.add_argument("model", help="model file")
+    _add_pl_arguments(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--plot", metavar="FILE.png", help="also draw the ratio per tensor (needs matplotlib)")
+    p.add_argument("--threads", type=int, default=None, help="worker threads per tensor (default: 1)")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("verify", help="compare the outputs of two ONNX models (onnxruntime)",
+                       description="Run both ONNX models on the same inputs and report, per output, relative L2 "
+                                   "error, cosine similarity and top-1 agreement. DECODED may be a .nnz file.")
+    p.add_argument("original", help="the original .onnx model")
+    p.add_argument("decoded", help="the decoded .onnx model (or the .nnz file)")
+    p.add_argument("--inputs", metavar="FILE.npz", help="input arrays by input name (default: generated)")
+    p.add_argument("--samples", type=int, default=4, help="generated input samples (default: 4)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated inputs")
+    p.add_argument("--shape", action="append", metavar="NAME=DxD..",
+                   help="size of a generated input with unknown dimensions (repeatable)")
+    p.add_argument("--min-cosine", type=float, default=None, help="exit 1 if any output's cosine is below this")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_verify)
     return parser
 
 

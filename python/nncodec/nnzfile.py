@@ -202,6 +202,7 @@ def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, so
         "meta_version": META_VERSION,
         "encoder": f"nncodec {__version__}",
         "codec": options.codec,
+        "codec_params": {k: v if isinstance(v, (int, float)) else str(v) for k, v in options.params.items()},
         "source": {"format": doc.format, "name": source_name, "attrs": doc.attrs},
         **(extra_meta or {}),
     }

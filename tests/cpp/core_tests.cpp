@@ -10,6 +10,8 @@
 #include "codecs/codec.hpp"
 #include "codecs/eb.hpp"
 #include "codecs/lossless.hpp"
+#include "codecs/matrix_formats.hpp"
+#include "codecs/pl.hpp"
 #include "codecs/sparse.hpp"
 #include "common/error.hpp"
 #include "entropy/huffman_block.hpp"
@@ -114,6 +116,93 @@ void test_lossless_all_dtypes() {
                                out.data(), 1);
           } catch (const nnz::Error&) {
           }
+        }
+      }
+    }
+  }
+}
+
+std::vector<float> pl_test_values(std::mt19937_64& rng, size_t n, float scale) {
+  std::normal_distribution<float> normal(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = normal(rng);
+  const float specials[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-45f, 3.4e38f};
+  for (size_t i = 0; i < n && i < 7; ++i) v[(i * 7919) % n] = specials[i];
+  return v;
+}
+
+void test_pl_bound_and_damage() {
+  std::mt19937_64 rng(3);
+  for (bool exact : {false, true}) {
+    for (size_t n : {0u, 1u, 100u, 5000u}) {
+      for (double p : {0.0, 1e-3, 0.3}) {
+        std::vector<float> v = pl_test_values(rng, n, 1.0f);
+        nnz::PlOptions options;
+        options.fit = nnz::PlFitOptions{p, 2, 0.05, exact};
+        options.block_elems = exact ? 100 : 1024;
+        options.threads = 2;
+        nnz::PlStats stats;
+        const auto* bytes = reinterpret_cast<const uint8_t*>(v.data());
+        nnz::EncodedTensor e = nnz::pl_encode(nnz::TensorRef{nnz::DType::float32, n, bytes}, options, &stats);
+        std::vector<float> out(n);
+        nnz::DecodeRequest req{e.codec, nnz::DType::float32, n, nnz::ByteSpan{e.params.data(), e.params.size()},
+                               nnz::ByteSpan{e.payload.data(), e.payload.size()}};
+        nnz::decode_tensor(req, reinterpret_cast<uint8_t*>(out.data()), 2);
+        double worst = 0;
+        for (size_t i = 0; i < n; ++i) {
+          if (std::isfinite(v[i])) {
+            worst = std::max(worst, std::fabs(static_cast<double>(out[i]) - v[i]));
+          } else {
+            EXPECT(std::memcmp(&out[i], &v[i], 4) == 0);
+          }
+        }
+        EXPECT(worst <= p);
+        EXPECT(worst == stats.max_error);
+        // Damaged payloads: an error or some output, never undefined behaviour.
+        if (n == 100) {
+          for (size_t i = 0; i < e.payload.size(); ++i) {
+            std::vector<uint8_t> bad = e.payload;
+            bad[i] ^= static_cast<uint8_t>(1 + rng() % 255);
+            try {
+              nnz::decode_tensor(nnz::DecodeRequest{e.codec, nnz::DType::float32, n, req.params,
+                                                    nnz::ByteSpan{bad.data(), bad.size()}},
+                                 reinterpret_cast<uint8_t*>(out.data()), 1);
+            } catch (const nnz::Error&) {
+            }
+          }
+          EXPECT(throws_code([&] {
+            nnz::decode_tensor(nnz::DecodeRequest{e.codec, nnz::DType::float32, n, req.params,
+                                                  nnz::ByteSpan{e.payload.data(), e.payload.size() - 1}},
+                               reinterpret_cast<uint8_t*>(out.data()), 1);
+          }, nnz::ErrorCode::corrupt));
+        }
+      }
+    }
+  }
+}
+
+void test_matrix_formats_round_trip() {
+  std::mt19937_64 rng(4);
+  for (const char* name : {"dense", "csr32", "csr", "cer", "cser"}) {
+    const nnz::MatrixFormat f = nnz::matrix_format_by_name(name);
+    for (uint64_t rows : {1u, 3u, 16u}) {
+      const uint64_t count = rows * 24;
+      std::vector<float> v(count);
+      for (float& x : v) x = rng() % 3 == 0 ? 0.0f : static_cast<float>(static_cast<int>(rng() % 7) - 3);
+      const nnz::TensorRef t{nnz::DType::float32, count, reinterpret_cast<const uint8_t*>(v.data())};
+      const std::vector<uint8_t> bytes = nnz::matrix_format_encode(f, t, rows);
+      EXPECT(bytes.size() == nnz::matrix_format_bytes(f, t, rows));
+      std::vector<float> out(count);
+      nnz::matrix_format_decode(f, nnz::ByteSpan{bytes.data(), bytes.size()}, nnz::DType::float32, count, rows,
+                                reinterpret_cast<uint8_t*>(out.data()));
+      EXPECT(std::memcmp(out.data(), v.data(), count * 4) == 0);
+      for (size_t i = 0; i < bytes.size(); ++i) {
+        std::vector<uint8_t> bad = bytes;
+        bad[i] ^= static_cast<uint8_t>(1 + rng() % 255);
+        try {
+          nnz::matrix_format_decode(f, nnz::ByteSpan{bad.data(), bad.size()}, nnz::DType::float32, count, rows,
+                                    reinterpret_cast<uint8_t*>(out.data()));
+        } catch (const nnz::Error&) {
         }
       }
     }
@@ -228,6 +317,8 @@ int main() {
   test_huffman_round_trip();
   test_hostile_tables();
   test_lossless_all_dtypes();
+  test_pl_bound_and_damage();
+  test_matrix_formats_round_trip();
   test_token_streams();
   test_eb_bound_and_hostile_payloads();
   test_sparse_and_positions();
