@@ -61,39 +61,14 @@ def zstd_bytes(data: bytes, level: int = 19) -> int:
     return len(zstandard.ZstdCompressor(level=level).compress(data))
 
 
-def as_matrix(w: np.ndarray) -> np.ndarray:
-    return w.reshape(w.shape[0], -1) if w.ndim >= 2 else w.reshape(1, -1)
+def matrix_format_bytes(fmt: str, w: np.ndarray) -> int:
+    """Exact size of a sparse-matrix format ("csr32": 32-bit indices and float32 values, "cer",
+    "cser": Wiedemann et al. 2020 with minimal-width fields) for the tensor as a matrix (rows =
+    first dimension), from nncodec's own encoders of those formats (csrc/codecs/matrix_formats)."""
+    from nncodec import _core
 
-
-def csr_bytes(w: np.ndarray) -> int:
-    """CSR with 32-bit column indices and row pointers, float32 values."""
-    m = as_matrix(w)
-    return 8 * int(np.count_nonzero(m)) + 4 * (m.shape[0] + 1)
-
-
-def cer_cser_bytes(w: np.ndarray) -> tuple[int, int]:
-    """CER and CSER (Wiedemann et al., "Compact and computationally efficient representation of
-    deep neural networks", 2019), 32-bit fields and float32 codebook, from their definitions:
-
-    Both keep a codebook Omega of the distinct values sorted by frequency (the most frequent,
-    0 in a pruned matrix, is implicit in the positions) and the column indices of every other
-    element, grouped per row by value. CER adds per row a pointer for every codebook rank up to
-    the highest one present in the row (empty groups included); CSER stores only the groups
-    present, each with its value index and pointer. Both end with row pointers.
-    """
-    m = as_matrix(w)
-    values, inverse, counts = np.unique(m, return_inverse=True, return_counts=True)
-    rank_of_value = np.empty(values.size, np.int64)
-    rank_of_value[np.argsort(-counts, kind="stable")] = np.arange(values.size)
-    ranks = rank_of_value[inverse.reshape(m.shape)]
-    others = int(np.count_nonzero(ranks))  # elements other than the most frequent value
-    omega = 4 * values.size
-    rows = m.shape[0]
-    max_rank = ranks.max(axis=1)  # per row: groups 1..max_rank in CER
-    distinct = np.array([np.count_nonzero(np.unique(r)) for r in ranks])  # groups present in CSER
-    cer = omega + 4 * others + 4 * int(max_rank.sum() + rows) + 4 * (rows + 1)
-    cser = omega + 4 * others + 8 * int(distinct.sum()) + 4 * (rows + 1)
-    return cer, cser
+    data = np.ascontiguousarray(w, np.float32).reshape(-1)
+    return int(_core.matrix_format_bytes(fmt, data.view(np.uint8), "float32", w.shape[0] if w.ndim else 1))
 
 
 def _peer_env() -> dict[str, str]:

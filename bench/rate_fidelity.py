@@ -11,7 +11,7 @@ One command, five questions (each a section; all by default):
              fidelity-targeted points (PNG + table)
   nncodec    Fraunhofer NNCodec 2.1.3 against eb at equal weight RMSE: sizes and encode/decode times
   pruned     magnitude-pruned weights (50/75/90/95 %): nncodec lossless and eb (0.02 x std) against
-             CSR, CER, CSER (sizes from their definitions) and zstd
+             CSR, CER, CSER (the core's encoders of those formats) and zstd
 Ratios count every float tensor: the weights the method codes plus the protected tensors (biases,
 normalisation, small ones), which every method leaves to nncodec's lossless codec.
 Pruning here is a plain per-tensor magnitude pruning of those weights (bench-local).
@@ -339,10 +339,9 @@ def pruned_section(models: list[Model], record: dict) -> str:
             r = dict(csr=0, cer=0, cser=0, zstd=0, lossless=0, eb=0)
             for name, w in m.weights.items():
                 p = prune(w, s)
-                r["csr"] += peers.csr_bytes(p)
-                cer, cser = peers.cer_cser_bytes(p)
-                r["cer"] += cer
-                r["cser"] += cser
+                r["csr"] += peers.matrix_format_bytes("csr32", p)
+                r["cer"] += peers.matrix_format_bytes("cer", p)
+                r["cser"] += peers.matrix_format_bytes("cser", p)
                 r["zstd"] += peers.zstd_bytes(p.tobytes(), 15)
                 r["lossless"] += coded(name, p, EncodeOptions(threads=2))
                 r["eb"] += coded(name, p, EncodeOptions(codec="eb", params={"rel_error": 0.02}, threads=2))
@@ -357,7 +356,8 @@ def pruned_section(models: list[Model], record: dict) -> str:
             + table(["sparsity", "model", "CSR bytes", "nncodec lossless", "CER", "CSER", "zstd -15", "nncodec eb 0.02 std"],
                     rows)
             + "\n\nPer-tensor magnitude pruning of the weights a lossy codec may touch (bench-local function). "
-              "CER/CSER sizes from their definitions (bench/peers.py), 32-bit fields.\n")
+              "CSR, CER, CSER: nncodec's encoders of those formats (csrc/codecs/matrix_formats; CER/CSER with "
+              "minimal-width fields).\n")
 
 
 def main() -> int:

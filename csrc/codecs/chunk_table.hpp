@@ -1,4 +1,4 @@
-// The framing shared by chunked codecs (lossless, pl): a u32 byte size per chunk, then the chunks.
+// The framing shared by chunked codecs (lossless, pl, eb): a u32 byte size per chunk, then the chunks.
 #pragma once
 #include <string>
 #include <vector>

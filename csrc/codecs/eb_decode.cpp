@@ -1,5 +1,6 @@
 #include <cstring>
 
+#include "codecs/chunk_table.hpp"
 #include "codecs/eb.hpp"
 #include "common/checked_math.hpp"
 #include "common/error.hpp"
@@ -79,14 +80,7 @@ void eb_decode(const DecodeRequest& req, uint8_t* out, int threads) {
   std::memcpy(&max_error, &error_bits, 8);
   NNZ_CHECK(std::isfinite(max_error) && max_error > 0 && std::isfinite(2 * max_error), corrupt, "eb: bad error bound");
   NNZ_CHECK(chunk_elems >= 1 && chunk_elems <= kEbMaxChunkElems, corrupt, "eb: bad chunk size");
-  const uint64_t nchunks = ceil_div(req.count, chunk_elems);
-  ByteReader payload(req.payload, "eb payload");
-  NNZ_CHECK(nchunks <= payload.remaining() / 8, corrupt, "eb: chunk table larger than the payload");
-  std::vector<ByteSpan> chunks(static_cast<size_t>(nchunks));
-  std::vector<uint64_t> sizes(chunks.size());
-  for (uint64_t& s : sizes) s = payload.u64();
-  for (size_t c = 0; c < chunks.size(); ++c) chunks[c] = payload.bytes(sizes[c]);
-  payload.expect_end();
+  const std::vector<ByteSpan> chunks = read_chunk_table(req.payload, ceil_div(req.count, chunk_elems), "eb payload");
   const size_t esize = static_cast<size_t>(dtype_bytes(req.dtype));
   const double step = bounded_step(max_error);
   parallel_for(chunks.size(), threads, [&](size_t c) {

@@ -83,7 +83,10 @@ EncodedTensor eb_encode(const TensorRef& tensor, const EbOptions& options) {
   params.u64(error_bits);
   params.u32(options.chunk_elems);
   ByteWriter payload(result.payload);
-  for (const std::vector<uint8_t>& chunk : chunks) payload.u64(chunk.size());
+  for (const std::vector<uint8_t>& chunk : chunks) {
+    NNZ_CHECK(chunk.size() <= UINT32_MAX, internal, "eb: chunk larger than 4 GiB");
+    payload.u32(static_cast<uint32_t>(chunk.size()));
+  }
   for (const std::vector<uint8_t>& chunk : chunks) payload.bytes(chunk);
   return result;
 }
