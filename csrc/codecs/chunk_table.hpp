@@ -8,6 +8,20 @@
 
 namespace nnz {
 
+// Writes the chunk table and the chunks (the counterpart of read_chunk_table).
+inline void write_chunk_table(const std::vector<std::vector<uint8_t>>& chunks, std::vector<uint8_t>& payload,
+                              const char* what) {
+  size_t total = 4 * chunks.size();
+  for (const std::vector<uint8_t>& chunk : chunks) total += chunk.size();
+  payload.reserve(payload.size() + total);
+  ByteWriter out(payload);
+  for (const std::vector<uint8_t>& chunk : chunks) {
+    NNZ_CHECK(chunk.size() <= UINT32_MAX, internal, std::string(what) + ": chunk larger than 4 GiB");
+    out.u32(static_cast<uint32_t>(chunk.size()));
+  }
+  for (const std::vector<uint8_t>& chunk : chunks) out.bytes(chunk);
+}
+
 // Splits a payload into `count` chunks; the sizes must account for every byte.
 inline std::vector<ByteSpan> read_chunk_table(ByteSpan payload, uint64_t count, const char* what) {
   ByteReader in(payload, what);

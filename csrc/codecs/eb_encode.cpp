@@ -1,5 +1,6 @@
 #include <cstring>
 
+#include "codecs/chunk_table.hpp"
 #include "codecs/eb.hpp"
 #include "common/checked_math.hpp"
 #include "common/error.hpp"
@@ -82,12 +83,7 @@ EncodedTensor eb_encode(const TensorRef& tensor, const EbOptions& options) {
   std::memcpy(&error_bits, &options.max_error, 8);
   params.u64(error_bits);
   params.u32(options.chunk_elems);
-  ByteWriter payload(result.payload);
-  for (const std::vector<uint8_t>& chunk : chunks) {
-    NNZ_CHECK(chunk.size() <= UINT32_MAX, internal, "eb: chunk larger than 4 GiB");
-    payload.u32(static_cast<uint32_t>(chunk.size()));
-  }
-  for (const std::vector<uint8_t>& chunk : chunks) payload.bytes(chunk);
+  write_chunk_table(chunks, result.payload, "eb");
   return result;
 }
 

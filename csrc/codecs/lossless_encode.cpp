@@ -1,6 +1,7 @@
 #include <cstring>
 #include <string>
 
+#include "codecs/chunk_table.hpp"
 #include "codecs/lossless.hpp"
 #include "common/checked_math.hpp"
 #include "common/error.hpp"
@@ -136,15 +137,7 @@ EncodedTensor lossless_encode(const TensorRef& tensor, const LosslessOptions& op
   result.codec = kLosslessCodecId;
   ByteWriter params(result.params);
   params.u32(options.chunk_elems);
-  size_t total = 4 * chunks.size();
-  for (const std::vector<uint8_t>& chunk : chunks) total += chunk.size();
-  result.payload.reserve(total);
-  ByteWriter payload(result.payload);
-  for (const std::vector<uint8_t>& chunk : chunks) {
-    NNZ_CHECK(chunk.size() <= UINT32_MAX, internal, "lossless: chunk larger than 4 GiB");
-    payload.u32(static_cast<uint32_t>(chunk.size()));
-  }
-  for (const std::vector<uint8_t>& chunk : chunks) payload.bytes(chunk);
+  write_chunk_table(chunks, result.payload, "lossless");
   return result;
 }
 
