@@ -21,5 +21,6 @@ inline py::bytes to_bytes(const std::vector<uint8_t>& v) {
 void bind_container(py::module_& m);
 void bind_codecs(py::module_& m);
 void bind_entropy(py::module_& m);
+void bind_prune(py::module_& m);
 
 }  // namespace nnz_bindings

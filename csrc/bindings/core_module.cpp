@@ -21,4 +21,5 @@ PYBIND11_MODULE(_core, m) {
   nnz_bindings::bind_entropy(m);
   nnz_bindings::bind_codecs(m);
   nnz_bindings::bind_container(m);
+  nnz_bindings::bind_prune(m);
 }
