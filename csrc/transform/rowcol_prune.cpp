@@ -366,7 +366,7 @@ RowColSelection rowcol_anneal(const RowColMatrix& w, double sparsity, const RowC
   Annealer state(w, limit, initial);
   Rng rng(options.seed);
   Annealer::Move move;
-  // Starting temperature: an average uphill swap is accepted with probability 1/2 at first;
+  // Starting temperature: an average uphill swap is accepted with probability 1/10 at first;
   // the schedule is geometric down to 1e-4 of that.
   double uphill = 0.0;
   int uphill_count = 0;
@@ -375,7 +375,7 @@ RowColSelection rowcol_anneal(const RowColMatrix& w, double sparsity, const RowC
       uphill += move.delta;
       ++uphill_count;
     }
-  const double t_start = uphill_count ? uphill / uphill_count / std::log(2.0) : 0.0;
+  const double t_start = uphill_count ? uphill / uphill_count / std::log(10.0) : 0.0;
   const double cooling = std::pow(1e-4, 1.0 / static_cast<double>(options.iterations));
 
   double best_loss = state.loss();
