@@ -56,7 +56,7 @@ SPARSITIES = (0.5, 0.75, 0.9)
 L0_LAMBDA = {"mlp": {"L0 hard-concrete": 4.0, "L0 logistic mixture": 1.2, "L0 Gaussian mixture": 1.0},
              "cnn": {"L0 hard-concrete": 3.0, "L0 logistic mixture": 1.2, "L0 Gaussian mixture": 1.0}}
 L0_EPOCHS, L0_GATE_LR = 100, 0.03
-C2S2_LAMBDA, C2S2_EPOCHS, C2S2_TOLERANCE = 3.0, 40, {"mlp": 1.0, "cnn": 0.5}
+C2S2_LAMBDA, C2S2_EPOCHS, C2S2_TOLERANCE = 3.0, 40, {"mlp": 1.0, "cnn": 0.75}
 NORM_LAMBDA, NORM_EPOCHS, NORM_LR = {"mlp": 0.02, "cnn": 0.015}, 60, 0.05
 # Post-training variants: (label, method, scope).
 POST_TRAINING = (("magnitude", "magnitude", "global"), ("norm", "norm", "global"), ("rowcol", "rowcol", "global"),
@@ -301,9 +301,9 @@ def run_seed(name: str, data: Split, seed: int, workdir: Path, log) -> list[dict
         row = add(method, model, "training-time")
         kept = row["params"]
         add(f"magnitude @ {method}", fine_tuned(global_magnitude(dense, kept, seed), data, seed), "baseline",
-            1 - kept / dense_params, sizes=False)
+            sizes=False, matched_sparsity=1 - kept / dense_params)
         add(f"random @ {method}", fine_tuned(random_to(dense, kept, seed), data, seed), "baseline",
-            1 - kept / dense_params, sizes=False)
+            sizes=False, matched_sparsity=1 - kept / dense_params)
     return rows
 
 

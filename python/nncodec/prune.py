@@ -142,8 +142,11 @@ def _norm_masks(arrays: dict[str, np.ndarray], roles: dict[str, WeightRole], spa
         view = matrix_view(array, roles[name])
         g, unit = _norm_groups(view, array, roles[name])
         norms = _core.group_l2_norms(g)
-        # Globally, groups of different sizes compete by root-mean-square weight, not by norm.
-        scores = norms / np.sqrt(g.shape[1]) if scope == "global" else norms
+        # Globally, each group competes by its norm relative to the mean norm of its tensor's groups:
+        # raw norms grow with fan-in and shrink with the initialisation scale, so a whole layer of
+        # wide, small-weight neurons would otherwise go first.
+        mean = float(norms[np.isfinite(norms)].mean()) if np.isfinite(norms).any() else 0.0
+        scores = norms / mean if scope == "global" and mean > 0 else norms
         groups[name] = (view.shape, g.shape, unit, scores.astype(np.float32))
     names = list(arrays)
     if scope == "global":
