@@ -164,6 +164,11 @@ def test_c2s2_costs_and_layer_selection():
     assert costs[0] == 64 * 9 + 16 * 10 * 9
     assert costs[4] == 16 * 6 * 9 + 16 * 4  # conv2 channel: its MACs + 4 positions x 16 outputs of fc1
     assert costs[9] == 40 + 10
+    params = c2s2.channel_costs(model, x, cost="params")
+    assert params[0] == 9 + 1 + 10 * 9  # conv1 kernel and bias, conv2's kernels reading it
+    assert params[9] == 40 + 1 + 10
+    with_inputs = c2s2.insert_pruning_layers(_cnn(), inputs=True)
+    assert isinstance(with_inputs[0], c2s2.PruningLayer) and with_inputs[0].weight.numel() == 1
     penalty = c2s2.cost_weighted_l1(model, costs)
     assert penalty.item() == pytest.approx(1.0)  # all weights 1: the normalised penalty is 1
     target = model.eval()(x).argmax(1)
@@ -200,16 +205,21 @@ def test_norm_decomposition_is_exact_and_prunes_zero_norms():
     assert pruned[7].in_features == (10 - 1) * 4
     assert int((pruned[3].weight.flatten(2) == 0).all(dim=2).sum()) == 3  # the zero kernels stay zero
     zero, total = norm_l1.group_counts(model)
-    assert zero == 3 + 6 + 3 and total == 6 + 60 + 16 + 10
+    assert zero == 3 + 6 + 3 and total == 6 + 60 + 16  # the output layer is not decomposed
+    assert isinstance(model[9], nn.Linear) and isinstance(norm_l1.decompose(dense, output_layer=True)[9],
+                                                          norm_l1.NormLinear)
 
 
-def test_norm_prox_reaches_exact_zeros():
-    model = norm_l1.decompose(nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)))
+def test_norm_prox_reaches_exact_zeros_with_group_lasso_weights():
+    model = norm_l1.decompose(nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)), output_layer=True)
     before = model[0].norm.detach().clone()
-    norm_l1.prox_(model, float(before.min()) + 1e-6)
+    threshold = float(before.min()) / 5**0.5 + 1e-6  # neurons of layer 0: 4 weights + bias
+    norm_l1.prox_(model, threshold)
     assert int((model[0].norm == 0).sum()) >= 1
-    assert (model[0].norm.abs() <= before.abs()).all()
-    assert norm_l1.l1_penalty(model).detach().item() == pytest.approx(float((model[0].norm.abs().sum() + model[2].norm.abs().sum()).detach()))
+    expected = (before.abs() - threshold * 5**0.5).clamp_min(0) * before.sign()
+    assert torch.allclose(model[0].norm.detach(), expected)
+    penalty = 5**0.5 * model[0].norm.abs().sum() + 4**0.5 * model[2].norm.abs().sum()
+    assert norm_l1.l1_penalty(model).item() == pytest.approx(penalty.item())
 
 
 def test_surgery_refuses_what_it_cannot_do_exactly():

@@ -7,6 +7,7 @@ that disappear with it), so expensive channels are pushed harder. Binarised, |w|
 selection, they are the channel mask; ``prune()`` removes masked channels and folds the scales of
 the others into the next layer.
 
+Costs are multiply-accumulates by default, or parameters (``channel_costs(..., cost="params")``).
 The per-layer sparsity is set by ``select_layer_by_layer``: layers in decreasing order of cost
 per channel; for each, the largest fraction of its channels (those of smallest |w|) whose removal
 keeps the validation accuracy within a tolerance of the reference, found by bisection, then a
@@ -41,11 +42,12 @@ class PruningLayer(nn.Module):
         return (self.weight * self.mask).detach()
 
 
-def insert_pruning_layers(model: nn.Sequential) -> nn.Sequential:
+def insert_pruning_layers(model: nn.Sequential, inputs: bool = False) -> nn.Sequential:
     """A copy of ``model`` with a PruningLayer after the activation of every hidden weight layer
-    (just before the next weight layer, or before the Flatten that leads to it)."""
+    (just before the next weight layer, or before the Flatten that leads to it), and with
+    ``inputs`` one first, over the input features or channels."""
     spaces = unit_spaces(model)
-    insert_before: dict[int, int] = {}
+    insert_before: dict[int, int] = {0: spaces[0].units} if inputs else {}
     for s in spaces[1:]:
         if s.consumer is None:
             continue
@@ -63,9 +65,12 @@ def _layers(model: nn.Sequential) -> dict[int, PruningLayer]:
     return {s.id: model[i] for s in unit_spaces(model) for i in s.gates if isinstance(model[i], PruningLayer)}
 
 
-def channel_costs(model: nn.Sequential, example: torch.Tensor) -> dict[int, float]:
-    """Multiply-accumulates per channel of each pruned space (its producer's and consumer's share)."""
-    positions = output_positions(model, example)
+def channel_costs(model: nn.Sequential, example: torch.Tensor, cost: str = "macs") -> dict[int, float]:
+    """What one channel of each pruned space costs: the multiply-accumulates ("macs") or the
+    parameters ("params") that go with it (its producer's row and its consumer's inputs)."""
+    if cost not in ("macs", "params"):
+        raise ValueError(f"unknown cost {cost!r}")
+    positions = output_positions(model, example) if cost == "macs" else None
     dense = float(expected_kept(model, {}, positions))
     costs = {}
     for space, layer in _layers(model).items():

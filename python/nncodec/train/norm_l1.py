@@ -3,13 +3,17 @@
 Each neuron of a linear layer is its weight vector with its bias, written as norm x unit vector:
 (w_i, b_i) = g_i * v_i / ||v_i||. Each kernel of a convolution, the (out, in) slice W[o, i], is
 written the same way: W[o, i] = g_oi * V[o, i] / ||V[o, i]||_F (the bias stays a plain parameter).
-An L1 penalty on the norms g drives whole neurons and kernels to exactly zero when applied as a
-proximal step (soft thresholding after each optimiser step); ``prune()`` then exports plain
+An L1 penalty on the norms g, each weighted by the square root of its group's size as in the group
+lasso (a neuron of 101 weights and a 3x3 kernel compete fairly), drives whole neurons and kernels
+to exactly zero when applied as a proximal step (soft thresholding after each optimiser step); ``prune()`` then exports plain
 layers, removing neurons whose norm is zero and channels whose kernels are all zero and whose
 output is then zero, and the units nothing reads any more.
 """
 
 from __future__ import annotations
+
+import copy
+import math
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +32,7 @@ class NormLinear(nn.Module):
         full = torch.cat([dense.weight.detach(), dense.bias.detach()[:, None]], dim=1)
         self.direction = nn.Parameter(full)
         self.norm = nn.Parameter(full.norm(dim=1))
+        self.group_size = in_features + 1
 
     @classmethod
     def from_linear(cls, layer: nn.Linear) -> NormLinear:
@@ -60,6 +65,7 @@ class NormConv2d(nn.Module):
         w = conv.weight.detach().clone()
         self.direction = nn.Parameter(w)
         self.norm = nn.Parameter(w.flatten(2).norm(dim=2))
+        self.group_size = w[0, 0].numel()
         self.bias = nn.Parameter(conv.bias.detach().clone()) if conv.bias is not None else None
 
     def effective(self) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -71,10 +77,21 @@ class NormConv2d(nn.Module):
         return F.conv2d(x, weight, bias, self.stride, self.padding, self.dilation)
 
 
-def decompose(model: nn.Sequential) -> nn.Sequential:
-    """A copy with every Linear / Conv2d replaced by its norm-decomposed twin (same function)."""
-    return nn.Sequential(*[NormLinear.from_linear(m) if isinstance(m, nn.Linear)
-                           else NormConv2d(m) if isinstance(m, nn.Conv2d) else m for m in model])
+def decompose(model: nn.Sequential, output_layer: bool = False) -> nn.Sequential:
+    """A copy with every Linear / Conv2d replaced by its norm-decomposed twin (same function),
+    except the output layer unless ``output_layer`` (its neurons are the model's outputs)."""
+    last = max(i for i, m in enumerate(model) if isinstance(m, (nn.Linear, nn.Conv2d)))
+    modules = []
+    for i, m in enumerate(model):
+        if i == last and not output_layer:
+            modules.append(copy.deepcopy(m))
+        elif isinstance(m, nn.Linear):
+            modules.append(NormLinear.from_linear(m))
+        elif isinstance(m, nn.Conv2d):
+            modules.append(NormConv2d(m))
+        else:
+            modules.append(copy.deepcopy(m))
+    return nn.Sequential(*modules)
 
 
 def _norm_layers(model: nn.Module) -> list[nn.Module]:
@@ -82,16 +99,17 @@ def _norm_layers(model: nn.Module) -> list[nn.Module]:
 
 
 def l1_penalty(model: nn.Module) -> torch.Tensor:
-    """sum |g| over all neuron and kernel norms."""
-    return sum(m.norm.abs().sum() for m in _norm_layers(model))
+    """sum sqrt(group size) * |g| over all neuron and kernel norms."""
+    return sum(math.sqrt(m.group_size) * m.norm.abs().sum() for m in _norm_layers(model))
 
 
 @torch.no_grad()
 def prox_(model: nn.Module, threshold: float) -> None:
-    """Soft thresholding of the norms, the proximal step of threshold * sum |g|: call after each
+    """Soft thresholding of the norms, the proximal step of threshold * l1_penalty: call after each
     optimiser step with threshold = learning rate x penalty weight. Norms reach exact zeros."""
     for m in _norm_layers(model):
-        m.norm.copy_(torch.sign(m.norm) * (m.norm.abs() - threshold).clamp_min(0.0))
+        t = threshold * math.sqrt(m.group_size)
+        m.norm.copy_(torch.sign(m.norm) * (m.norm.abs() - t).clamp_min(0.0))
 
 
 def group_counts(model: nn.Module) -> tuple[int, int]:
