@@ -56,11 +56,11 @@ SPARSITIES = (0.5, 0.75, 0.9)
 L0_LAMBDA = {"mlp": {"L0 hard-concrete": 4.0, "L0 logistic mixture": 1.2, "L0 Gaussian mixture": 1.0},
              "cnn": {"L0 hard-concrete": 3.0, "L0 logistic mixture": 1.2, "L0 Gaussian mixture": 1.0}}
 L0_EPOCHS, L0_GATE_LR = 100, 0.03
-C2S2_LAMBDA, C2S2_EPOCHS, C2S2_TOLERANCE = 3.0, 40, {"mlp": 1.0, "cnn": 0.75}
+C2S2_LAMBDA, C2S2_EPOCHS, C2S2_TOLERANCE, C2S2_EVAL_EPOCHS = 3.0, 40, {"mlp": 1.0, "cnn": 0.75}, 5
 NORM_LAMBDA, NORM_EPOCHS, NORM_LR = {"mlp": 0.02, "cnn": 0.015}, 60, 0.05
 # Post-training variants: (label, method, scope).
-POST_TRAINING = (("magnitude", "magnitude", "global"), ("norm", "norm", "global"), ("rowcol", "rowcol", "global"),
-                 ("rowcol per layer", "rowcol", "layer"))
+POST_TRAINING = (("magnitude", "magnitude", "global"), ("norm per layer", "norm", "layer"),
+                 ("rowcol", "rowcol", "global"), ("rowcol per layer", "rowcol", "layer"))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -240,9 +240,9 @@ def run_c2s2(dense: nn.Sequential, name: str, data: Split, seed: int) -> nn.Sequ
     train(model, data, C2S2_EPOCHS, DENSE_LR, seed, penalty=lambda: C2S2_LAMBDA * c2s2.cost_weighted_l1(model, costs),
           after_step=keep_nonnegative)
 
-    def evaluate(m):  # validation accuracy after a 3-epoch fine-tune of a copy
+    def evaluate(m):  # validation accuracy after a short fine-tune of a copy
         trial = copy.deepcopy(m)
-        train(trial, data, 3, 1e-3, seed, after_step=lambda lr: c2s2.clamp_nonnegative_(trial))
+        train(trial, data, C2S2_EVAL_EPOCHS, 1e-3, seed, after_step=lambda lr: c2s2.clamp_nonnegative_(trial))
         return accuracy(trial, data.x_val, data.y_val)
 
     def fine_tune(m):
@@ -338,7 +338,7 @@ def markdown(summary: list[dict]) -> str:
                   f"{FT_EPOCHS}-epoch fine-tune:\n",
                   "| method | sparsity | params kept | MACs | acc, no fine-tune | acc, fine-tuned |",
                   "|---|---:|---:|---:|---:|---:|"]
-        for method in ("magnitude", "random", "norm", "rowcol", "random rowcol", "rowcol per layer",
+        for method in ("magnitude", "random", "norm per layer", "rowcol", "random rowcol", "rowcol per layer",
                        "random rowcol per layer"):
             for s in SPARSITIES:
                 raw = next(r for r in rows if r["method"] == method and r["sparsity"] == s and not r["fine_tuned"])
@@ -383,13 +383,14 @@ def plot(summary: list[dict], png: Path) -> None:
         dense = next(r for r in rows if r["kind"] == "dense")
         ax.axhline(dense["acc"], color="k", lw=1, ls="--", label="dense")
         ax.axhline(dense["acc"] - 1, color="k", lw=0.5, ls=":", label="dense − 1 point")
-        for method, style in (("magnitude", "o-"), ("random", "x:"), ("norm", "s-"), ("rowcol", "D-"),
+        for method, style in (("magnitude", "o-"), ("random", "x:"), ("norm per layer", "s-"), ("rowcol", "D-"),
                               ("random rowcol", "d:"), ("rowcol per layer", "^-"), ("random rowcol per layer", "v:")):
             pts = sorted((r["params"], r["acc"]) for r in rows if r["method"] == method and r["fine_tuned"])
             ax.plot([p for p, _ in pts], [a for _, a in pts], style, label=f"{method} (post-training, fine-tuned)")
+        stars = iter(("tab:gray", "tab:olive", "tab:cyan", "navy", "tab:pink"))
         for r in rows:
             if r["kind"] == "training-time":
-                ax.plot(r["params"], r["acc"], "*", ms=14, label=r["method"])
+                ax.plot(r["params"], r["acc"], "*", ms=14, color=next(stars), label=r["method"])
         ax.set_xscale("log")
         ax.set_xlabel("parameters kept (non-zero)")
         ax.set_ylabel("test accuracy (%)")
@@ -408,7 +409,14 @@ def main() -> int:
     parser.add_argument("--models", nargs="+", default=["mlp", "cnn"], choices=["mlp", "cnn"])
     parser.add_argument("--out", type=Path, default=Path("bench/results/pruning"))
     parser.add_argument("--png", type=Path, default=Path("docs/pruning_digits.png"))
+    parser.add_argument("--from-summary", type=Path, metavar="JSON",
+                        help="only redo the table and the PNG from a summary.json of an earlier run")
     args = parser.parse_args()
+    if args.from_summary:
+        summary = json.loads(args.from_summary.read_text())
+        print(markdown(summary))
+        plot(summary, args.png)
+        return 0
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.time()
