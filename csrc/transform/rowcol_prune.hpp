@@ -50,7 +50,8 @@ struct AnnealOptions {
 // Simulated annealing from `start` (a feasible selection, e.g. from the algorithms above): swap a
 // removed row or column with a kept one, or trade a row for the columns the budget then allows
 // (and the other way). Returns the best selection visited; never one with a larger removed
-// magnitude than `start`. The same seed gives the same result on every platform.
+// magnitude than `start`. The same seed gives the same result (the generator and every choice are
+// platform-independent; only libm's exp() could differ in its last bit).
 RowColSelection rowcol_anneal(const RowColMatrix& w, double sparsity, const RowColSelection& start,
                               const AnnealOptions& options);
 
