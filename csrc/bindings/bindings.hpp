@@ -27,5 +27,6 @@ void bind_codecs(py::module_& m);
 void bind_entropy(py::module_& m);
 void bind_pl(py::module_& m);
 void bind_matrix_formats(py::module_& m);
+void bind_prune(py::module_& m);
 
 }  // namespace nnz_bindings

@@ -23,4 +23,5 @@ PYBIND11_MODULE(_core, m) {
   nnz_bindings::bind_container(m);
   nnz_bindings::bind_pl(m);
   nnz_bindings::bind_matrix_formats(m);
+  nnz_bindings::bind_prune(m);
 }
