@@ -83,6 +83,17 @@ def zipnn_weights(blob: bytes, dtype: str, repeat: int) -> dict:
     return {"bytes": len(out["c"]), "enc_s": t_enc, "dec_s": t_dec}
 
 
+def onnxruntime_outputs_equal(original: Path, decoded: Path) -> str:
+    """Run both models in onnxruntime on generated inputs: 'yes' if every output is identical."""
+    from nncodec.verify import verify
+
+    try:
+        report = verify(original, decoded, samples=2)
+    except Exception as exc:  # some models need real inputs (e.g. a sample-rate input)
+        return f"n/a ({type(exc).__name__})"
+    return "yes" if all(o.max_abs == 0 for o in report.outputs) else f"NO (max |diff| {max(o.max_abs for o in report.outputs):g})"
+
+
 def bench_model(path: Path, repeat: int) -> dict:
     doc = formats.detect(path).read(path)
     data = path.read_bytes()
@@ -91,6 +102,7 @@ def bench_model(path: Path, repeat: int) -> dict:
         nnz_bytes = nnz.stat().st_size
         back = nncodec.decode_file(nnz, Path(tmp) / "back" / path.name)
         identical = back.read_bytes() == data
+        outputs = onnxruntime_outputs_equal(path, back) if path.suffix == ".onnx" else None
     row = {
         "model": path.name,
         "file_bytes": len(data),
@@ -98,6 +110,7 @@ def bench_model(path: Path, repeat: int) -> dict:
         "zstd3_bytes": zstd_size(data, 3),
         "zstd19_bytes": zstd_size(data, 19),
         "decoded_identical": identical,
+        "outputs_identical": outputs,
         "weights": {},
     }
     for dtype in FLOAT_DTYPES:
@@ -116,18 +129,18 @@ def bench_model(path: Path, repeat: int) -> dict:
 
 def print_tables(rows: list[dict]) -> None:
     print("Whole files (lossless): size and ratio against the original file\n")
-    print("| model | original | nncodec .nnz | zstd -3 | zstd -19 | decoded file identical |")
-    print("|---|---:|---:|---:|---:|---|")
+    print("| model | original | nncodec .nnz | zstd -3 | zstd -19 | decoded file identical | onnxruntime outputs identical |")
+    print("|---|---:|---:|---:|---:|---|---|")
     tot = {"file_bytes": 0, "nnz_bytes": 0, "zstd3_bytes": 0, "zstd19_bytes": 0}
     for r in rows:
         for k in tot:
             tot[k] += r[k]
         o = r["file_bytes"]
         print(f"| {r['model']} | {o / 1e6:.2f} MB | {r['nnz_bytes'] / 1e6:.2f} MB ({o / r['nnz_bytes']:.3f}x) | "
-              f"{o / r['zstd3_bytes']:.3f}x | {o / r['zstd19_bytes']:.3f}x | {'yes' if r['decoded_identical'] else 'NO'} |")
+              f"{o / r['zstd3_bytes']:.3f}x | {o / r['zstd19_bytes']:.3f}x | {'yes' if r['decoded_identical'] else 'NO'} | {r['outputs_identical'] or '-'} |")
     o = tot["file_bytes"]
     print(f"| **total** | {o / 1e6:.2f} MB | {tot['nnz_bytes'] / 1e6:.2f} MB ({o / tot['nnz_bytes']:.3f}x) | "
-          f"{o / tot['zstd3_bytes']:.3f}x | {o / tot['zstd19_bytes']:.3f}x | |")
+          f"{o / tot['zstd3_bytes']:.3f}x | {o / tot['zstd19_bytes']:.3f}x | | |")
 
     print("\nFloating-point weights: ratio, and single-thread throughput in MB/s of original bytes (encode / decode)\n")
     print("| model | dtype | weights | nncodec | ZipNN | zstd -19 | nncodec MB/s | ZipNN MB/s |")

@@ -29,5 +29,6 @@ void bind_pl(py::module_& m);
 void bind_eb(py::module_& m);
 void bind_sparse(py::module_& m);
 void bind_matrix_formats(py::module_& m);
+void bind_prune(py::module_& m);
 
 }  // namespace nnz_bindings

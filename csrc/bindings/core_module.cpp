@@ -25,4 +25,5 @@ PYBIND11_MODULE(_core, m) {
   nnz_bindings::bind_sparse(m);
   nnz_bindings::bind_pl(m);
   nnz_bindings::bind_matrix_formats(m);
+  nnz_bindings::bind_prune(m);
 }

@@ -210,6 +210,48 @@ def _add_pl_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"weights fitted together (default {pl.DEFAULT_BLOCK}; 'row' for exact positions)")
 
 
+def _print_prune_report(report) -> None:
+    rows = report.layers
+    name_w = min(40, max([5] + [len(r.name) for r in rows]))
+    print(f"{'layer':<{name_w}}  {'shape':<16} {'removed':>8} {'|w| removed':>14} {'of |w|':>7}  detail")
+    for r in rows:
+        name = r.name if len(r.name) <= name_w else "…" + r.name[-(name_w - 1):]
+        shape = "x".join(map(str, r.shape))
+        share = r.removed_magnitude / r.magnitude if r.magnitude else 0.0
+        d = r.detail
+        if "rows_removed" in d:
+            detail = (f"rows {d['rows_removed']}/{d['rows']}, cols {d['cols_removed']}/{d['cols']}; loss "
+                      f"line-sums {d['loss_line_sums']:.4g}, conditional {d['loss_conditional']:.4g}, "
+                      f"annealed {d['loss_anneal']:.4g}")
+        elif "groups" in d:
+            detail = f"{d['groups_removed']}/{d['groups']} {d['unit']}s"
+        else:
+            detail = ""
+        print(f"{name:<{name_w}}  {shape:<16} {r.sparsity:>8.1%} {r.removed_magnitude:>14.6g} {share:>7.1%}  {detail}")
+    total_mag = sum(r.magnitude for r in rows)
+    removed_mag = sum(r.removed_magnitude for r in rows)
+    share = removed_mag / total_mag if total_mag else 0.0
+    print(f"total: {len(rows)} tensors pruned, {report.removed:,} of {report.params:,} parameters removed "
+          f"({report.removed / max(report.params, 1):.1%}), removed magnitude {removed_mag:.6g} ({share:.1%}); "
+          f"{len(report.skipped)} tensors left alone")
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from .prune import PruneOptions, prune_file
+
+    options = PruneOptions(method=args.method, sparsity=args.sparsity, scope=args.scope,
+                           anneal_iterations=args.anneal_iterations, seed=args.seed,
+                           include=args.include, exclude=args.exclude)
+    out, report = prune_file(args.model, args.output, options=options, force=args.force)
+    if args.json:
+        json.dump({"output": str(out), **report.as_dict()}, sys.stdout, indent=1)
+        print()
+    elif not args.quiet:
+        _print_prune_report(report)
+        print(f"{args.model} -> {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nncodec", description="Compress neural-network model files into .nnz and back.")
@@ -304,6 +346,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-cosine", type=float, default=None, help="exit 1 if any output's cosine is below this")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_verify)
+    p = sub.add_parser("prune", help="prune a model's weights into a new model file",
+                       description="Set the least important weights of a model to zero (weights only, no "
+                       "training) and write the pruned model in the same format. Only weight matrices and "
+                       "convolution kernels are pruned (see docs/pruning.md).")
+    p.add_argument("model", help="model file to prune")
+    p.add_argument("-o", "--output", help="output model file (default: MODEL.pruned.SUFFIX)")
+    p.add_argument("--method", choices=["magnitude", "norm", "rowcol"], default="magnitude",
+                   help="magnitude: smallest |w| (default); norm: neurons / conv kernels of smallest norm; "
+                   "rowcol: whole rows and columns of each matrix (2-approximation + simulated annealing)")
+    p.add_argument("--sparsity", type=float, required=True, help="fraction of weights to remove, 0..1")
+    p.add_argument("--scope", choices=["layer", "global"], default="layer",
+                   help="layer: every tensor loses that fraction (default); global: over all tensors together")
+    p.add_argument("--seed", type=int, default=0, help="seed of the simulated annealing (rowcol)")
+    p.add_argument("--anneal-iterations", type=int, default=20000,
+                   help="simulated annealing steps per tensor (rowcol; 0: approximation only)")
+    p.add_argument("--include", metavar="REGEX", help="also prune tensors whose name matches")
+    p.add_argument("--exclude", metavar="REGEX", help="never prune tensors whose name matches")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
+    p.add_argument("-q", "--quiet", action="store_true", help="no report")
+    p.set_defaults(func=cmd_prune)
     return parser
 
 

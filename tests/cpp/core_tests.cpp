@@ -1,6 +1,7 @@
 // C++ tests of the core, run under ASan/UBSan in CI. No framework: each test is a function.
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <cstring>
 #include <functional>
 #include <random>
@@ -19,6 +20,8 @@
 #include "entropy/positions.hpp"
 #include "entropy/token_decode.hpp"
 #include "entropy/token_encode.hpp"
+#include "transform/prune_select.hpp"
+#include "transform/rowcol_prune.hpp"
 
 namespace {
 
@@ -209,6 +212,69 @@ void test_matrix_formats_round_trip() {
   }
 }
 
+void test_prune_selection() {
+  EXPECT(nnz::required_removed(0.9, 100) == 90);
+  EXPECT(nnz::required_removed(0.5, 3) == 2);
+  EXPECT(nnz::required_removed(1.0, 0) == 0);
+  EXPECT(throws_code([] { nnz::required_removed(1.5, 3); }, nnz::ErrorCode::invalid_argument));
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> a = {3, nan, -1, 0, 2}, b = {1, 1};
+  // 7 items, half: at least 4 go: 0, -1 (|.|=1), then the tie at 1 in order (b[0], b[1]) -> only b[0] needed.
+  auto removed = nnz::select_smallest_groups({{a.data(), a.size(), 1}, {b.data(), b.size(), 1}}, 0.5);
+  EXPECT((removed[0] == std::vector<uint8_t>{0, 0, 1, 1, 0}));
+  EXPECT((removed[1] == std::vector<uint8_t>{1, 1}));
+  removed = nnz::select_smallest_groups({{a.data(), a.size(), 1}}, 1.0);
+  EXPECT((removed[0] == std::vector<uint8_t>{1, 1, 1, 1, 1}));
+  // Groups of 3: at least 40% of 6 parameters = 3 -> the one group of smallest score.
+  removed = nnz::select_smallest_groups({{b.data(), b.size(), 3}}, 0.4);
+  EXPECT((removed[0] == std::vector<uint8_t>{1, 0}));
+}
+
+double brute_force_rowcol(const nnz::RowColMatrix& w, double sparsity) {
+  const uint64_t limit = nnz::rowcol_kept_limit(w.rows, w.cols, sparsity);
+  double best = std::numeric_limits<double>::infinity();
+  for (uint32_t rm = 0; rm < (1u << w.rows); ++rm)
+    for (uint32_t cm = 0; cm < (1u << w.cols); ++cm) {
+      std::vector<uint8_t> rows(w.rows), cols(w.cols);
+      uint64_t kr = 0, kc = 0;
+      for (size_t i = 0; i < w.rows; ++i) kr += (rows[i] = (rm >> i) & 1u) == 0;
+      for (size_t j = 0; j < w.cols; ++j) kc += (cols[j] = (cm >> j) & 1u) == 0;
+      if (kr * kc <= limit) best = std::min(best, nnz::rowcol_removed_magnitude(w, rows, cols));
+    }
+  return best;
+}
+
+void test_rowcol_against_brute_force() {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  for (int trial = 0; trial < 200; ++trial) {
+    const size_t m = 1 + rng() % 5, n = 1 + rng() % 5;
+    const double sparsity = static_cast<double>(rng() % 21) / 20.0;
+    std::vector<float> data(m * n);
+    for (auto& v : data) v = rng() % 4 ? normal(rng) : 0.0f;
+    const nnz::RowColMatrix w{data.data(), m, n};
+    const double optimum = brute_force_rowcol(w, sparsity);
+    const uint64_t limit = nnz::rowcol_kept_limit(m, n, sparsity);
+    const auto line = nnz::rowcol_line_sums(w, sparsity);
+    const auto cond = nnz::rowcol_conditional(w, sparsity);
+    const auto annealed = nnz::rowcol_anneal(w, sparsity, line, nnz::AnnealOptions{500, 9});
+    const auto again = nnz::rowcol_anneal(w, sparsity, line, nnz::AnnealOptions{500, 9});
+    for (const auto* s : {&line, &cond, &annealed}) {
+      uint64_t kr = 0, kc = 0;
+      for (uint8_t f : s->removed_rows) kr += f == 0;
+      for (uint8_t f : s->removed_cols) kc += f == 0;
+      EXPECT(kr * kc <= limit);
+      EXPECT(s->removed_magnitude <= 2 * optimum + 1e-9);
+      EXPECT(s->removed_magnitude >= optimum - 1e-9);
+    }
+    EXPECT(annealed.removed_magnitude <= line.removed_magnitude);
+    EXPECT(again.removed_rows == annealed.removed_rows && again.removed_cols == annealed.removed_cols);
+  }
+  std::vector<float> bad = {1.0f, std::numeric_limits<float>::infinity()};
+  EXPECT(throws_code([&] { nnz::rowcol_conditional(nnz::RowColMatrix{bad.data(), 1, 2}, 0.5); },
+                     nnz::ErrorCode::invalid_argument));
+}
+
 nnz::DecodeRequest request(const nnz::EncodedTensor& e, nnz::DType dt, uint64_t count,
                            const std::vector<uint8_t>& payload) {
   return nnz::DecodeRequest{e.codec, dt, count, nnz::ByteSpan{e.params.data(), e.params.size()},
@@ -319,6 +385,8 @@ int main() {
   test_lossless_all_dtypes();
   test_pl_bound_and_damage();
   test_matrix_formats_round_trip();
+  test_prune_selection();
+  test_rowcol_against_brute_force();
   test_token_streams();
   test_eb_bound_and_hostile_payloads();
   test_sparse_and_positions();
