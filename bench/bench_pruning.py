@@ -88,6 +88,30 @@ def csr_bytes(model: nn.Sequential) -> int:
     return total
 
 
+# eb bounds tried, coarse to fine (x each tensor's std); tiny models: every weight matrix may be lossy.
+EB_REL_ERRORS = (0.2, 0.1, 0.05, 0.02, 0.01, 0.005)
+EB_MIN_LOSSY_ELEMS = 64
+
+
+def test_accuracy(predicted: np.ndarray, data: Split) -> float:
+    return 100.0 * int((predicted == data.y_test.numpy()).sum()) / len(predicted)
+
+
+def eb_file(model: nn.Sequential, data: Split, onnx_path: Path, workdir: Path) -> dict:
+    """The coarsest eb bound whose decoded model predicts the validation split exactly as the pruned
+    model does (the test split only reports)."""
+    nnz_path, back_path = workdir / "m.eb.nnz", workdir / "back.eb.onnx"
+    want = predictions(model, data.x_val)
+    for rel_error in EB_REL_ERRORS:
+        encode_file(onnx_path, nnz_path, force=True, threads=1, codec="eb",
+                    params={"rel_error": rel_error, "min_lossy_elems": EB_MIN_LOSSY_ELEMS})
+        decode_file(nnz_path, back_path, force=True, threads=1)
+        if np.array_equal(onnx_predictions(back_path, data.x_val), want):
+            break
+    decoded = onnx_predictions(back_path, data.x_test)
+    return {"eb_bytes": nnz_path.stat().st_size, "eb_rel_error": rel_error, "eb_acc": test_accuracy(decoded, data)}
+
+
 def file_sizes(model: nn.Sequential, data: Split, image: bool, workdir: Path) -> dict:
     shape = (1, 1, 8, 8) if image else (1, 64)
     onnx_path, nnz_path, back_path = workdir / "m.onnx", workdir / "m.nnz", workdir / "back.onnx"
@@ -96,8 +120,9 @@ def file_sizes(model: nn.Sequential, data: Split, image: bool, workdir: Path) ->
     decode_file(nnz_path, back_path, force=True, threads=1)
     decoded = onnx_predictions(back_path, data.x_test)
     return {"onnx_bytes": onnx_path.stat().st_size, "nnz_bytes": nnz_path.stat().st_size,
-            "csr_bytes": csr_bytes(model), "decoded_acc": 100.0 * int((decoded == data.y_test.numpy()).sum()) / len(decoded),
-            "decoded_equal": bool(np.array_equal(decoded, predictions(model, data.x_test)))}
+            "csr_bytes": csr_bytes(model), "decoded_acc": test_accuracy(decoded, data),
+            "decoded_equal": bool(np.array_equal(decoded, predictions(model, data.x_test))),
+            **eb_file(model, data, onnx_path, workdir)}
 
 
 def record(net: nn.Sequential, data: Split, image: bool, workdir: Path | None = None, **extra) -> dict:
@@ -315,7 +340,8 @@ def summarise(rows: list[dict]) -> list[dict]:
     for (model, kind, method, sparsity, tuned), rs in groups.items():
         s = {"model": model, "kind": kind, "method": method, "sparsity": sparsity, "fine_tuned": tuned,
              "seeds": len(rs)}
-        for key in ("acc", "params", "macs", "onnx_bytes", "nnz_bytes", "csr_bytes", "decoded_acc"):
+        for key in ("acc", "params", "macs", "onnx_bytes", "nnz_bytes", "csr_bytes", "decoded_acc", "eb_bytes",
+                    "eb_rel_error", "eb_acc"):
             if key in rs[0]:
                 s[key] = float(np.mean([r[key] for r in rs]))
         s["acc_std"] = float(np.std([r["acc"] for r in rs]))
@@ -357,17 +383,21 @@ def markdown(summary: list[dict]) -> str:
             lines.append(f"| {r['method']} | {r['params']:.0f} | {1 - r['params'] / dense['params']:.1%} | "
                          f"{r['macs']:.0f} | {r['acc']:.2f} ± {r['acc_std']:.2f} | {r['acc'] - dense['acc']:+.2f} | "
                          f"{mag['acc']:.2f} | {rnd['acc']:.2f} |")
-        lines += ["", "Pruned model files encoded with `nncodec encode` (lossless; decoded file checked with "
-                  "onnxruntime):\n",
-                  "| model | acc | ONNX bytes | CSR bytes | .nnz bytes | dense ONNX / .nnz | CSR / .nnz | decoded acc equal |",
-                  "|---|---:|---:|---:|---:|---:|---:|:---:|"]
+        lines += ["", "Pruned model files encoded with `nncodec encode`: lossless (decoded file checked with "
+                  "onnxruntime), and `--codec eb` at the coarsest bound (K x std) whose decoded model predicts the "
+                  "validation split exactly as the pruned model; accuracies on the test split:\n",
+                  "| model | acc | ONNX bytes | CSR bytes | .nnz bytes | dense ONNX / .nnz | CSR / .nnz | decoded acc equal "
+                  "| eb K | eb .nnz bytes | dense ONNX / eb | eb acc |",
+                  "|---|---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|---:|"]
         for r in rows:
             if "nnz_bytes" not in r:
                 continue
             label = r["method"] + (f" {r['sparsity']:.0%}" if r["kind"] == "post-training" else "")
             lines.append(f"| {label} | {r['acc']:.2f} | {r['onnx_bytes']:.0f} | {r['csr_bytes']:.0f} | "
                          f"{r['nnz_bytes']:.0f} | {dense['onnx_bytes'] / r['nnz_bytes']:.1f}x | "
-                         f"{r['csr_bytes'] / r['nnz_bytes']:.2f} | {'yes' if r['decoded_equal'] else 'NO'} |")
+                         f"{r['csr_bytes'] / r['nnz_bytes']:.2f} | {'yes' if r['decoded_equal'] else 'NO'} | "
+                         f"{r['eb_rel_error']:.3g} | {r['eb_bytes']:.0f} | {dense['onnx_bytes'] / r['eb_bytes']:.1f}x | "
+                         f"{r['eb_acc']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
