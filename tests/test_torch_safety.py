@@ -244,3 +244,17 @@ def test_damaged_stored_layout_gives_nncodec_errors_only(tmp_path, data):
         convert.model_tensors(doc)
     except NnzError:
         pass
+
+
+def test_absurd_stride_on_a_length_one_axis_is_harmless():
+    """Regression (found by the hypothesis test above): a damaged view stride of 2**61 on an axis of
+    length 1 reached numpy.as_strided and raised OverflowError instead of being ignored."""
+    import numpy as np
+
+    from nncodec.errors import CorruptFileError
+    from nncodec.formats.torch_format import _view
+
+    storage = np.array([1.5, 2.5], np.float32)
+    assert _view("t", storage, np.dtype(np.float32), 1, (1,), (2**61,)).tolist() == [2.5]
+    with pytest.raises(CorruptFileError):
+        _view("t", storage, np.dtype(np.float32), 0, (2,), (2**61,))

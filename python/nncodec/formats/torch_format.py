@@ -416,4 +416,7 @@ def _view(path: str, coded: np.ndarray, dtype: np.dtype, offset: int, shape: tup
     if offset + sum((n - 1) * s for n, s in zip(shape, stride)) >= elements:
         raise CorruptFileError(f"tensor {path!r} reaches past the end of its storage")
     flat = storage[:elements * dtype.itemsize].view(dtype)
-    return np.lib.stride_tricks.as_strided(flat[offset:], shape, tuple(s * dtype.itemsize for s in stride)).copy()
+    # The check above bounds the stride of every axis longer than 1; an axis of length 1 never
+    # moves, so its stride (which a damaged file may make absurd) is not used.
+    byte_strides = tuple(s * dtype.itemsize if n > 1 else 0 for n, s in zip(shape, stride))
+    return np.lib.stride_tricks.as_strided(flat[offset:], shape, byte_strides).copy()
