@@ -89,7 +89,7 @@ def csr_bytes(model: nn.Sequential) -> int:
 
 
 # eb bounds tried, coarse to fine (x each tensor's std); tiny models: every weight matrix may be lossy.
-EB_REL_ERRORS = (0.2, 0.1, 0.05, 0.02, 0.01, 0.005)
+EB_REL_ERRORS = (0.2, 0.14, 0.1, 0.07, 0.05, 0.035, 0.025, 0.018, 0.013, 0.009, 0.006, 0.004)
 EB_MIN_LOSSY_ELEMS = 64
 
 

@@ -21,4 +21,4 @@ ctest --test-dir build/asan --output-on-failure
 
 echo "== Python tests"
 cd tests  # import the installed package, not the source folder
-NNCODEC_NO_SKIP=1 "../$PY" -m pytest -q -rs -p no:cacheprovider "$@"
+NNCODEC_NO_SKIP=1 HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-ci}" "../$PY" -m pytest -q -rs -p no:cacheprovider "$@"

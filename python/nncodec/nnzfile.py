@@ -206,7 +206,9 @@ def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, so
         "source": {"format": doc.format, "name": source_name, "attrs": doc.attrs},
         **(extra_meta or {}),
     }
-    writer.add_blob(META_BLOB, 0, json.dumps(meta, sort_keys=True, separators=(",", ":")).encode())
+    meta_json = json.dumps(meta, sort_keys=True, separators=(",", ":")).encode()
+    packed = zlib.compress(meta_json, 9)  # worth it for models with many tensors (names repeat)
+    writer.add_blob(META_BLOB, *((1, packed) if len(packed) < len(meta_json) else (0, meta_json)))
     if doc.skeleton:
         writer.add_blob(SKELETON_BLOB, 1, zlib.compress(doc.skeleton, 9))
     return writer.finish()
