@@ -244,6 +244,60 @@ def huffman_decode(block: bytes, n: int, alphabet: int) -> list[int]:
     return out
 
 
+def _rans_table(data: bytes, pos: int, alphabet: int) -> tuple[list[int], int]:
+    """Weights of a rANS table (section 10) and the position after it."""
+    end, nbytes = data[pos] + 1, data[pos + 1]
+    if end > alphabet:
+        raise ValueError("rANS table: too many symbols")
+    bits = _Bits(data[pos + 2:pos + 2 + nbytes])
+    weights = [0] * alphabet
+    for t in range(end):
+        length = bits.read(4)
+        if length >= 1:
+            k = min(length - 1, 3)
+            m = bits.read(k) if k else 0
+            weights[t] = ((1 << k) | m) << (length - 1 - k)
+    if not bits.total - 8 < bits.pos <= bits.total and not (bits.total == 0 and bits.pos == 0):
+        raise ValueError("rANS table: length")
+    return weights, pos + 2 + nbytes
+
+
+def _rans_frequencies(weights: list[int], scale_bits: int) -> list[int]:
+    total, size = sum(weights), 1 << scale_bits
+    used = [w > 0 for w in weights]
+    if not any(used) or sum(used) > size:
+        raise ValueError("rANS table: invalid")
+    f = [max(1, w * size // total) if w else 0 for w in weights]
+    if sum(f) < size:
+        f[f.index(max(f))] += size - sum(f)
+    while sum(f) > size:
+        i = f.index(max(f))
+        f[i] -= min(sum(f) - size, max(1, f[i] // 16))
+    return f
+
+
+def rans_decode(data: bytes, n: int, freq: list[int], scale_bits: int) -> list[int]:
+    """Four interleaved states, symbol i on state i mod 4 (section 10)."""
+    starts = [sum(freq[:s]) for s in range(len(freq))]
+    slot_symbol = [s for s, f in enumerate(freq) for _ in range(f)]
+    states = list(struct.unpack_from("<4I", data, 0))
+    if not all(1 << 23 <= x < 1 << 31 for x in states):
+        raise ValueError("rANS: bad state")
+    pos, mask, out = 16, (1 << scale_bits) - 1, []
+    for i in range(n):
+        x = states[i % 4]
+        s = slot_symbol[x & mask]
+        x = freq[s] * (x >> scale_bits) + (x & mask) - starts[s]
+        while x < 1 << 23:
+            x = (x << 8) | (data[pos] if pos < len(data) else 0)
+            pos += 1
+        states[i % 4] = x
+        out.append(s)
+    if pos != len(data) or any(x != 1 << 23 for x in states):
+        raise ValueError("rANS: stream does not end where its symbols do")
+    return out
+
+
 def _plane(data: bytes, pos: int, n: int, width: int) -> tuple[list[int], int]:
     mode = data[pos]
     pos += 1
@@ -256,6 +310,12 @@ def _plane(data: bytes, pos: int, n: int, width: int) -> tuple[list[int], int]:
     if mode == 2:
         size = struct.unpack_from("<I", data, pos)[0]
         return huffman_decode(data[pos + 4:pos + 4 + size], n, 1 << width), pos + 4 + size
+    if mode == 3:
+        scale_bits = data[pos]
+        weights, pos = _rans_table(data, pos + 1, 1 << width)
+        size = struct.unpack_from("<I", data, pos)[0]
+        freq = _rans_frequencies(weights, scale_bits)
+        return rans_decode(data[pos + 4:pos + 4 + size], n, freq, scale_bits), pos + 4 + size
     raise ValueError("mode")
 
 

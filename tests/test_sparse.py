@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from eb_models import mlp
 from nncodec import _core, encode_file, load
 from nncodec.errors import CorruptFileError
-from nncodec.dtypes import element_bytes
+from nncodec.dtypes import dtype_name, element_bytes
 from nncodec.plan import EncodeOptions, encode_array, encode_sparse_layer, register_codec
 
 
@@ -97,9 +97,13 @@ def test_sparse_eb_keeps_zeros_and_the_bound():
 def test_sparse_any_dtype(dtype):
     rng = np.random.default_rng(2)
     a = (rng.integers(1, 5, size=20000) * (rng.random(20000) < 0.1)).astype(dtype)
-    enc = encode_array("t", a, EncodeOptions())
+    enc = encode_sparse_layer(a, "lossless", dtype_name(a.dtype), element_bytes(a), EncodeOptions())
     assert enc.codec == "sparse"
     assert np.array_equal(decode(enc, a), a)
+    # The plan keeps whichever of dense and sparse coding is smaller.
+    chosen = encode_array("t", a, EncodeOptions())
+    assert len(chosen.params) + chosen.coded_bytes <= len(enc.params) + enc.coded_bytes
+    assert np.array_equal(decode(chosen, a), a)
 
 
 def test_sparse_is_generic_over_the_inner_codec(monkeypatch):

@@ -11,7 +11,7 @@
 //           own: all-zero low mantissa bytes (floats widened from bfloat16/float16) cost nothing.
 //   ints    signed values are zigzag-mapped (small magnitudes -> small codes), then split into
 //           byte planes, least significant first. bool and uint8: one byte plane.
-// Each plane is stored constant, bit-packed or Huffman-coded, whichever is smallest.
+// Each plane is stored constant, bit-packed, Huffman- or rANS-coded (plane_coder.hpp).
 #pragma once
 #include <cstdint>
 
@@ -26,6 +26,9 @@ constexpr uint32_t kLosslessMaxChunkElems = uint32_t{1} << 28;
 struct LosslessOptions {
   uint32_t chunk_elems = kLosslessDefaultChunkElems;
   int threads = 1;
+  // Use chunks 4x smaller where the tensor's statistics change along it enough to pay for the
+  // extra tables (e.g. embedding rows of different precision); decided once per tensor.
+  bool adaptive_chunks = true;
 };
 
 EncodedTensor lossless_encode(const TensorRef& tensor, const LosslessOptions& options);

@@ -48,17 +48,7 @@ PlaneSource plane_source(ByteReader& in, size_t n, int bits, uint16_t* scratch, 
     return PlaneSource{view.bytes.data, view.bytes.size, bits / 8, bits};
   if (view.mode == PlaneMode::packed && bits < 8 && allow_narrow_packed)
     return PlaneSource{view.bytes.data, view.bytes.size, 0, bits};
-  switch (view.mode) {
-    case PlaneMode::constant:
-      for (size_t i = 0; i < n; ++i) scratch[i] = static_cast<uint16_t>(view.constant);
-      break;
-    case PlaneMode::huffman:
-      huffman_decode_block(view.bytes, n, size_t{1} << bits, scratch);
-      break;
-    case PlaneMode::packed:
-      expand_packed(view.bytes, n, bits, scratch);
-      break;
-  }
+  expand_plane(view, n, bits, scratch);
   if (bits > 8) return PlaneSource{reinterpret_cast<const uint8_t*>(scratch), 2 * n, 2, bits};
   // Narrow 8-bit symbols in place so every byte plane reaches the join loop with stride 1.
   uint8_t* narrow = reinterpret_cast<uint8_t*>(scratch);

@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -120,23 +122,92 @@ void encode_chunk(DType dtype, const uint8_t* src, size_t n, std::vector<uint8_t
   fail(ErrorCode::internal, std::string("lossless: no layout for ") + info.name);
 }
 
+// Element byte j as the planes see it: floats with the top 16 bits rotated (exponent first),
+// signed integers zigzagged. Only used to estimate how the planes' statistics vary.
+template <typename U>
+uint8_t plane_byte(U x, int j, bool is_float, bool is_signed) {
+  constexpr int w = sizeof(U) * 8;
+  if constexpr (sizeof(U) >= 2) {  // floats are 16 bits or wider
+    if (is_float && j < 2) return static_cast<uint8_t>(rotated_top16(x) >> (8 - 8 * j));
+  }
+  if (is_signed) x = static_cast<U>((x << 1) ^ (U{0} - (x >> (w - 1))));
+  return static_cast<uint8_t>(x >> (is_float ? 8 * (w / 8 - 1 - j) : 8 * j));
+}
+
+// Estimated bits of a byte plane with this histogram under the plane coder's rules: entropy plus
+// a table, or 8 bits a symbol when coding would save less than the 3% the coder asks for.
+double estimated_plane_bits(const uint32_t* hist, uint64_t n) {
+  if (n == 0) return 0;
+  double bits = 0;
+  for (int s = 0; s < 256; ++s)
+    if (hist[s]) bits -= static_cast<double>(hist[s]) * std::log2(static_cast<double>(hist[s]) / static_cast<double>(n));
+  constexpr double kTableBits = 8 * 64;
+  return std::min(8.0 * static_cast<double>(n), bits / 0.97 + kTableBits);
+}
+
+template <typename U>
+bool finer_chunks_pay(const uint8_t* src, uint64_t count, uint32_t fine, bool is_float, bool is_signed) {
+  constexpr int nbytes = sizeof(U);
+  const size_t blocks = static_cast<size_t>(ceil_div(count, fine));
+  std::vector<uint32_t> hist(blocks * nbytes * 256, 0);
+  for (uint64_t i = 0; i < count; ++i) {
+    const U x = load_element<U>(src, static_cast<size_t>(i));
+    uint32_t* h = hist.data() + static_cast<size_t>(i / fine) * nbytes * 256;
+    for (int j = 0; j < nbytes; ++j) h[j * 256 + plane_byte(x, j, is_float, is_signed)]++;
+  }
+  double fine_bits = 0, coarse_bits = 0;
+  std::vector<uint32_t> merged(256);
+  for (size_t b0 = 0; b0 < blocks; b0 += 4) {
+    for (int j = 0; j < nbytes; ++j) {
+      std::fill(merged.begin(), merged.end(), 0);
+      uint64_t merged_n = 0;
+      for (size_t b = b0; b < std::min(blocks, b0 + 4); ++b) {
+        const uint32_t* h = hist.data() + (b * nbytes + static_cast<size_t>(j)) * 256;
+        const uint64_t n = std::min<uint64_t>(fine, count - b * fine);
+        fine_bits += estimated_plane_bits(h, n);
+        for (int s = 0; s < 256; ++s) merged[s] += h[s];
+        merged_n += n;
+      }
+      coarse_bits += estimated_plane_bits(merged.data(), merged_n);
+    }
+  }
+  constexpr double kMinGain = 0.001;  // finer chunks also cost decode time (more tables to build)
+  return fine_bits < (1.0 - kMinGain) * coarse_bits;
+}
+
+uint32_t chunk_elems_for(const TensorRef& tensor, const LosslessOptions& options) {
+  const uint32_t fine = options.chunk_elems / 4;
+  if (!options.adaptive_chunks || fine < 4096 || tensor.count < 2 * static_cast<uint64_t>(fine)) return options.chunk_elems;
+  const DTypeInfo& info = dtype_info(tensor.dtype);
+  const bool is_float = info.kind == DTypeKind::floating, is_signed = info.kind == DTypeKind::signed_int;
+  bool pays = false;
+  switch (info.bits) {
+    case 8: pays = finer_chunks_pay<uint8_t>(tensor.data, tensor.count, fine, is_float, is_signed); break;
+    case 16: pays = finer_chunks_pay<uint16_t>(tensor.data, tensor.count, fine, is_float, is_signed); break;
+    case 32: pays = finer_chunks_pay<uint32_t>(tensor.data, tensor.count, fine, is_float, is_signed); break;
+    case 64: pays = finer_chunks_pay<uint64_t>(tensor.data, tensor.count, fine, is_float, is_signed); break;
+  }
+  return pays ? fine : options.chunk_elems;
+}
+
 }  // namespace
 
 EncodedTensor lossless_encode(const TensorRef& tensor, const LosslessOptions& options) {
   NNZ_CHECK(options.chunk_elems >= 1 && options.chunk_elems <= kLosslessMaxChunkElems, invalid_argument,
             "lossless: chunk size must be between 1 and 2^28 elements");
   const size_t esize = static_cast<size_t>(dtype_bytes(tensor.dtype));
-  const uint64_t nchunks = ceil_div(tensor.count, options.chunk_elems);
+  const uint32_t chunk_elems = chunk_elems_for(tensor, options);
+  const uint64_t nchunks = ceil_div(tensor.count, chunk_elems);
   std::vector<std::vector<uint8_t>> chunks(to_size(nchunks, "lossless chunk count"));
   parallel_for(chunks.size(), options.threads, [&](size_t c) {
-    const uint64_t first = static_cast<uint64_t>(c) * options.chunk_elems;
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(options.chunk_elems, tensor.count - first));
+    const uint64_t first = static_cast<uint64_t>(c) * chunk_elems;
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(chunk_elems, tensor.count - first));
     encode_chunk(tensor.dtype, tensor.data + first * esize, n, chunks[c]);
   });
   EncodedTensor result;
   result.codec = kLosslessCodecId;
   ByteWriter params(result.params);
-  params.u32(options.chunk_elems);
+  params.u32(chunk_elems);
   write_chunk_table(chunks, result.payload, "lossless");
   return result;
 }

@@ -4,6 +4,8 @@
 //   u8 mode = 0 (constant)  u64 value                       every symbol equals value
 //   u8 mode = 1 (packed)    ceil(n * width / 8) bytes        symbols bit-packed LSB-first
 //   u8 mode = 2 (Huffman)   u32 block_bytes, Huffman block   width <= 12 only
+//   u8 mode = 3 (rANS)      u8 scale_bits, rANS table, u32 stream_bytes, rANS stream
+//                                                            width <= 8 only (see plane_encode.cpp)
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -14,10 +16,10 @@
 
 namespace nnz {
 
-enum class PlaneMode : uint8_t { constant = 0, packed = 1, huffman = 2 };
+enum class PlaneMode : uint8_t { constant = 0, packed = 1, huffman = 2, rans = 3 };
 
-// Appends the plane in the smallest mode, except that Huffman must save at least 3% over packed
-// to be chosen (see plane_encode.cpp). Symbols must fit in `width` bits.
+// Appends the plane in the smallest mode, weighed against decode time: Huffman must save at least
+// 3% over packed and rANS 5% over Huffman (see plane_encode.cpp). Symbols fit in `width` bits.
 template <typename T>
 void encode_plane(const T* syms, size_t n, int width, std::vector<uint8_t>& out);
 
@@ -25,7 +27,7 @@ void encode_plane(const T* syms, size_t n, int width, std::vector<uint8_t>& out)
 struct PlaneView {
   PlaneMode mode;
   uint64_t constant;  // mode constant
-  ByteSpan bytes;     // mode packed: exactly ceil(n * width / 8) bytes; mode Huffman: the block
+  ByteSpan bytes;     // packed: exactly ceil(n * width / 8) bytes; Huffman: the block; rANS: table + stream
 };
 // Reads the plane's header and validates its size; the reader advances past the plane.
 PlaneView read_plane(ByteReader& in, size_t n, int width);
@@ -33,6 +35,9 @@ PlaneView read_plane(ByteReader& in, size_t n, int width);
 // Unpacks n symbols of `width` bits from a packed plane's bytes.
 template <typename T>
 void expand_packed(ByteSpan bytes, size_t n, int width, T* out);
+
+// Expands a plane of any mode into out[0..n) (16-bit symbols: width <= 16).
+void expand_plane(const PlaneView& plane, size_t n, int width, uint16_t* out);
 
 // Reads one plane of n symbols of `width` bits into out[0..n).
 template <typename T>

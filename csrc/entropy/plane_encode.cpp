@@ -1,3 +1,4 @@
+#include <cmath>
 #include <string>
 
 #include "common/bit_io.hpp"
@@ -5,6 +6,7 @@
 #include "entropy/huffman_block.hpp"
 #include "entropy/huffman_table.hpp"
 #include "entropy/plane_coder.hpp"
+#include "entropy/rans_encode.hpp"
 
 namespace nnz {
 namespace {
@@ -16,8 +18,60 @@ uint64_t packed_bytes(size_t n, int width) { return ceil_div(static_cast<uint64_
 // least this fraction of the packed size.
 constexpr double kHuffmanMinGain = 0.03;
 
-bool huffman_pays(uint64_t huffman_bytes, uint64_t packed) {
-  return static_cast<double>(huffman_bytes) < (1.0 - kHuffmanMinGain) * static_cast<double>(packed);
+// rANS codes a symbol in less than one bit where Huffman cannot (planes dominated by one value,
+// such as low mantissa bytes that are mostly zero), but decodes about three times slower than
+// Huffman's multi-symbol tables: it must also save this fraction over Huffman (float exponent
+// planes, where Huffman is within 2-3% of the entropy, stay Huffman).
+constexpr double kRansMinGainOverHuffman = 0.05;
+constexpr int kPlaneRansScaleBits = kRansMaxScaleBits;
+constexpr int kPlaneRansMaxWidth = 8;
+
+bool saves(uint64_t candidate, uint64_t reference, double min_gain) {
+  return static_cast<double>(candidate) < (1.0 - min_gain) * static_cast<double>(reference);
+}
+
+// The mode a non-constant plane of width <= 12 gets, and its exact or estimated size in bytes.
+struct PlaneChoice {
+  PlaneMode mode;
+  uint64_t bytes;
+  std::vector<uint8_t> huffman_lengths;
+  std::vector<uint32_t> rans_weights;
+};
+
+PlaneChoice choose_mode(const uint64_t* freq, int width, size_t n) {
+  const size_t alphabet = size_t{1} << width;
+  PlaneChoice best{PlaneMode::packed, 1 + packed_bytes(n, width), {}, {}};
+  std::vector<uint8_t> lengths = huffman_code_lengths(freq, alphabet, kHuffmanMaxBits);
+  const uint64_t huffman = 1 + 4 + huffman_block_bytes(freq, alphabet, lengths);
+  const bool huffman_chosen = saves(huffman, best.bytes, kHuffmanMinGain);
+  if (huffman_chosen) best = PlaneChoice{PlaneMode::huffman, huffman, std::move(lengths), {}};
+  if (width <= kPlaneRansMaxWidth) {
+    std::vector<uint32_t> weights = rans_weights_from_counts(freq, alphabet);
+    const std::vector<uint32_t> f = rans_normalize(weights, kPlaneRansScaleBits);
+    double bits = 0;
+    for (size_t s = 0; s < alphabet; ++s)
+      if (freq[s]) bits += static_cast<double>(freq[s]) * (kPlaneRansScaleBits - std::log2(static_cast<double>(f[s])));
+    // mode, scale, table, length, four states, and a byte of slack for the final renormalisation
+    const uint64_t rans = 1 + 1 + rans_table_bytes(weights) + 4 + 4 * kRansStates +
+                          static_cast<uint64_t>(std::ceil(bits / 8)) + 1;
+    if (saves(rans, best.bytes, huffman_chosen ? kRansMinGainOverHuffman : kHuffmanMinGain))
+      best = PlaneChoice{PlaneMode::rans, rans, {}, std::move(weights)};
+  }
+  return best;
+}
+
+template <typename T>
+void write_rans(const T* syms, size_t n, const std::vector<uint32_t>& weights, std::vector<uint8_t>& out) {
+  ByteWriter w(out);
+  w.u8(static_cast<uint8_t>(kPlaneRansScaleBits));
+  rans_write_table(w, weights);
+  const RansEncTable table(rans_normalize(weights, kPlaneRansScaleBits), kPlaneRansScaleBits);
+  RansEncoder enc(n);
+  for (size_t i = n; i-- > 0;) enc.put(table[static_cast<size_t>(syms[i])], i);
+  const ByteSpan stream = enc.finish();
+  NNZ_CHECK(stream.size <= UINT32_MAX, invalid_argument, "plane: rANS stream too large");
+  w.u32(static_cast<uint32_t>(stream.size));
+  w.bytes(stream.data, stream.size);
 }
 
 template <typename T>
@@ -45,10 +99,7 @@ uint64_t plane_bytes_from_histogram(const uint64_t* freq, int width, size_t n) {
   size_t used = 0;
   for (size_t s = 0; s < alphabet; ++s) used += freq[s] != 0;
   if (used <= 1) return 1 + 8;
-  const uint64_t packed = 1 + packed_bytes(n, width);
-  const std::vector<uint8_t> lengths = huffman_code_lengths(freq, alphabet, kHuffmanMaxBits);
-  const uint64_t huffman = 1 + 4 + huffman_block_bytes(freq, alphabet, lengths);
-  return huffman_pays(huffman, packed) ? huffman : packed;
+  return choose_mode(freq, width, n).bytes;
 }
 
 template <typename T>
@@ -66,18 +117,22 @@ void encode_plane(const T* syms, size_t n, int width, std::vector<uint8_t>& out)
     const size_t alphabet = size_t{1} << width;
     std::vector<uint64_t> freq(alphabet, 0);
     for (size_t i = 0; i < n; ++i) freq[syms[i]]++;
-    const std::vector<uint8_t> lengths = huffman_code_lengths(freq.data(), alphabet, kHuffmanMaxBits);
-    const uint64_t huffman_bytes = huffman_block_bytes(freq.data(), alphabet, lengths);
-    if (huffman_pays(huffman_bytes + 4, packed_bytes(n, width))) {
+    const PlaneChoice choice = choose_mode(freq.data(), width, n);
+    if (choice.mode == PlaneMode::rans) {
+      w.u8(static_cast<uint8_t>(PlaneMode::rans));
+      write_rans(syms, n, choice.rans_weights, out);
+      return;
+    }
+    if (choice.mode == PlaneMode::huffman) {
       w.u8(static_cast<uint8_t>(PlaneMode::huffman));
       const size_t size_at = out.size();
       w.u32(0);
-      out.reserve(out.size() + huffman_bytes);
+      out.reserve(out.size() + choice.bytes);
       if constexpr (sizeof(T) == sizeof(uint16_t)) {
-        huffman_encode_block(syms, n, alphabet, lengths, out);
+        huffman_encode_block(syms, n, alphabet, choice.huffman_lengths, out);
       } else {
         const std::vector<uint16_t> narrow(syms, syms + n);
-        huffman_encode_block(narrow.data(), n, alphabet, lengths, out);
+        huffman_encode_block(narrow.data(), n, alphabet, choice.huffman_lengths, out);
       }
       const uint64_t size = out.size() - size_at - 4;
       NNZ_CHECK(size <= UINT32_MAX, invalid_argument, "plane: Huffman block too large");

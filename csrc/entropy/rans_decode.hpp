@@ -40,7 +40,12 @@ class RansDecoder {
   // Decodes the symbol at `position` (its state is position % 4).
   // `slots` is the table (rans_append_dec_table) for precision scale_bits.
   inline uint32_t get(const uint32_t* slots, int scale_bits, size_t position) {
-    uint32_t& state = state_[position % kRansStates];
+    return get_lane(slots, scale_bits, position % kRansStates);
+  }
+  // The same with the state given directly: loops unrolled over the four lanes pass constants,
+  // so the states stay in registers.
+  inline uint32_t get_lane(const uint32_t* slots, int scale_bits, size_t lane) {
+    uint32_t& state = state_[lane];
     uint32_t x = state;
     const uint32_t e = slots[x & ((uint32_t{1} << scale_bits) - 1)];
     x = ((e >> 20) + 1) * (x >> scale_bits) + ((e >> 8) & 0xFFF);
