@@ -19,7 +19,9 @@ decoding gives back the very same file: loadable by ``torch.load(..., weights_on
 Coded tensor names are the tensors' paths in the pickled object (a state dict's keys; nested
 containers joined with "/", TorchScript attributes with "."). A storage is coded under the name of
 the first tensor that views it, with that tensor's shape when the tensor is the whole storage in
-order; otherwise (a transposed, partial or shared view) as the flat storage named ``<path>.storage``.
+order; otherwise (a transposed, partial or shared view) as the storage named ``<path>.storage``:
+in memory order with the axes sorted by stride when the view is a permutation of the whole
+storage (a transposed weight), flat otherwise.
 The views themselves (offset, shape, stride) are kept in the layout, so :func:`model_tensors` can
 rebuild every tensor (for ``decode --to``).
 """
@@ -318,6 +320,26 @@ def _is_whole(ref: StorageRef, dtype: str, offset: int, shape: tuple[int, ...], 
     return True
 
 
+def _physical_shape(ref: StorageRef, dtype: str, offset: int, shape: tuple[int, ...], stride: tuple[int, ...],
+                    coded: str) -> tuple[int, ...] | None:
+    """The storage's shape in memory order when the view is a permutation of the whole storage
+    (e.g. weights kept transposed from another framework): axes by decreasing stride. None if not.
+
+    Coding the storage with that shape rather than flat keeps it recognisable as a weight tensor
+    (lossy codecs leave 1-D tensors, like biases, alone)."""
+    if offset != 0 or _CODED_DTYPES.get(dtype) != coded or dtype.startswith("complex"):
+        return None
+    axes = sorted((a for a, n in enumerate(shape) if n != 1), key=lambda a: -stride[a])
+    expected = 1
+    for a in reversed(axes):
+        if stride[a] != expected:
+            return None
+        expected *= shape[a]
+    if expected * NUMPY_DTYPES[coded].itemsize != ref.nbytes:
+        return None
+    return tuple(shape[a] for a in axes)
+
+
 def _document(parsed: _Parsed, buf, name: str) -> ModelDocument:
     tensors: dict[str, np.ndarray] = {}
     coded_names: dict[int, str] = {}
@@ -342,7 +364,8 @@ def _document(parsed: _Parsed, buf, name: str) -> ModelDocument:
                                   count=ref.nbytes // item, offset=storage.offset)
             if swap:
                 array = array.byteswap().view(NUMPY_DTYPES[coded])
-            tensors[tensor_name] = array.reshape(shape) if whole else array
+            physical = None if whole else _physical_shape(ref, dtype, offset, shape, stride, coded)
+            tensors[tensor_name] = array.reshape(shape if whole else physical or (-1,))
             coded_names[id(ref)] = tensor_name
             holes.append(byte_layout.Hole(storage.offset, tensor_name, storage.crc_fields, swap))
         path = byte_layout.unique_name(path, used_paths)
