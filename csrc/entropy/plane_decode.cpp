@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <string>
 
 #include "common/bit_io.hpp"
@@ -107,20 +108,12 @@ void decode_plane(ByteReader& in, size_t n, int width, T* out) {
   if constexpr (sizeof(T) == sizeof(uint16_t)) {
     if (width <= 16) return expand_plane(plane, n, width, reinterpret_cast<uint16_t*>(out));
   }
-  switch (plane.mode) {
-    case PlaneMode::constant:
-      for (size_t i = 0; i < n; ++i) out[i] = static_cast<T>(plane.constant);
-      return;
-    case PlaneMode::packed:
-      return expand_packed(plane.bytes, n, width, out);
-    case PlaneMode::huffman:
-    case PlaneMode::rans: {  // narrow fields only: through 16-bit symbols
-      std::vector<uint16_t> tmp(n);
-      expand_plane(plane, n, width, tmp.data());
-      for (size_t i = 0; i < n; ++i) out[i] = tmp[i];
-      return;
-    }
-  }
+  if (plane.mode == PlaneMode::packed) return expand_packed(plane.bytes, n, width, out);
+  if (plane.mode == PlaneMode::constant) return std::fill(out, out + n, static_cast<T>(plane.constant));
+  // Huffman and rANS code narrow fields only: through 16-bit symbols.
+  std::vector<uint16_t> tmp(n);
+  expand_plane(plane, n, width, tmp.data());
+  std::copy(tmp.begin(), tmp.end(), out);
 }
 
 template void expand_packed<uint16_t>(ByteSpan, size_t, int, uint16_t*);
