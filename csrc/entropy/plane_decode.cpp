@@ -43,6 +43,8 @@ void read_packed(ByteSpan src, size_t n, int width, T* out) {
 
 template <typename T>
 void decode_plane(ByteReader& in, size_t n, int width, T* out) {
+  NNZ_CHECK(width >= 1 && width <= 64 && static_cast<size_t>(width) <= 8 * sizeof(T), internal,
+            "plane: symbol width " + std::to_string(width) + " does not fit the output type");
   const uint8_t mode = in.u8();
   switch (static_cast<PlaneMode>(mode)) {
     case PlaneMode::constant: {
@@ -52,7 +54,7 @@ void decode_plane(ByteReader& in, size_t n, int width, T* out) {
       return;
     }
     case PlaneMode::packed: {
-      const uint64_t bytes = ceil_div(static_cast<uint64_t>(n) * static_cast<uint64_t>(width), 8);
+      const uint64_t bytes = ceil_div(checked_mul(n, static_cast<uint64_t>(width), "plane"), 8);
       read_packed(in.bytes(bytes), n, width, out);
       return;
     }
