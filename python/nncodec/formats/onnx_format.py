@@ -225,6 +225,8 @@ def _put_typed(t: TensorProto, storage: str, array: np.ndarray) -> None:
     flat = array.reshape(-1)
     if t.data_type in _BITS_IN_INT32:
         getattr(t, storage).extend(flat.view(np.uint16).astype(np.int64).tolist())
+    elif flat.dtype == np.bool_:  # protobuf's int32_data refuses Python bools
+        getattr(t, storage).extend(flat.astype(np.int32).tolist())
     else:
         getattr(t, storage).extend(flat.tolist())
 
