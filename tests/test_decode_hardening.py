@@ -120,3 +120,17 @@ def test_reader_fuzz_seeds_are_valid_models(tmp_path):
     assert len(seeds) >= 5
     for seed in seeds:
         check_reader_input(seed.read_bytes(), tmp_path)
+
+
+def test_onnx_names_that_are_not_utf8_are_a_clear_error(tmp_path):
+    # Regression (fuzz_readers): protobuf returns proto2 string fields holding invalid UTF-8 as
+    # bytes; the reader crashed with TypeError on them instead of reporting a corrupt file.
+    graph = helper.make_graph([helper.make_node("Identity", ["wXYZ"], ["y"])], "g", [],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+                              initializer=[numpy_helper.from_array(np.ones(2, np.float32), "wXYZ")])
+    data = helper.make_model(graph).SerializeToString()
+    model = tmp_path / "bad_name.onnx"
+    model.write_bytes(data.replace(b"wXYZ", b"w\x97YZ"))
+    with pytest.raises(CorruptFileError, match="not valid UTF-8"):
+        nncodec.encode_file(model, tmp_path / "bad_name.nnz")
+    assert not (tmp_path / "bad_name.nnz").exists()
