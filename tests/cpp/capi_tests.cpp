@@ -16,18 +16,9 @@
 #include "container/nnz_writer.hpp"
 #include "nnz/nnz.h"
 #include "nnz/nnz.hpp"
+#include "expect.hpp"
 
 namespace {
-
-int failures = 0;
-
-#define EXPECT(cond)                                                             \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      std::fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond);   \
-      ++failures;                                                                \
-    }                                                                            \
-  } while (0)
 
 struct Tensor {
   std::string name;

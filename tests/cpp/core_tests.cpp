@@ -11,18 +11,9 @@
 #include "common/error.hpp"
 #include "entropy/huffman_block.hpp"
 #include "entropy/huffman_table.hpp"
+#include "expect.hpp"
 
 namespace {
-
-int failures = 0;
-
-#define EXPECT(cond)                                                    \
-  do {                                                                  \
-    if (!(cond)) {                                                      \
-      std::fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                       \
-    }                                                                   \
-  } while (0)
 
 bool throws_code(const std::function<void()>& fn, nnz::ErrorCode code) {
   try {
