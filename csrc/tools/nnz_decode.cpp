@@ -33,14 +33,20 @@ namespace {
 using nnz::decoder::Error;
 using nnz::decoder::Reader;
 
-constexpr uint64_t kDefaultMaxMemory = uint64_t{4} << 30;
+// Decode batches of at most 4 GiB, or half the physical memory where that is less.
+uint64_t default_max_memory() {
+  uint64_t limit = uint64_t{4} << 30;
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  if (pages > 0 && page > 0) limit = std::min(limit, static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 2);
+  return limit;
+}
 
 struct Options {
   std::string file;
   std::string output_dir;
   bool list = false;
   int threads = 0;
-  uint64_t max_memory = kDefaultMaxMemory;
+  uint64_t max_memory = default_max_memory();
   nnz_limits limits{};
   std::vector<std::string> only;
 };
@@ -57,7 +63,8 @@ const char kUsage[] =
     "  -l, --list                list the tensors without decoding\n"
     "  -t, --tensor NAME         only this tensor (repeatable)\n"
     "  -j, --threads N           threads (default: one per available CPU)\n"
-    "  --max-memory BYTES        decode in batches of at most this many bytes (default 4 GiB)\n"
+    "  --max-memory BYTES        decode in batches of at most this many bytes\n"
+    "                            (default: 4 GiB or half the physical memory, if less)\n"
     "  --max-tensor-bytes BYTES  refuse tensors larger than this when decoded (default 64 GiB)\n"
     "  --max-index-bytes BYTES   refuse files whose index is larger (default 256 MiB)\n"
     "  -V, --version             print the library version\n"
