@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -5,36 +6,132 @@
 #include "common/checked_math.hpp"
 #include "common/error.hpp"
 #include "common/parallel.hpp"
+#include "common/bit_io.hpp"
+#include "entropy/huffman_block.hpp"
 #include "entropy/plane_coder.hpp"
 
 namespace nnz {
 namespace {
 
+
+// Per-thread scratch for decoded symbols: chunks are decoded many times in a row, so the buffer
+// is allocated once per thread instead of once per chunk.
+uint16_t* symbol_scratch(size_t n) {
+  thread_local std::vector<uint16_t> scratch;
+  if (scratch.size() < n) scratch.resize(n);
+  return scratch.data();
+}
+
 template <typename U>
-U rotate_right1(U x) {
-  constexpr int w = sizeof(U) * 8;
-  return static_cast<U>((x >> 1) | (x << (w - 1)));
+inline void store(uint8_t* dst, size_t i, U v) {
+  std::memcpy(dst + i * sizeof(U), &v, sizeof(U));
+}
+
+inline uint16_t load_u16(const uint8_t* p, size_t i) {
+  return static_cast<uint16_t>(p[2 * i] | (p[2 * i + 1] << 8));
+}
+
+// A plane ready for the join loop, read in place where possible:
+//   stride 1 / 2  8-bit or 16-bit little-endian symbols (packed at that width, or expanded);
+//   stride 0      packed symbols of `bits` < 8 bits, unpacked by the join loop itself.
+struct PlaneSource {
+  const uint8_t* bytes;
+  size_t size;
+  int stride;
+  int bits;
+};
+
+PlaneSource plane_source(ByteReader& in, size_t n, int bits, uint16_t* scratch, bool allow_narrow_packed) {
+  const PlaneView view = read_plane(in, n, bits);
+  if (view.mode == PlaneMode::packed && (bits == 8 || bits == 16))
+    return PlaneSource{view.bytes.data, view.bytes.size, bits / 8, bits};
+  if (view.mode == PlaneMode::packed && bits < 8 && allow_narrow_packed)
+    return PlaneSource{view.bytes.data, view.bytes.size, 0, bits};
+  switch (view.mode) {
+    case PlaneMode::constant:
+      for (size_t i = 0; i < n; ++i) scratch[i] = static_cast<uint16_t>(view.constant);
+      break;
+    case PlaneMode::huffman:
+      huffman_decode_block(view.bytes, n, size_t{1} << bits, scratch);
+      break;
+    case PlaneMode::packed:
+      expand_packed(view.bytes, n, bits, scratch);
+      break;
+  }
+  if (bits > 8) return PlaneSource{reinterpret_cast<const uint8_t*>(scratch), 2 * n, 2, bits};
+  // Narrow 8-bit symbols in place so every byte plane reaches the join loop with stride 1.
+  uint8_t* narrow = reinterpret_cast<uint8_t*>(scratch);
+  for (size_t i = 0; i < n; ++i) narrow[i] = static_cast<uint8_t>(scratch[i]);
+  return PlaneSource{narrow, n, 1, bits};
+}
+
+// Eight packed symbols of `bits` < 8 bits start every `bits` bytes: one 64-bit load unpacks them.
+inline uint64_t load_group(const PlaneSource& p, size_t group) {
+  const size_t at = group * static_cast<size_t>(p.bits);
+  uint64_t w = 0;
+  if (at + 8 <= p.size) {
+    std::memcpy(&w, p.bytes + at, 8);
+  } else {
+    std::memcpy(&w, p.bytes + at, p.size - at);  // the plane's last bytes
+  }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  w = __builtin_bswap64(w);
+#endif
+  return w;
+}
+
+// Element i: top 16 bits t = symbol << middle_bits | middle, rotated back right by one; below
+// them the L byte planes, most significant first (L = 0, 2 or 6 for 16-, 32- and 64-bit floats).
+template <typename U>
+inline U join_one(uint16_t sym, uint32_t mid, int middle_bits, const uint8_t* const* low, size_t i) {
+  constexpr int L = static_cast<int>(sizeof(U)) - 2;
+  const uint32_t t = (static_cast<uint32_t>(sym) << middle_bits) | mid;
+  U v = static_cast<U>(static_cast<U>(((t >> 1) | (t << 15)) & 0xFFFF) << (8 * L));
+  for (int j = 0; j < L; ++j) v |= static_cast<U>(static_cast<U>(low[j][i]) << (8 * (L - 1 - j)));
+  return v;
+}
+
+// The planes are copied to locals first so the compiler knows the output does not alias them.
+template <typename U, int MidStride>
+void join_planes(const uint16_t* sym, int middle_bits, PlaneSource mid, const uint8_t* const* low_planes, size_t n,
+                 uint8_t* dst) {
+  constexpr int L = static_cast<int>(sizeof(U)) - 2;
+  const uint8_t* low[L > 0 ? L : 1];
+  for (int j = 0; j < L; ++j) low[j] = low_planes[j];
+  if constexpr (MidStride == 0) {
+    const uint64_t mask = (uint64_t{1} << mid.bits) - 1;
+    for (size_t g = 0; g * 8 < n; ++g) {
+      uint64_t w = load_group(mid, g);
+      const size_t end = std::min(n, g * 8 + 8);
+      for (size_t i = g * 8; i < end; ++i, w >>= mid.bits)
+        store<U>(dst, i, join_one<U>(sym[i], static_cast<uint32_t>(w & mask), middle_bits, low, i));
+    }
+  } else {
+    const uint8_t* const mid_bytes = mid.bytes;
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t m = MidStride == 1 ? mid_bytes[i] : load_u16(mid_bytes, i);
+      store<U>(dst, i, join_one<U>(sym[i], m, middle_bits, low, i));
+    }
+  }
 }
 
 template <typename U>
 void decode_float_chunk(ByteReader& in, size_t n, const FloatSplit& fs, uint8_t* dst) {
   const int k = in.u8();
   NNZ_CHECK(k <= fs.max_extra_bits, corrupt, "lossless: bad mantissa split in chunk header");
-  const int sym_bits = fs.exponent_bits + k, resid_bits = fs.width - sym_bits;
-  std::vector<uint16_t> sym(n);
-  decode_plane(in, n, sym_bits, sym.data());
-  // The residual plane is decoded straight into the output and then completed in place.
-  U* out = reinterpret_cast<U*>(dst);
-  if (reinterpret_cast<uintptr_t>(dst) % alignof(U) == 0) {
-    decode_plane(in, n, resid_bits, out);
-    for (size_t i = 0; i < n; ++i) out[i] = rotate_right1(static_cast<U>((static_cast<U>(sym[i]) << resid_bits) | out[i]));
-  } else {
-    std::vector<U> resid(n);
-    decode_plane(in, n, resid_bits, resid.data());
-    for (size_t i = 0; i < n; ++i) {
-      const U v = rotate_right1(static_cast<U>((static_cast<U>(sym[i]) << resid_bits) | resid[i]));
-      std::memcpy(dst + i * sizeof(U), &v, sizeof(U));
-    }
+  const int sym_bits = fs.exponent_bits + k;
+  const ResidualPlanes rp = residual_planes(fs, sym_bits);
+  uint16_t* scratch = symbol_scratch(n * static_cast<size_t>(2 + rp.low_planes));
+  uint16_t* sym = scratch;
+  decode_plane(in, n, sym_bits, sym);
+  const PlaneSource mid = plane_source(in, n, rp.middle_bits, scratch + n, true);
+  const uint8_t* low[6];
+  for (int j = 0; j < rp.low_planes; ++j)
+    low[j] = plane_source(in, n, 8, scratch + n * static_cast<size_t>(2 + j), false).bytes;
+  switch (mid.stride) {
+    case 0: return join_planes<U, 0>(sym, rp.middle_bits, mid, low, n, dst);
+    case 1: return join_planes<U, 1>(sym, rp.middle_bits, mid, low, n, dst);
+    default: return join_planes<U, 2>(sym, rp.middle_bits, mid, low, n, dst);
   }
 }
 
@@ -43,9 +140,9 @@ void decode_int_chunk(ByteReader& in, size_t n, bool is_signed, uint8_t* dst) {
   constexpr int w = sizeof(U) * 8;
   NNZ_CHECK(in.u8() == 0, corrupt, "lossless: bad integer chunk header");
   std::vector<U> v(n, 0);
-  std::vector<uint16_t> plane(n);
+  uint16_t* plane = symbol_scratch(n);
   for (int b = 0; b < w / 8; ++b) {
-    decode_plane(in, n, 8, plane.data());
+    decode_plane(in, n, 8, plane);
     for (size_t i = 0; i < n; ++i) v[i] |= static_cast<U>(static_cast<U>(plane[i]) << (8 * b));
   }
   if (is_signed)

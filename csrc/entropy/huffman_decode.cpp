@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstring>
 
 #include "common/bit_io.hpp"
 #include "common/checked_math.hpp"
@@ -8,16 +9,16 @@
 namespace nnz {
 namespace {
 
-// Single-level lookup table indexed by the next `table_bits` stream bits; entry = symbol << 4 | len.
-struct DecodeTable {
-  int table_bits = 0;
+// Single-symbol table indexed by the next `bits` stream bits; entry = symbol << 4 | code length.
+struct SingleTable {
+  int bits = 0;
   std::vector<uint16_t> entries;
 };
 
-DecodeTable build_decode_table(const std::vector<uint8_t>& lengths) {
-  DecodeTable t;
-  for (uint8_t len : lengths) t.table_bits = std::max<int>(t.table_bits, len);
-  t.entries.assign(size_t{1} << t.table_bits, 0);
+SingleTable build_single_table(const std::vector<uint8_t>& lengths) {
+  SingleTable t;
+  for (uint8_t len : lengths) t.bits = std::max<int>(t.bits, len);
+  t.entries.assign(size_t{1} << t.bits, 0);
   const std::vector<uint32_t> codes = huffman_canonical_codes_lsb(lengths);
   for (size_t s = 0; s < lengths.size(); ++s) {
     const int len = lengths[s];
@@ -28,10 +29,62 @@ DecodeTable build_decode_table(const std::vector<uint8_t>& lengths) {
   return t;
 }
 
+// Multi-symbol table: each lookup of kMultiBits stream bits yields every code that lies entirely
+// within them, up to three. Entry layout: bits 0-47 three 16-bit symbols, 48-51 bits consumed,
+// 52-53 symbol count. Skewed alphabets (float exponents average under 3 bits a code) decode about
+// three symbols per lookup instead of one.
+constexpr int kMultiBits = kHuffmanMaxBits;
+constexpr int kMultiMaxSymbols = 3;
+// Below this many symbols the larger table costs more to build than it saves.
+constexpr size_t kMultiMinSymbols = size_t{1} << 14;
+
+std::vector<uint64_t> build_multi_table(const SingleTable& single) {
+  std::vector<uint64_t> multi(size_t{1} << kMultiBits);
+  const uint64_t single_mask = (uint64_t{1} << single.bits) - 1;
+  for (uint64_t idx = 0; idx < multi.size(); ++idx) {
+    uint64_t packed = 0;
+    int used = 0, count = 0;
+    while (count < kMultiMaxSymbols) {
+      const uint16_t e = single.entries[(idx >> used) & single_mask];
+      const int len = e & 15;
+      if (len > kMultiBits - used) break;  // the code is not entirely within the looked-up bits
+      packed |= static_cast<uint64_t>(e >> 4) << (16 * count);
+      used += len;
+      ++count;
+    }
+    multi[idx] = packed | static_cast<uint64_t>(used) << 48 | static_cast<uint64_t>(count) << 52;
+  }
+  return multi;
+}
+
 inline uint16_t decode_one(BitReader& br, const uint16_t* table, int table_bits) {
   const uint16_t e = table[br.peek(table_bits)];
   br.consume(e & 15);
   return static_cast<uint16_t>(e >> 4);
+}
+
+// Decodes into op[j] .. end[j] for four streams while every stream has room for a full round
+// (4 lookups of up to 3 symbols, each lookup storing 4 slots); advances op[j].
+void decode_four_multi(BitReader* br, uint16_t** op, uint16_t* const* end, const std::vector<uint64_t>& multi) {
+  const uint64_t* table = multi.data();
+  constexpr size_t kRound = 4 * kMultiMaxSymbols + 1;
+  auto room = [&] {
+    for (int j = 0; j < 4; ++j)
+      if (static_cast<size_t>(end[j] - op[j]) < kRound) return false;
+    return true;
+  };
+  constexpr uint64_t mask = (uint64_t{1} << kMultiBits) - 1;
+  while (room()) {
+    for (int j = 0; j < 4; ++j) br[j].refill();
+    for (int k = 0; k < 4; ++k) {
+      for (int j = 0; j < 4; ++j) {
+        const uint64_t e = table[br[j].peek(kMultiBits) & mask];
+        std::memcpy(op[j], &e, 8);  // three symbols and one slot of junk, overwritten later
+        br[j].consume(static_cast<int>((e >> 48) & 15));
+        op[j] += (e >> 52) & 3;
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -39,9 +92,9 @@ inline uint16_t decode_one(BitReader& br, const uint16_t* table, int table_bits)
 void huffman_decode_block(ByteSpan block, size_t n, size_t alphabet, uint16_t* out) {
   ByteReader in(block, "Huffman block");
   const std::vector<uint8_t> lengths = huffman_read_table(in, alphabet);
-  const DecodeTable dt = build_decode_table(lengths);
-  const uint16_t* table = dt.entries.data();
-  const int tb = dt.table_bits;
+  const SingleTable single = build_single_table(lengths);
+  const uint16_t* table = single.entries.data();
+  const int tb = single.bits;
 
   const size_t streams = n < kHuffmanFourStreamMin ? 1 : 4;
   const size_t q = ceil_div(n, streams);
@@ -53,33 +106,35 @@ void huffman_decode_block(ByteSpan block, size_t n, size_t alphabet, uint16_t* o
   sizes[streams - 1] = in.remaining() - listed;
 
   BitReader br[4];
-  size_t lo[4], hi[4];
+  uint16_t* op[4];
+  uint16_t* end[4];
   for (size_t j = 0; j < streams; ++j) {
     ByteSpan s = in.bytes(sizes[j]);
     br[j] = BitReader(s.data, s.size);
-    lo[j] = std::min(n, j * q);
-    hi[j] = std::min(n, (j + 1) * q);
+    op[j] = out + std::min(n, j * q);
+    end[j] = out + std::min(n, (j + 1) * q);
   }
 
   if (streams == 4) {
-    // Main loop: after a refill each window holds >= 56 bits, enough for 4 codes of <= 12 bits.
-    size_t common = hi[3] - lo[3];  // the last stream is the shortest
-    size_t i = 0;
-    for (; i + 4 <= common; i += 4) {
-      for (int j = 0; j < 4; ++j) br[j].refill();
-      for (int k = 0; k < 4; ++k) {
-        out[lo[0] + i + k] = decode_one(br[0], table, tb);
-        out[lo[1] + i + k] = decode_one(br[1], table, tb);
-        out[lo[2] + i + k] = decode_one(br[2], table, tb);
-        out[lo[3] + i + k] = decode_one(br[3], table, tb);
+    bool little_endian = true;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    little_endian = false;  // the multi-symbol store relies on the in-memory order of symbols
+#endif
+    if (little_endian && n >= kMultiMinSymbols) {
+      decode_four_multi(br, op, end, build_multi_table(single));
+    } else {
+      // After a refill each window holds >= 56 bits, enough for 4 codes of <= 12 bits.
+      while (end[3] - op[3] >= 4 && end[0] - op[0] >= 4 && end[1] - op[1] >= 4 && end[2] - op[2] >= 4) {
+        for (int j = 0; j < 4; ++j) br[j].refill();
+        for (int k = 0; k < 4; ++k)
+          for (int j = 0; j < 4; ++j) *op[j]++ = decode_one(br[j], table, tb);
       }
     }
-    for (size_t j = 0; j < 4; ++j) lo[j] += i;
   }
   for (size_t j = 0; j < streams; ++j) {
-    for (size_t i = lo[j]; i < hi[j]; ++i) {
+    while (op[j] < end[j]) {
       br[j].refill();
-      out[i] = decode_one(br[j], table, tb);
+      *op[j]++ = decode_one(br[j], table, tb);
     }
     NNZ_CHECK(br[j].finished_exactly(), corrupt, "Huffman block: stream length does not match its symbols");
   }

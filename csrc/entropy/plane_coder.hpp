@@ -7,6 +7,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "common/byte_io.hpp"
@@ -15,15 +16,46 @@ namespace nnz {
 
 enum class PlaneMode : uint8_t { constant = 0, packed = 1, huffman = 2 };
 
-// Appends the plane; picks the smallest mode. Symbols must fit in `width` bits.
+// Appends the plane in the smallest mode, except that Huffman must save at least 3% over packed
+// to be chosen (see plane_encode.cpp). Symbols must fit in `width` bits.
 template <typename T>
 void encode_plane(const T* syms, size_t n, int width, std::vector<uint8_t>& out);
+
+// A plane located but not yet expanded, for decoders that consume packed bits in place.
+struct PlaneView {
+  PlaneMode mode;
+  uint64_t constant;  // mode constant
+  ByteSpan bytes;     // mode packed: exactly ceil(n * width / 8) bytes; mode Huffman: the block
+};
+// Reads the plane's header and validates its size; the reader advances past the plane.
+PlaneView read_plane(ByteReader& in, size_t n, int width);
+
+// Unpacks n symbols of `width` bits from a packed plane's bytes.
+template <typename T>
+void expand_packed(ByteSpan bytes, size_t n, int width, T* out);
 
 // Reads one plane of n symbols of `width` bits into out[0..n).
 template <typename T>
 void decode_plane(ByteReader& in, size_t n, int width, T* out);
 
-// Bytes the plane would take in its cheapest mode, given the symbol histogram (width <= 12).
+// Symbol i of a packed plane (LSB-first, `width` <= 56 bits); `bytes` must hold 8 readable bytes
+// from the symbol's first byte (callers use packed_fast_count to know where that holds).
+inline uint64_t packed_symbol(const uint8_t* bytes, size_t i, int width);
+// Number of leading symbols of a packed plane of `size` bytes that packed_symbol may read.
+size_t packed_fast_count(size_t size, size_t n, int width);
+
+// Bytes the plane would take in the mode encode_plane picks, given the symbol histogram
+// (width <= 12).
 uint64_t plane_bytes_from_histogram(const uint64_t* freq, int width, size_t n);
+
+inline uint64_t packed_symbol(const uint8_t* bytes, size_t i, int width) {
+  const uint64_t bit = static_cast<uint64_t>(i) * static_cast<uint64_t>(width);
+  uint64_t word;
+  std::memcpy(&word, bytes + (bit >> 3), 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  word = __builtin_bswap64(word);
+#endif
+  return (word >> (bit & 7)) & ((uint64_t{1} << width) - 1);
+}
 
 }  // namespace nnz

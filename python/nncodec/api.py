@@ -11,6 +11,7 @@ import numpy as np
 from . import formats
 from .atomic import refuse_existing, staged_output
 from .errors import NnzError
+from .formats import convert
 from .nnzfile import DEFAULT_MAX_TENSOR_BYTES, NnzFile, TensorInfo, default_threads, write_document
 from .plan import EncodeOptions
 
@@ -43,21 +44,29 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
 
 def decode_file(nnz: PathLike, output: PathLike | None = None, *, force: bool = False,
                 inline_external: bool = False, threads: int | None = None,
-                progress: Callable[[TensorInfo], None] | None = None) -> Path:
+                progress: Callable[[TensorInfo], None] | None = None, to: str | None = None) -> Path:
     """Rebuild the original model file from a .nnz file; returns the path of the model written.
 
     The output defaults to the original file name, next to the .nnz file. Files the model refers
-    to (ONNX external data) are written beside it, unless ``inline_external`` puts them inside.
+    to (ONNX external data, safetensors shards) are written beside it, unless ``inline_external``
+    puts ONNX external data inside. ``to`` ("safetensors", "npz", "onnx-initializers") writes
+    the model's tensors in that format instead (default output: the .nnz name with its suffix).
     """
     nnz = Path(nnz)
     with NnzFile(nnz, threads=threads) as f:
         source_name = Path(str(f.meta.get("source", {}).get("name") or nnz.stem)).name
-        out = Path(output) if output is not None else nnz.with_name(source_name)
+        if to is None:
+            out = Path(output) if output is not None else nnz.with_name(source_name)
+        else:
+            out = Path(output) if output is not None else nnz.with_suffix(convert.suffix(to))
         refuse_existing(out, force)
         doc = f.document(progress)
     module = formats.by_name(doc.format)
     with staged_output(out.parent, force) as staging:
-        module.write(doc, out, staging, inline_external=inline_external)
+        if to is None:
+            module.write(doc, out, staging, inline_external=inline_external)
+        else:
+            convert.write(to, doc, out, staging)
     return out
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from . import __version__
 from .api import decode_file, encode_file
+from . import formats
+from .formats import convert
 from .nnzfile import NnzFile, TensorInfo
 from .plan import codec_names
 
@@ -32,11 +34,12 @@ def _human(n: float) -> str:
 
 def cmd_encode(args: argparse.Namespace) -> int:
     model = Path(args.model)
-    with _progress_bar(model.stat().st_size if model.is_file() else 0, "encode", args.quiet) as bar:
+    before = formats.input_size(model) if model.is_file() else 0
+    with _progress_bar(before, "encode", args.quiet) as bar:
         out = encode_file(model, args.output, codec=args.codec, threads=args.threads, force=args.force,
                           progress=lambda name, array: bar.update(array.nbytes))
     if not args.quiet:
-        before, after = model.stat().st_size, out.stat().st_size
+        after = out.stat().st_size
         print(f"{model} -> {out}: {_human(before)} -> {_human(after)} ({before / max(after, 1):.3f}x)")
     return 0
 
@@ -46,7 +49,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
         total = sum(t.decoded_bytes for t in f.tensors)
     with _progress_bar(total, "decode", args.quiet) as bar:
         out = decode_file(args.file, args.output, force=args.force, inline_external=args.inline_external,
-                          threads=args.threads, progress=lambda info: bar.update(info.decoded_bytes))
+                          threads=args.threads, progress=lambda info: bar.update(info.decoded_bytes), to=args.to)
     if not args.quiet:
         print(f"{args.file} -> {out}")
     return 0
@@ -111,7 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("encode", help="compress a model file into .nnz",
-                       description="Compress a model file (.onnx) into a .nnz file.")
+                       description="Compress a model file into a .nnz file: ONNX (.onnx), PyTorch (.pt, .pth, "
+                       ".ckpt, .bin: torch.save zip or legacy; .jit: TorchScript), safetensors (.safetensors, "
+                       "or a sharded checkpoint's .safetensors.index.json). PyTorch pickles are read without "
+                       "torch and without running them: only tensors, containers and plain values are allowed.")
     p.add_argument("model", help="model file to compress")
     p.add_argument("-o", "--output", help="output file (default: MODEL with suffix .nnz)")
     p.add_argument("--codec", choices=codec_names(), default="lossless",
@@ -122,9 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser("decode", help="rebuild the model file from .nnz",
-                       description="Rebuild the original model file from a .nnz file.")
+                       description="Rebuild the original model file from a .nnz file, in its original format. "
+                       "PyTorch and safetensors files come back as the very same bytes after lossless coding: "
+                       "PyTorch files (torch.save zip or legacy "
+                       "pre-1.6 format, TorchScript) come back in the format they had (a legacy file stays "
+                       "legacy), loadable by torch.load(..., weights_only=True) or torch.jit.load; a sharded "
+                       "safetensors checkpoint comes back as its index and shards.")
     p.add_argument("file", help=".nnz file to decode")
     p.add_argument("-o", "--output", help="output model file (default: the original name, next to FILE)")
+    p.add_argument("--to", choices=list(convert.TARGETS), default=None,
+                   help="write the model's tensors in this format instead (tensors only: no graph, code or "
+                   "other values; npz widens bfloat16 to float32 exactly); default output: FILE with "
+                   "that format's suffix")
     p.add_argument("--inline-external", action="store_true",
                    help="ONNX: put external-data tensors inside the model instead of beside it")
     p.add_argument("--threads", type=int, default=None, help="worker threads (default: all CPUs)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -51,7 +52,7 @@ class TensorInfo:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.uint64)) if self.shape else 1
+        return math.prod(self.shape)
 
     @property
     def decoded_bytes(self) -> int:
@@ -101,9 +102,9 @@ class NnzFile(Mapping):
         info = self.tensors[i]
         if info.dtype is None:
             raise UnsupportedError(f"tensor {info.name!r} has a dtype this nncodec does not know")
-        if info.decoded_bytes > self.max_tensor_bytes:  # before allocating, not after
-            raise LimitExceededError(f"tensor {info.name!r}: decoded size {info.decoded_bytes} bytes exceeds the "
-                                     f"limit of {self.max_tensor_bytes}")
+        if info.decoded_bytes > self.max_tensor_bytes:  # checked before numpy allocates
+            raise LimitExceededError(f"tensor {info.name!r}: decoded size {info.decoded_bytes} bytes exceeds "
+                                     f"the limit of {self.max_tensor_bytes} bytes")
         out = np.empty(info.shape, dtype=numpy_dtype(info.dtype))
         self._reader.decode(i, out.reshape(-1).view(np.uint8), threads or self.threads)
         return out

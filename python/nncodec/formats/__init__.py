@@ -6,9 +6,13 @@ from pathlib import Path
 from types import ModuleType
 
 from ..errors import UnsupportedError
-from . import onnx_format
+from . import onnx_format, safetensors_format, torch_format
 
-_FORMATS: dict[str, ModuleType] = {onnx_format.FORMAT: onnx_format}
+_FORMATS: dict[str, ModuleType] = {
+    onnx_format.FORMAT: onnx_format,
+    torch_format.FORMAT: torch_format,
+    safetensors_format.FORMAT: safetensors_format,
+}
 
 
 def by_name(name: str) -> ModuleType:
@@ -20,9 +24,9 @@ def by_name(name: str) -> ModuleType:
 
 def detect(path: Path) -> ModuleType:
     """The format module for a model file, from its suffix, else from its first bytes."""
-    suffix = path.suffix.lower()
+    name = path.name.lower()
     for module in _FORMATS.values():
-        if suffix in module.SUFFIXES:
+        if name.endswith(module.SUFFIXES):  # suffixes may have several parts (".safetensors.index.json")
             return module
     with open(path, "rb") as f:
         head = f.read(64)
@@ -31,3 +35,10 @@ def detect(path: Path) -> ModuleType:
             return module
     known = ", ".join(s for m in _FORMATS.values() for s in m.SUFFIXES)
     raise UnsupportedError(f"{path.name}: not a model format nncodec reads (supported: {known})")
+
+
+def input_size(path: Path) -> int:
+    """Bytes of the model file and of the files it brings in (the shards of a safetensors index)."""
+    module = detect(path)
+    files = module.input_files(path) if hasattr(module, "input_files") else [path]
+    return sum(f.stat().st_size for f in files if f.is_file())

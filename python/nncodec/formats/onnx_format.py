@@ -198,6 +198,8 @@ def read(path: Path) -> ModelDocument:
         model = onnx.load_model(str(path), load_external_data=False)
     except Exception as exc:  # onnx raises DecodeError, ValueError, ... on malformed input
         raise CorruptFileError(f"{path.name}: not a readable ONNX model ({exc})") from None
+    if not model.HasField("graph"):
+        raise CorruptFileError(f"{path.name}: not an ONNX model (it has no graph)")
     base_dir = path.parent
     tensors: dict[str, np.ndarray] = {}
     slots: list[list[str] | None] = []

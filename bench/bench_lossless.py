@@ -1,0 +1,167 @@
+"""Lossless coding of real model files: nncodec against zstd and ZipNN, measured in one run.
+
+    python bench/bench_lossless.py [--models NAME ...] [--repeat N] [--json OUT]
+
+Needs: zstandard, zipnn (which imports torch: install torch==2.13.0 first). Fetches the corpus
+with bench/corpus.py. Two tables:
+
+1. Whole files: the model file against its .nnz (lossless), and zstd -3 / -19 of the file.
+2. Floating-point weights only, per dtype (the data lossless float coders are about): the
+   tensors' bytes against nncodec's coded bytes, ZipNN on the same bytes (concatenated, its
+   byte-grouping for that dtype), and zstd; encode/decode throughput single-threaded (MB/s of
+   original bytes, best of --repeat runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import corpus  # noqa: E402
+
+import nncodec  # noqa: E402
+from nncodec import _core, formats  # noqa: E402
+from nncodec.dtypes import dtype_name, element_bytes  # noqa: E402
+from nncodec.errors import UnsupportedError  # noqa: E402
+from nncodec.plan import EncodeOptions, encode_array  # noqa: E402
+
+FLOAT_DTYPES = ("float32", "bfloat16", "float16")
+
+
+def best_time(fn, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def zstd_size(data: bytes, level: int) -> int:
+    import zstandard
+
+    return len(zstandard.ZstdCompressor(level=level).compress(data))
+
+
+def zipnn_codec(dtype: str):
+    from zipnn import ZipNN
+
+    return ZipNN(input_format="byte", bytearray_dtype=dtype, threads=1)
+
+
+def nncodec_weights(arrays: list[np.ndarray], repeat: int) -> dict:
+    options = EncodeOptions(codec="lossless", threads=1)
+    encoded = []
+    t_enc = best_time(lambda: encoded.__setitem__(slice(None), [encode_array("t", a, options) for a in arrays]), repeat)
+    outs = [np.empty(a.size * a.itemsize, np.uint8) for a in arrays]
+    payloads = [np.frombuffer(e.payload, np.uint8) for e in encoded]
+
+    def decode_all() -> None:
+        for a, e, p, o in zip(arrays, encoded, payloads, outs):
+            _core.decode_payload(e.codec, dtype_name(a.dtype), a.size, e.params, p, o, 1)
+
+    t_dec = best_time(decode_all, repeat)
+    for a, o in zip(arrays, outs):
+        assert np.array_equal(element_bytes(a), o), "nncodec round trip mismatch"
+    return {"bytes": sum(len(e.params) + e.coded_bytes for e in encoded), "enc_s": t_enc, "dec_s": t_dec}
+
+
+def zipnn_weights(blob: bytes, dtype: str, repeat: int) -> dict:
+    codec = zipnn_codec(dtype)
+    out = {}
+    # ZipNN reorders the bytes of its input in place: give it a fresh copy each time.
+    t_enc = best_time(lambda: out.__setitem__("c", codec.compress(bytes(bytearray(blob)))), repeat)
+    t_dec = best_time(lambda: out.__setitem__("d", codec.decompress(out["c"])), repeat)
+    assert bytes(out["d"]) == blob, "ZipNN round trip mismatch"
+    return {"bytes": len(out["c"]), "enc_s": t_enc, "dec_s": t_dec}
+
+
+def bench_model(path: Path, repeat: int) -> dict:
+    doc = formats.detect(path).read(path)
+    data = path.read_bytes()
+    with tempfile.TemporaryDirectory() as tmp:
+        nnz = nncodec.encode_file(path, Path(tmp) / "m.nnz", threads=1)
+        nnz_bytes = nnz.stat().st_size
+        back = nncodec.decode_file(nnz, Path(tmp) / "back" / path.name)
+        identical = back.read_bytes() == data
+    row = {
+        "model": path.name,
+        "file_bytes": len(data),
+        "nnz_bytes": nnz_bytes,
+        "zstd3_bytes": zstd_size(data, 3),
+        "zstd19_bytes": zstd_size(data, 19),
+        "decoded_identical": identical,
+        "weights": {},
+    }
+    for dtype in FLOAT_DTYPES:
+        arrays = [a for a in doc.tensors.values() if dtype_name(a.dtype) == dtype and a.size > 0]
+        if not arrays:
+            continue
+        blob = b"".join(element_bytes(a).tobytes() for a in arrays)
+        row["weights"][dtype] = {
+            "bytes": len(blob),
+            "nncodec": nncodec_weights(arrays, repeat),
+            "zipnn": zipnn_weights(blob, dtype, repeat),
+            "zstd19_bytes": zstd_size(blob, 19),
+        }
+    return row
+
+
+def print_tables(rows: list[dict]) -> None:
+    print("Whole files (lossless): size and ratio against the original file\n")
+    print("| model | original | nncodec .nnz | zstd -3 | zstd -19 | decoded file identical |")
+    print("|---|---:|---:|---:|---:|---|")
+    tot = {"file_bytes": 0, "nnz_bytes": 0, "zstd3_bytes": 0, "zstd19_bytes": 0}
+    for r in rows:
+        for k in tot:
+            tot[k] += r[k]
+        o = r["file_bytes"]
+        print(f"| {r['model']} | {o / 1e6:.2f} MB | {r['nnz_bytes'] / 1e6:.2f} MB ({o / r['nnz_bytes']:.3f}x) | "
+              f"{o / r['zstd3_bytes']:.3f}x | {o / r['zstd19_bytes']:.3f}x | {'yes' if r['decoded_identical'] else 'NO'} |")
+    o = tot["file_bytes"]
+    print(f"| **total** | {o / 1e6:.2f} MB | {tot['nnz_bytes'] / 1e6:.2f} MB ({o / tot['nnz_bytes']:.3f}x) | "
+          f"{o / tot['zstd3_bytes']:.3f}x | {o / tot['zstd19_bytes']:.3f}x | |")
+
+    print("\nFloating-point weights: ratio, and single-thread throughput in MB/s of original bytes (encode / decode)\n")
+    print("| model | dtype | weights | nncodec | ZipNN | zstd -19 | nncodec MB/s | ZipNN MB/s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        for dtype, w in r["weights"].items():
+            n, z, b = w["nncodec"], w["zipnn"], w["bytes"]
+            print(f"| {r['model']} | {dtype} | {b / 1e6:.2f} MB | {b / n['bytes']:.4f}x | {b / z['bytes']:.4f}x | "
+                  f"{b / w['zstd19_bytes']:.4f}x | {b / n['enc_s'] / 1e6:.0f} / {b / n['dec_s'] / 1e6:.0f} | "
+                  f"{b / z['enc_s'] / 1e6:.0f} / {b / z['dec_s'] / 1e6:.0f} |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Lossless benchmark: nncodec vs zstd and ZipNN")
+    parser.add_argument("--models", nargs="*", help="corpus file names (default: every model nncodec reads)")
+    parser.add_argument("--repeat", type=int, default=3, help="timing repetitions, best is kept")
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    args = parser.parse_args()
+    rows = []
+    for name, path in corpus.models().items():
+        if args.models and name not in args.models:
+            continue
+        try:
+            formats.detect(path)
+        except UnsupportedError:
+            print(f"skipping {name}: format not supported by this build", file=sys.stderr)
+            continue
+        print(f"measuring {name} ...", file=sys.stderr)
+        rows.append(bench_model(path, args.repeat))
+    print_tables(rows)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""Files kept as their exact bytes, with the tensor data cut out ("holes") to be coded.
+
+PyTorch archives, legacy ``torch.save`` files and safetensors files are stored the same way: the
+skeleton holds every byte of every file except the tensor data, and a layout saying where each
+tensor's bytes go back (and which CRC-32 fields cover them). Writing puts the decoded tensors back
+into their holes, so a lossless round trip reproduces each file bit for bit, and whatever a
+reader of the original format checks (pickles, headers, alignment, CRCs) is as it was. After a
+lossy codec the CRC fields are recomputed.
+
+The skeleton: ``b"NNZL"``, the length of the layout JSON (u64 LE), the layout JSON, then the kept
+bytes of each file in order. The layout (``header``) holds ``files``: for each, its ``name``,
+``size`` and ``holes`` ``[offset, tensor, crc_fields, swap]`` sorted by offset, where ``swap`` is
+the element size to byte-swap (big-endian files) or 0; plus whatever the format module adds.
+It lives inside the skeleton, which the container compresses, because for a checkpoint with
+thousands of tensors it is far from small.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import struct
+import zlib
+from collections.abc import Container, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..dtypes import element_bytes
+from ..errors import CorruptFileError
+
+MAGIC = b"NNZL"
+LAYOUT_VERSION = 1
+
+
+@dataclass
+class Hole:
+    offset: int
+    tensor: str
+    crc_fields: list[int] = field(default_factory=list)
+    swap: int = 0
+
+
+@dataclass
+class FileLayout:
+    name: str
+    data: Any                      # the file's bytes (bytes or mmap)
+    holes: list[Hole] = field(default_factory=list)
+
+
+def unique_name(base: str, taken: Container[str]) -> str:
+    """``base``, or ``base#2``, ``base#3``... whichever is not taken yet."""
+    candidate, k = base, 1
+    while candidate in taken:
+        k += 1
+        candidate = f"{base}#{k}"
+    return candidate
+
+
+def pack(files: list[FileLayout], tensors: Mapping[str, np.ndarray], header: dict[str, Any]) -> bytes:
+    """The skeleton of ``files``: their bytes minus the holes, after the layout."""
+    entries = []
+    kept: list[bytes] = []
+    for f in files:
+        holes = sorted(f.holes, key=lambda h: h.offset)
+        pos = 0
+        for h in holes:
+            length = tensors[h.tensor].nbytes
+            if h.offset < pos or h.offset + length > len(f.data):
+                raise CorruptFileError(f"{f.name}: tensor data of {h.tensor!r} overlaps other data")
+            kept.append(f.data[pos:h.offset])
+            pos = h.offset + length
+        kept.append(f.data[pos:])
+        entries.append({"name": f.name, "size": len(f.data),
+                        "holes": [[h.offset, h.tensor, h.crc_fields, h.swap] for h in holes]})
+    layout = json.dumps({"layout": LAYOUT_VERSION, **header, "files": entries},
+                        sort_keys=True, separators=(",", ":")).encode()
+    return b"".join([MAGIC, struct.pack("<Q", len(layout)), layout, *kept])
+
+
+def unpack(skeleton: bytes) -> tuple[dict[str, Any], memoryview]:
+    """The layout and the kept bytes of a skeleton (checked for shape, not yet against tensors)."""
+    if skeleton[:4] != MAGIC or len(skeleton) < 12:
+        raise CorruptFileError("the stored file layout is damaged")
+    (n,) = struct.unpack("<Q", skeleton[4:12])
+    if n > len(skeleton) - 12:
+        raise CorruptFileError("the stored file layout is damaged")
+    try:
+        header = json.loads(skeleton[12:12 + n])
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CorruptFileError("the stored file layout is damaged") from None
+    if not isinstance(header, dict) or header.get("layout") != LAYOUT_VERSION or not isinstance(header.get("files"), list):
+        raise CorruptFileError("the stored file layout is damaged or from a newer nncodec")
+    return header, memoryview(skeleton)[12 + n:]
+
+
+def _hole_bytes(array: np.ndarray, swap: int) -> np.ndarray:
+    data = element_bytes(array)
+    if swap:
+        if swap not in (2, 4, 8) or array.dtype.itemsize != swap:
+            raise CorruptFileError("the stored file layout has an invalid byte order entry")
+        data = data.view(f"<u{swap}").byteswap().view(np.uint8)
+    return data
+
+
+def write_files(skeleton: bytes, tensors: Mapping[str, np.ndarray], paths: list[Path]) -> dict[str, Any]:
+    """Write each file of the skeleton to ``paths[i]`` with the tensors put back; returns the layout.
+
+    Every entry of the layout is checked before use: the skeleton may come from a hostile file.
+    """
+    header, kept = unpack(skeleton)
+    files = header["files"]
+    if len(files) != len(paths) or len(set(paths)) != len(paths):
+        raise CorruptFileError("the stored file layout does not match its files")
+    pos = 0
+    for entry, path in zip(files, paths):
+        try:
+            size = int(entry["size"])
+            holes = [(int(o), str(t), [int(c) for c in crcs], int(s)) for o, t, crcs, s in entry["holes"]]
+        except (KeyError, TypeError, ValueError):
+            raise CorruptFileError("the stored file layout is damaged") from None
+        if size < 0:
+            raise CorruptFileError("the stored file layout is damaged")
+        pieces: list[tuple[int, int, np.ndarray | None]] = []  # (file offset, length, tensor bytes)
+        at = 0
+        for offset, name, _, swap in holes:
+            if name not in tensors:
+                raise CorruptFileError(f"tensor {name!r} is missing from the file")
+            data = _hole_bytes(tensors[name], swap)
+            if offset < at or offset + data.nbytes > size:
+                raise CorruptFileError("the stored file layout has overlapping tensors")
+            pieces.append((at, offset - at, None))
+            pieces.append((offset, data.nbytes, data))
+            at = offset + data.nbytes
+        pieces.append((at, size - at, None))
+        kept_len = sum(length for _, length, data in pieces if data is None)
+        if pos + kept_len > len(kept):
+            raise CorruptFileError("the stored file layout does not match its bytes")
+        fixed = bytearray(kept[pos:pos + kept_len])
+        pos += kept_len
+        _patch_crcs(fixed, pieces, holes)
+        with open(path, "wb") as out:
+            k = 0
+            for _, length, data in pieces:
+                if data is None:
+                    out.write(fixed[k:k + length])
+                    k += length
+                else:
+                    out.write(data)
+    if pos != len(kept):
+        raise CorruptFileError("the stored file layout does not match its bytes")
+    return header
+
+
+def _patch_crcs(fixed: bytearray, pieces: list[tuple[int, int, np.ndarray | None]], holes: list) -> None:
+    """Write each hole's CRC-32 into the fields the layout names (they lie in kept bytes)."""
+    kept_starts: list[int] = []   # file offset of each kept piece
+    kept_spans: list[tuple[int, int]] = []  # (its length, where it starts in ``fixed``)
+    k = 0
+    for offset, length, data in pieces:
+        if data is None:
+            kept_starts.append(offset)
+            kept_spans.append((length, k))
+            k += length
+    data_pieces = [data for _, _, data in pieces if data is not None]
+    for (_, _, crc_fields, _), data in zip(holes, data_pieces):
+        if not crc_fields:
+            continue
+        crc = struct.pack("<I", zlib.crc32(data))
+        for field_at in crc_fields:
+            i = bisect.bisect_right(kept_starts, field_at) - 1
+            if i < 0 or field_at + 4 > kept_starts[i] + kept_spans[i][0]:
+                raise CorruptFileError("the stored file layout has a CRC field inside tensor data")
+            at = kept_spans[i][1] + field_at - kept_starts[i]
+            fixed[at:at + 4] = crc

@@ -1,0 +1,419 @@
+"""PyTorch files in and out, without torch: ``torch.save`` (zip and legacy) and TorchScript.
+
+Three kinds of file, told apart by their bytes:
+
+- ``zip``: ``torch.save`` since PyTorch 1.6. A zip archive with ``<archive>/data.pkl`` (the
+  pickled object) and one stored record ``<archive>/data/<key>`` per storage.
+- ``legacy``: ``torch.save`` before 1.6 (or with ``_use_new_zipfile_serialization=False``).
+  Five pickles (magic number, protocol, system info, the object, the storage keys), then each
+  storage as an int64 element count and its raw bytes.
+- ``torchscript``: ``torch.jit.save``. A zip archive like ``zip`` plus ``constants.pkl`` (tensors
+  in ``constants/``), ``code/`` (TorchScript source) and other records.
+
+The pickles are read with :mod:`.torch_pickle` (tensors, storages, containers and plain values
+only; anything else is refused, naming the global). What gets coded is each storage, once, however
+many tensors view it; everything else of the file is kept byte for byte (:mod:`.byte_layout`), so
+decoding gives back the very same file: loadable by ``torch.load(..., weights_only=True)`` or
+``torch.jit.load`` exactly as before. A legacy file stays a legacy file.
+
+Coded tensor names are the tensors' paths in the pickled object (a state dict's keys; nested
+containers joined with "/", TorchScript attributes with "."). A storage is coded under the name of
+the first tensor that views it, with that tensor's shape when the tensor is the whole storage in
+order; otherwise (a transposed, partial or shared view) as the flat storage named ``<path>.storage``.
+The views themselves (offset, shape, stride) are kept in the layout, so :func:`model_tensors` can
+rebuild every tensor (for ``decode --to``).
+"""
+
+from __future__ import annotations
+
+import mmap
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..dtypes import NUMPY_DTYPES
+from ..errors import ChecksumError, CorruptFileError, UnsupportedError
+from ..model import ModelDocument
+from . import byte_layout
+from .torch_pickle import (
+    STORAGE_DTYPES, TORCH_DTYPE_SIZES, UNTYPED_STORAGE, Global, RestrictedUnpickler, StorageRef, StorageSlice,
+    TensorView, refuse, walk_tensors,
+)
+from .zip_records import ZipRecord, read_records
+
+FORMAT = "torch"
+SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".jit", ".ptl")
+
+LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
+LEGACY_PROTOCOL_VERSION = 1001
+_LEGACY_HEAD = b"\x8a\x0a" + LEGACY_MAGIC_NUMBER.to_bytes(10, "little")  # LONG1 of the magic number
+_ZIP_HEAD = b"PK\x03\x04"
+MAX_PICKLE_BYTES = 1 << 30
+
+# How each torch dtype is coded: as the .nnz dtype of its elements (complex: pairs of floats;
+# quantized: the integers; anything else: bytes).
+_CODED_DTYPES = {
+    **{d: d for d in ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8",
+                      "bool", "uint16", "uint32", "uint64")},
+    "complex32": "float16", "complex64": "float32", "complex128": "float64",
+    "qint8": "int8", "quint8": "uint8", "qint32": "int32",
+}
+# Torch dtypes numpy can hold, for rebuilding tensors from their storages.
+_VIEW_DTYPES = {**{d: NUMPY_DTYPES[d] for d in NUMPY_DTYPES},
+                "complex64": np.dtype("<c8"), "complex128": np.dtype("<c16")}
+
+
+def sniff(head: bytes) -> bool:
+    return head.startswith(_ZIP_HEAD) or (head[:1] == b"\x80" and _LEGACY_HEAD in head[:32])
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+
+@dataclass
+class _Storage:
+    ref: StorageRef
+    offset: int = -1                                  # where its bytes start in the file
+    crc_fields: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Parsed:
+    kind: str
+    storages: dict[int, _Storage] = field(default_factory=dict)       # id(StorageRef) -> where it is
+    tensors: list[tuple[str, Any]] = field(default_factory=list)       # (path, TensorView|StorageRef|StorageSlice)
+    big_endian: bool = False
+
+
+def _map(path: Path) -> mmap.mmap:
+    with open(path, "rb") as f:
+        if f.seek(0, 2) == 0:
+            raise CorruptFileError(f"{path.name}: empty file")
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _storage_type(value: Any) -> str:
+    if isinstance(value, Global) and value.name in STORAGE_DTYPES and value.module in ("torch", "torch.cuda"):
+        return value.name
+    if isinstance(value, Global) and value.name == UNTYPED_STORAGE:
+        return UNTYPED_STORAGE
+    raise CorruptFileError("a storage reference names no storage type")
+
+
+def _text(value: Any, what: str) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value).decode("ascii", "replace")
+    if not isinstance(value, str):
+        raise CorruptFileError(f"{what} is not a string")
+    return value
+
+
+def _storage_ref(cache: dict[str, StorageRef], key: str, storage_type: str, numel: Any) -> StorageRef:
+    if type(numel) is not int or numel < 0:
+        raise CorruptFileError(f"storage {key!r} has an invalid size")
+    ref = cache.get(key)
+    if ref is None:
+        ref = cache[key] = StorageRef(key, storage_type, numel, STORAGE_DTYPES.get(storage_type))
+    elif ref.storage_type != storage_type or ref.numel != numel:
+        raise CorruptFileError(f"storage {key!r} is described twice, differently")
+    return ref
+
+
+def _storage_pid(pid: Any) -> tuple[str, ...]:
+    if not isinstance(pid, tuple) or not pid:
+        raise refuse(f"persistent id {type(pid).__name__}", "only storages may be referenced")
+    typename = _text(pid[0], "persistent id type")
+    if typename == "module":
+        raise refuse("a pickled module class (persistent id 'module')")
+    if typename != "storage":
+        raise refuse(f"persistent id {typename!r}", "only storages may be referenced")
+    return pid[1:]
+
+
+def _read_record(buf, record: ZipRecord) -> bytes:
+    if record.size > MAX_PICKLE_BYTES:
+        raise CorruptFileError(f"{record.name} is too large for a pickle")
+    raw = buf[record.data_offset:record.data_offset + record.compressed_size]
+    if record.method == 0 and record.compressed_size == record.size:
+        return raw
+    if record.method != 8:
+        raise UnsupportedError(f"{record.name}: zip compression method {record.method} is not supported")
+    try:
+        out = zlib.decompressobj(-15).decompress(raw, record.size + 1)
+    except zlib.error as exc:
+        raise CorruptFileError(f"{record.name} is damaged ({exc})") from None
+    if len(out) != record.size:
+        raise CorruptFileError(f"{record.name} is damaged (wrong size)")
+    return out
+
+
+def _parse_zip(buf, size: int, name: str, verify_crc: bool) -> _Parsed:
+    records = {r.name: r for r in read_records(buf, size)}
+    pickles = [n for n in records if n.endswith("/data.pkl") and n.count("/") == 1]
+    if len(pickles) != 1:
+        raise CorruptFileError(f"{name}: a zip archive without exactly one <archive>/data.pkl is not a PyTorch file")
+    prefix = pickles[0][:-len("data.pkl")]
+    torchscript = prefix + "constants.pkl" in records
+    parsed = _Parsed("torchscript" if torchscript else "zip")
+    if prefix + "byteorder" in records:
+        order = _read_record(buf, records[prefix + "byteorder"])
+        if order not in (b"little", b"big"):
+            raise CorruptFileError(f"{name}: unknown byte order {order[:16]!r}")
+        parsed.big_endian = order == b"big"
+    cache: dict[str, StorageRef] = {}
+    # (pickle record, folder of its storages, prefix of its tensor paths)
+    sources = [("data.pkl", "data/", "")]
+    if torchscript:
+        sources += [(p, "constants/", p[:-4]) for p in ("constants.pkl", "bytecode.pkl") if prefix + p in records]
+    for pickle_name, folder, path_prefix in sources:
+        def persistent_load(pid: Any, folder: str = folder) -> StorageRef:
+            fields = _storage_pid(pid)
+            if len(fields) != 4:
+                raise CorruptFileError("malformed storage reference")
+            storage_type, key, _location, numel = fields
+            return _storage_ref(cache, prefix + folder + _text(key, "storage key"), _storage_type(storage_type), numel)
+
+        data = _read_record(buf, records[prefix + pickle_name])
+        obj, _ = RestrictedUnpickler(data, persistent_load=persistent_load, torchscript=torchscript,
+                                     what=f"{name}: {pickle_name}").load()
+        parsed.tensors.extend(walk_tensors(obj, path_prefix))
+    for record_name, ref in cache.items():
+        record = records.get(record_name)
+        if record is None:
+            raise CorruptFileError(f"{name}: storage record {record_name!r} is missing")
+        if not record.is_stored:
+            raise UnsupportedError(f"{name}: storage record {record_name!r} is compressed or encrypted "
+                                   "(torch writes them stored; re-save the file with torch.save)")
+        if record.size != ref.nbytes:
+            raise CorruptFileError(f"{name}: storage record {record_name!r} has {record.size} bytes, "
+                                   f"its storage needs {ref.nbytes}")
+        crc_fields = list(record.crc_fields)
+        if verify_crc:
+            crc = zlib.crc32(memoryview(buf)[record.data_offset:record.data_offset + record.size])
+            if crc != record.crc:
+                if record.crc != 0:
+                    raise ChecksumError(f"{name}: storage record {record_name!r} fails its CRC-32 check")
+                crc_fields = []  # written without CRCs (torch.serialization.set_crc32_options(False))
+        parsed.storages[id(ref)] = _Storage(ref, record.data_offset, crc_fields)
+    return parsed
+
+
+def _parse_legacy(buf, size: int, name: str) -> _Parsed:
+    def no_pid(pid: Any) -> Any:
+        raise refuse("a persistent id in the file header")
+
+    def load(pos: int, what: str, persistent_load: Callable[[Any], Any] = no_pid) -> tuple[Any, int]:
+        return RestrictedUnpickler(buf, persistent_load=persistent_load, what=f"{name}: {what}").load(pos)
+
+    magic, pos = load(0, "magic number")
+    if magic != LEGACY_MAGIC_NUMBER:
+        raise CorruptFileError(f"{name}: not a torch.save file (wrong magic number)")
+    protocol, pos = load(pos, "protocol version")
+    if protocol != LEGACY_PROTOCOL_VERSION:
+        raise UnsupportedError(f"{name}: torch.save protocol {protocol!r} is not supported")
+    sys_info, pos = load(pos, "system info")
+    parsed = _Parsed("legacy")
+    parsed.big_endian = isinstance(sys_info, dict) and sys_info.get("little_endian") is False
+    cache: dict[str, StorageRef] = {}
+    views: dict[str, StorageSlice] = {}
+
+    def persistent_load(pid: Any) -> StorageRef | StorageSlice:
+        fields = _storage_pid(pid)
+        if len(fields) != 5:
+            raise CorruptFileError("malformed storage reference")
+        storage_type, key, _location, numel, view = fields
+        ref = _storage_ref(cache, _text(key, "storage key"), _storage_type(storage_type), numel)
+        if view is None:
+            return ref
+        if not isinstance(view, tuple) or len(view) != 3 or not all(type(v) is int for v in view[1:]):
+            raise CorruptFileError("malformed storage view")
+        view_key, offset, view_numel = _text(view[0], "storage view key"), view[1], view[2]
+        if offset < 0 or view_numel < 0 or offset + view_numel > ref.numel:
+            raise CorruptFileError(f"storage view {view_key!r} is out of bounds")
+        return views.setdefault(view_key, StorageSlice(ref, offset, view_numel))
+
+    obj, pos = load(pos, "data", persistent_load)
+    parsed.tensors.extend(walk_tensors(obj))
+    keys, pos = load(pos, "storage keys")
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys) or len(set(keys)) != len(keys):
+        raise CorruptFileError(f"{name}: malformed storage key list")
+    if set(keys) != set(cache):
+        raise CorruptFileError(f"{name}: the storage key list does not match the storages used")
+    count_format = ">q" if parsed.big_endian else "<q"
+    for key in keys:
+        ref = cache[key]
+        if pos + 8 > size:
+            raise CorruptFileError(f"{name}: truncated (storage {key!r} is missing)")
+        (count,) = struct.unpack(count_format, buf[pos:pos + 8])
+        if count != ref.numel:
+            raise CorruptFileError(f"{name}: storage {key!r} has {count} elements, its reference says {ref.numel}")
+        if pos + 8 + ref.nbytes > size:
+            raise CorruptFileError(f"{name}: truncated (storage {key!r} runs past the end)")
+        parsed.storages[id(ref)] = _Storage(ref, pos + 8)
+        pos += 8 + ref.nbytes
+    return parsed
+
+
+def _parse(buf, size: int, name: str, verify_crc: bool) -> _Parsed:
+    head = buf[:32]
+    if head.startswith(_ZIP_HEAD) or head.startswith(b"PK\x05\x06"):
+        return _parse_zip(buf, size, name, verify_crc)
+    if head[:1] == b"\x80" and _LEGACY_HEAD in head:
+        return _parse_legacy(buf, size, name)
+    if size > 262 and buf[257:262] == b"ustar":
+        raise UnsupportedError(f"{name}: the tar-based torch.save format (PyTorch < 0.4) is not supported")
+    raise CorruptFileError(f"{name}: not a PyTorch file (neither a torch.save zip archive nor a legacy torch.save file)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def _coded_dtype(ref: StorageRef) -> str:
+    coded = _CODED_DTYPES.get(ref.dtype or "uint8", "uint8")
+    return coded if ref.nbytes % NUMPY_DTYPES[coded].itemsize == 0 else "uint8"
+
+
+def _target(obj: Any) -> tuple[StorageRef, str, int, tuple[int, ...], tuple[int, ...], bool]:
+    """(storage, dtype, offset, shape, stride, quantized) of a tensor or a bare storage."""
+    if isinstance(obj, TensorView):
+        return obj.storage, obj.dtype, obj.offset, obj.shape, obj.stride, obj.quantized
+    ref, offset, numel = (obj.root, obj.offset, obj.numel) if isinstance(obj, StorageSlice) else (obj, 0, obj.numel)
+    dtype = "uint8" if ref.storage_type == UNTYPED_STORAGE else ref.dtype or "uint8"
+    return ref, dtype, offset, (numel,), (1,), False
+
+
+def _check_bounds(path: str, ref: StorageRef, dtype: str, offset: int, shape: tuple[int, ...],
+                  stride: tuple[int, ...]) -> None:
+    if offset < 0 or any(s < 0 for s in shape) or any(s < 0 for s in stride):
+        raise CorruptFileError(f"tensor {path!r}: negative offset, size or stride")
+    if 0 in shape:
+        return
+    last = offset + sum((n - 1) * s for n, s in zip(shape, stride))
+    if (last + 1) * TORCH_DTYPE_SIZES[dtype] > ref.nbytes:
+        raise CorruptFileError(f"tensor {path!r} reaches past the end of its storage")
+
+
+def _is_whole(ref: StorageRef, dtype: str, offset: int, shape: tuple[int, ...], stride: tuple[int, ...],
+              coded: str) -> bool:
+    """Whether the view is the whole storage in C order, with the storage's coded element type."""
+    if offset != 0 or _CODED_DTYPES.get(dtype) != coded or dtype.startswith("complex"):
+        return False
+    count = 1
+    for n in shape:
+        count *= n
+    if count * NUMPY_DTYPES[coded].itemsize != ref.nbytes:
+        return False
+    expected = 1
+    for n, s in zip(reversed(shape), reversed(stride)):
+        if n != 1 and s != expected:
+            return False
+        expected *= n
+    return True
+
+
+def _document(parsed: _Parsed, buf, name: str) -> ModelDocument:
+    tensors: dict[str, np.ndarray] = {}
+    coded_names: dict[int, str] = {}
+    holes: list[byte_layout.Hole] = []
+    views: list[list[Any]] = []
+    used_paths: set[str] = set()
+
+    for path, obj in parsed.tensors:
+        path = path or "tensor"  # torch.save(a_tensor): the tensor is the root
+        ref, dtype, offset, shape, stride, quantized = _target(obj)
+        storage = parsed.storages.get(id(ref))
+        if storage is None:
+            raise CorruptFileError(f"{name}: tensor {path!r} refers to a storage that is not in the file")
+        _check_bounds(path, ref, dtype, offset, shape, stride)
+        if id(ref) not in coded_names:
+            coded = _coded_dtype(ref)
+            whole = _is_whole(ref, dtype, offset, shape, stride, coded)
+            tensor_name = byte_layout.unique_name(path if whole else f"{path}.storage", tensors)
+            item = NUMPY_DTYPES[coded].itemsize
+            swap = item if parsed.big_endian and item > 1 else 0
+            array = np.frombuffer(buf, dtype=f"<u{item}" if swap else NUMPY_DTYPES[coded],
+                                  count=ref.nbytes // item, offset=storage.offset)
+            if swap:
+                array = array.byteswap().view(NUMPY_DTYPES[coded])
+            tensors[tensor_name] = array.reshape(shape) if whole else array
+            coded_names[id(ref)] = tensor_name
+            holes.append(byte_layout.Hole(storage.offset, tensor_name, storage.crc_fields, swap))
+        path = byte_layout.unique_name(path, used_paths)
+        used_paths.add(path)
+        views.append([path, coded_names[id(ref)], dtype, offset, list(shape), list(stride), quantized])
+    header = {"format": FORMAT, "kind": parsed.kind, "views": views}
+    files = [byte_layout.FileLayout(name, buf, holes)]
+    skeleton = byte_layout.pack(files, tensors, header)
+    return ModelDocument(FORMAT, tensors, skeleton, {"kind": parsed.kind})
+
+
+def read(path: Path) -> ModelDocument:
+    path = Path(path)
+    buf = _map(path)
+    return _document(_parse(buf, len(buf), path.name, verify_crc=True), buf, path.name)
+
+
+def check_file(path: Path) -> str:
+    """Parse a PyTorch file with every safety check (no CRC pass); returns its kind."""
+    buf = _map(path)
+    return _parse(buf, len(buf), path.name, verify_crc=False).kind
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def write(doc: ModelDocument, out: Path, staging, **_options: Any) -> None:
+    """Write the file back (byte for byte after lossless coding) to ``staging.path(out.name)``."""
+    target = staging.path(out.name)
+    byte_layout.write_files(doc.skeleton, doc.tensors, [target])
+    # The skeleton came from a .nnz file, which may be hostile: the file written must pass the
+    # same checks as any input (allowed globals only, consistent storages) before it is released.
+    check_file(target)
+
+
+def model_tensors(doc: ModelDocument) -> dict[str, np.ndarray]:
+    """Every tensor of the model by its path, rebuilt from its storage (views copied out)."""
+    header, _ = byte_layout.unpack(doc.skeleton)
+    out: dict[str, np.ndarray] = {}
+    for entry in header.get("views", []):
+        try:
+            path, coded_name, dtype, offset, shape, stride, quantized = entry
+            path, coded_name, dtype, offset = str(path), str(coded_name), str(dtype), int(offset)
+            shape, stride = tuple(int(s) for s in shape), tuple(int(s) for s in stride)
+        except (TypeError, ValueError):
+            raise CorruptFileError("the stored tensor views are damaged") from None
+        if quantized:
+            raise UnsupportedError(f"tensor {path!r} is quantized; it can only be decoded to its original format")
+        view_dtype = _VIEW_DTYPES.get(dtype)
+        if view_dtype is None:
+            raise UnsupportedError(f"tensor {path!r} has dtype {dtype}, which only its original format can hold")
+        if coded_name not in doc.tensors:
+            raise CorruptFileError(f"tensor {coded_name!r} is missing from the file")
+        out[path] = _view(path, doc.tensors[coded_name], view_dtype, offset, shape, stride)
+    return out
+
+
+def _view(path: str, coded: np.ndarray, dtype: np.dtype, offset: int, shape: tuple[int, ...],
+          stride: tuple[int, ...]) -> np.ndarray:
+    """A copy of the tensor ``shape``/``stride`` from element ``offset`` of the storage ``coded``."""
+    storage = np.ascontiguousarray(coded).reshape(-1).view(np.uint8)
+    elements = storage.nbytes // dtype.itemsize
+    if len(shape) != len(stride) or min(shape + stride + (offset,)) < 0:
+        raise CorruptFileError(f"tensor {path!r}: malformed view")
+    if 0 in shape:
+        try:
+            return np.empty(shape, dtype=dtype)
+        except (ValueError, MemoryError):
+            raise CorruptFileError(f"tensor {path!r}: malformed view") from None
+    if offset + sum((n - 1) * s for n, s in zip(shape, stride)) >= elements:
+        raise CorruptFileError(f"tensor {path!r} reaches past the end of its storage")
+    flat = storage[:elements * dtype.itemsize].view(dtype)
+    return np.lib.stride_tricks.as_strided(flat[offset:], shape, tuple(s * dtype.itemsize for s in stride)).copy()

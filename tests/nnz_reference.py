@@ -1,0 +1,297 @@
+"""An independent pure-Python implementation of the .nnz container layout (docs/FORMAT.md).
+
+Used by the tests to cross-check the native reader and to craft files the native writer would
+never produce (hostile sizes, future versions, unknown codecs) with valid checksums.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+MAGIC = b"\x89NNZ\r\n\x1a\n"
+HEADER_BYTES = 64
+_M64 = (1 << 64) - 1
+_P1, _P2, _P3, _P4, _P5 = (0x9E3779B185EBCA87, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
+                           0x85EBCA77C2B2AE63, 0x27D4EB2F165667C5)
+
+
+def _rotl(x: int, r: int) -> int:
+    return ((x << r) | (x >> (64 - r))) & _M64
+
+
+def _round(acc: int, lane: int) -> int:
+    return (_rotl((acc + lane * _P2) & _M64, 31) * _P1) & _M64
+
+
+def xxh64(data: bytes, seed: int = 0) -> int:
+    """XXH64, straight from its specification."""
+    n, i = len(data), 0
+    if n >= 32:
+        v = [(seed + _P1 + _P2) & _M64, (seed + _P2) & _M64, seed, (seed - _P1) & _M64]
+        while i + 32 <= n:
+            for k in range(4):
+                v[k] = _round(v[k], int.from_bytes(data[i + 8 * k:i + 8 * k + 8], "little"))
+            i += 32
+        h = (_rotl(v[0], 1) + _rotl(v[1], 7) + _rotl(v[2], 12) + _rotl(v[3], 18)) & _M64
+        for lane in v:
+            h = ((h ^ _round(0, lane)) * _P1 + _P4) & _M64
+    else:
+        h = (seed + _P5) & _M64
+    h = (h + n) & _M64
+    while i + 8 <= n:
+        h ^= _round(0, int.from_bytes(data[i:i + 8], "little"))
+        h = (_rotl(h, 27) * _P1 + _P4) & _M64
+        i += 8
+    if i + 4 <= n:
+        h ^= (int.from_bytes(data[i:i + 4], "little") * _P1) & _M64
+        h = (_rotl(h, 23) * _P2 + _P3) & _M64
+        i += 4
+    while i < n:
+        h ^= (data[i] * _P5) & _M64
+        h = (_rotl(h, 11) * _P1) & _M64
+        i += 1
+    h ^= h >> 33
+    h = (h * _P2) & _M64
+    h ^= h >> 29
+    h = (h * _P3) & _M64
+    return h ^ (h >> 32)
+
+
+@dataclass
+class Tensor:
+    name: str
+    dtype_code: int
+    shape: tuple[int, ...]
+    codec: str
+    params: bytes
+    payload: bytes
+    offset: int = 0
+    declared_bytes: int | None = None  # override the payload length written in the index
+    hash: int | None = None            # override the payload checksum
+
+
+@dataclass
+class Blob:
+    name: str
+    encoding: int
+    data: bytes
+    offset: int = 0
+
+
+@dataclass
+class Container:
+    tensors: list[Tensor] = field(default_factory=list)
+    blobs: list[Blob] = field(default_factory=list)
+    major: int = 1
+    minor: int = 0
+    flags: int = 0
+    alignment_log2: int = 3
+
+
+def _name(s: str) -> bytes:
+    b = s.encode()
+    return struct.pack("<H", len(b)) + b
+
+
+def build(c: Container) -> bytes:
+    """Serialise a container (payloads aligned, index last, checksums filled in)."""
+    body = bytearray(HEADER_BYTES)
+    align = 1 << c.alignment_log2
+
+    def put(data: bytes) -> int:
+        body.extend(b"\0" * ((-len(body)) % align))
+        offset = len(body)
+        body.extend(data)
+        return offset
+
+    for t in c.tensors:
+        t.offset = put(t.payload)
+    for b in c.blobs:
+        b.offset = put(b.data)
+    index = bytearray(struct.pack("<II", len(c.tensors), len(c.blobs)))
+    for t in c.tensors:
+        index += _name(t.name) + struct.pack("<BB", t.dtype_code, len(t.shape))
+        index += b"".join(struct.pack("<Q", d) for d in t.shape)
+        index += struct.pack("<B", len(t.codec)) + t.codec.encode()
+        index += struct.pack("<I", len(t.params)) + t.params
+        size = len(t.payload) if t.declared_bytes is None else t.declared_bytes
+        index += struct.pack("<QQQ", t.offset, size, xxh64(t.payload) if t.hash is None else t.hash)
+    for b in c.blobs:
+        index += _name(b.name) + struct.pack("<BQQQ", b.encoding, b.offset, len(b.data), xxh64(b.data))
+    index_offset = put(bytes(index))
+    header = MAGIC + struct.pack("<HHIQQQB", c.major, c.minor, c.flags, index_offset, len(index), xxh64(bytes(index)),
+                                 c.alignment_log2)
+    header += b"\0" * (56 - len(header))
+    header += struct.pack("<Q", xxh64(header))
+    body[:HEADER_BYTES] = header
+    return bytes(body)
+
+
+def parse(data: bytes) -> Container:
+    """Parse header and index (no payload decoding); raises ValueError on anything malformed."""
+    if len(data) < HEADER_BYTES or data[:8] != MAGIC:
+        raise ValueError("not a .nnz file")
+    major, minor, flags, index_offset, index_bytes, index_hash, align = struct.unpack_from("<HHIQQQB", data, 8)
+    if xxh64(data[:56]) != struct.unpack_from("<Q", data, 56)[0]:
+        raise ValueError("header checksum")
+    index = data[index_offset:index_offset + index_bytes]
+    if len(index) != index_bytes or xxh64(index) != index_hash:
+        raise ValueError("index")
+    c = Container(major=major, minor=minor, flags=flags, alignment_log2=align)
+    pos = 8
+    ntensors, nblobs = struct.unpack_from("<II", index, 0)
+
+    def take(fmt: str):
+        nonlocal pos
+        values = struct.unpack_from(fmt, index, pos)
+        pos += struct.calcsize(fmt)
+        return values
+
+    def take_bytes(n: int) -> bytes:
+        nonlocal pos
+        out = index[pos:pos + n]
+        pos += n
+        return out
+
+    for _ in range(ntensors):
+        name = take_bytes(take("<H")[0]).decode()
+        dtype_code, ndim = take("<BB")
+        shape = take(f"<{ndim}Q") if ndim else ()
+        codec = take_bytes(take("<B")[0]).decode()
+        params = take_bytes(take("<I")[0])
+        offset, size, h = take("<QQQ")
+        t = Tensor(name, dtype_code, tuple(shape), codec, params, data[offset:offset + size], offset, size, h)
+        c.tensors.append(t)
+    for _ in range(nblobs):
+        name = take_bytes(take("<H")[0]).decode()
+        encoding, offset, size, _h = take("<BQQQ")
+        c.blobs.append(Blob(name, encoding, data[offset:offset + size], offset))
+    if pos != len(index):
+        raise ValueError("trailing index bytes")
+    return c
+
+
+# ---------------------------------------------------------------------------------------------
+# Codec `lossless`, decoded as docs/FORMAT.md sections 5.2, 6 and 7 describe (slow, for tests).
+
+FLOAT_LAYOUT = {1: (32, 8, 23), 2: (16, 5, 10), 3: (16, 8, 7), 4: (64, 11, 52)}  # code: W, E, M
+INT_LAYOUT = {5: (8, True), 6: (8, False), 7: (16, True), 8: (16, False), 9: (32, True), 10: (32, False),
+              11: (64, True), 12: (64, False), 13: (8, False)}
+
+
+class _Bits:
+    def __init__(self, data: bytes):
+        self.value = int.from_bytes(data, "little")
+        self.total = 8 * len(data)
+        self.pos = 0
+
+    def read(self, n: int) -> int:
+        v = (self.value >> self.pos) & ((1 << n) - 1)
+        self.pos += n
+        return v
+
+
+def _huffman_table(data: bytes, alphabet: int) -> tuple[dict[tuple[int, int], int], int]:
+    first, count = struct.unpack_from("<HH", data, 0)
+    if first + count > alphabet:
+        raise ValueError("range")
+    nibbles = [x for b in data[4:] for x in (b & 15, b >> 4)]
+    lengths, k, s = {}, 0, first
+    while s < first + count:
+        v = nibbles[k]
+        k += 1
+        if v == 15:
+            s += nibbles[k] + 16 * nibbles[k + 1] + 1
+            k += 2
+        elif v > 12:
+            raise ValueError("length")
+        else:
+            if v:
+                lengths[s] = v
+            s += 1
+    if len(lengths) < 2 or sum(2.0 ** -n for n in lengths.values()) != 1.0:
+        raise ValueError("incomplete")
+    codes, code, prev = {}, -1, 0
+    for sym in sorted(lengths, key=lambda x: (lengths[x], x)):
+        code = 0 if code < 0 else (code + 1) << (lengths[sym] - prev)
+        prev = lengths[sym]
+        codes[(lengths[sym], code)] = sym
+    return codes, 4 + (k + 1) // 2
+
+
+def huffman_decode(block: bytes, n: int, alphabet: int) -> list[int]:
+    codes, pos = _huffman_table(block, alphabet)
+    streams = 1 if n < 256 else 4
+    sizes = list(struct.unpack_from(f"<{streams - 1}I", block, pos))
+    pos += 4 * (streams - 1)
+    sizes.append(len(block) - pos - sum(sizes))
+    q = -(-n // streams)
+    out = []
+    for j in range(streams):
+        bits = _Bits(block[pos:pos + sizes[j]])
+        pos += sizes[j]
+        for _ in range(max(0, min(n, (j + 1) * q) - j * q)):
+            code = length = 0
+            while (length, code) not in codes:
+                code = (code << 1) | bits.read(1)  # MSB of the code comes first
+                length += 1
+                if length > 12:
+                    raise ValueError("bad code")
+            out.append(codes[(length, code)])
+        if not bits.total - 8 < bits.pos <= bits.total and not (bits.total == 0 and bits.pos == 0):
+            raise ValueError("stream length")
+    return out
+
+
+def _plane(data: bytes, pos: int, n: int, width: int) -> tuple[list[int], int]:
+    mode = data[pos]
+    pos += 1
+    if mode == 0:
+        return [struct.unpack_from("<Q", data, pos)[0]] * n, pos + 8
+    if mode == 1:
+        size = -(-n * width // 8)
+        bits = _Bits(data[pos:pos + size])
+        return [bits.read(width) for _ in range(n)], pos + size
+    if mode == 2:
+        size = struct.unpack_from("<I", data, pos)[0]
+        return huffman_decode(data[pos + 4:pos + 4 + size], n, 1 << width), pos + 4 + size
+    raise ValueError("mode")
+
+
+def lossless_decode(payload: bytes, params: bytes, dtype_code: int, count: int) -> bytes:
+    (chunk_elems,) = struct.unpack("<I", params)
+    nchunks = -(-count // chunk_elems)
+    sizes = struct.unpack_from(f"<{nchunks}I", payload, 0)
+    pos = 4 * nchunks
+    out = bytearray()
+    for c in range(nchunks):
+        chunk = payload[pos:pos + sizes[c]]
+        pos += sizes[c]
+        n = min(chunk_elems, count - c * chunk_elems)
+        k, p = chunk[0], 1
+        if dtype_code in FLOAT_LAYOUT:
+            w, e, _ = FLOAT_LAYOUT[dtype_code]
+            s = e + k
+            m = 16 - s
+            sym, p = _plane(chunk, p, n, s)
+            mid, p = _plane(chunk, p, n, m)
+            elems = []
+            for i in range(n):
+                t = (sym[i] << m) | mid[i]
+                elems.append((((t >> 1) | (t << 15)) & 0xFFFF) << (w - 16))
+            for j in range((w - 16) // 8 - 1, -1, -1):
+                low, p = _plane(chunk, p, n, 8)
+                elems = [x | (lo << (8 * j)) for x, lo in zip(elems, low)]
+        else:
+            w, signed = INT_LAYOUT[dtype_code]
+            elems = [0] * n
+            for b in range(w // 8):
+                plane, p = _plane(chunk, p, n, 8)
+                elems = [x | (v << (8 * b)) for x, v in zip(elems, plane)]
+            if signed:
+                elems = [((z >> 1) ^ -(z & 1)) & ((1 << w) - 1) for z in elems]
+        if p != len(chunk):
+            raise ValueError("chunk not consumed")
+        out += b"".join(x.to_bytes(w // 8, "little") for x in elems)
+    return bytes(out)
