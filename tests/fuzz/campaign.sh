@@ -32,5 +32,5 @@ for t in "${TARGETS[@]}"; do
     execs=$((execs + $(awk '/stat::number_of_executed_units/ { print $2 }' "$log" | tail -1)))
   done
   [ $status = 0 ] || echo "   $t stopped with status $status: see $log and $WORK/$t/artifacts/"
-  echo "   cpu ${cpu}s, ${execs} executions in ${round} rounds; last: $(grep -E '^#[0-9]+ +(DONE|NEW|REDUCE|pulse|INITED)' "$log" | tail -1 | cut -c1-90)"
+  echo "   cpu ${cpu}s, ${execs} executions in ${round} rounds; last: $(grep -E '^#[0-9]+[[:space:]]+(DONE|NEW|REDUCE|pulse|INITED)' "$log" | tail -1 | cut -c1-90)"
 done

@@ -180,9 +180,39 @@ def onnx_models() -> list[bytes]:
     return [mlp, typed, subgraphs, sparse_and_func, external]
 
 
+def torch_files() -> list[bytes]:
+    """Small PyTorch files: zip and legacy torch.save of a state dict, and a TorchScript module."""
+    import io
+
+    import torch
+
+    state = {"conv.weight": torch.arange(24, dtype=torch.float32).reshape(2, 3, 2, 2) / 5,
+             "conv.bias": torch.zeros(2, dtype=torch.bfloat16), "steps": torch.tensor(7),
+             "mask": torch.tensor([True, False]), "view": torch.arange(10, dtype=torch.int16)[2:6]}
+    files = []
+    for zipped in (True, False):
+        buf = io.BytesIO()
+        torch.save(state, buf, _use_new_zipfile_serialization=zipped)
+        files.append(buf.getvalue())
+    buf = io.BytesIO()
+    torch.jit.save(torch.jit.script(torch.nn.Linear(3, 2)), buf)
+    files.append(buf.getvalue())
+    return files
+
+
+def safetensors_files() -> list[bytes]:
+    from safetensors.numpy import save
+
+    return [save({"w": np.arange(6, dtype=np.float32).reshape(2, 3), "ids": np.array([1, -2], np.int64)},
+                 metadata={"format": "pt"}),
+            save({"h": np.ones(3, np.float16), "b": np.array([True])})]
+
+
 def reader_seeds(out: Path) -> None:
-    for model in onnx_models():
-        write(out / "readers", bytes([0]) + model)  # 0: READERS[0] == onnx in fuzz_readers.py
+    # The first byte indexes READERS in reader_roundtrip.py: 0 onnx, 1 torch, 2 safetensors.
+    for index, files in enumerate((onnx_models(), torch_files(), safetensors_files())):
+        for data in files:
+            write(out / "readers", bytes([index]) + data)
 
 
 def main() -> None:

@@ -15,8 +15,9 @@ from nncodec import formats
 from nncodec.atomic import Staging
 from nncodec.errors import NnzError
 
-# format name -> file suffix (the readers sniff by suffix first). Add torch/safetensors here.
-READERS: tuple[tuple[str, str], ...] = (("onnx", ".onnx"),)
+# format name -> file suffix (formats pick their reader by suffix). Append new formats: the
+# first input byte indexes this table, so existing seeds keep their meaning.
+READERS: tuple[tuple[str, str], ...] = (("onnx", ".onnx"), ("torch", ".pt"), ("safetensors", ".safetensors"))
 
 
 def same_tensors(a, b) -> bool:

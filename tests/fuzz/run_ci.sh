@@ -36,6 +36,6 @@ for t in container codec entropy readers; do
   echo "== fuzz $t: ${SECS}s"
   "${cmd[@]}" "${opts[@]}" -max_total_time="$SECS" -print_final_stats=1 "$WORK/$t/new" "${inputs[@]}" \
     >"$WORK/$t/fuzz.log" 2>&1 || { tail -40 "$WORK/$t/fuzz.log"; exit 1; }
-  grep -E "^#[0-9]+ +DONE" "$WORK/$t/fuzz.log" | sed 's/^/   /' || true
+  echo "   $(grep -E '^#[0-9]+' "$WORK/$t/fuzz.log" | tail -1 | cut -c1-80)"
 done
 echo "fuzz: all targets clean"
