@@ -2,10 +2,10 @@
 
     python bench/decode_threads.py [--model NAME_OR_PATH] [--threads 1,2] [--repeat 7]
 
-The model (default: the bf16 3D ResNet-152 of the public corpus, fetched by bench/corpus.py) is
-read with torch (weights_only=True) or safetensors, coded lossless into a .nnz with the Python
-API, then decoded by nnz-decode (built here with CMake, Release) which decodes every tensor into
-memory and prints a checksum per tensor. Before timing, that listing is checked against the
+The model (default: the bf16 3D ResNet-152 of the public corpus, fetched by bench/corpus.py; any
+format nncodec reads) is coded lossless into a .nnz with nncodec.encode_file, then decoded by
+nnz-decode (built here with CMake, Release), which decodes every tensor into memory and prints a
+checksum per tensor. Before timing, that listing is checked against the
 Python decoder. Runs of all thread counts are interleaved and repeated; the table gives the best
 and median wall time, the speedup of the best times over one thread, CPU time, and peak resident
 memory (ru_maxrss) relative to the decoded size. Timings on a shared machine are noisy: compare
@@ -36,39 +36,6 @@ def build_nnz_decode(build_dir: Path) -> Path:
     return build_dir / "nnz-decode"
 
 
-def flatten(obj, prefix: str = "") -> dict:
-    """Tensors of a (possibly nested) state dict, keys joined with '.'."""
-    import torch
-
-    out = {}
-    if isinstance(obj, torch.Tensor):
-        out[prefix.rstrip(".")] = obj
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            out.update(flatten(v, f"{prefix}{k}."))
-    return out
-
-
-def load_tensors(path: Path) -> dict[str, np.ndarray]:
-    import ml_dtypes
-    import torch
-
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        tensors = load_file(str(path))
-    else:
-        tensors = flatten(torch.load(str(path), map_location="cpu", weights_only=True))
-    arrays = {}
-    for name, t in tensors.items():
-        t = t.detach().contiguous()
-        if t.dtype == torch.bfloat16:
-            arrays[name] = t.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
-        else:
-            arrays[name] = t.numpy()
-    return arrays
-
-
 def python_listing(path: Path) -> str:
     import nncodec
     from nncodec import _core
@@ -82,8 +49,9 @@ def python_listing(path: Path) -> str:
     return "".join(lines)
 
 
-# Forks the measured program from a small fresh interpreter: a child forked from this process
-# would inherit its (large) peak RSS, which Linux keeps across exec in ru_maxrss.
+# Forks the measured program from a small fresh interpreter (a child forked from this process
+# would inherit its large peak RSS, which Linux keeps across exec in ru_maxrss) and, while it
+# runs, polls the CPU time of each of its threads (/proc/PID/task/TID/schedstat, nanoseconds).
 _LAUNCHER = """
 import os, sys, time
 start = time.perf_counter()
@@ -92,24 +60,37 @@ if pid == 0:
     fd = os.open(os.devnull, os.O_WRONLY)
     os.dup2(fd, 1)
     os.execv(sys.argv[1], sys.argv[1:])
-_, status, usage = os.wait4(pid, 0)
+threads = {}
+while True:
+    done, status, usage = os.wait4(pid, os.WNOHANG)
+    if done:
+        break
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                threads[tid] = int(f.read().split()[0])
+    except OSError:
+        pass
+    time.sleep(0.0005)  # a thread that ends between polls loses at most this much of its CPU time
 wall = time.perf_counter() - start
-print(os.waitstatus_to_exitcode(status), wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024)
+busiest = max(threads.values(), default=0) / 1e9
+print(os.waitstatus_to_exitcode(status), wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, busiest)
 """
 
 
-def run_once(cmd: list[str]) -> tuple[float, float, int]:
-    """Wall seconds, CPU seconds (user + sys) and peak RSS in bytes of one run."""
+def run_once(cmd: list[str]) -> tuple[float, float, int, float]:
+    """Wall seconds, CPU seconds (user + sys), peak RSS in bytes, and the CPU seconds of the
+    busiest thread (a lower bound of the wall time on dedicated cores: the critical path)."""
     out = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *cmd], check=True, capture_output=True, text=True)
-    status, wall, cpu, rss = out.stdout.split()
+    status, wall, cpu, rss, busiest = out.stdout.split()
     if int(status) != 0:
         raise SystemExit(f"{cmd} failed with status {status}")
-    return float(wall), float(cpu), int(rss)
+    return float(wall), float(cpu), int(rss), float(busiest)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="corpus file name, or a path to .pt/.safetensors")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="corpus file name, or a path to a model file")
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts (first = baseline)")
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "results")
@@ -125,21 +106,17 @@ def main() -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     tool = args.nnz_decode or build_nnz_decode(ROOT / "build" / "bench-release")
 
-    from nncodec.model import ModelDocument
-    from nncodec.nnzfile import write_document
-    from nncodec.plan import EncodeOptions
+    import nncodec
 
-    arrays = load_tensors(model)
-    decoded = sum(a.nbytes for a in arrays.values())
-    nnz = args.workdir / (model.name + ".nnz")
-    write_document(nnz, ModelDocument("tensors", arrays), EncodeOptions(codec="lossless"), source_name=model.name)
-    del arrays
+    nnz = nncodec.encode_file(model, args.workdir / (model.name + ".nnz"), codec="lossless", force=True)
+    with nncodec.load(nnz) as f:
+        decoded = sum(t.decoded_bytes for t in f.tensors)
 
     listing = subprocess.run([tool, nnz], check=True, capture_output=True, text=True).stdout
     if listing != python_listing(nnz):
         raise SystemExit("nnz-decode and the Python decoder disagree")
 
-    results: dict[int, list[tuple[float, float, int]]] = {t: [] for t in threads}
+    results: dict[int, list[tuple[float, float, int, float]]] = {t: [] for t in threads}
     load_before = os.getloadavg()
     run_once([str(tool), "-j", str(threads[0]), str(nnz)])  # warm the page cache
     for _ in range(args.repeat):
@@ -147,20 +124,24 @@ def main() -> int:
             results[t].append(run_once([str(tool), "-j", str(t), str(nnz)]))
     load_after = os.getloadavg()
 
-    base = min(w for w, _, _ in results[threads[0]])
+    def best(t: int, k: int) -> float:
+        return min(r[k] for r in results[t])
+
     print(f"model: {model.name}; {listing.count(chr(10))} tensors, {decoded / 2**20:.1f} MiB decoded, "
           f".nnz {nnz.stat().st_size / 2**20:.1f} MiB (lossless)")
     print(f"machine: {os.cpu_count()} CPUs, load average {load_before[0]:.1f} before / {load_after[0]:.1f} after; "
           f"{args.repeat} interleaved runs per thread count; nnz-decode decodes all tensors into memory + xxh64")
+    print("critical path: CPU seconds of the busiest thread (best run), the wall time it would take with a "
+          "dedicated core per thread; unlike wall time it does not depend on other load")
     print()
-    print("| threads | best wall s | median wall s | speedup (best) | CPU s (median) | peak RSS MiB | RSS / decoded |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("| threads | best wall s | median wall s | wall speedup | CPU s (median) | critical path s | "
+          "critical-path speedup | peak RSS MiB | RSS / decoded |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for t in threads:
-        walls = [w for w, _, _ in results[t]]
-        cpu = statistics.median(c for _, c, _ in results[t])
-        rss = max(r for _, _, r in results[t])
-        print(f"| {t} | {min(walls):.3f} | {statistics.median(walls):.3f} | {base / min(walls):.2f}x | {cpu:.3f} | "
-              f"{rss / 2**20:.1f} | {rss / decoded:.3f} |")
+        rss = max(r[2] for r in results[t])
+        print(f"| {t} | {best(t, 0):.3f} | {statistics.median(r[0] for r in results[t]):.3f} | "
+              f"{best(threads[0], 0) / best(t, 0):.2f}x | {statistics.median(r[1] for r in results[t]):.3f} | "
+              f"{best(t, 3):.3f} | {best(threads[0], 3) / best(t, 3):.2f}x | {rss / 2**20:.1f} | {rss / decoded:.3f} |")
     return 0
 
 
