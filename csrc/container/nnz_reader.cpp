@@ -75,7 +75,7 @@ NnzReader::NnzReader(std::unique_ptr<ByteSource> source, ReaderLimits limits)
     : source_(std::move(source)), limits_(limits) {
   const uint64_t size = source_->size();
   NNZ_CHECK(size >= kHeaderBytes, corrupt, "not a .nnz file (too short for a header)");
-  std::vector<uint8_t> scratch;
+  ReadScratch scratch;
   ByteSpan header = source_->read(0, kHeaderBytes, scratch);
   NNZ_CHECK(std::memcmp(header.data, kMagic, sizeof kMagic) == 0, corrupt, "not a .nnz file (bad magic bytes)");
   ByteReader h(header, "header");
@@ -96,7 +96,8 @@ NnzReader::NnzReader(std::unique_ptr<ByteSource> source, ReaderLimits limits)
   NNZ_CHECK(index_offset >= kHeaderBytes && index_offset <= size && index_bytes <= size - index_offset, corrupt,
             "file is truncated (index points past its end)");
   NNZ_CHECK(index_bytes <= limits_.max_index_bytes, limit_exceeded, "index larger than the configured limit");
-  ByteSpan index = source_->read(index_offset, index_bytes, scratch);
+  ReadScratch index_scratch;
+  ByteSpan index = source_->read(index_offset, index_bytes, index_scratch);
   NNZ_CHECK(hash_matches(index.data, index.size, index_hash), checksum, "index checksum mismatch (file is corrupted)");
   parse_index(index);
 
@@ -172,18 +173,18 @@ long NnzReader::find_blob(const std::string& name) const {
   return -1;
 }
 
-ByteSpan NnzReader::read_payload(size_t i, std::vector<uint8_t>& scratch) const {
+ByteSpan NnzReader::read_payload(size_t i, ReadScratch& scratch, int threads) const {
   NNZ_CHECK(i < tensors_.size(), invalid_argument, "tensor index out of range");
   const TensorEntry& t = tensors_[i];
-  ByteSpan payload = source_->read(t.offset, t.bytes, scratch);
+  ByteSpan payload = source_->read(t.offset, t.bytes, scratch, threads);
   NNZ_CHECK(hash_matches(payload.data, payload.size, t.hash), checksum,
             "tensor '" + t.name + "': checksum mismatch (file is corrupted)");
   return payload;
 }
 
 void NnzReader::verify_tensor(size_t i) const {
-  std::vector<uint8_t> scratch;
-  read_payload(i, scratch);
+  ReadScratch scratch;
+  read_payload(i, scratch, 1);
 }
 
 void NnzReader::decode_tensor(size_t i, uint8_t* out, uint64_t out_bytes, int threads) const {
@@ -193,8 +194,8 @@ void NnzReader::decode_tensor(size_t i, uint8_t* out, uint64_t out_bytes, int th
   NNZ_CHECK(need <= limits_.max_tensor_bytes, limit_exceeded,
             "tensor '" + t.name + "': decoded size " + std::to_string(need) + " bytes exceeds the configured limit");
   NNZ_CHECK(out_bytes == need, invalid_argument, "tensor '" + t.name + "': output buffer has the wrong size");
-  std::vector<uint8_t> scratch;
-  ByteSpan payload = read_payload(i, scratch);
+  ReadScratch scratch;
+  ByteSpan payload = read_payload(i, scratch, threads);
   try {
     ::nnz::decode_tensor(DecodeRequest{t.codec, t.dtype->dtype, t.count, ByteSpan{t.params.data(), t.params.size()}, payload},
                   out, threads);
@@ -206,7 +207,7 @@ void NnzReader::decode_tensor(size_t i, uint8_t* out, uint64_t out_bytes, int th
 std::vector<uint8_t> NnzReader::read_blob(size_t i) const {
   NNZ_CHECK(i < blobs_.size(), invalid_argument, "blob index out of range");
   const BlobEntry& b = blobs_[i];
-  std::vector<uint8_t> scratch;
+  ReadScratch scratch;
   ByteSpan data = source_->read(b.offset, b.bytes, scratch);
   NNZ_CHECK(hash_matches(data.data, data.size, b.hash), checksum, "blob '" + b.name + "': checksum mismatch (file is corrupted)");
   return std::vector<uint8_t>(data.data, data.data + data.size);

@@ -177,6 +177,20 @@ void test_concurrent_readers_of_one_handle() {
   ::unlink(path.c_str());
 }
 
+void test_large_payloads_read_in_parallel_slices() {
+  // Payloads above 4 MiB are read from the file in slices, one per thread.
+  std::mt19937_64 rng(11);
+  std::vector<Tensor> ts;
+  ts.push_back(Tensor{"raw.big", nnz::DType::float32, {2621441}, random_bytes(rng, 2621441 * 4, false), true});
+  ts.push_back(Tensor{"lossless.big", nnz::DType::uint8, {5 << 20}, random_bytes(rng, 5 << 20, false), false});
+  const std::string path = temp_path("slices");
+  write_file(path, ts);
+  const nnz::decoder::Reader r = nnz::decoder::Reader::open(path);
+  for (size_t i = 0; i < ts.size(); ++i)
+    for (int threads : {1, 3}) EXPECT(r.decode(i, threads) == ts[i].data);
+  ::unlink(path.c_str());
+}
+
 void test_errors() {
   const std::vector<Tensor> ts = sample_tensors();
   const std::string path = temp_path("err");
@@ -298,6 +312,7 @@ int main() {
   test_open_file_and_memory();
   test_decode_all_same_for_any_thread_count();
   test_concurrent_readers_of_one_handle();
+  test_large_payloads_read_in_parallel_slices();
   test_errors();
   test_unknown_dtype_is_listed_but_not_decoded();
   test_misc();
