@@ -4,8 +4,9 @@
 # corpus WORKDIR/<target>/corpus (crash inputs go to WORKDIR/<target>/artifacts/). Seeds in
 # tests/fuzz/corpus/<target>/ are read, never modified. Per target it prints the CPU time,
 # executions (summed over rounds), the final edge coverage and corpus size. A crash stops that
-# target; the campaign goes on with the next. Needs the fuzzers built (see README.md), GNU time,
-# and atheris for the readers target.
+# target; the campaign goes on with the next. Running it again on the same WORKDIR resumes: the
+# rounds already there count. Needs the fuzzers built (see README.md), GNU time, and atheris for
+# the readers target.
 #
 #   tests/fuzz/campaign.sh WORKDIR CPU_SECONDS [TARGET...]   targets: container codec entropy readers
 set -uo pipefail
@@ -20,6 +21,13 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "$WORK/$t/corpus" "$WORK/$t/artifacts"
   if [ "$t" = readers ]; then cmd=(env PYTHONPATH=python "$PY" tests/fuzz/fuzz_readers.py); else cmd=("$BUILD/fuzz_$t"); fi
   cpu=0; execs=0; round=0; status=0
+  for f in "$WORK/$t"/time.*; do  # earlier rounds (resume)
+    [ -e "$f" ] || continue
+    round=$((round + 1))
+    cpu=$(awk -v c="$cpu" 'END { print c + $1 + $2 }' "$f")
+    n=$(awk '/stat::number_of_executed_units/ { print $2 }' "$WORK/$t/log.${f##*.}" | tail -1)
+    execs=$((execs + ${n:-0}))
+  done
   echo "== $t: until ${CPU_SECONDS} CPU seconds ($(date -u +%H:%M:%S))"
   while awk -v c="$cpu" -v l="$CPU_SECONDS" 'BEGIN { exit !(c < l) }' && [ $status = 0 ]; do
     round=$((round + 1))
