@@ -19,6 +19,9 @@ cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DNNZ_BUILD_TESTS=ON -DNNZ_SAN
 cmake --build build/asan -j "$JOBS" >/dev/null
 ctest --test-dir build/asan --output-on-failure
 
+echo "== Fuzzing (clang libFuzzer + ASan/UBSan): corpus replay and a time-boxed run"
+bash tests/fuzz/run_ci.sh "$PY"
+
 echo "== Python tests"
 cd tests  # import the installed package, not the source folder
 NNCODEC_NO_SKIP=1 HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-ci}" "../$PY" -m pytest -q -rs -p no:cacheprovider "$@"

@@ -4,6 +4,7 @@
 #include "codecs/codec.hpp"
 #include "codecs/lossless.hpp"
 #include "codecs/raw.hpp"
+#include "common/checked_math.hpp"
 #include "common/error.hpp"
 
 namespace nnz_bindings {
@@ -45,7 +46,8 @@ void bind_codecs(py::module_& m) {
       [](const std::string& codec, const std::string& dtype, uint64_t count, const py::bytes& params,
          const ByteArray& payload, ByteArray& out, int threads) {
         const nnz::DTypeInfo& info = nnz::dtype_by_name(dtype);
-        NNZ_CHECK(static_cast<uint64_t>(out.size()) == count * static_cast<uint64_t>(info.bits / 8), invalid_argument,
+        NNZ_CHECK(static_cast<uint64_t>(out.size()) == nnz::checked_mul(count, static_cast<uint64_t>(info.bits / 8), "tensor"),
+                  invalid_argument,
                   "output buffer has the wrong size");
         std::string p = params;
         uint8_t* dst = out.mutable_data();

@@ -17,11 +17,22 @@ namespace {
 
 // Per-thread scratch for decoded symbols: chunks are decoded many times in a row, so the buffer
 // is allocated once per thread instead of once per chunk.
+thread_local std::vector<uint16_t> t_symbol_scratch;
+
 uint16_t* symbol_scratch(size_t n) {
-  thread_local std::vector<uint16_t> scratch;
-  if (scratch.size() < n) scratch.resize(n);
-  return scratch.data();
+  if (t_symbol_scratch.size() < n) t_symbol_scratch.resize(n);
+  return t_symbol_scratch.data();
 }
+
+// The calling thread (an application's, through the C API) keeps its scratch for the next tensor,
+// but not more than default-size chunks need: a file with 2^28-element chunks must not leave
+// gigabytes allocated behind. Worker threads release theirs when they end.
+struct TrimSymbolScratch {
+  ~TrimSymbolScratch() {
+    constexpr size_t kKeptElems = size_t{1} << 22;  // 8 MiB; a default float64 chunk needs 4
+    if (t_symbol_scratch.capacity() > kKeptElems) std::vector<uint16_t>().swap(t_symbol_scratch);
+  }
+};
 
 template <typename U>
 inline void store(uint8_t* dst, size_t i, U v) {
@@ -166,6 +177,7 @@ void decode_chunk(DType dtype, ByteSpan chunk, size_t n, uint8_t* dst) {
 }  // namespace
 
 void lossless_decode(const DecodeRequest& req, uint8_t* out, int threads) {
+  const TrimSymbolScratch trim;
   ByteReader params(req.params, "lossless parameters");
   const uint32_t chunk_elems = params.u32();
   params.expect_end();

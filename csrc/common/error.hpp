@@ -17,6 +17,7 @@ enum class ErrorCode : int {
   io = 6,                // the operating system refused a read or write
   not_found = 7,         // no tensor/blob of that name
   internal = 8,          // a bug in nncodec
+  out_of_memory = 9,     // an allocation failed (the C API reports std::bad_alloc with it)
 };
 
 class Error : public std::runtime_error {

@@ -61,7 +61,7 @@ class NnzReader {
 
  private:
   void parse_index(ByteSpan index);
-  ByteSpan read_payload(size_t i, std::vector<uint8_t>& scratch) const;
+  ByteSpan read_payload(size_t i, ReadScratch& scratch, int threads) const;
 
   std::unique_ptr<ByteSource> source_;
   ReaderLimits limits_;

@@ -48,6 +48,7 @@ _BY_CODE = {
     6: OSError,
     7: NotFoundError,
     8: InternalError,
+    9: MemoryError,
 }
 
 

@@ -25,6 +25,9 @@ META_BLOB = "nncodec/meta.json"
 SKELETON_BLOB = "nncodec/skeleton"
 META_VERSION = 1
 DEFAULT_MAX_TENSOR_BYTES = 1 << 36
+# Decompressed size limit of a zlib section (the model skeleton): a zlib stream expands up to
+# about 1000x, so the stored size alone does not bound it.
+DEFAULT_MAX_BLOB_BYTES = 1 << 31
 # Tensors this large are coded with all threads on their chunks rather than one thread each.
 LARGE_TENSOR_ELEMS = 1 << 20
 
@@ -64,10 +67,11 @@ class NnzFile(Mapping):
     """
 
     def __init__(self, path: str | os.PathLike, *, threads: int | None = None,
-                 max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES):
+                 max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES, max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES):
         self.path = Path(path)
         self.threads = threads or default_threads()
         self.max_tensor_bytes = max_tensor_bytes
+        self.max_blob_bytes = max_blob_bytes
         self._reader = _core.Reader(str(self.path), max_tensor_bytes=max_tensor_bytes)
         self.tensors = [
             TensorInfo(e["name"], e["dtype"], tuple(e["shape"]), e["codec"], e["coded_bytes"], e["params"])
@@ -132,10 +136,16 @@ class NnzFile(Mapping):
             raise NotFoundError(f"no section named {name!r} in {self.path.name}")
         data = self._reader.read_blob(name)
         if self._blobs[name][0] == 1:
+            inflater = zlib.decompressobj()
             try:
-                return zlib.decompress(data)
+                out = inflater.decompress(data, self.max_blob_bytes)
             except zlib.error as exc:
                 raise CorruptFileError(f"section {name!r} is damaged ({exc})") from None
+            if inflater.unconsumed_tail:
+                raise LimitExceededError(f"section {name!r} decompresses to more than {self.max_blob_bytes} bytes")
+            if not inflater.eof or inflater.unused_data:
+                raise CorruptFileError(f"section {name!r} is damaged (truncated or trailing data)")
+            return out
         return data
 
     def _read_meta(self) -> dict[str, Any]:

@@ -22,18 +22,9 @@
 #include "entropy/token_encode.hpp"
 #include "transform/prune_select.hpp"
 #include "transform/rowcol_prune.hpp"
+#include "expect.hpp"
 
 namespace {
-
-int failures = 0;
-
-#define EXPECT(cond)                                                    \
-  do {                                                                  \
-    if (!(cond)) {                                                      \
-      std::fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                       \
-    }                                                                   \
-  } while (0)
 
 bool throws_code(const std::function<void()>& fn, nnz::ErrorCode code) {
   try {

@@ -103,7 +103,11 @@ def _model_tensors(model: onnx.ModelProto) -> Iterator[tuple[TensorProto, str]]:
 
 
 def _external_info(t: TensorProto) -> dict[str, str]:
-    return {e.key: e.value for e in t.external_data}
+    info = {e.key: e.value for e in t.external_data}
+    # protobuf hands out proto2 string fields that are not valid UTF-8 as bytes
+    if not all(isinstance(v, str) for item in info.items() for v in item):
+        raise CorruptFileError(f"tensor {t.name!r}: external data entries are not valid UTF-8")
+    return info
 
 
 def safe_external_path(base_dir: Path, location: str) -> Path:
@@ -200,6 +204,8 @@ def read(path: Path) -> ModelDocument:
     tensors: dict[str, np.ndarray] = {}
     slots: list[list[str] | None] = []
     for t, label in _model_tensors(model):
+        if not isinstance(label, str):  # a tensor name that is not valid UTF-8 (see _external_info)
+            raise CorruptFileError(f"{path.name}: tensor name {label!r} is not valid UTF-8")
         taken = _take_data(t, base_dir)
         if taken is None:
             slots.append(None)
@@ -227,6 +233,8 @@ def _put_typed(t: TensorProto, storage: str, array: np.ndarray) -> None:
     flat = array.reshape(-1)
     if t.data_type in _BITS_IN_INT32:
         getattr(t, storage).extend(flat.view(np.uint16).astype(np.int64).tolist())
+    elif flat.dtype == np.bool_:  # protobuf's int32_data refuses Python bools
+        getattr(t, storage).extend(flat.astype(np.int32).tolist())
     else:
         getattr(t, storage).extend(flat.tolist())
 

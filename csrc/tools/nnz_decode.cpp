@@ -1,0 +1,336 @@
+// nnz-decode: decodes a .nnz file with libnnz alone (no Python). Uses only the public API.
+//
+//   nnz-decode model.nnz                 one line per tensor: xxh64 of the decoded bytes, dtype,
+//                                        shape, name
+//   nnz-decode --list model.nnz          the index only (nothing decoded)
+//   nnz-decode -o DIR model.nnz          each tensor's decoded bytes as DIR/<index>.bin, plus
+//                                        DIR/manifest.json (name, dtype, shape, bytes, xxh64)
+//
+// Tensors are decoded in batches of at most --max-memory bytes (a tensor larger than that is a
+// batch of its own), each batch in parallel on --threads threads. Output appears only when
+// everything decoded: the listing is printed at the end, DIR is written under a temporary name
+// and renamed into place.
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "nnz/nnz.hpp"
+
+namespace {
+
+using nnz::decoder::Error;
+using nnz::decoder::Reader;
+
+// Decode batches of at most 4 GiB, or half the physical memory where that is less.
+uint64_t default_max_memory() {
+  uint64_t limit = uint64_t{4} << 30;
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  if (pages > 0 && page > 0) limit = std::min(limit, static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 2);
+  return limit;
+}
+
+struct Options {
+  std::string file;
+  std::string output_dir;
+  bool list = false;
+  int threads = 0;
+  uint64_t max_memory = default_max_memory();
+  nnz_limits limits{};
+  std::vector<std::string> only;
+};
+
+const char kUsage[] =
+    "usage: nnz-decode [options] FILE.nnz\n"
+    "\n"
+    "Decodes every tensor of a .nnz file and prints one line per tensor:\n"
+    "  <xxh64 of the decoded bytes, 16 hex digits>  <dtype>  <shape>  <name>\n"
+    "\n"
+    "options:\n"
+    "  -o, --output DIR          write tensor i's decoded bytes to DIR/<i>.bin and a\n"
+    "                            DIR/manifest.json (DIR must not exist)\n"
+    "  -l, --list                list the tensors without decoding\n"
+    "  -t, --tensor NAME         only this tensor (repeatable)\n"
+    "  -j, --threads N           threads (default: one per available CPU)\n"
+    "  --max-memory BYTES        decode in batches of at most this many bytes\n"
+    "                            (default: 4 GiB or half the physical memory, if less)\n"
+    "  --max-tensor-bytes BYTES  refuse tensors larger than this when decoded (default 64 GiB)\n"
+    "  --max-index-bytes BYTES   refuse files whose index is larger (default 256 MiB)\n"
+    "  -V, --version             print the library version\n"
+    "  -h, --help                this help\n";
+
+[[noreturn]] void usage_error(const std::string& message) {
+  std::fprintf(stderr, "nnz-decode: %s\n(see nnz-decode --help)\n", message.c_str());
+  std::exit(2);
+}
+
+uint64_t parse_count(const std::string& option, const char* text) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || text[0] == '-') usage_error(option + " needs a whole number");
+  return v;
+}
+
+Options parse_args(int argc, char** argv) {
+  Options o;
+  nnz_default_limits(&o.limits);
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) usage_error(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (a == "-V" || a == "--version") {
+      std::printf("nnz-decode (libnnz %s)\n", nnz_version_string());
+      std::exit(0);
+    } else if (a == "-o" || a == "--output") {
+      o.output_dir = value();
+    } else if (a == "-l" || a == "--list") {
+      o.list = true;
+    } else if (a == "-t" || a == "--tensor") {
+      o.only.emplace_back(value());
+    } else if (a == "-j" || a == "--threads") {
+      const uint64_t n = parse_count(a, value());
+      if (n < 1 || n > 1024) usage_error("--threads must be between 1 and 1024");
+      o.threads = static_cast<int>(n);
+    } else if (a == "--max-memory") {
+      o.max_memory = parse_count(a, value());
+    } else if (a == "--max-tensor-bytes") {
+      o.limits.max_tensor_bytes = parse_count(a, value());
+    } else if (a == "--max-index-bytes") {
+      o.limits.max_index_bytes = parse_count(a, value());
+    } else if (a.size() > 1 && a[0] == '-') {
+      usage_error("unknown option " + a);
+    } else if (o.file.empty()) {
+      o.file = a;
+    } else {
+      usage_error("only one FILE can be given");
+    }
+  }
+  if (o.file.empty()) usage_error("no FILE given");
+  if (o.list && !o.output_dir.empty()) usage_error("--list and --output exclude each other");
+  return o;
+}
+
+// Names are arbitrary UTF-8: control characters and backslashes are escaped to keep one line each.
+std::string printable(const char* s, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c < 0x20 || c == 0x7F) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string json_string(const char* s, size_t n) {
+  std::string out = "\"";
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+std::string shape_text(const nnz_tensor_info& t) {
+  if (t.rank == 0) return "scalar";
+  std::string s;
+  for (size_t d = 0; d < t.rank; ++d) s += (d ? "x" : "") + std::to_string(t.shape[d]);
+  return s;
+}
+
+std::string dtype_text(const nnz_tensor_info& t) {
+  const char* name = nnz_dtype_name(t.dtype);
+  return name ? name : "dtype" + std::to_string(t.dtype);
+}
+
+std::string hex64(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
+  return buf;
+}
+
+// A folder written under a temporary name, renamed to its final name by commit(); removed (with
+// the files written into it) if the run fails before that.
+class StagedDir {
+ public:
+  explicit StagedDir(const std::string& final_path) : final_(final_path) {
+    struct stat st;
+    if (::lstat(final_.c_str(), &st) == 0) throw Error(NNZ_ERR_INVALID_ARGUMENT, "'" + final_ + "' already exists");
+    std::string tmpl = final_ + ".partial-XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (::mkdtemp(buf.data()) == nullptr)
+      throw Error(NNZ_ERR_IO, "cannot create a folder next to '" + final_ + "': " + std::strerror(errno));
+    tmp_ = buf.data();
+  }
+  ~StagedDir() {
+    if (committed_) return;
+    for (const std::string& f : files_) ::unlink((tmp_ + "/" + f).c_str());
+    ::rmdir(tmp_.c_str());
+  }
+  void write(const std::string& name, const void* data, size_t size) {
+    const std::string path = tmp_ + "/" + name;
+    files_.push_back(name);
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    bool ok = f != nullptr && (size == 0 || std::fwrite(data, 1, size, f) == size);
+    if (f) ok = std::fclose(f) == 0 && ok;
+    if (!ok) throw Error(NNZ_ERR_IO, "cannot write '" + path + "': " + std::strerror(errno));
+  }
+  void commit() {
+    if (::rename(tmp_.c_str(), final_.c_str()) != 0)
+      throw Error(NNZ_ERR_IO, "cannot rename '" + tmp_ + "' to '" + final_ + "': " + std::strerror(errno));
+    committed_ = true;
+  }
+
+ private:
+  std::string final_, tmp_;
+  std::vector<std::string> files_;
+  bool committed_ = false;
+};
+
+int list_tensors(const Reader& r, const std::vector<size_t>& selected) {
+  std::string out;
+  for (size_t i : selected) {
+    const nnz_tensor_info t = r.info(i);
+    out += dtype_text(t) + "  " + shape_text(t) + "  " + t.codec + "  " + std::to_string(t.coded_bytes) + "  " +
+           std::to_string(t.decoded_bytes) + "  " + printable(t.name, t.name_length) + "\n";
+  }
+  std::fputs(out.c_str(), stdout);
+  return 0;
+}
+
+// Runs fn(k) for k in [0, n) on up to `threads` threads.
+template <typename Fn>
+void run_parallel(size_t n, int threads, Fn fn) {
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t k; (k = next.fetch_add(1)) < n;) fn(k);
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads && static_cast<size_t>(t) < n; ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+}
+
+int decode_tensors(const Reader& r, const std::vector<size_t>& selected, const Options& o) {
+  const int threads = o.threads > 0 ? o.threads : nnz_default_threads();
+  std::unique_ptr<StagedDir> dir;
+  if (!o.output_dir.empty()) dir = std::make_unique<StagedDir>(o.output_dir);
+  const size_t count = r.size();
+  const int width = static_cast<int>(std::to_string(count == 0 ? 0 : count - 1).size());
+  std::string listing, manifest = "{\"tensors\": [";
+
+  size_t next = 0;
+  while (next < selected.size()) {
+    // The next batch: tensors in file order while they fit in max_memory (at least one).
+    std::vector<size_t> batch;
+    std::vector<uint64_t> offsets;
+    uint64_t batch_bytes = 0;
+    while (next < selected.size()) {
+      const uint64_t bytes = r.decoded_size(selected[next]);  // checked against max_tensor_bytes
+      if (!batch.empty() && bytes > o.max_memory - batch_bytes) break;
+      batch.push_back(selected[next++]);
+      offsets.push_back(batch_bytes);
+      batch_bytes += bytes;
+      if (batch_bytes >= o.max_memory) break;
+    }
+    if (batch_bytes > SIZE_MAX) throw Error(NNZ_ERR_LIMIT, "batch too large for this platform");
+    // At least one byte, so that empty tensors get a non-null output (null means "skip").
+    std::unique_ptr<uint8_t[]> arena(new uint8_t[static_cast<size_t>(batch_bytes ? batch_bytes : 1)]);
+    std::vector<void*> outs(count, nullptr);
+    std::vector<size_t> capacities(count, 0);
+    for (size_t k = 0; k < batch.size(); ++k) {
+      const uint64_t end = k + 1 < batch.size() ? offsets[k + 1] : batch_bytes;
+      outs[batch[k]] = arena.get() + offsets[k];
+      capacities[batch[k]] = static_cast<size_t>(end - offsets[k]);
+    }
+    r.decode_all(outs, capacities, threads);
+
+    std::vector<uint64_t> hashes(batch.size());
+    run_parallel(batch.size(), threads,
+                 [&](size_t k) { hashes[k] = nnz_xxh64(outs[batch[k]], capacities[batch[k]]); });
+    for (size_t k = 0; k < batch.size(); ++k) {
+      const size_t i = batch[k];
+      const nnz_tensor_info t = r.info(i);
+      listing += hex64(hashes[k]) + "  " + dtype_text(t) + "  " + shape_text(t) + "  " +
+                 printable(t.name, t.name_length) + "\n";
+      if (dir) {
+        char file[32];
+        std::snprintf(file, sizeof file, "%0*zu.bin", width, i);
+        dir->write(file, outs[i], capacities[i]);
+        std::string shape = "[";
+        for (size_t d = 0; d < t.rank; ++d) shape += (d ? ", " : "") + std::to_string(t.shape[d]);
+        manifest += std::string(manifest.back() == '[' ? "\n" : ",\n") + "  {\"file\": \"" + file +
+                    "\", \"name\": " + json_string(t.name, t.name_length) + ", \"dtype\": \"" + dtype_text(t) +
+                    "\", \"shape\": " + shape + "], \"bytes\": " + std::to_string(capacities[i]) +
+                    ", \"xxh64\": \"" + hex64(hashes[k]) + "\"}";
+      }
+    }
+  }
+  if (dir) {
+    manifest += "\n]}\n";
+    dir->write("manifest.json", manifest.data(), manifest.size());
+    dir->commit();
+  } else {
+    std::fputs(listing.c_str(), stdout);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse_args(argc, argv);
+  try {
+    const Reader r = Reader::open(o.file, &o.limits);
+    std::vector<size_t> selected;
+    if (o.only.empty()) {
+      for (size_t i = 0; i < r.size(); ++i) selected.push_back(i);
+    } else {
+      for (const std::string& name : o.only) {
+        const size_t i = r.find(name);
+        if (std::find(selected.begin(), selected.end(), i) == selected.end()) selected.push_back(i);
+      }
+    }
+    return o.list ? list_tensors(r, selected) : decode_tensors(r, selected, o);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "nnz-decode: error: %s\n", e.what());
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "nnz-decode: error: out of memory\n");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "nnz-decode: internal error: %s\n", e.what());
+  }
+  return 1;
+}

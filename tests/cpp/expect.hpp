@@ -1,0 +1,18 @@
+// The C++ tests' one assertion (no framework): EXPECT(cond) reports a failed condition with its
+// place and counts it in `failures`, which main() turns into the exit status.
+#pragma once
+#include <cstdio>
+
+namespace {
+
+int failures = 0;
+
+#define EXPECT(cond)                                                           \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      std::fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
+      ++failures;                                                              \
+    }                                                                          \
+  } while (0)
+
+}  // namespace
