@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: a virtual environment with the package and every test
-# dependency, the C++ core tests under AddressSanitizer + UndefinedBehaviorSanitizer, then pytest.
+# dependency, the C++ core tests under AddressSanitizer + UndefinedBehaviorSanitizer, the fuzz
+# targets (corpus replay and a short run), then pytest.
 # Fails if any test is skipped (a missing dependency must not hide a test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,16 @@ cmake --build build/asan -j "$JOBS" >/dev/null
 ctest --test-dir build/asan --output-on-failure
 
 echo "== Fuzzing (clang libFuzzer + ASan/UBSan): corpus replay and a time-boxed run"
+# Needs clang with its libFuzzer runtime; installed from Debian's packages when missing.
+fuzzer_links() {
+  command -v clang++ >/dev/null 2>&1 && printf 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long) { return 0; }\n' |
+    clang++ -x c++ -fsanitize=fuzzer,address,undefined - -o "build/nnz-fuzzer-probe" 2>/dev/null
+}
+if ! fuzzer_links; then
+  echo "installing clang and libclang-rt-dev (apt-get) for the fuzzing step"
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-dev >/dev/null
+fi
 bash tests/fuzz/run_ci.sh "$PY"
 
 echo "== Python tests"

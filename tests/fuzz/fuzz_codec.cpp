@@ -15,7 +15,7 @@
 
 namespace {
 
-const char* const kCodecs[] = {"lossless", "raw"};
+const char* const kCodecs[] = {"lossless", "raw", "pl", "eb", "sparse"};
 constexpr size_t kCodecCount = sizeof kCodecs / sizeof kCodecs[0];
 constexpr uint64_t kMaxOutputBytes = uint64_t{1} << 20;  // larger outputs only cost page faults
 

@@ -21,7 +21,8 @@ from nncodec import _core
 from nncodec.dtypes import NUMPY_DTYPES, element_bytes
 
 # Same order as kCodecs in fuzz_codec.cpp.
-CODECS = ("lossless", "raw")
+CODECS = ("lossless", "raw", "pl", "eb", "sparse")
+FLOATS = ("float32", "float16", "bfloat16", "float64")
 # dtype codes (csrc/common/dtype.hpp)
 DTYPE_CODES = {"float32": 1, "float16": 2, "bfloat16": 3, "float64": 4, "int8": 5, "uint8": 6, "int16": 7,
                "uint16": 8, "int32": 9, "uint32": 10, "int64": 11, "uint64": 12, "bool": 13}
@@ -46,17 +47,30 @@ def sample_arrays(rng: np.random.Generator) -> dict[str, np.ndarray]:
         "u64": rng.integers(0, 1 << 62, size=6, dtype=np.uint64),
         "mask": rng.integers(0, 2, size=70).astype(bool),
         "const": np.full(50, 0.5, dtype=np.float32),
+        # One value dominating: the lossless planes choose rANS.
+        "pruned.f32": np.where(rng.random(2000) < 0.9, 0.0, weights[rng.integers(0, 300, 2000)]).astype(np.float32),
+        "skewed.i8": np.where(rng.random(1500) < 0.95, 0, rng.integers(-3, 4, 1500)).astype(np.int8),
         "scalar": np.array(3.0, dtype=np.float32),
         "empty": np.zeros((0, 3), dtype=np.float32),
     }
 
 
 def encode(codec: str, array: np.ndarray, chunk_elems: int):
+    """(dtype name, encoded tensor), or None where the codec does not take the dtype."""
     data = element_bytes(array)
     name = [k for k, v in NUMPY_DTYPES.items() if v == array.dtype][0]
     if codec == "raw":
         return name, _core.encode_raw(data, name)
-    return name, _core.encode_lossless(data, name, chunk_elems, 1)
+    if codec == "lossless":
+        return name, _core.encode_lossless(data, name, chunk_elems, 1)
+    if codec == "eb":
+        return (name, _core.encode_eb(data, name, 0.01, chunk_elems, 1)) if name in FLOATS else None
+    if codec == "pl":
+        if name != "float32":
+            return None
+        return name, _core.encode_pl(data, name, 0.004, 2, 0.001, False, min(chunk_elems, 4096), 1)[0]
+    values = _core.sparse_values(data, name)  # sparse: the non-zeros coded by lossless
+    return name, _core.encode_sparse(data, name, _core.encode_lossless(values, name, chunk_elems, 1))
 
 
 def write(folder: Path, payload: bytes) -> None:
@@ -68,7 +82,10 @@ def codec_seeds(out: Path, arrays: dict[str, np.ndarray]) -> None:
     for index, codec in enumerate(CODECS):
         for array in arrays.values():
             for chunk in (7, 64, 1 << 18):
-                name, enc = encode(codec, array, chunk)
+                coded = encode(codec, array, chunk)
+                if coded is None:
+                    break
+                name, enc = coded
                 params = enc.params
                 head = struct.pack("<BBIH", index, DTYPE_CODES[name], array.size, len(params))
                 write(out / "codec", head + params + enc.payload)
@@ -81,7 +98,7 @@ def nnz_file(arrays: dict[str, np.ndarray], codec_of, chunk: int, blobs: bool) -
         path = Path(tmp) / "seed.nnz"
         writer = _core.Writer(str(path))
         for i, (tname, array) in enumerate(arrays.items()):
-            name, enc = encode(codec_of(i), array, chunk)
+            name, enc = encode(codec_of(i), array, chunk) or encode("lossless", array, chunk)
             writer.add_tensor(tname, name, list(array.shape), enc)
         if blobs:
             writer.add_blob("nncodec/meta.json", 0, b'{"meta_version":1}')
