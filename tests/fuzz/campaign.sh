@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A fuzzing campaign: each target in turn until it has used CPU_SECONDS of CPU time (one process
-# at a time, niced), in rounds of at most 10 minutes that all continue from the same working
-# corpus WORKDIR/<target>/corpus (crash inputs go to WORKDIR/<target>/artifacts/). Seeds in
+# at a time, niced), in rounds of at most 10 minutes (the last one only as long as the CPU time
+# still missing) that all continue from the same working corpus WORKDIR/<target>/corpus (crash
+# inputs go to WORKDIR/<target>/artifacts/). Seeds in
 # tests/fuzz/corpus/<target>/ are read, never modified. Per target it prints the CPU time,
 # executions (summed over rounds), the final edge coverage and corpus size. A crash stops that
 # target; the campaign goes on with the next. Running it again on the same WORKDIR resumes: the
@@ -32,7 +33,8 @@ for t in "${TARGETS[@]}"; do
   while awk -v c="$cpu" -v l="$CPU_SECONDS" 'BEGIN { exit !(c < l) }' && [ $status = 0 ]; do
     round=$((round + 1))
     log="$WORK/$t/log.$round"
-    /usr/bin/time -o "$WORK/$t/time.$round" -f "%U %S" nice -n 10 "${cmd[@]}" -max_total_time=$ROUND -timeout=10 \
+    seconds=$(awk -v c="$cpu" -v l="$CPU_SECONDS" -v r="$ROUND" 'BEGIN { s = int(l - c) + 1; print (s < r ? s : r) }')
+    /usr/bin/time -o "$WORK/$t/time.$round" -f "%U %S" nice -n 10 "${cmd[@]}" -max_total_time="$seconds" -timeout=10 \
       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$WORK/$t/artifacts/" \
       "$WORK/$t/corpus" "tests/fuzz/corpus/$t" >"$log" 2>&1
     status=$?
