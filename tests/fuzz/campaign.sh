@@ -2,12 +2,11 @@
 # A fuzzing campaign: each target in turn until it has used CPU_SECONDS of CPU time (one process
 # at a time, niced), in rounds of at most 10 minutes (the last one only as long as the CPU time
 # still missing) that all continue from the same working corpus WORKDIR/<target>/corpus (crash
-# inputs go to WORKDIR/<target>/artifacts/). Seeds in
-# tests/fuzz/corpus/<target>/ are read, never modified. Per target it prints the CPU time,
-# executions (summed over rounds), the final edge coverage and corpus size. A crash stops that
-# target; the campaign goes on with the next. Running it again on the same WORKDIR resumes: the
-# rounds already there count. Needs the fuzzers built (see README.md), GNU time, and atheris for
-# the readers target.
+# inputs go to WORKDIR/<target>/artifacts/). Seeds in tests/fuzz/corpus/<target>/ are read, never
+# modified. Per target it prints the CPU time, executions (summed over rounds), the final edge
+# coverage and corpus size. A crash stops that target; the campaign goes on with the next.
+# Running it again on the same WORKDIR resumes: the rounds already there count. Needs the fuzzers
+# built (see README.md), GNU time, and atheris for the readers target.
 #
 #   tests/fuzz/campaign.sh WORKDIR CPU_SECONDS [TARGET...]   targets: container codec entropy readers
 set -uo pipefail
