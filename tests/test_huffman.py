@@ -3,8 +3,6 @@ package-merge), round trips, and hostile tables."""
 
 from __future__ import annotations
 
-import heapq
-
 import numpy as np
 import pytest
 from dahuffman import HuffmanCodec
@@ -63,7 +61,7 @@ def test_length_limit_is_respected_and_optimal(weights, limit):
         return
     ours = _core.huffman_code_lengths(np.array(weights, np.uint64), limit)
     assert max(ours) <= limit
-    assert sum(w * l for w, l in zip(weights, ours)) == optimal_limited_cost(weights, limit)
+    assert sum(w * n for w, n in zip(weights, ours)) == optimal_limited_cost(weights, limit)
 
 
 def test_fibonacci_weights_force_the_limit():
@@ -72,7 +70,7 @@ def test_fibonacci_weights_force_the_limit():
         weights.append(weights[-1] + weights[-2])
     lengths = _core.huffman_code_lengths(np.array(weights, np.uint64), MAX_BITS)
     assert max(lengths) == MAX_BITS  # unlimited Huffman would need 29 bits
-    assert sum(2.0 ** -l for l in lengths) == pytest.approx(1.0)
+    assert sum(2.0 ** -n for n in lengths) == pytest.approx(1.0)
 
 
 @st.composite
