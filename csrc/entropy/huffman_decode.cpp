@@ -64,27 +64,35 @@ inline uint16_t decode_one(BitReader& br, const uint16_t* table, int table_bits)
 }
 
 // Decodes into op[j] .. end[j] for four streams while every stream has room for a full round
-// (4 lookups of up to 3 symbols, each lookup storing 4 slots); advances op[j].
+// (4 lookups of up to 3 symbols, each lookup storing 4 slots); advances op[j]. The readers and
+// output pointers are local copies: the 8-byte stores into the output could otherwise alias them,
+// which forces the compiler to keep all stream state in memory.
 void decode_four_multi(BitReader* br, uint16_t** op, uint16_t* const* end, const std::vector<uint64_t>& multi) {
-  const uint64_t* table = multi.data();
-  constexpr size_t kRound = 4 * kMultiMaxSymbols + 1;
-  auto room = [&] {
-    for (int j = 0; j < 4; ++j)
-      if (static_cast<size_t>(end[j] - op[j]) < kRound) return false;
-    return true;
-  };
+  const uint64_t* const table = multi.data();
+  constexpr ptrdiff_t kRound = 4 * kMultiMaxSymbols + 1;
   constexpr uint64_t mask = (uint64_t{1} << kMultiBits) - 1;
-  while (room()) {
-    for (int j = 0; j < 4; ++j) br[j].refill();
+  BitReader b0 = br[0], b1 = br[1], b2 = br[2], b3 = br[3];
+  uint16_t *o0 = op[0], *o1 = op[1], *o2 = op[2], *o3 = op[3];
+  const auto step = [table](BitReader& b, uint16_t*& o) {
+    const uint64_t e = table[b.peek(kMultiBits) & mask];
+    std::memcpy(o, &e, 8);  // three symbols and one slot of junk, overwritten later
+    b.consume(static_cast<int>((e >> 48) & 15));
+    o += (e >> 52) & 3;
+  };
+  while (end[0] - o0 >= kRound && end[1] - o1 >= kRound && end[2] - o2 >= kRound && end[3] - o3 >= kRound) {
+    b0.refill();
+    b1.refill();
+    b2.refill();
+    b3.refill();
     for (int k = 0; k < 4; ++k) {
-      for (int j = 0; j < 4; ++j) {
-        const uint64_t e = table[br[j].peek(kMultiBits) & mask];
-        std::memcpy(op[j], &e, 8);  // three symbols and one slot of junk, overwritten later
-        br[j].consume(static_cast<int>((e >> 48) & 15));
-        op[j] += (e >> 52) & 3;
-      }
+      step(b0, o0);
+      step(b1, o1);
+      step(b2, o2);
+      step(b3, o3);
     }
   }
+  br[0] = b0, br[1] = b1, br[2] = b2, br[3] = b3;
+  op[0] = o0, op[1] = o1, op[2] = o2, op[3] = o3;
 }
 
 }  // namespace
