@@ -50,6 +50,8 @@ def sample_arrays(rng: np.random.Generator) -> dict[str, np.ndarray]:
         # One value dominating: the lossless planes choose rANS.
         "pruned.f32": np.where(rng.random(2000) < 0.9, 0.0, weights[rng.integers(0, 300, 2000)]).astype(np.float32),
         "skewed.i8": np.where(rng.random(1500) < 0.95, 0, rng.integers(-3, 4, 1500)).astype(np.int8),
+        # Every 97th weight kept: the sparse layer codes its positions as gaps.
+        "strided.f32": np.where(np.arange(8000) % 97 == 0, weights[np.arange(8000) % 300], 0).astype(np.float32),
         "scalar": np.array(3.0, dtype=np.float32),
         "empty": np.zeros((0, 3), dtype=np.float32),
     }
