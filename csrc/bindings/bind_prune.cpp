@@ -40,6 +40,18 @@ py::tuple run_selection(Select select) {
   return py::make_tuple(flags_array(s.removed_rows), flags_array(s.removed_cols), s.removed_magnitude);
 }
 
+// The two 2-approximations share a signature: (matrix, sparsity) -> selection.
+void bind_rowcol_approximation(py::module_& m, const char* name,
+                               nnz::RowColSelection (*approximate)(const nnz::RowColMatrix&, double)) {
+  m.def(
+      name,
+      [approximate](const FloatArray& w, double sparsity) {
+        const nnz::RowColMatrix mat = matrix_of(w);
+        return run_selection([&] { return approximate(mat, sparsity); });
+      },
+      py::arg("w"), py::arg("sparsity"));
+}
+
 }  // namespace
 
 void bind_prune(py::module_& m) {
@@ -76,20 +88,8 @@ void bind_prune(py::module_& m) {
         return nnz::rowcol_removed_magnitude(matrix_of(w), flags_vector(rows), flags_vector(cols));
       },
       py::arg("w"), py::arg("removed_rows"), py::arg("removed_cols"));
-  m.def(
-      "rowcol_line_sums",
-      [](const FloatArray& w, double sparsity) {
-        const nnz::RowColMatrix mat = matrix_of(w);
-        return run_selection([&] { return nnz::rowcol_line_sums(mat, sparsity); });
-      },
-      py::arg("w"), py::arg("sparsity"));
-  m.def(
-      "rowcol_conditional",
-      [](const FloatArray& w, double sparsity) {
-        const nnz::RowColMatrix mat = matrix_of(w);
-        return run_selection([&] { return nnz::rowcol_conditional(mat, sparsity); });
-      },
-      py::arg("w"), py::arg("sparsity"));
+  bind_rowcol_approximation(m, "rowcol_line_sums", &nnz::rowcol_line_sums);
+  bind_rowcol_approximation(m, "rowcol_conditional", &nnz::rowcol_conditional);
   m.def(
       "rowcol_anneal",
       [](const FloatArray& w, double sparsity, const FlagArray& rows, const FlagArray& cols, uint64_t iterations,

@@ -6,7 +6,7 @@
 # installed into it if missing). Any crash, sanitizer report, leak or timeout fails the step;
 # its input is kept under build/fuzz-ci/<target>/ (make it a regression file: see README.md).
 #
-#   tests/fuzz/run_ci.sh [PYTHON]          needs clang++ and libclang-rt-dev (.ci/run installs them)
+#   tests/fuzz/run_ci.sh [PYTHON]          needs clang++ and libclang-rt-dev (tests/run_all.sh installs them)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY="${1:-python3}"
