@@ -43,49 +43,29 @@ inline uint16_t load_u16(const uint8_t* p, size_t i) {
   return static_cast<uint16_t>(p[2 * i] | (p[2 * i + 1] << 8));
 }
 
-// A plane ready for the join loop, read in place where possible:
-//   stride 1 / 2  8-bit or 16-bit little-endian symbols (packed at that width, or expanded);
-//   stride 0      packed symbols of `bits` < 8 bits, unpacked by the join loop itself.
+// A plane ready for the join loop: little-endian symbols of `stride` bytes (1 or 2), read in place
+// when the plane is packed at that width, else expanded into scratch.
 struct PlaneSource {
   const uint8_t* bytes;
-  size_t size;
   int stride;
-  int bits;
 };
 
-PlaneSource plane_source(ByteReader& in, size_t n, int bits, uint16_t* scratch, bool allow_narrow_packed) {
+PlaneSource plane_source(ByteReader& in, size_t n, int bits, uint16_t* scratch) {
   const PlaneView view = read_plane(in, n, bits);
-  if (view.mode == PlaneMode::packed && (bits == 8 || bits == 16))
-    return PlaneSource{view.bytes.data, view.bytes.size, bits / 8, bits};
-  if (view.mode == PlaneMode::packed && bits < 8 && allow_narrow_packed)
-    return PlaneSource{view.bytes.data, view.bytes.size, 0, bits};
-  expand_plane(view, n, bits, scratch);
-  if (bits > 8) return PlaneSource{reinterpret_cast<const uint8_t*>(scratch), 2 * n, 2, bits};
-  // Narrow 8-bit symbols in place so every byte plane reaches the join loop with stride 1.
-  uint8_t* narrow = reinterpret_cast<uint8_t*>(scratch);
-  for (size_t i = 0; i < n; ++i) narrow[i] = static_cast<uint8_t>(scratch[i]);
-  return PlaneSource{narrow, n, 1, bits};
-}
-
-// Eight packed symbols of `bits` < 8 bits start every `bits` bytes: one 64-bit load unpacks them.
-inline uint64_t load_group(const PlaneSource& p, size_t group) {
-  const size_t at = group * static_cast<size_t>(p.bits);
-  uint64_t w = 0;
-  if (at + 8 <= p.size) {
-    std::memcpy(&w, p.bytes + at, 8);
-  } else {
-    std::memcpy(&w, p.bytes + at, p.size - at);  // the plane's last bytes
+  if (view.mode == PlaneMode::packed && (bits == 8 || bits == 16)) return PlaneSource{view.bytes.data, bits / 8};
+  if (bits > 8) {
+    expand_plane(view, n, bits, scratch);
+    return PlaneSource{reinterpret_cast<const uint8_t*>(scratch), 2};
   }
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  w = __builtin_bswap64(w);
-#endif
-  return w;
+  uint8_t* narrow = reinterpret_cast<uint8_t*>(scratch);
+  expand_plane(view, n, bits, narrow);
+  return PlaneSource{narrow, 1};
 }
 
 // Element i: top 16 bits t = symbol << middle_bits | middle, rotated back right by one; below
 // them the L byte planes, most significant first (L = 0, 2 or 6 for 16-, 32- and 64-bit floats).
 template <typename U>
-inline U join_one(uint16_t sym, uint32_t mid, int middle_bits, const uint8_t* const* low, size_t i) {
+inline U join_one(uint32_t sym, uint32_t mid, int middle_bits, const uint8_t* const* low, size_t i) {
   constexpr int L = static_cast<int>(sizeof(U)) - 2;
   const uint32_t t = (static_cast<uint32_t>(sym) << middle_bits) | mid;
   U v = static_cast<U>(static_cast<U>(((t >> 1) | (t << 15)) & 0xFFFF) << (8 * L));
@@ -94,27 +74,29 @@ inline U join_one(uint16_t sym, uint32_t mid, int middle_bits, const uint8_t* co
 }
 
 // The planes are copied to locals first so the compiler knows the output does not alias them.
-template <typename U, int MidStride>
-void join_planes(const uint16_t* sym, int middle_bits, PlaneSource mid, const uint8_t* const* low_planes, size_t n,
+template <typename U, int MidStride, typename Sym>
+void join_planes(const Sym* sym, int middle_bits, const uint8_t* mid, const uint8_t* const* low_planes, size_t n,
                  uint8_t* dst) {
   constexpr int L = static_cast<int>(sizeof(U)) - 2;
   const uint8_t* low[L > 0 ? L : 1];
   for (int j = 0; j < L; ++j) low[j] = low_planes[j];
-  if constexpr (MidStride == 0) {
-    const uint64_t mask = (uint64_t{1} << mid.bits) - 1;
-    for (size_t g = 0; g * 8 < n; ++g) {
-      uint64_t w = load_group(mid, g);
-      const size_t end = std::min(n, g * 8 + 8);
-      for (size_t i = g * 8; i < end; ++i, w >>= mid.bits)
-        store<U>(dst, i, join_one<U>(sym[i], static_cast<uint32_t>(w & mask), middle_bits, low, i));
-    }
-  } else {
-    const uint8_t* const mid_bytes = mid.bytes;
-    for (size_t i = 0; i < n; ++i) {
-      const uint32_t m = MidStride == 1 ? mid_bytes[i] : load_u16(mid_bytes, i);
-      store<U>(dst, i, join_one<U>(sym[i], m, middle_bits, low, i));
-    }
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t m = MidStride == 1 ? mid[i] : load_u16(mid, i);
+    store<U>(dst, i, join_one<U>(sym[i], m, middle_bits, low, i));
   }
+}
+
+// Symbols of up to 8 bits (the exponent alone, for 16- and 32-bit floats) decode into bytes.
+template <typename U, typename Sym>
+void decode_float_planes(ByteReader& in, size_t n, int sym_bits, const ResidualPlanes& rp, uint8_t* dst) {
+  uint16_t* scratch = symbol_scratch(n * static_cast<size_t>(2 + rp.low_planes));
+  Sym* sym = reinterpret_cast<Sym*>(scratch);
+  decode_plane(in, n, sym_bits, sym);
+  const PlaneSource mid = plane_source(in, n, rp.middle_bits, scratch + n);
+  const uint8_t* low[6] = {};
+  for (int j = 0; j < rp.low_planes; ++j) low[j] = plane_source(in, n, 8, scratch + n * static_cast<size_t>(2 + j)).bytes;
+  if (mid.stride == 1) return join_planes<U, 1>(sym, rp.middle_bits, mid.bytes, low, n, dst);
+  join_planes<U, 2>(sym, rp.middle_bits, mid.bytes, low, n, dst);
 }
 
 template <typename U>
@@ -123,18 +105,8 @@ void decode_float_chunk(ByteReader& in, size_t n, const FloatSplit& fs, uint8_t*
   NNZ_CHECK(k <= fs.max_extra_bits, corrupt, "lossless: bad mantissa split in chunk header");
   const int sym_bits = fs.exponent_bits + k;
   const ResidualPlanes rp = residual_planes(fs, sym_bits);
-  uint16_t* scratch = symbol_scratch(n * static_cast<size_t>(2 + rp.low_planes));
-  uint16_t* sym = scratch;
-  decode_plane(in, n, sym_bits, sym);
-  const PlaneSource mid = plane_source(in, n, rp.middle_bits, scratch + n, true);
-  const uint8_t* low[6];
-  for (int j = 0; j < rp.low_planes; ++j)
-    low[j] = plane_source(in, n, 8, scratch + n * static_cast<size_t>(2 + j), false).bytes;
-  switch (mid.stride) {
-    case 0: return join_planes<U, 0>(sym, rp.middle_bits, mid, low, n, dst);
-    case 1: return join_planes<U, 1>(sym, rp.middle_bits, mid, low, n, dst);
-    default: return join_planes<U, 2>(sym, rp.middle_bits, mid, low, n, dst);
-  }
+  if (sym_bits <= 8) return decode_float_planes<U, uint8_t>(in, n, sym_bits, rp, dst);
+  decode_float_planes<U, uint16_t>(in, n, sym_bits, rp, dst);
 }
 
 template <typename U>
@@ -142,7 +114,7 @@ void decode_int_chunk(ByteReader& in, size_t n, bool is_signed, uint8_t* dst) {
   constexpr int w = sizeof(U) * 8;
   NNZ_CHECK(in.u8() == 0, corrupt, "lossless: bad integer chunk header");
   std::vector<U> v(n, 0);
-  uint16_t* plane = symbol_scratch(n);
+  uint8_t* plane = reinterpret_cast<uint8_t*>(symbol_scratch(n));
   for (int b = 0; b < w / 8; ++b) {
     decode_plane(in, n, 8, plane);
     for (size_t i = 0; i < n; ++i) v[i] |= static_cast<U>(static_cast<U>(plane[i]) << (8 * b));

@@ -58,6 +58,24 @@ inline uint64_t load64_le(const uint8_t* p) {
   return v;
 }
 
+// A reader's window and position for hot loops that bound their reads up front and so need no
+// checks: BitReader::detach hands one out, BitReader::attach takes it back.
+struct BitCursor {
+  const uint8_t* ptr;
+  uint64_t bits;
+  unsigned count;
+  // Reads 8 bytes at ptr: the caller has checked that they lie within the stream.
+  inline void refill() {
+    bits |= load64_le(ptr) << count;
+    ptr += (63 - count) >> 3;
+    count |= 56;
+  }
+  inline void consume(unsigned n) {
+    bits >>= n;
+    count -= n;
+  }
+};
+
 class BitReader {
  public:
   BitReader() = default;
@@ -84,6 +102,14 @@ class BitReader {
     uint64_t v = peek(n);
     consume(n);
     return v;
+  }
+  // Stream bytes from the reader's position on (0 once it has run past the end).
+  size_t bytes_ahead() const { return pos_ < size_ ? size_ - pos_ : 0; }
+  BitCursor detach() const { return BitCursor{data_ + pos_, bits_, count_}; }
+  void attach(const BitCursor& c) {
+    pos_ = static_cast<size_t>(c.ptr - data_);
+    bits_ = c.bits;
+    count_ = c.count;
   }
   // Bits consumed so far, including zero bits supplied beyond the end.
   uint64_t consumed_bits() const { return static_cast<uint64_t>(pos_) * 8 - count_; }

@@ -36,8 +36,9 @@ PlaneView read_plane(ByteReader& in, size_t n, int width);
 template <typename T>
 void expand_packed(ByteSpan bytes, size_t n, int width, T* out);
 
-// Expands a plane of any mode into out[0..n) (16-bit symbols: width <= 16).
-void expand_plane(const PlaneView& plane, size_t n, int width, uint16_t* out);
+// Expands a plane of any mode into out[0..n) (8- or 16-bit symbols, at least `width` bits wide).
+template <typename T>
+void expand_plane(const PlaneView& plane, size_t n, int width, T* out);
 
 // Reads one plane of n symbols of `width` bits into out[0..n).
 template <typename T>

@@ -14,7 +14,8 @@ namespace {
 constexpr int kPlaneRansMaxWidth = 8;
 
 // rANS plane: u8 scale_bits, table, u32 stream_bytes, stream (the view holds all of it).
-void decode_rans_plane(ByteSpan bytes, size_t n, int width, uint16_t* out) {
+template <typename T>
+void decode_rans_plane(ByteSpan bytes, size_t n, int width, T* out) {
   ByteReader in(bytes, "rANS plane");
   const int scale_bits = in.u8();
   NNZ_CHECK(scale_bits >= kRansMinScaleBits && scale_bits <= kRansMaxScaleBits, corrupt, "plane: bad rANS precision");
@@ -28,8 +29,8 @@ void decode_rans_plane(ByteSpan bytes, size_t n, int width, uint16_t* out) {
   size_t i = 0;
   for (; i + kRansStates <= n; i += kRansStates)
     for (size_t lane = 0; lane < kRansStates; ++lane)
-      out[i + lane] = static_cast<uint16_t>(dec.get_lane(table, scale_bits, lane));
-  for (; i < n; ++i) out[i] = static_cast<uint16_t>(dec.get(table, scale_bits, i));
+      out[i + lane] = static_cast<T>(dec.get_lane(table, scale_bits, lane));
+  for (; i < n; ++i) out[i] = static_cast<T>(dec.get(table, scale_bits, i));
   dec.finish();
 }
 
@@ -74,25 +75,55 @@ PlaneView read_plane(ByteReader& in, size_t n, int width) {
   fail(ErrorCode::corrupt, "plane: unknown mode " + std::to_string(mode));
 }
 
+// Eight symbols of B < 8 bits fill exactly B bytes: one 64-bit load and shifts known at compile
+// time unpack them. Returns the number of symbols unpacked (whole groups with 8 readable bytes).
+template <int B, typename T>
+size_t unpack_narrow_groups(const uint8_t* bytes, size_t size, size_t n, T* out) {
+  constexpr uint64_t mask = (uint64_t{1} << B) - 1;
+  const size_t groups = size < 8 ? 0 : std::min(n / 8, (size - 8) / B + 1);
+  for (size_t g = 0; g < groups; ++g) {
+    const uint64_t w = load64_le(bytes + g * B);
+    for (int j = 0; j < 8; ++j) out[8 * g + j] = static_cast<T>((w >> (B * j)) & mask);
+  }
+  return 8 * groups;
+}
+
+template <typename T>
+size_t unpack_narrow(ByteSpan bytes, size_t n, int width, T* out) {
+  switch (width) {
+    case 1: return unpack_narrow_groups<1>(bytes.data, bytes.size, n, out);
+    case 2: return unpack_narrow_groups<2>(bytes.data, bytes.size, n, out);
+    case 3: return unpack_narrow_groups<3>(bytes.data, bytes.size, n, out);
+    case 4: return unpack_narrow_groups<4>(bytes.data, bytes.size, n, out);
+    case 5: return unpack_narrow_groups<5>(bytes.data, bytes.size, n, out);
+    case 6: return unpack_narrow_groups<6>(bytes.data, bytes.size, n, out);
+    case 7: return unpack_narrow_groups<7>(bytes.data, bytes.size, n, out);
+    default: return 0;
+  }
+}
+
 template <typename T>
 void expand_packed(ByteSpan bytes, size_t n, int width, T* out) {
-  const size_t fast = packed_fast_count(bytes.size, n, width);
-  for (size_t i = 0; i < fast; ++i) out[i] = static_cast<T>(packed_symbol(bytes.data, i, width));
+  size_t done = unpack_narrow(bytes, n, width, out);
+  if (done == 0) {
+    done = packed_fast_count(bytes.size, n, width);
+    for (size_t i = 0; i < done; ++i) out[i] = static_cast<T>(packed_symbol(bytes.data, i, width));
+  }
   // Tail: a bit reader from the first symbol not yet decoded.
-  const uint64_t bit = static_cast<uint64_t>(fast) * static_cast<uint64_t>(width);
+  const uint64_t bit = static_cast<uint64_t>(done) * static_cast<uint64_t>(width);
   const size_t start = static_cast<size_t>(bit >> 3);
   BitReader br(bytes.data + start, bytes.size - start);
   br.read(static_cast<int>(bit & 7));
-  for (size_t i = fast; i < n; ++i)
+  for (size_t i = done; i < n; ++i)
     out[i] = static_cast<T>(width > 32 ? br.read(32) | (br.read(width - 32) << 32) : br.read(width));
 }
 
-void expand_plane(const PlaneView& plane, size_t n, int width, uint16_t* out) {
-  NNZ_CHECK(width <= 16, internal, "plane: expanding a field wider than 16 bits");
+template <typename T>
+void expand_plane(const PlaneView& plane, size_t n, int width, T* out) {
+  NNZ_CHECK(width <= 8 * static_cast<int>(sizeof(T)), internal, "plane: expanding a field wider than its symbols");
   switch (plane.mode) {
     case PlaneMode::constant:
-      for (size_t i = 0; i < n; ++i) out[i] = static_cast<uint16_t>(plane.constant);
-      return;
+      return std::fill(out, out + n, static_cast<T>(plane.constant));
     case PlaneMode::packed:
       return expand_packed(plane.bytes, n, width, out);
     case PlaneMode::huffman:
@@ -105,20 +136,25 @@ void expand_plane(const PlaneView& plane, size_t n, int width, uint16_t* out) {
 template <typename T>
 void decode_plane(ByteReader& in, size_t n, int width, T* out) {
   const PlaneView plane = read_plane(in, n, width);
-  if constexpr (sizeof(T) == sizeof(uint16_t)) {
-    if (width <= 16) return expand_plane(plane, n, width, reinterpret_cast<uint16_t*>(out));
+  if constexpr (sizeof(T) <= sizeof(uint16_t)) {
+    return expand_plane(plane, n, width, out);
+  } else {
+    if (plane.mode == PlaneMode::packed) return expand_packed(plane.bytes, n, width, out);
+    if (plane.mode == PlaneMode::constant) return std::fill(out, out + n, static_cast<T>(plane.constant));
+    // Huffman and rANS code narrow fields only: through 16-bit symbols.
+    std::vector<uint16_t> tmp(n);
+    expand_plane(plane, n, width, tmp.data());
+    std::copy(tmp.begin(), tmp.end(), out);
   }
-  if (plane.mode == PlaneMode::packed) return expand_packed(plane.bytes, n, width, out);
-  if (plane.mode == PlaneMode::constant) return std::fill(out, out + n, static_cast<T>(plane.constant));
-  // Huffman and rANS code narrow fields only: through 16-bit symbols.
-  std::vector<uint16_t> tmp(n);
-  expand_plane(plane, n, width, tmp.data());
-  std::copy(tmp.begin(), tmp.end(), out);
 }
 
+template void expand_packed<uint8_t>(ByteSpan, size_t, int, uint8_t*);
 template void expand_packed<uint16_t>(ByteSpan, size_t, int, uint16_t*);
 template void expand_packed<uint32_t>(ByteSpan, size_t, int, uint32_t*);
 template void expand_packed<uint64_t>(ByteSpan, size_t, int, uint64_t*);
+template void expand_plane<uint8_t>(const PlaneView&, size_t, int, uint8_t*);
+template void expand_plane<uint16_t>(const PlaneView&, size_t, int, uint16_t*);
+template void decode_plane<uint8_t>(ByteReader&, size_t, int, uint8_t*);
 template void decode_plane<uint16_t>(ByteReader&, size_t, int, uint16_t*);
 template void decode_plane<uint32_t>(ByteReader&, size_t, int, uint32_t*);
 template void decode_plane<uint64_t>(ByteReader&, size_t, int, uint64_t*);
