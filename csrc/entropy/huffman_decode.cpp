@@ -11,16 +11,21 @@
 namespace nnz {
 namespace {
 
-// Both lookup tables are indexed by the next kTableBits stream bits: every code fits in them.
+// The multi-symbol table is indexed by the next kTableBits stream bits: every code fits in them.
 constexpr int kTableBits = kHuffmanMaxBits;
 constexpr size_t kTableSize = size_t{1} << kTableBits;
 
-// The codes of a table, shortest first: table builders stop scanning at the first code too long.
+// The codes of a table, shortest first (table builders stop scanning at the first code too long),
+// and, for each number of bits R < kTableBits, the distinct R-bit beginnings of the codes longer
+// than R: the stream bits after which no code fits in the R bits left of a lookup.
 struct CodeList {
   size_t size = 0;
+  int max_length = 0;
   uint8_t length[kHuffmanMaxAlphabet];
   uint16_t symbol[kHuffmanMaxAlphabet];
   uint32_t code[kHuffmanMaxAlphabet];  // LSB-first, as the stream holds it
+  size_t prefix_start[kTableBits + 1];  // prefixes of R bits: prefix[prefix_start[R - 1] .. prefix_start[R])
+  uint16_t prefix[kTableSize];         // at most 2^R for each R < kTableBits: 2^kTableBits in all
 };
 
 void list_codes(const std::vector<uint8_t>& lengths, CodeList& list) {
@@ -29,7 +34,10 @@ void list_codes(const std::vector<uint8_t>& lengths, CodeList& list) {
   for (uint8_t len : lengths) start[len + 1]++;
   start[1] = 0;  // unused symbols (length 0) are not listed
   for (int len = 1; len <= kHuffmanMaxBits; ++len) start[len + 1] += start[len];
+  size_t first_longer[kHuffmanMaxBits + 1];  // index of the first code longer than R
+  for (int r = 0; r <= kHuffmanMaxBits; ++r) first_longer[r] = start[r + 1];
   list.size = start[kHuffmanMaxBits + 1];
+  list.max_length = 0;
   for (size_t s = 0; s < lengths.size(); ++s) {
     const int len = lengths[s];
     if (len == 0) continue;
@@ -37,43 +45,77 @@ void list_codes(const std::vector<uint8_t>& lengths, CodeList& list) {
     list.length[at] = static_cast<uint8_t>(len);
     list.symbol[at] = static_cast<uint16_t>(s);
     list.code[at] = codes[s];
+    list.max_length = std::max(list.max_length, len);
+  }
+  // Canonical codes increase with (length, symbol) when aligned on their first bit, so the codes
+  // sharing a beginning are adjacent in the list: dropping repeats of the previous one dedupes.
+  size_t count = 0;
+  list.prefix_start[0] = 0;
+  for (int r = 1; r < kTableBits; ++r) {
+    const uint32_t mask = (uint32_t{1} << r) - 1;
+    const size_t first = count;
+    for (size_t j = first_longer[r]; j < list.size; ++j) {
+      const uint32_t p = list.code[j] & mask;
+      if (count == first || list.prefix[count - 1] != p) list.prefix[count++] = static_cast<uint16_t>(p);
+    }
+    list.prefix_start[r] = count;
   }
 }
 
-// Single-symbol table: entry = symbol << 4 | code length.
+// Single-symbol table, indexed by the next max_length bits: entry = symbol << 4 | code length.
 void build_single_table(const CodeList& codes, uint16_t* table) {
+  const size_t size = size_t{1} << codes.max_length;
   for (size_t j = 0; j < codes.size; ++j) {
     const uint16_t entry = static_cast<uint16_t>(codes.symbol[j] << 4 | codes.length[j]);
-    for (size_t i = codes.code[j]; i < kTableSize; i += size_t{1} << codes.length[j]) table[i] = entry;
+    const size_t step = size_t{1} << codes.length[j];
+    for (size_t i = codes.code[j]; i < size; i += step) table[i] = entry;
   }
 }
 
 // Multi-symbol table: each lookup yields every code that lies entirely within the looked-up bits,
 // up to kMultiMaxSymbols: three 16-bit or six 8-bit symbols. Entry layout: bits 0-3 bits consumed
 // (low, so the stream shift uses the entry as it is loaded: the lookup chain is one instruction
-// shorter), 8-55 the symbols, first in the lowest bits, 56-59 symbol count. Skewed alphabets
-// (float exponents average under 3 bits a code) decode several symbols per lookup instead of one.
+// shorter), 8-55 the symbols, first in the lowest bits, 56-59 the length of the first code (for
+// decoding one symbol at a time), 60-63 symbol count. Skewed alphabets (float exponents average
+// under 3 bits a code) decode several symbols per lookup instead of one.
 template <typename Sym>
 constexpr int kMultiMaxSymbols = 48 / (8 * static_cast<int>(sizeof(Sym)));
 
-// Fills the table depth first over code sequences: a sequence of `count` codes using `used` bits
-// owns the entries whose low bits equal its bits; its extensions, written after it, overwrite
-// the entries where one more code fits. Each depth writes each entry at most once, so the build
-// costs at most kMultiMaxSymbols stores per entry and no data-dependent loads.
+// Fills the table depth first over code sequences, writing each entry once: a sequence of codes
+// using `used` bits covers the entries whose low bits equal its bits; one more code extends it
+// where that code fits in the bits left, and the sequence itself is the entry where none does
+// (the bits left begin a longer code, or the entry holds kMultiMaxSymbols symbols already).
 template <typename Sym>
-void fill_multi(const CodeList& codes, uint64_t* table, uint32_t prefix, int used, int count, uint64_t packed) {
-  for (size_t j = 0; j < codes.size && codes.length[j] <= kTableBits - used; ++j) {
-    const uint32_t bits = prefix | codes.code[j] << used;
-    const int u = used + codes.length[j];
-    const uint64_t syms = packed | static_cast<uint64_t>(codes.symbol[j]) << (8 + 8 * sizeof(Sym) * count);
-    const uint64_t entry = syms | static_cast<uint64_t>(u) | static_cast<uint64_t>(count + 1) << 56;
-    for (size_t i = bits; i < kTableSize; i += size_t{1} << u) table[i] = entry;
-    if (count + 1 < kMultiMaxSymbols<Sym>) fill_multi<Sym>(codes, table, bits, u, count + 1, syms);
+class MultiTableBuilder {
+ public:
+  MultiTableBuilder(const CodeList& codes, uint64_t* table) : codes_(codes), table_(table) {}
+  void build() { extend(0, 0, 0, 0, 0); }
+
+ private:
+  void extend(uint32_t bits, int used, int count, uint64_t syms, int first_length) {
+    const int room = kTableBits - used;
+    const uint64_t entry = syms | static_cast<uint64_t>(used) | static_cast<uint64_t>(first_length) << 56 |
+                           static_cast<uint64_t>(count) << 60;
+    if (count == kMultiMaxSymbols<Sym> || room == 0) {
+      for (size_t i = bits; i < kTableSize; i += size_t{1} << used) table_[i] = entry;
+      return;
+    }
+    for (size_t j = 0; j < codes_.size && codes_.length[j] <= room; ++j) {
+      const int len = codes_.length[j];
+      extend(bits | codes_.code[j] << used, used + len, count + 1,
+             syms | static_cast<uint64_t>(codes_.symbol[j]) << (8 + 8 * sizeof(Sym) * count), count ? first_length : len);
+    }
+    if (count == 0) return;  // the root: every code fits in a whole lookup
+    for (size_t k = codes_.prefix_start[room - 1]; k < codes_.prefix_start[room]; ++k)
+      table_[bits | static_cast<uint32_t>(codes_.prefix[k]) << used] = entry;
   }
-}
+
+  const CodeList& codes_;
+  uint64_t* table_;
+};
 
 // Below this many symbols the multi-symbol table costs more to build than it saves.
-constexpr size_t kMultiMinSymbols = size_t{1} << 14;
+constexpr size_t kMultiMinSymbols = size_t{1} << 12;
 
 // Tables are rebuilt for every block (one per chunk and plane): kept per thread, not reallocated.
 struct DecodeTables {
@@ -88,11 +130,36 @@ DecodeTables& decode_tables() {
   return *t_tables;
 }
 
-template <typename Sym>
-inline Sym decode_one(BitReader& br, const uint16_t* table) {
-  const uint16_t e = table[br.peek(kTableBits)];
-  br.consume(e & 15);
-  return static_cast<Sym>(e >> 4);
+// Decoding one symbol per lookup, with the single-symbol table or the multi-symbol table's first.
+struct SingleLookup {
+  const uint16_t* table;
+  int bits;
+  inline uint32_t operator()(BitReader& br) const {
+    const uint16_t e = table[br.peek(bits)];
+    br.consume(e & 15);
+    return e >> 4;
+  }
+};
+struct FirstOfMulti {
+  const uint64_t* table;
+  uint32_t symbol_mask;
+  inline uint32_t operator()(BitReader& br) const {
+    const uint64_t e = table[br.peek(kTableBits)];
+    br.consume(static_cast<int>((e >> 56) & 15));
+    return static_cast<uint32_t>(e >> 8) & symbol_mask;
+  }
+};
+
+// Decodes the rest of each stream symbol by symbol and checks that it ends where its bits do.
+template <typename Sym, typename Lookup>
+void finish_streams(BitReader* br, Sym** op, Sym* const* end, size_t streams, const Lookup& lookup) {
+  for (size_t j = 0; j < streams; ++j) {
+    while (op[j] < end[j]) {
+      br[j].refill();
+      *op[j]++ = static_cast<Sym>(lookup(br[j]));
+    }
+    NNZ_CHECK(br[j].finished_exactly(), corrupt, "Huffman block: stream length does not match its symbols");
+  }
 }
 
 // Rounds of the multi-symbol loop: each stream refills once (reading 8 bytes, then advancing at
@@ -119,7 +186,7 @@ struct MultiRounds {
       const uint64_t syms = e >> 8;
       std::memcpy(o, &syms, 8);  // the symbols, then junk that later stores overwrite
       b.consume(static_cast<unsigned>(e & 63));
-      o += e >> 56;
+      o += e >> 60;
     };
     for (; rounds > 0; --rounds) {
       // After a refill each window holds >= 56 bits, enough for 4 lookups of 12 bits.
@@ -192,8 +259,6 @@ void decode_block(ByteSpan block, size_t n, size_t alphabet, Sym* out) {
   const std::vector<uint8_t> lengths = huffman_read_table(in, alphabet);
   DecodeTables& tables = decode_tables();
   list_codes(lengths, tables.codes);
-  build_single_table(tables.codes, tables.single);
-  const uint16_t* single = tables.single;
 
   const size_t streams = n < kHuffmanFourStreamMin ? 1 : 4;
   const size_t q = ceil_div(n, streams);
@@ -214,30 +279,26 @@ void decode_block(ByteSpan block, size_t n, size_t alphabet, Sym* out) {
     end[j] = out + std::min(n, (j + 1) * q);
   }
 
-  if (streams == 4) {
-    bool little_endian = true;
+  bool little_endian = true;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    little_endian = false;  // the multi-symbol store relies on the in-memory order of symbols
+  little_endian = false;  // the multi-symbol store relies on the in-memory order of symbols
 #endif
-    if (little_endian && n >= kMultiMinSymbols) {
-      fill_multi<Sym>(tables.codes, tables.multi, 0, 0, 0, 0);
-      decode_four_multi<Sym>(br, op, end, tables.multi);
-    } else {
-      // After a refill each window holds >= 56 bits, enough for 4 codes of <= 12 bits.
-      while (end[3] - op[3] >= 4 && end[0] - op[0] >= 4 && end[1] - op[1] >= 4 && end[2] - op[2] >= 4) {
-        for (int j = 0; j < 4; ++j) br[j].refill();
-        for (int k = 0; k < 4; ++k)
-          for (int j = 0; j < 4; ++j) *op[j]++ = decode_one<Sym>(br[j], single);
-      }
+  if (streams == 4 && little_endian && n >= kMultiMinSymbols) {
+    MultiTableBuilder<Sym>(tables.codes, tables.multi).build();
+    decode_four_multi<Sym>(br, op, end, tables.multi);
+    return finish_streams(br, op, end, streams, FirstOfMulti{tables.multi, (uint32_t{1} << (8 * sizeof(Sym))) - 1});
+  }
+  build_single_table(tables.codes, tables.single);
+  const SingleLookup single{tables.single, tables.codes.max_length};
+  if (streams == 4) {
+    // After a refill each window holds >= 56 bits, enough for 4 codes of <= 12 bits.
+    while (end[3] - op[3] >= 4 && end[0] - op[0] >= 4 && end[1] - op[1] >= 4 && end[2] - op[2] >= 4) {
+      for (int j = 0; j < 4; ++j) br[j].refill();
+      for (int k = 0; k < 4; ++k)
+        for (int j = 0; j < 4; ++j) *op[j]++ = static_cast<Sym>(single(br[j]));
     }
   }
-  for (size_t j = 0; j < streams; ++j) {
-    while (op[j] < end[j]) {
-      br[j].refill();
-      *op[j]++ = decode_one<Sym>(br[j], single);
-    }
-    NNZ_CHECK(br[j].finished_exactly(), corrupt, "Huffman block: stream length does not match its symbols");
-  }
+  finish_streams(br, op, end, streams, single);
 }
 
 }  // namespace

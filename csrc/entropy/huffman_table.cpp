@@ -11,10 +11,14 @@ namespace {
 
 constexpr uint8_t kRunEscape = 15;
 
+// The low `len` <= 16 bits of code, reversed (a swap network: codes are reversed for every table).
 uint32_t reverse_bits(uint32_t code, int len) {
-  uint32_t r = 0;
-  for (int i = 0; i < len; ++i) r |= ((code >> i) & 1u) << (len - 1 - i);
-  return r;
+  uint32_t x = code & 0xFFFFu;
+  x = ((x & 0x5555u) << 1) | ((x >> 1) & 0x5555u);
+  x = ((x & 0x3333u) << 2) | ((x >> 2) & 0x3333u);
+  x = ((x & 0x0F0Fu) << 4) | ((x >> 4) & 0x0F0Fu);
+  x = ((x & 0x00FFu) << 8) | (x >> 8);
+  return x >> (16 - len);
 }
 
 class NibbleWriter {
