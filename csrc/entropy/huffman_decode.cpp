@@ -15,55 +15,32 @@ namespace {
 constexpr int kTableBits = kHuffmanMaxBits;
 constexpr size_t kTableSize = size_t{1} << kTableBits;
 
-// The codes of a table, shortest first (table builders stop scanning at the first code too long),
-// and, for each number of bits R < kTableBits, the distinct R-bit beginnings of the codes longer
-// than R: the stream bits after which no code fits in the R bits left of a lookup.
-struct CodeList {
-  size_t size = 0;
-  int max_length = 0;
-  uint8_t length[kHuffmanMaxAlphabet];
-  uint16_t symbol[kHuffmanMaxAlphabet];
-  uint32_t code[kHuffmanMaxAlphabet];  // LSB-first, as the stream holds it
-  size_t prefix_start[kTableBits + 1];  // prefixes of R bits: prefix[prefix_start[R - 1] .. prefix_start[R])
-  uint16_t prefix[kTableSize];         // at most 2^R for each R < kTableBits: 2^kTableBits in all
+// For each number of bits R < kTableBits, the distinct R-bit beginnings of the codes longer than
+// R: the stream bits after which no code fits in the R bits left of a multi-symbol lookup.
+struct LongCodePrefixes {
+  size_t start[kTableBits];      // prefixes of R bits: prefix[start[R - 1] .. start[R])
+  uint16_t prefix[kTableSize];  // at most 2^R for each R < kTableBits: 2^kTableBits in all
 };
 
-void list_codes(const std::vector<uint8_t>& lengths, CodeList& list) {
-  const std::vector<uint32_t> codes = huffman_canonical_codes_lsb(lengths);
-  size_t start[kHuffmanMaxBits + 2] = {0};  // counting sort by length
-  for (uint8_t len : lengths) start[len + 1]++;
-  start[1] = 0;  // unused symbols (length 0) are not listed
-  for (int len = 1; len <= kHuffmanMaxBits; ++len) start[len + 1] += start[len];
-  size_t first_longer[kHuffmanMaxBits + 1];  // index of the first code longer than R
-  for (int r = 0; r <= kHuffmanMaxBits; ++r) first_longer[r] = start[r + 1];
-  list.size = start[kHuffmanMaxBits + 1];
-  list.max_length = 0;
-  for (size_t s = 0; s < lengths.size(); ++s) {
-    const int len = lengths[s];
-    if (len == 0) continue;
-    const size_t at = start[len]++;
-    list.length[at] = static_cast<uint8_t>(len);
-    list.symbol[at] = static_cast<uint16_t>(s);
-    list.code[at] = codes[s];
-    list.max_length = std::max(list.max_length, len);
-  }
-  // Canonical codes increase with (length, symbol) when aligned on their first bit, so the codes
-  // sharing a beginning are adjacent in the list: dropping repeats of the previous one dedupes.
-  size_t count = 0;
-  list.prefix_start[0] = 0;
+void list_long_code_prefixes(const CanonicalCodes& codes, LongCodePrefixes& out) {
+  // Canonical codes increase in list order when aligned on their first bit, so the codes sharing
+  // a beginning are adjacent: dropping repeats of the previous prefix dedupes.
+  size_t count = 0, first_longer = 0;
+  out.start[0] = 0;
   for (int r = 1; r < kTableBits; ++r) {
+    while (first_longer < codes.size && codes.length[first_longer] <= r) ++first_longer;
     const uint32_t mask = (uint32_t{1} << r) - 1;
     const size_t first = count;
-    for (size_t j = first_longer[r]; j < list.size; ++j) {
-      const uint32_t p = list.code[j] & mask;
-      if (count == first || list.prefix[count - 1] != p) list.prefix[count++] = static_cast<uint16_t>(p);
+    for (size_t j = first_longer; j < codes.size; ++j) {
+      const uint32_t p = codes.code[j] & mask;
+      if (count == first || out.prefix[count - 1] != p) out.prefix[count++] = static_cast<uint16_t>(p);
     }
-    list.prefix_start[r] = count;
+    out.start[r] = count;
   }
 }
 
 // Single-symbol table, indexed by the next max_length bits: entry = symbol << 4 | code length.
-void build_single_table(const CodeList& codes, uint16_t* table) {
+void build_single_table(const CanonicalCodes& codes, uint16_t* table) {
   const size_t size = size_t{1} << codes.max_length;
   for (size_t j = 0; j < codes.size; ++j) {
     const uint16_t entry = static_cast<uint16_t>(codes.symbol[j] << 4 | codes.length[j]);
@@ -88,7 +65,10 @@ constexpr int kMultiMaxSymbols = 48 / (8 * static_cast<int>(sizeof(Sym)));
 template <typename Sym>
 class MultiTableBuilder {
  public:
-  MultiTableBuilder(const CodeList& codes, uint64_t* table) : codes_(codes), table_(table) {}
+  MultiTableBuilder(const CanonicalCodes& codes, LongCodePrefixes& prefixes, uint64_t* table)
+      : codes_(codes), prefixes_(prefixes), table_(table) {
+    list_long_code_prefixes(codes, prefixes);
+  }
   void build() { extend(0, 0, 0, 0, 0); }
 
  private:
@@ -106,11 +86,12 @@ class MultiTableBuilder {
              syms | static_cast<uint64_t>(codes_.symbol[j]) << (8 + 8 * sizeof(Sym) * count), count ? first_length : len);
     }
     if (count == 0) return;  // the root: every code fits in a whole lookup
-    for (size_t k = codes_.prefix_start[room - 1]; k < codes_.prefix_start[room]; ++k)
-      table_[bits | static_cast<uint32_t>(codes_.prefix[k]) << used] = entry;
+    for (size_t k = prefixes_.start[room - 1]; k < prefixes_.start[room]; ++k)
+      table_[bits | static_cast<uint32_t>(prefixes_.prefix[k]) << used] = entry;
   }
 
-  const CodeList& codes_;
+  const CanonicalCodes& codes_;
+  const LongCodePrefixes& prefixes_;
   uint64_t* table_;
 };
 
@@ -119,7 +100,8 @@ constexpr size_t kMultiMinSymbols = size_t{1} << 12;
 
 // Tables are rebuilt for every block (one per chunk and plane): kept per thread, not reallocated.
 struct DecodeTables {
-  CodeList codes;
+  CanonicalCodes codes;
+  LongCodePrefixes prefixes;
   uint16_t single[kTableSize];
   uint64_t multi[kTableSize];
 };
@@ -258,7 +240,7 @@ void decode_block(ByteSpan block, size_t n, size_t alphabet, Sym* out) {
   ByteReader in(block, "Huffman block");
   const std::vector<uint8_t> lengths = huffman_read_table(in, alphabet);
   DecodeTables& tables = decode_tables();
-  list_codes(lengths, tables.codes);
+  huffman_canonical_codes(lengths, tables.codes);
 
   const size_t streams = n < kHuffmanFourStreamMin ? 1 : 4;
   const size_t q = ceil_div(n, streams);
@@ -284,7 +266,7 @@ void decode_block(ByteSpan block, size_t n, size_t alphabet, Sym* out) {
   little_endian = false;  // the multi-symbol store relies on the in-memory order of symbols
 #endif
   if (streams == 4 && little_endian && n >= kMultiMinSymbols) {
-    MultiTableBuilder<Sym>(tables.codes, tables.multi).build();
+    MultiTableBuilder<Sym>(tables.codes, tables.prefixes, tables.multi).build();
     decode_four_multi<Sym>(br, op, end, tables.multi);
     return finish_streams(br, op, end, streams, FirstOfMulti{tables.multi, (uint32_t{1} << (8 * sizeof(Sym))) - 1});
   }

@@ -1,6 +1,7 @@
 #include "entropy/huffman_table.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <numeric>
 #include <string>
 
@@ -201,22 +202,37 @@ std::vector<uint8_t> huffman_read_table(ByteReader& in, size_t alphabet) {
   return lengths;
 }
 
-std::vector<uint32_t> huffman_canonical_codes_lsb(const std::vector<uint8_t>& lengths) {
-  // Canonical assignment: codes increase with (length, symbol).
-  uint32_t count_per_len[kHuffmanMaxBits + 1] = {0};
-  for (uint8_t len : lengths) count_per_len[len]++;
-  count_per_len[0] = 0;
-  uint32_t next[kHuffmanMaxBits + 2] = {0};
+void huffman_canonical_codes(const std::vector<uint8_t>& lengths, CanonicalCodes& out) {
+  // Counting sort of the used symbols by length. Tables list few used symbols among many unused
+  // ones: they are gathered first, so the per-length counters see only those.
+  uint16_t used[kHuffmanMaxAlphabet];
+  size_t n = 0;
+  for (size_t s = 0; s < lengths.size() && s < kHuffmanMaxAlphabet; ++s)
+    if (lengths[s] != 0) used[n++] = static_cast<uint16_t>(s);
+  size_t start[kHuffmanMaxBits + 2] = {0};
+  for (size_t i = 0; i < n; ++i) start[lengths[used[i]] + 1]++;
+  for (int len = 1; len <= kHuffmanMaxBits; ++len) start[len + 1] += start[len];
+  for (size_t i = 0; i < n; ++i) {
+    const size_t at = start[lengths[used[i]]]++;
+    out.symbol[at] = used[i];
+    out.length[at] = lengths[used[i]];
+  }
+  out.size = n;
+  out.max_length = n ? out.length[n - 1] : 0;
   uint32_t code = 0;
-  for (int len = 1; len <= kHuffmanMaxBits; ++len) {
-    code = (code + count_per_len[len - 1]) << 1;
-    next[len] = code;
+  int prev_len = n ? out.length[0] : 0;
+  for (size_t j = 0; j < n; ++j) {
+    code <<= out.length[j] - prev_len;
+    prev_len = out.length[j];
+    out.code[j] = reverse_bits(code++, prev_len);
   }
+}
+
+std::vector<uint32_t> huffman_canonical_codes_lsb(const std::vector<uint8_t>& lengths) {
+  const std::unique_ptr<CanonicalCodes> canonical(new CanonicalCodes);
+  huffman_canonical_codes(lengths, *canonical);
   std::vector<uint32_t> codes(lengths.size(), 0);
-  for (size_t s = 0; s < lengths.size(); ++s) {
-    int len = lengths[s];
-    if (len != 0) codes[s] = reverse_bits(next[len]++, len);
-  }
+  for (size_t j = 0; j < canonical->size; ++j) codes[canonical->symbol[j]] = canonical->code[j];
   return codes;
 }
 

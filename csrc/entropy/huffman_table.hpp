@@ -33,7 +33,18 @@ size_t huffman_table_bytes(const std::vector<uint8_t>& lengths);
 // complete prefix code (Kraft sum exactly 1). Returns `alphabet` lengths.
 std::vector<uint8_t> huffman_read_table(ByteReader& in, size_t alphabet);
 
-// Canonical codes in LSB-first bit order (ready for BitWriter::put).
+// The used symbols in canonical order: by code length, then symbol; consecutive codes count up,
+// shifted left where the length grows. Codes are LSB-first (as streams hold them).
+struct CanonicalCodes {
+  size_t size = 0;
+  int max_length = 0;
+  uint16_t symbol[kHuffmanMaxAlphabet];
+  uint8_t length[kHuffmanMaxAlphabet];
+  uint32_t code[kHuffmanMaxAlphabet];
+};
+void huffman_canonical_codes(const std::vector<uint8_t>& lengths, CanonicalCodes& out);
+
+// Canonical codes by symbol, LSB-first (ready for BitWriter::put); 0 for unused symbols.
 std::vector<uint32_t> huffman_canonical_codes_lsb(const std::vector<uint8_t>& lengths);
 
 }  // namespace nnz
