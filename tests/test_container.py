@@ -52,6 +52,33 @@ def test_round_trip_any_tensor_set(tmp_path_factory, tensors, codec):
 
 
 @settings(max_examples=30)
+@given(st.dictionaries(names, arrays(), min_size=0, max_size=6), st.integers(1, 3))
+def test_read_all_decodes_every_tensor_in_one_batch(tmp_path_factory, tensors, threads):
+    path = write(tmp_path_factory.mktemp("c") / "t.nnz", tensors)
+    seen = []
+    decoded = NnzFile(path, threads=threads).read_all(progress=lambda t: seen.append(t.name))
+    assert list(decoded) == list(tensors) and seen == list(tensors)
+    for name, array in tensors.items():
+        assert decoded[name].shape == array.shape and same_bits(decoded[name], array)
+
+
+def test_decode_many_refuses_outputs_it_would_have_to_copy(tmp_path):
+    path = write(tmp_path / "t.nnz", {"a": np.arange(8, dtype=np.float32)})
+    reader = NnzFile(path)._reader
+    with pytest.raises(NnzError, match="contiguous uint8"):
+        reader.decode_many([0], [np.zeros(8, np.float32)])
+    with pytest.raises(NnzError, match="contiguous uint8"):
+        reader.decode_many([0], [np.zeros(64, np.uint8)[::2]])
+    with pytest.raises(NnzError, match="one output buffer per tensor"):
+        reader.decode_many([0, 0], [np.zeros(32, np.uint8)])
+    with pytest.raises(NnzError, match="wrong size"):
+        reader.decode_many([0], [np.zeros(31, np.uint8)])
+    out = np.zeros(32, np.uint8)
+    reader.decode_many([0], [out])
+    assert np.array_equal(out.view(np.float32), np.arange(8, dtype=np.float32))
+
+
+@settings(max_examples=30)
 @given(st.dictionaries(names, arrays(), min_size=1, max_size=5))
 def test_native_writer_agrees_with_reference_parser(tmp_path_factory, tensors):
     path = write(tmp_path_factory.mktemp("c") / "t.nnz", tensors)

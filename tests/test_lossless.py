@@ -126,6 +126,35 @@ def test_wrong_output_size_is_an_argument_error():
                              np.empty(39, np.uint8))
 
 
+def test_output_that_would_need_a_copy_is_refused():
+    """A strided, wrongly typed or read-only buffer would be converted to a copy that receives the
+    tensor while the caller's array stays untouched: it is an error instead."""
+    w = np.linspace(-1, 1, 10, dtype=np.float32)
+    encoded = encode(w)
+    payload = np.frombuffer(encoded.payload, np.uint8)
+    read_only = np.zeros(40, np.uint8)
+    read_only.flags.writeable = False
+    for out, message in [(np.zeros(80, np.uint8)[::2], "contiguous uint8"), (np.zeros(10, np.float32), "contiguous uint8"),
+                         (read_only, "read-only")]:
+        with pytest.raises(NnzError, match=message):
+            _core.decode_payload("lossless", "float32", 10, encoded.params, payload, out)
+        with pytest.raises(NnzError, match=message):
+            _core.decode_payloads([("lossless", "float32", 10, encoded.params, payload, out)])
+
+
+@given(st.lists(arrays(), max_size=5))
+def test_batch_decode_equals_one_by_one(batch):
+    items, outs = [], []
+    for array in batch:
+        encoded = encode(array)
+        outs.append(np.empty(array.shape, array.dtype))
+        items.append((encoded.codec, dtype_name(array.dtype), array.size, encoded.params,
+                      np.frombuffer(encoded.payload, np.uint8), outs[-1].reshape(-1).view(np.uint8)))
+    _core.decode_payloads(items)
+    for array, out in zip(batch, outs):
+        assert same_bits(out, array)
+
+
 @settings(max_examples=60)
 @given(arrays(), st.sampled_from([100, 5000]))
 def test_spec_reference_decoder_agrees(array, chunk_elems):

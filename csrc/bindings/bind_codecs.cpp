@@ -17,6 +17,43 @@ nnz::TensorRef tensor_ref(const ByteArray& data, const std::string& dtype) {
   return nnz::TensorRef{info.dtype, static_cast<uint64_t>(data.size()) / esize, data.data()};
 }
 
+ByteArray output_bytes(const py::handle& out) {
+  NNZ_CHECK(py::isinstance<ByteArray>(out), invalid_argument, "output buffer must be a contiguous uint8 array");
+  ByteArray bytes = out.cast<ByteArray>();
+  NNZ_CHECK(bytes.writeable(), invalid_argument, "output buffer is read-only");
+  return bytes;
+}
+
+namespace {
+
+// One coded tensor to decode into a caller's buffer: checked with the GIL held, run without it.
+struct PayloadDecode {
+  std::string codec;
+  nnz::DType dtype;
+  uint64_t count;
+  std::string params;
+  ByteArray payload;
+  ByteArray out;
+
+  void run(int threads) {
+    nnz::decode_tensor(nnz::DecodeRequest{codec, dtype, count,
+                                          nnz::ByteSpan{reinterpret_cast<const uint8_t*>(params.data()), params.size()},
+                                          span_of(payload)},
+                       out.mutable_data(), threads);
+  }
+};
+
+PayloadDecode payload_decode(const std::string& codec, const std::string& dtype, uint64_t count,
+                             const py::bytes& params, const ByteArray& payload, const py::handle& out) {
+  const nnz::DTypeInfo& info = nnz::dtype_by_name(dtype);
+  PayloadDecode job{codec, info.dtype, count, params, payload, output_bytes(out)};
+  NNZ_CHECK(static_cast<uint64_t>(job.out.size()) == nnz::checked_mul(count, static_cast<uint64_t>(info.bits / 8), "tensor"),
+            invalid_argument, "output buffer has the wrong size");
+  return job;
+}
+
+}  // namespace
+
 void bind_codecs(py::module_& m) {
   py::class_<nnz::EncodedTensor>(m, "EncodedTensor")
       .def_readonly("codec", &nnz::EncodedTensor::codec)
@@ -44,21 +81,27 @@ void bind_codecs(py::module_& m) {
   m.def(
       "decode_payload",
       [](const std::string& codec, const std::string& dtype, uint64_t count, const py::bytes& params,
-         const ByteArray& payload, ByteArray& out, int threads) {
-        const nnz::DTypeInfo& info = nnz::dtype_by_name(dtype);
-        NNZ_CHECK(static_cast<uint64_t>(out.size()) == nnz::checked_mul(count, static_cast<uint64_t>(info.bits / 8), "tensor"),
-                  invalid_argument,
-                  "output buffer has the wrong size");
-        std::string p = params;
-        uint8_t* dst = out.mutable_data();
+         const ByteArray& payload, const py::object& out, int threads) {
+        PayloadDecode job = payload_decode(codec, dtype, count, params, payload, out);
         py::gil_scoped_release release;
-        nnz::decode_tensor(nnz::DecodeRequest{codec, info.dtype, count,
-                                              nnz::ByteSpan{reinterpret_cast<const uint8_t*>(p.data()), p.size()},
-                                              span_of(payload)},
-                           dst, threads);
+        job.run(threads);
       },
       py::arg("codec"), py::arg("dtype"), py::arg("count"), py::arg("params"), py::arg("payload"), py::arg("out"),
       py::arg("threads") = 1);
+  m.def(
+      "decode_payloads",
+      [](const py::list& items, int threads) {
+        std::vector<PayloadDecode> jobs;
+        for (const py::handle& item : items) {
+          const py::tuple t = item.cast<py::tuple>();
+          NNZ_CHECK(t.size() == 6, invalid_argument, "decode_payloads: items are (codec, dtype, count, params, payload, out)");
+          jobs.push_back(payload_decode(t[0].cast<std::string>(), t[1].cast<std::string>(), t[2].cast<uint64_t>(),
+                                        t[3].cast<py::bytes>(), t[4].cast<ByteArray>(), t[5]));
+        }
+        py::gil_scoped_release release;
+        for (PayloadDecode& job : jobs) job.run(threads);
+      },
+      py::arg("items"), py::arg("threads") = 1);
   m.def("codec_is_known", &nnz::codec_is_known);
 }
 

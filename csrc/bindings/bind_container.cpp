@@ -4,6 +4,7 @@
 #include "common/error.hpp"
 #include "container/nnz_reader.hpp"
 #include "container/nnz_writer.hpp"
+#include "container/parallel_decode.hpp"
 
 namespace nnz_bindings {
 namespace {
@@ -81,13 +82,27 @@ void bind_container(py::module_& m) {
            })
       .def(
           "decode",
-          [](const nnz::NnzReader& r, size_t i, ByteArray& out, int threads) {
-            uint8_t* dst = out.mutable_data();
-            const uint64_t n = static_cast<uint64_t>(out.size());
+          [](const nnz::NnzReader& r, size_t i, const py::object& out, int threads) {
+            ByteArray bytes = output_bytes(out);
+            uint8_t* dst = bytes.mutable_data();
+            const uint64_t n = static_cast<uint64_t>(bytes.size());
             py::gil_scoped_release release;
             r.decode_tensor(i, dst, n, threads);
           },
           py::arg("index"), py::arg("out"), py::arg("threads") = 1)
+      .def(
+          "decode_many",
+          [](const nnz::NnzReader& r, const std::vector<size_t>& indices, const py::list& outs, int threads) {
+            NNZ_CHECK(indices.size() == outs.size(), invalid_argument, "decode_many: one output buffer per tensor");
+            std::vector<nnz::DecodeTarget> targets;
+            for (size_t k = 0; k < indices.size(); ++k) {
+              ByteArray out = output_bytes(outs[k]);
+              targets.push_back(nnz::DecodeTarget{indices[k], out.mutable_data(), static_cast<uint64_t>(out.size())});
+            }
+            py::gil_scoped_release release;
+            nnz::decode_tensors(r, std::move(targets), threads);
+          },
+          py::arg("indices"), py::arg("outs"), py::arg("threads") = 1)
       .def(
           "verify",
           [](const nnz::NnzReader& r, size_t i) {

@@ -1,6 +1,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings/bindings.hpp"
+#include "common/checked_math.hpp"
 #include "codecs/matrix_formats.hpp"
 
 namespace nnz_bindings {
@@ -31,12 +32,13 @@ void bind_matrix_formats(py::module_& m) {
   m.def(
       "matrix_format_decode",
       [](const std::string& format, const ByteArray& payload, const std::string& dtype, uint64_t count, uint64_t rows,
-         ByteArray& out) {
+         const py::object& out) {
         const nnz::MatrixFormat f = nnz::matrix_format_by_name(format);
         const nnz::DTypeInfo& info = nnz::dtype_by_name(dtype);
-        NNZ_CHECK(static_cast<uint64_t>(out.size()) == count * static_cast<uint64_t>(info.bits / 8), invalid_argument,
-                  "output buffer has the wrong size");
-        uint8_t* dst = out.mutable_data();
+        ByteArray bytes = output_bytes(out);
+        NNZ_CHECK(static_cast<uint64_t>(bytes.size()) == nnz::checked_mul(count, static_cast<uint64_t>(info.bits / 8), "tensor"),
+                  invalid_argument, "output buffer has the wrong size");
+        uint8_t* dst = bytes.mutable_data();
         py::gil_scoped_release release;
         nnz::matrix_format_decode(f, span_of(payload), info.dtype, count, rows, dst);
       },

@@ -19,6 +19,10 @@ inline py::bytes to_bytes(const std::vector<uint8_t>& v) {
   return py::bytes(reinterpret_cast<const char*>(v.data()), v.size());
 }
 
+// A caller's buffer to decode into: checked, never converted (a converted copy would receive the
+// data instead of the caller's array).
+ByteArray output_bytes(const py::handle& out);
+
 // A tensor view of a flat byte buffer holding elements of the named dtype.
 nnz::TensorRef tensor_ref(const ByteArray& data, const std::string& dtype);
 

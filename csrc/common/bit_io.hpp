@@ -70,9 +70,10 @@ struct BitCursor {
     ptr += (63 - count) >> 3;
     count |= 56;
   }
-  inline void consume(unsigned n) {
+  inline uint64_t peek(int n) const { return bits & ((uint64_t{1} << n) - 1); }
+  inline void consume(int n) {
     bits >>= n;
-    count -= n;
+    count -= static_cast<unsigned>(n);
   }
 };
 

@@ -68,6 +68,11 @@ class MultiTableBuilder {
   MultiTableBuilder(const CanonicalCodes& codes, LongCodePrefixes& prefixes, uint64_t* table)
       : codes_(codes), prefixes_(prefixes), table_(table) {
     list_long_code_prefixes(codes, prefixes);
+    size_t j = 0;
+    for (int room = 0; room <= kTableBits; ++room) {
+      while (j < codes.size && codes.length[j] <= room) ++j;
+      codes_fitting_[room] = j;
+    }
   }
   void build() { extend(0, 0, 0, 0, 0); }
 
@@ -80,19 +85,22 @@ class MultiTableBuilder {
       for (size_t i = bits; i < kTableSize; i += size_t{1} << used) table_[i] = entry;
       return;
     }
-    for (size_t j = 0; j < codes_.size && codes_.length[j] <= room; ++j) {
+    // Bounds are read into locals: the table stores could alias them as far as the compiler knows.
+    const size_t fitting = codes_fitting_[room];
+    for (size_t j = 0; j < fitting; ++j) {
       const int len = codes_.length[j];
       extend(bits | codes_.code[j] << used, used + len, count + 1,
              syms | static_cast<uint64_t>(codes_.symbol[j]) << (8 + 8 * sizeof(Sym) * count), count ? first_length : len);
     }
     if (count == 0) return;  // the root: every code fits in a whole lookup
-    for (size_t k = prefixes_.start[room - 1]; k < prefixes_.start[room]; ++k)
-      table_[bits | static_cast<uint32_t>(prefixes_.prefix[k]) << used] = entry;
+    const size_t first = prefixes_.start[room - 1], last = prefixes_.start[room];
+    for (size_t k = first; k < last; ++k) table_[bits | static_cast<uint32_t>(prefixes_.prefix[k]) << used] = entry;
   }
 
   const CanonicalCodes& codes_;
   const LongCodePrefixes& prefixes_;
   uint64_t* table_;
+  size_t codes_fitting_[kTableBits + 1];  // codes no longer than R bits: the first codes_fitting_[R]
 };
 
 // Below this many symbols the multi-symbol table costs more to build than it saves.
@@ -144,6 +152,17 @@ void finish_streams(BitReader* br, Sym** op, Sym* const* end, size_t streams, co
   }
 }
 
+// One multi-symbol lookup: stores 8 bytes at o (the symbols, then junk that later stores
+// overwrite) and advances o by the number of symbols.
+template <typename Sym, typename Reader>
+inline void multi_step(const uint64_t* table, Reader& b, Sym*& o) {
+  const uint64_t e = table[b.peek(kTableBits)];
+  const uint64_t syms = e >> 8;
+  std::memcpy(o, &syms, 8);
+  b.consume(static_cast<int>(e & 63));
+  o += e >> 60;
+}
+
 // Rounds of the multi-symbol loop: each stream refills once (reading 8 bytes, then advancing at
 // most 7) and does 4 lookups, each storing 8 bytes at its output position and advancing it by at
 // most kMultiMaxSymbols. Rounds run in batches no stream can overrun, so the loop checks nothing.
@@ -163,13 +182,7 @@ struct MultiRounds {
   static inline __attribute__((always_inline)) void run(BitCursor* c, Sym** op, size_t rounds, const uint64_t* table) {
     BitCursor c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
     Sym *o0 = op[0], *o1 = op[1], *o2 = op[2], *o3 = op[3];
-    const auto step = [table](BitCursor& b, Sym*& o) {
-      const uint64_t e = table[b.bits & (kTableSize - 1)];
-      const uint64_t syms = e >> 8;
-      std::memcpy(o, &syms, 8);  // the symbols, then junk that later stores overwrite
-      b.consume(static_cast<unsigned>(e & 63));
-      o += e >> 60;
-    };
+    const auto step = [table](BitCursor& b, Sym*& o) { multi_step(table, b, o); };
     for (; rounds > 0; --rounds) {
       // After a refill each window holds >= 56 bits, enough for 4 lookups of 12 bits.
       c0.refill();
@@ -232,7 +245,20 @@ void decode_four_multi(BitReader* br, Sym** op, Sym* const* end, const uint64_t*
     if (rounds == 0) break;
     multi_rounds(c, op, rounds, table);
   }
-  for (int j = 0; j < 4; ++j) br[j].attach(c[j]);
+  // Near the ends, stream by stream with checked refills, while a lookup can neither decode past
+  // the stream's last symbol nor store past its output; the caller decodes the last few.
+  constexpr ptrdiff_t kRoom = std::max<ptrdiff_t>(kMultiMaxSymbols<Sym>, 8 / sizeof(Sym));
+  for (int j = 0; j < 4; ++j) {
+    br[j].attach(c[j]);
+    BitReader b = br[j];
+    Sym* o = op[j];
+    while (end[j] - o >= kRoom) {
+      b.refill();
+      multi_step(table, b, o);
+    }
+    br[j] = b;
+    op[j] = o;
+  }
 }
 
 template <typename Sym>

@@ -30,6 +30,7 @@ DEFAULT_MAX_TENSOR_BYTES = 1 << 36
 DEFAULT_MAX_BLOB_BYTES = 1 << 31
 # Tensors this large are coded with all threads on their chunks rather than one thread each.
 LARGE_TENSOR_ELEMS = 1 << 20
+READ_BATCH_BYTES = 64 << 20  # decoded bytes per progress step of read_all
 
 
 def default_threads() -> int:
@@ -98,32 +99,36 @@ class NnzFile(Mapping):
     def __repr__(self) -> str:
         return f"<NnzFile {str(self.path)!r}: {len(self)} tensors>"
 
-    def _decode(self, i: int, threads: int | None = None) -> np.ndarray:
+    def _output(self, i: int) -> np.ndarray:
         info = self.tensors[i]
         if info.dtype is None:
             raise UnsupportedError(f"tensor {info.name!r} has a dtype this nncodec does not know")
         if info.decoded_bytes > self.max_tensor_bytes:  # checked before numpy allocates
             raise LimitExceededError(f"tensor {info.name!r}: decoded size {info.decoded_bytes} bytes exceeds "
                                      f"the limit of {self.max_tensor_bytes} bytes")
-        out = np.empty(info.shape, dtype=numpy_dtype(info.dtype))
-        self._reader.decode(i, out.reshape(-1).view(np.uint8), threads or self.threads)
+        return np.empty(info.shape, dtype=numpy_dtype(info.dtype))
+
+    def _decode(self, i: int) -> np.ndarray:
+        out = self._output(i)
+        self._reader.decode(i, out.reshape(-1).view(np.uint8), self.threads)
         return out
 
     def read_all(self, progress: Callable[[TensorInfo], None] | None = None) -> dict[str, np.ndarray]:
-        """Decode every tensor: large ones chunk-parallel, the others in parallel with each other."""
-        arrays: dict[int, np.ndarray] = {}
-
-        def one(i: int, threads: int) -> None:
-            arrays[i] = self._decode(i, threads)
-            if progress:
-                progress(self.tensors[i])
-
-        large = {i for i, t in enumerate(self.tensors) if t.size >= LARGE_TENSOR_ELEMS}
-        for i in sorted(large):
-            one(i, self.threads)
-        with ThreadPoolExecutor(self.threads) as pool:
-            for future in [pool.submit(one, i, 1) for i in range(len(self.tensors)) if i not in large]:
-                future.result()
+        """Decode every tensor. The core decodes a batch of tensors per call (large ones
+        chunk-parallel, the others in parallel with each other); batches only exist to report
+        progress on long runs."""
+        arrays = [self._output(i) for i in range(len(self.tensors))]
+        batch: list[int] = []
+        batch_bytes = 0
+        for i in range(len(self.tensors)):
+            batch.append(i)
+            batch_bytes += arrays[i].nbytes
+            if batch_bytes >= READ_BATCH_BYTES or i == len(self.tensors) - 1:
+                self._reader.decode_many(batch, [arrays[k].reshape(-1).view(np.uint8) for k in batch], self.threads)
+                if progress:
+                    for k in batch:
+                        progress(self.tensors[k])
+                batch, batch_bytes = [], 0
         return {t.name: arrays[i] for i, t in enumerate(self.tensors)}
 
     def verify(self) -> None:
