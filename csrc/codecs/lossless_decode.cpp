@@ -11,6 +11,10 @@
 #include "entropy/huffman_block.hpp"
 #include "entropy/plane_coder.hpp"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace nnz {
 namespace {
 
@@ -73,6 +77,48 @@ inline U join_one(uint32_t sym, uint32_t mid, int middle_bits, const uint8_t* co
   return v;
 }
 
+#if defined(__SSE2__)
+// The join of 16 elements at a time for the common layouts (16- and 32-bit floats whose middle
+// plane is bytes): byte interleaves and a 16-bit rotate, about twice as fast as what compilers
+// make of join_one. Returns the number of elements joined, a multiple of 16.
+template <typename U, typename Sym>
+size_t join_planes_sse2(const Sym* sym, int middle_bits, const uint8_t* mid, const uint8_t* const* low, size_t n,
+                        uint8_t* dst) {
+  static_assert(sizeof(U) == 2 || sizeof(U) == 4, "16- and 32-bit elements only");
+  const auto load = [](const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); };
+  const auto put = [](uint8_t* p, __m128i v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v); };
+  const auto rotate_right_1 = [](__m128i t) { return _mm_or_si128(_mm_srli_epi16(t, 1), _mm_slli_epi16(t, 15)); };
+  const __m128i shift = _mm_cvtsi32_si128(middle_bits), zero = _mm_setzero_si128();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m128i m = load(mid + i);
+    __m128i t0, t1;  // elements i..i+7 and i+8..i+15: symbol << middle_bits | middle
+    if constexpr (sizeof(Sym) == 1) {  // middle_bits is 8: the symbol is the high byte
+      const __m128i s = load(sym + i);
+      t0 = _mm_unpacklo_epi8(m, s);
+      t1 = _mm_unpackhi_epi8(m, s);
+    } else {
+      t0 = _mm_or_si128(_mm_sll_epi16(load(sym + i), shift), _mm_unpacklo_epi8(m, zero));
+      t1 = _mm_or_si128(_mm_sll_epi16(load(sym + i + 8), shift), _mm_unpackhi_epi8(m, zero));
+    }
+    const __m128i top0 = rotate_right_1(t0), top1 = rotate_right_1(t1);
+    uint8_t* out = dst + i * sizeof(U);
+    if constexpr (sizeof(U) == 2) {
+      put(out, top0);
+      put(out + 16, top1);
+    } else {
+      const __m128i high = load(low[0] + i), low_byte = load(low[1] + i);
+      const __m128i l0 = _mm_unpacklo_epi8(low_byte, high), l1 = _mm_unpackhi_epi8(low_byte, high);
+      put(out, _mm_unpacklo_epi16(l0, top0));
+      put(out + 16, _mm_unpackhi_epi16(l0, top0));
+      put(out + 32, _mm_unpacklo_epi16(l1, top1));
+      put(out + 48, _mm_unpackhi_epi16(l1, top1));
+    }
+  }
+  return i;
+}
+#endif
+
 // The planes are copied to locals first so the compiler knows the output does not alias them.
 template <typename U, int MidStride, typename Sym>
 void join_planes(const Sym* sym, int middle_bits, const uint8_t* mid, const uint8_t* const* low_planes, size_t n,
@@ -80,7 +126,12 @@ void join_planes(const Sym* sym, int middle_bits, const uint8_t* mid, const uint
   constexpr int L = static_cast<int>(sizeof(U)) - 2;
   const uint8_t* low[L > 0 ? L : 1];
   for (int j = 0; j < L; ++j) low[j] = low_planes[j];
-  for (size_t i = 0; i < n; ++i) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  if constexpr (MidStride == 1 && (sizeof(U) == 2 || sizeof(U) == 4))
+    i = join_planes_sse2<U>(sym, middle_bits, mid, low, n, dst);
+#endif
+  for (; i < n; ++i) {
     const uint32_t m = MidStride == 1 ? mid[i] : load_u16(mid, i);
     store<U>(dst, i, join_one<U>(sym[i], m, middle_bits, low, i));
   }
