@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "common/bit_io.hpp"
@@ -75,15 +76,35 @@ PlaneView read_plane(ByteReader& in, size_t n, int width) {
   fail(ErrorCode::corrupt, "plane: unknown mode " + std::to_string(mode));
 }
 
-// Eight symbols of B < 8 bits fill exactly B bytes: one 64-bit load and shifts known at compile
-// time unpack them. Returns the number of symbols unpacked (whole groups with 8 readable bytes).
+// Eight symbols of B < 8 bits fill exactly B bytes: one 64-bit load, and three steps that each
+// halve the fields' groups and move the upper half up (to bit 32, then 16 and 8 of each part),
+// spread them into the eight bytes of a word. Returns the number of symbols unpacked (whole
+// groups with 8 readable bytes).
+template <int B>
+inline uint64_t spread_to_bytes(uint64_t x) {
+  constexpr uint64_t f1 = (uint64_t{1} << (4 * B)) - 1;
+  constexpr uint64_t f2 = ((uint64_t{1} << (2 * B)) - 1) * ((uint64_t{1} << 32) | 1);
+  constexpr uint64_t f3 = ((uint64_t{1} << B) - 1) * 0x0001000100010001ULL;
+  x &= (uint64_t{1} << (8 * B)) - 1;
+  x = (x & f1) | ((x & (f1 << (4 * B))) << (32 - 4 * B));
+  x = (x & f2) | ((x & (f2 << (2 * B))) << (16 - 2 * B));
+  return (x & f3) | ((x & (f3 << B)) << (8 - B));
+}
+
 template <int B, typename T>
 size_t unpack_narrow_groups(const uint8_t* bytes, size_t size, size_t n, T* out) {
-  constexpr uint64_t mask = (uint64_t{1} << B) - 1;
   const size_t groups = size < 8 ? 0 : std::min(n / 8, (size - 8) / B + 1);
   for (size_t g = 0; g < groups; ++g) {
-    const uint64_t w = load64_le(bytes + g * B);
-    for (int j = 0; j < 8; ++j) out[8 * g + j] = static_cast<T>((w >> (B * j)) & mask);
+    const uint64_t w = spread_to_bytes<B>(load64_le(bytes + g * B));
+    if constexpr (sizeof(T) == 1) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+      for (int j = 0; j < 8; ++j) out[8 * g + j] = static_cast<T>(w >> (8 * j));
+#else
+      std::memcpy(out + 8 * g, &w, 8);
+#endif
+    } else {
+      for (int j = 0; j < 8; ++j) out[8 * g + j] = static_cast<T>((w >> (8 * j)) & 0xFF);
+    }
   }
   return 8 * groups;
 }
