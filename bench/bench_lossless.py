@@ -88,8 +88,8 @@ def onnxruntime_outputs_equal(original: Path, decoded: Path) -> str:
 
     try:
         report = verify(original, decoded, samples=2)
-    except Exception as exc:  # some models need real inputs (e.g. a sample-rate input)
-        return f"n/a ({type(exc).__name__})"
+    except Exception:  # some models need real inputs (Silero VAD: a valid sample rate)
+        return "n/a (generated inputs rejected by the model)"
     return "yes" if all(o.max_abs == 0 for o in report.outputs) else f"NO (max |diff| {max(o.max_abs for o in report.outputs):g})"
 
 
