@@ -236,7 +236,9 @@ _TENSOR_OPTIONS: dict[str, Callable[[str, np.ndarray, EncodeOptions], EncodeOpti
 def _sparse_worth_trying(data: np.ndarray, esize: int, options: EncodeOptions) -> bool:
     if options.params.get("sparse", "auto") == "off" or not 64 <= data.size // esize < 1 << 32:
         return False
-    nonzero = np.count_nonzero(data.reshape(-1, esize).any(axis=1))
+    # Elements with any bit set (so -0.0 counts), through an integer view: count_nonzero on it is
+    # ~20x faster than any() over rows of esize bytes.
+    nonzero = np.count_nonzero(data.view(f"<u{esize}"))
     return nonzero <= 0.75 * (data.size // esize)
 
 
