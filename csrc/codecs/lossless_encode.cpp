@@ -149,12 +149,17 @@ template <typename U>
 bool finer_chunks_pay(const uint8_t* src, uint64_t count, uint32_t fine, bool is_float, bool is_signed) {
   constexpr int nbytes = sizeof(U);
   const size_t blocks = static_cast<size_t>(ceil_div(count, fine));
-  std::vector<uint32_t> hist(blocks * nbytes * 256, 0);
+  // Even and odd elements count into two copies (merged below): neighbours share exponent bytes,
+  // and increments of one counter in a row would wait on each other.
+  const size_t block_size = static_cast<size_t>(nbytes) * 256;
+  std::vector<uint32_t> hist(2 * blocks * block_size, 0);
   for (uint64_t i = 0; i < count; ++i) {
     const U x = load_element<U>(src, static_cast<size_t>(i));
-    uint32_t* h = hist.data() + static_cast<size_t>(i / fine) * nbytes * 256;
+    uint32_t* h = hist.data() + (2 * static_cast<size_t>(i / fine) + (i & 1)) * block_size;
     for (int j = 0; j < nbytes; ++j) h[j * 256 + plane_byte(x, j, is_float, is_signed)]++;
   }
+  for (size_t b = 0; b < blocks; ++b)
+    for (size_t k = 0; k < block_size; ++k) hist[2 * b * block_size + k] += hist[(2 * b + 1) * block_size + k];
   double fine_bits = 0, coarse_bits = 0;
   std::vector<uint32_t> merged(256);
   for (size_t b0 = 0; b0 < blocks; b0 += 4) {
@@ -162,7 +167,7 @@ bool finer_chunks_pay(const uint8_t* src, uint64_t count, uint32_t fine, bool is
       std::fill(merged.begin(), merged.end(), 0);
       uint64_t merged_n = 0;
       for (size_t b = b0; b < std::min(blocks, b0 + 4); ++b) {
-        const uint32_t* h = hist.data() + (b * nbytes + static_cast<size_t>(j)) * 256;
+        const uint32_t* h = hist.data() + 2 * b * block_size + static_cast<size_t>(j) * 256;
         const uint64_t n = std::min<uint64_t>(fine, count - b * fine);
         fine_bits += estimated_plane_bits(h, n);
         for (int s = 0; s < 256; ++s) merged[s] += h[s];

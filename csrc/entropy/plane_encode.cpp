@@ -76,6 +76,13 @@ void write_rans(const T* syms, size_t n, const std::vector<uint32_t>& weights, s
 
 template <typename T>
 void write_packed(const T* syms, size_t n, int width, std::vector<uint8_t>& out) {
+  if (width == 8) {  // the common case (low mantissa bytes), in a loop compilers vectorize
+    const size_t at = out.size();
+    out.resize(at + n);
+    uint8_t* dst = out.data() + at;
+    for (size_t i = 0; i < n; ++i) dst[i] = static_cast<uint8_t>(syms[i]);
+    return;
+  }
   if (width % 8 == 0) {
     const size_t nb = static_cast<size_t>(width / 8);
     const size_t at = out.size();
@@ -115,8 +122,16 @@ void encode_plane(const T* syms, size_t n, int width, std::vector<uint8_t>& out)
   }
   if (width <= kHuffmanMaxBits) {
     const size_t alphabet = size_t{1} << width;
+    // Four interleaved histograms: increments of the same counter in a row would otherwise wait
+    // on each other (store-to-load forwarding), and skewed planes repeat symbols all the time.
+    std::vector<uint64_t> copies(4 * alphabet, 0);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+      for (size_t k = 0; k < 4; ++k) copies[k * alphabet + static_cast<size_t>(syms[i + k])]++;
+    for (; i < n; ++i) copies[static_cast<size_t>(syms[i])]++;
     std::vector<uint64_t> freq(alphabet, 0);
-    for (size_t i = 0; i < n; ++i) freq[syms[i]]++;
+    for (size_t k = 0; k < 4; ++k)
+      for (size_t sym = 0; sym < alphabet; ++sym) freq[sym] += copies[k * alphabet + sym];
     const PlaneChoice choice = choose_mode(freq.data(), width, n);
     if (choice.mode == PlaneMode::rans) {
       w.u8(static_cast<uint8_t>(PlaneMode::rans));
