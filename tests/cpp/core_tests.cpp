@@ -1,3 +1,4 @@
+#include <algorithm>
 // C++ tests of the core, run under ASan/UBSan in CI. No framework: each test is a function.
 #include <cmath>
 #include <cstdio>
@@ -60,6 +61,55 @@ void test_huffman_round_trip() {
       for (size_t cut = 0; cut < block.size(); cut += 1 + block.size() / 64) {
         EXPECT(throws_code([&] { nnz::huffman_decode_block(nnz::ByteSpan{block.data(), cut}, n, alphabet, back.data()); },
                            nnz::ErrorCode::corrupt));
+      }
+    }
+  }
+}
+
+// Both output widths, across skews (one to six codes per table lookup), around the sizes where the
+// decoder switches tables and the batched loop hands over to the checked tails. Symbols are
+// mapped to random alphabet positions so codes do not follow symbol order.
+void test_huffman_byte_and_wide_outputs_agree() {
+  std::mt19937 rng(2);
+  for (size_t alphabet : {2u, 3u, 256u, 4096u}) {
+    std::vector<uint16_t> position(alphabet);
+    for (size_t s = 0; s < alphabet; ++s) position[s] = static_cast<uint16_t>(s);
+    std::shuffle(position.begin(), position.end(), rng);
+    for (double p : {0.02, 0.3, 0.9}) {
+      for (size_t n : {4095u, 4096u, 4097u, 4123u, 20000u, 262144u}) {
+        std::geometric_distribution<int> geo(p);
+        std::vector<uint16_t> syms(n);
+        for (auto& s : syms) s = position[std::min<size_t>(static_cast<size_t>(geo(rng)), alphabet - 1)];
+        syms[0] = position[0];
+        syms[1] = position[1];
+        std::vector<uint64_t> freq(alphabet, 0);
+        for (auto s : syms) freq[s]++;
+        const auto lengths = nnz::huffman_code_lengths(freq.data(), alphabet, nnz::kHuffmanMaxBits);
+        std::vector<uint8_t> block;
+        nnz::huffman_encode_block(syms.data(), n, alphabet, lengths, block);
+        const nnz::ByteSpan span{block.data(), block.size()};
+        std::vector<uint16_t> wide(n);
+        nnz::huffman_decode_block(span, n, alphabet, wide.data());
+        EXPECT(wide == syms);
+        if (alphabet > 256) {
+          std::vector<uint8_t> narrow(n);
+          EXPECT(throws_code([&] { nnz::huffman_decode_block(span, n, alphabet, narrow.data()); }, nnz::ErrorCode::internal));
+          continue;
+        }
+        std::vector<uint8_t> narrow(n);
+        nnz::huffman_decode_block(span, n, alphabet, narrow.data());
+        EXPECT(std::equal(narrow.begin(), narrow.end(), syms.begin()));
+        // Damage near the end of the last stream (where the checked tail decodes) and in the
+        // middle: an error or other symbols, never a read or write out of bounds (ASan build).
+        for (size_t at : {block.size() - 1, block.size() - 9, block.size() / 2}) {
+          std::vector<uint8_t> bad = block;
+          bad[at] ^= 0x5A;
+          try {
+            nnz::huffman_decode_block(nnz::ByteSpan{bad.data(), bad.size()}, n, alphabet, narrow.data());
+          } catch (const nnz::Error& e) {
+            EXPECT(e.code() == nnz::ErrorCode::corrupt);
+          }
+        }
       }
     }
   }
@@ -372,6 +422,7 @@ void test_sparse_and_positions() {
 
 int main() {
   test_huffman_round_trip();
+  test_huffman_byte_and_wide_outputs_agree();
   test_hostile_tables();
   test_lossless_all_dtypes();
   test_pl_bound_and_damage();
