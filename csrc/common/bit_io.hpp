@@ -58,6 +58,15 @@ inline uint64_t load64_le(const uint8_t* p) {
   return v;
 }
 
+// The branch-free refill both readers use: ORs the 8 bytes at p in above the `count` bits of the
+// window (leaving at least 56), and returns how many whole bytes that consumed.
+inline size_t refill_window(uint64_t& bits, unsigned& count, const uint8_t* p) {
+  bits |= load64_le(p) << count;
+  const size_t advance = (63 - count) >> 3;
+  count |= 56;
+  return advance;
+}
+
 // A reader's window and position for hot loops that bound their reads up front and so need no
 // checks: BitReader::detach hands one out, BitReader::attach takes it back.
 struct BitCursor {
@@ -65,11 +74,7 @@ struct BitCursor {
   uint64_t bits;
   unsigned count;
   // Reads 8 bytes at ptr: the caller has checked that they lie within the stream.
-  inline void refill() {
-    bits |= load64_le(ptr) << count;
-    ptr += (63 - count) >> 3;
-    count |= 56;
-  }
+  inline void refill() { ptr += refill_window(bits, count, ptr); }
   inline uint64_t peek(int n) const { return bits & ((uint64_t{1} << n) - 1); }
   inline void consume(int n) {
     bits >>= n;
@@ -85,9 +90,7 @@ class BitReader {
   // After refill() at least 56 bits are available in the window.
   inline void refill() {
     if (pos_ + 8 <= size_) {
-      bits_ |= load64_le(data_ + pos_) << count_;
-      pos_ += (63 - count_) >> 3;
-      count_ |= 56;
+      pos_ += refill_window(bits_, count_, data_ + pos_);
     } else {
       refill_slow();
     }

@@ -130,13 +130,13 @@ struct SingleLookup {
     return e >> 4;
   }
 };
+// (Returns the first symbol and those after it: the caller's cast to Sym keeps the first.)
 struct FirstOfMulti {
   const uint64_t* table;
-  uint32_t symbol_mask;
   inline uint32_t operator()(BitReader& br) const {
     const uint64_t e = table[br.peek(kTableBits)];
     br.consume(static_cast<int>((e >> 56) & 15));
-    return static_cast<uint32_t>(e >> 8) & symbol_mask;
+    return static_cast<uint32_t>(e >> 8);
   }
 };
 
@@ -182,7 +182,6 @@ struct MultiRounds {
   static inline __attribute__((always_inline)) void run(BitCursor* c, Sym** op, size_t rounds, const uint64_t* table) {
     BitCursor c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
     Sym *o0 = op[0], *o1 = op[1], *o2 = op[2], *o3 = op[3];
-    const auto step = [table](BitCursor& b, Sym*& o) { multi_step(table, b, o); };
     for (; rounds > 0; --rounds) {
       // After a refill each window holds >= 56 bits, enough for 4 lookups of 12 bits.
       c0.refill();
@@ -190,10 +189,10 @@ struct MultiRounds {
       c2.refill();
       c3.refill();
       for (int k = 0; k < 4; ++k) {
-        step(c0, o0);
-        step(c1, o1);
-        step(c2, o2);
-        step(c3, o3);
+        multi_step(table, c0, o0);
+        multi_step(table, c1, o1);
+        multi_step(table, c2, o2);
+        multi_step(table, c3, o3);
       }
     }
     c[0] = c0, c[1] = c1, c[2] = c2, c[3] = c3;
@@ -294,7 +293,7 @@ void decode_block(ByteSpan block, size_t n, size_t alphabet, Sym* out) {
   if (streams == 4 && little_endian && n >= kMultiMinSymbols) {
     MultiTableBuilder<Sym>(tables.codes, tables.prefixes, tables.multi).build();
     decode_four_multi<Sym>(br, op, end, tables.multi);
-    return finish_streams(br, op, end, streams, FirstOfMulti{tables.multi, (uint32_t{1} << (8 * sizeof(Sym))) - 1});
+    return finish_streams(br, op, end, streams, FirstOfMulti{tables.multi});
   }
   build_single_table(tables.codes, tables.single);
   const SingleLookup single{tables.single, tables.codes.max_length};

@@ -316,10 +316,5 @@ int main() {
   test_errors();
   test_unknown_dtype_is_listed_but_not_decoded();
   test_misc();
-  if (failures) {
-    std::fprintf(stderr, "%d check(s) failed\n", failures);
-    return 1;
-  }
-  std::puts("C API tests passed");
-  return 0;
+  return exit_status("C API tests");
 }

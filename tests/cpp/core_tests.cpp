@@ -432,10 +432,5 @@ int main() {
   test_token_streams();
   test_eb_bound_and_hostile_payloads();
   test_sparse_and_positions();
-  if (failures) {
-    std::fprintf(stderr, "%d check(s) failed\n", failures);
-    return 1;
-  }
-  std::puts("core tests passed");
-  return 0;
+  return exit_status("core tests");
 }

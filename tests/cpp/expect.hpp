@@ -15,4 +15,14 @@ int failures = 0;
     }                                                                          \
   } while (0)
 
+// main()'s result: 1 with the number of failed checks reported, else 0 with `suite` passed.
+inline int exit_status(const char* suite) {
+  if (failures) {
+    std::fprintf(stderr, "%d check(s) failed\n", failures);
+    return 1;
+  }
+  std::printf("%s passed\n", suite);
+  return 0;
+}
+
 }  // namespace
