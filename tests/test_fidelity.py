@@ -87,10 +87,10 @@ def test_bad_targets_and_inputs_are_refused(tmp_path, model_and_inputs):
 
 
 def test_fidelity_targets_need_a_runnable_model(tmp_path):
-    from nncodec.api import _fidelity_options
+    from nncodec.api import _fidelity_plan
     from nncodec.model import ModelDocument
     from nncodec.plan import EncodeOptions
 
     doc = ModelDocument("safetensors", {"w": np.zeros((4, 4), np.float32)})
     with pytest.raises(UnsupportedError):
-        _fidelity_options(doc, EncodeOptions(codec="eb", params={}), 0.999, None, None)
+        _fidelity_plan(doc, EncodeOptions(codec="eb", params={}), 0.999, None, "calibrated", None)

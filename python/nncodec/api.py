@@ -13,6 +13,7 @@ from . import formats
 from .atomic import refuse_existing, staged_output
 from .errors import NnzError
 from .formats import convert
+from .model import ModelDocument
 from .nnzfile import DEFAULT_MAX_TENSOR_BYTES, NnzFile, TensorInfo, default_threads, write_document
 from .plan import EncodeOptions, check_params, is_lossy, lossy_allowed
 
@@ -27,7 +28,8 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
                 threads: int | None = None, force: bool = False,
                 progress: Callable[[str, np.ndarray], None] | None = None,
                 params: Mapping[str, Any] | None = None, target_cosine: float | None = None,
-                inputs: PathLike | None = None, status: Callable[[str], None] | None = None) -> Path:
+                inputs: PathLike | None = None, rounding: str = "calibrated",
+                status: Callable[[str], None] | None = None) -> Path:
     """Compress a model file into a .nnz file; returns the path written.
 
     The output defaults to the model's name with the suffix ``.nnz``. An existing output is
@@ -39,7 +41,10 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
     ``target_cosine`` (ONNX models) picks an eb bound per tensor so that the decoded model's
     outputs keep that cosine similarity on the calibration ``inputs`` (an .npz of input arrays;
     without it, random inputs from the model's signature); the fidelity reached is recorded in
-    the file's metadata. ``status`` receives progress messages of that search.
+    the file's metadata. ``rounding`` for a fidelity target: "calibrated" rounds the weights of
+    Conv/MatMul/Gemm layers down or up onto eb's grid for those layers' outputs on the inputs
+    (each weight within 2E of the original), "nearest" keeps every weight within E.
+    ``status`` receives progress messages of that search.
     """
     model = Path(model)
     if not model.is_file():
@@ -48,6 +53,8 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
     refuse_existing(out, force)
     params = dict(params or {})
     threads = threads or default_threads()
+    if rounding not in ("calibrated", "nearest"):
+        raise NnzError(f"rounding must be 'calibrated' or 'nearest', not {rounding!r}")
     if target_cosine is not None:
         codec = codec if is_lossy(codec) else "eb"
         if codec != "eb":
@@ -60,7 +67,7 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
     doc = formats.detect(model).read(model)
     extra_meta: dict[str, Any] = {}
     if target_cosine is not None:
-        options, extra_meta["fidelity"] = _fidelity_options(doc, options, target_cosine, inputs, status)
+        doc, options, extra_meta["fidelity"] = _fidelity_plan(doc, options, target_cosine, inputs, rounding, status)
     elif is_lossy(codec):
         extra_meta["codec_params"] = {k: params[k] for k in ("error", "rel_error") if k in params}
     with staged_output(out.parent, force) as staging:
@@ -69,8 +76,10 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
     return out
 
 
-def _fidelity_options(doc, options: EncodeOptions, target_cosine: float, inputs: PathLike | None,
-                      status: Callable[[str], None] | None) -> tuple[EncodeOptions, dict[str, Any]]:
+def _fidelity_plan(doc, options: EncodeOptions, target_cosine: float, inputs: PathLike | None, rounding: str,
+                   status: Callable[[str], None] | None) -> tuple[ModelDocument, EncodeOptions, dict[str, Any]]:
+    """The document to code (calibrated tensors in place), its eb options and the fidelity record."""
+    from .calibrated import CalibratedRounding
     from .errors import UnsupportedError
     from .fidelity import OnnxEvaluator, choose_error_bounds
 
@@ -80,12 +89,14 @@ def _fidelity_options(doc, options: EncodeOptions, target_cosine: float, inputs:
     if status and inputs is None:
         status(f"calibration inputs: {evaluator.inputs_description}")
     candidates = [n for n, a in doc.tensors.items() if lossy_allowed(n, a, options)]
+    rounder = CalibratedRounding(evaluator.layer_inputs(candidates)) if rounding == "calibrated" else None
     plan = choose_error_bounds(doc.tensors, candidates, evaluator, target_cosine, threads=options.threads,
-                               progress=status)
+                               progress=status, rounding=rounder)
     plan.inputs = evaluator.inputs_description
     params = {**options.params, "error_by_tensor": plan.error_by_tensor}
-    return EncodeOptions(codec=options.codec, params=params, chunk_elems=options.chunk_elems,
-                         threads=options.threads), plan.meta()
+    coded = ModelDocument(doc.format, {**doc.tensors, **plan.rounded}, doc.skeleton, doc.attrs)
+    return coded, EncodeOptions(codec=options.codec, params=params, chunk_elems=options.chunk_elems,
+                                threads=options.threads), plan.meta()
 
 
 def decode_file(nnz: PathLike, output: PathLike | None = None, *, force: bool = False,

@@ -49,8 +49,9 @@ def cmd_encode(args: argparse.Namespace) -> int:
     model = Path(args.model)
     if args.error is not None and args.rel_error is not None:
         raise NnzError("give either --error or --rel-error, not both")
-    if args.inputs is not None and args.target_cosine is None:
-        raise NnzError("--inputs is used with --target-cosine")
+    for given, flag in ((args.inputs, "--inputs"), (args.rounding, "--rounding")):
+        if given is not None and args.target_cosine is None:
+            raise NnzError(f"{flag} is used with --target-cosine")
     codec = args.codec or ("eb" if args.error is not None or args.rel_error is not None
                            or args.target_cosine is not None else "lossless")
     if _codec_params(args) and codec != "pl":
@@ -62,7 +63,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
         out = encode_file(model, args.output, codec=codec, threads=args.threads, force=args.force,
                           progress=lambda name, array: bar.update(array.nbytes),
                           params={**_lossy_params(args), **_codec_params(args)},
-                          target_cosine=args.target_cosine, inputs=args.inputs, status=status)
+                          target_cosine=args.target_cosine, inputs=args.inputs, rounding=args.rounding or "calibrated",
+                          status=status)
     if not args.quiet:
         after = out.stat().st_size
         print(f"{model} -> {out}: {_human(before)} -> {_human(after)} ({before / max(after, 1):.3f}x)")
@@ -96,8 +98,10 @@ def cmd_decode(args: argparse.Namespace) -> int:
     return 0
 
 
-def _info_rows(tensors: list[TensorInfo]) -> list[dict]:
-    return [
+def _info_rows(tensors: list[TensorInfo], calibrated: set[str]) -> list[dict]:
+    """One row per tensor; ``max_error`` is against the original weights: for tensors placed on the
+    grid by calibrated rounding (``calibrated``), twice the eb bound the codec keeps."""
+    rows = [
         {
             "name": t.name,
             "dtype": t.dtype or "unknown",
@@ -110,6 +114,11 @@ def _info_rows(tensors: list[TensorInfo]) -> list[dict]:
         }
         for t in tensors
     ]
+    for row in rows:
+        if row["name"] in calibrated and "max_error" in row:
+            row["max_error"] *= 2
+            row["rounding"] = "calibrated"
+    return rows
 
 
 def _max_error(row: dict) -> str:
@@ -122,7 +131,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     with NnzFile(args.file) as f:
         if args.verify:
             f.verify()
-        rows = _info_rows(f.tensors)
+        fidelity = f.meta.get("fidelity")
+        calibrated = fidelity.get("calibrated_tensors") if isinstance(fidelity, dict) else None
+        rows = _info_rows(f.tensors, set(calibrated) if isinstance(calibrated, list) else set())
         total_orig = sum(r["original_bytes"] for r in rows)
         total_coded = sum(r["coded_bytes"] for r in rows)
         summary = {
@@ -281,6 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--inputs", default=None, metavar="NPZ",
                    help="calibration inputs for --target-cosine: arrays named after the model inputs "
                         "(NAME, or NAME#i for run i); default: random inputs from the input signature")
+    g.add_argument("--rounding", choices=("calibrated", "nearest"), default=None,
+                   help="with --target-cosine: 'calibrated' (default) rounds each weight of Conv/MatMul/Gemm "
+                        "layers down or up for the layer's outputs on the inputs (every weight within 2E), "
+                        "'nearest' to its nearest grid point (within E)")
     g.add_argument("--keep", action="append", default=[], metavar="GLOB",
                    help="tensors matching GLOB stay lossless (repeatable)")
     g.add_argument("--lossy", action="append", default=[], metavar="GLOB",

@@ -29,12 +29,15 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from .calibrated import LayerInputs, conv_vectors, matmul_vectors
 from .dtypes import dtype_name, element_bytes
 from .errors import NnzError, UnsupportedError
 from .model import ModelDocument
 
 # Evaluates the model with some tensors replaced; returns each output over all runs, flattened.
 Evaluator = Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
+# Puts a tensor on eb's grid for a bound before coding: (name, tensor, E) -> tensor.
+Rounding = Callable[[str, np.ndarray, float], np.ndarray]
 
 PROBE_REL_ERROR = 0.05        # E0 = 0.05 x std for the sensitivity probes, moved while the
 PROBE_MAX_DISTORTION = 1e-3   # distortion is outside [1e-8, 1e-3] (at most PROBE_ATTEMPTS probes)
@@ -87,10 +90,16 @@ class FidelityPlan:
     inputs: str = ""
     sensitivity: dict[str, float] = field(default_factory=dict)
     measurements: Any = None
+    rounded: dict[str, np.ndarray] = field(default_factory=dict)  # calibrated tensors to code instead
 
     def meta(self) -> dict[str, Any]:
         """The record stored in the .nnz metadata under "fidelity"."""
         return {
+            "rounding": ("calibrated: each weight of calibrated_tensors is rounded down or up onto eb's grid "
+                         "for its layer's outputs, so it is within 2E of the original (E: the tensor's eb bound); "
+                         "the other eb tensors are rounded to nearest (within E)"
+                         if self.rounded else "nearest: every weight within E (its tensor's eb bound) of the original"),
+            "calibrated_tensors": sorted(self.rounded),
             "metric": "output cosine similarity (min over outputs; each over all calibration runs)",
             "target": self.target,
             "achieved": self.achieved,
@@ -121,17 +130,20 @@ class Measurements:
 def choose_error_bounds(tensors: Mapping[str, np.ndarray], candidates: list[str], evaluate: Evaluator,
                         target_cosine: float, *, threads: int = 1,
                         progress: Callable[[str], None] | None = None,
-                        measurements: Measurements | None = None) -> FidelityPlan:
+                        measurements: Measurements | None = None,
+                        rounding: Rounding | None = None) -> FidelityPlan:
     """Per-tensor eb bounds for ``candidates`` (names in ``tensors``) meeting ``target_cosine``.
 
     ``measurements`` from an earlier call on the same model and inputs skip steps 1-3; the plan
-    returned carries its own in ``plan.measurements``."""
+    returned carries its own in ``plan.measurements``. ``rounding`` (name, tensor, E) -> tensor
+    puts a tensor on the grid of step 2E before eb codes it (calibrated rounding); the plan's
+    ``rounded`` holds the chosen tensors it changed, which the encoder must code instead."""
     if not 0 < target_cosine < 1:
         raise NnzError("the target cosine must be between 0 and 1 (say 0.9995)")
     say = progress or (lambda message: None)
     slack = 1.0 - target_cosine
     if measurements is None:
-        measurements = measure(tensors, candidates, evaluate, threads=threads, progress=say)
+        measurements = measure(tensors, candidates, evaluate, threads=threads, progress=say, rounding=rounding)
     reference, sensitivity = measurements.reference, measurements.sensitivity
     ladder, rate = measurements.ladder, measurements.rate
     evaluations = measurements.evaluations
@@ -172,7 +184,7 @@ def choose_error_bounds(tensors: Mapping[str, np.ndarray], candidates: list[str]
         key = tuple(sorted(choice.items()))
         if key not in tried:
             tried.add(key)
-            decoded = {n: eb_roundtrip(tensors[n], ladder[n][k], threads)[0] for n, k in choice.items()}
+            decoded = {n: coded_tensor(tensors, n, ladder[n][k], rounding, threads) for n, k in choice.items()}
             d, cos = distortion(evaluate(decoded))
             evaluations += 1
             say(f"search: {size:,} bytes, cosine {1 - d:.6f}")
@@ -194,7 +206,7 @@ def choose_error_bounds(tensors: Mapping[str, np.ndarray], candidates: list[str]
         budget = proposal
     if best is None:  # never met: the finest rung everywhere, measured
         choice = {n: LADDER_STEPS - 1 for n in names}
-        decoded = {n: eb_roundtrip(tensors[n], ladder[n][-1], threads)[0] for n in names}
+        decoded = {n: coded_tensor(tensors, n, ladder[n][-1], rounding, threads) for n in names}
         d, cos = distortion(evaluate(decoded))
         evaluations += 1
         if d > slack:
@@ -202,13 +214,30 @@ def choose_error_bounds(tensors: Mapping[str, np.ndarray], candidates: list[str]
                            f"(best {1 - d:.6f}); use lossless coding")
         best = (sum(rate[n][-1] for n in names), choice, 1 - d, cos)
     size, choice, achieved, cos = best
-    return FidelityPlan(target_cosine, {n: ladder[n][k] for n, k in choice.items()}, achieved, cos, size,
-                        evaluations, sensitivity=sensitivity, measurements=measurements)
+    bounds = {n: ladder[n][k] for n, k in choice.items()}
+    rounded = {}
+    if rounding is not None:
+        for n, e in bounds.items():
+            r = rounding(n, tensors[n], e)
+            if r is not tensors[n]:
+                rounded[n] = r
+    return FidelityPlan(target_cosine, bounds, achieved, cos, size, evaluations, sensitivity=sensitivity,
+                        measurements=measurements, rounded=rounded)
+
+
+def coded_tensor(tensors: Mapping[str, np.ndarray], name: str, max_error: float, rounding: Rounding | None,
+                 threads: int = 1) -> np.ndarray:
+    """The tensor as the file will hold it at this bound: rounded (if ``rounding``), then eb-coded."""
+    array = tensors[name] if rounding is None else rounding(name, tensors[name], max_error)
+    return eb_roundtrip(array, max_error, threads)[0]
 
 
 def measure(tensors: Mapping[str, np.ndarray], candidates: list[str], evaluate: Evaluator, *, threads: int = 1,
-            progress: Callable[[str], None] | None = None) -> Measurements:
-    """Steps 1-3: reference outputs, sensitivities (one evaluation per tensor), rate ladders."""
+            progress: Callable[[str], None] | None = None, rounding: Rounding | None = None) -> Measurements:
+    """Steps 1-3: reference outputs, sensitivities (one evaluation per tensor), rate ladders.
+
+    Sensitivities are probed with ``rounding`` (it changes how much a bound disturbs the outputs);
+    rates are those of nearest rounding, which it changes little."""
     say = progress or (lambda message: None)
     reference = evaluate({})
     names = [n for n in candidates if _std(tensors[n]) > 0]
@@ -221,7 +250,7 @@ def measure(tensors: Mapping[str, np.ndarray], candidates: list[str], evaluate: 
         # noise only at four times the bound.
         probe = PROBE_REL_ERROR * std[name]
         for attempt in range(PROBE_ATTEMPTS):
-            decoded, _ = eb_roundtrip(tensors[name], probe, threads)
+            decoded = coded_tensor(tensors, name, probe, rounding, threads)
             cos = output_cosines(reference, evaluate({name: decoded}))
             evaluations += 1
             d = 1.0 - min(cos.values(), default=1.0)
@@ -314,11 +343,12 @@ class OnnxEvaluator:
         except Exception as exc:  # onnxruntime raises its own exception types
             raise NnzError(f"the model does not run on the calibration inputs ({exc})") from None
 
-    def _session(self, replaced: Mapping[str, np.ndarray]):
+    def _session(self, replaced: Mapping[str, np.ndarray], skeleton: bytes | None = None):
         from .atomic import Staging
         from .formats import onnx_format
 
-        doc = ModelDocument(self.doc.format, {**self.doc.tensors, **replaced}, self.doc.skeleton, self.doc.attrs)
+        doc = ModelDocument(self.doc.format, {**self.doc.tensors, **replaced}, skeleton or self.doc.skeleton,
+                            self.doc.attrs)
         options = self._ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.log_severity_level = 3
@@ -337,3 +367,60 @@ class OnnxEvaluator:
 
     def __call__(self, replaced: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         return self._run(self._session(replaced))
+
+    def layer_inputs(self, names: list[str]) -> dict[str, LayerInputs]:
+        """What the Conv/MatMul/Gemm layers that apply the tensors ``names`` meet on the calibration
+        inputs (second moments of their input vectors), for calibrated rounding. A tensor used by
+        several nodes, or not as such a layer's weight, is left out."""
+        import onnx
+
+        model = onnx.ModelProto()
+        model.ParseFromString(self.doc.skeleton)
+        uses: dict[str, int] = {}
+        for node in model.graph.node:
+            for i in node.input:
+                uses[i] = uses.get(i, 0) + 1
+        wanted = set(names)
+        layers: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray], LayerInputs]] = {}
+        for node in model.graph.node:
+            if len(node.input) < 2 or node.input[1] not in wanted or uses[node.input[1]] != 1:
+                continue
+            weight = self.doc.tensors[node.input[1]]
+            attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+            found = _layer(node.op_type, weight.shape, attrs)
+            if found is not None:
+                layout, groups, cols, to_vectors = found
+                layers[node.input[1]] = (node.input[0], to_vectors, LayerInputs(layout, np.zeros((groups, cols, cols))))
+        graph_inputs = {i.name for i in model.graph.input}
+        outputs = {o.name for o in model.graph.output}
+        fetched = sorted({a for a, _, _ in layers.values()} - graph_inputs)
+        for name in fetched:
+            if name not in outputs:
+                model.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
+        session = self._session({}, model.SerializeToString())
+        for feed in self.runs:
+            values = dict(zip(fetched, session.run(fetched, feed))) if fetched else {}
+            for activation, to_vectors, stats in layers.values():
+                x = feed[activation] if activation in graph_inputs else values[activation]
+                stats.add(to_vectors(np.asarray(x, np.float64)))
+        return {n: stats for n, (_, _, stats) in layers.items()}
+
+
+def _layer(op: str, shape: tuple[int, ...], attrs: dict[str, Any]):
+    """(layout, groups, columns, activation -> input vectors) of a layer applying a weight, or None."""
+    if op == "MatMul" and len(shape) == 2:
+        return "in_out", 1, shape[0], lambda x: matmul_vectors(x, shape[0])
+    if op == "Gemm" and len(shape) == 2 and not attrs.get("transA", 0):
+        cols = shape[1] if attrs.get("transB", 0) else shape[0]
+        return ("out_in" if attrs.get("transB", 0) else "in_out"), 1, cols, lambda x: matmul_vectors(x, cols)
+    if op == "Conv" and len(shape) in (3, 4) and attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET"):
+        rank = len(shape) - 2
+        groups = int(attrs.get("group", 1))
+        if groups < 1 or shape[0] % groups:
+            return None
+        strides = attrs.get("strides", [1] * rank)
+        dilations = attrs.get("dilations", [1] * rank)
+        pads = attrs.get("pads", [0] * (2 * rank))
+        return ("conv", groups, int(np.prod(shape[1:])),
+                lambda x: conv_vectors(x, shape[2:], groups, strides, pads, dilations))
+    return None

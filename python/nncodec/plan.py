@@ -99,7 +99,8 @@ def _eb_describe(params: bytes) -> dict[str, Any]:
     """What an eb tensor's parameters record: its bound E (every weight within E)."""
     if len(params) != 12:
         return {}
-    return {"error_bound": float(np.frombuffer(params[:8], "<f8")[0])}
+    bound = float(np.frombuffer(params[:8], "<f8")[0])
+    return {"error_bound": bound, "max_error": bound}
 
 
 def _sparse_describe(params: bytes) -> dict[str, Any]:
