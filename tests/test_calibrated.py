@@ -86,8 +86,8 @@ def test_layer_outputs_move_less_than_with_nearest_rounding(seed):
 def test_tensors_it_cannot_round_are_returned_unchanged():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((100, 8))
-    enough = LayerInputs("in_out", (x.T @ x)[None], samples=100)
-    too_few = LayerInputs("in_out", (x[:5].T @ x[:5])[None], samples=5)
+    enough = LayerInputs("in_out", (x.T @ x)[None], samples=16 * 8)
+    too_few = LayerInputs("in_out", (x[:5].T @ x[:5])[None], samples=16 * 8 - 1)
     rounding = CalibratedRounding({"a": enough, "b": too_few})
     w = rng.standard_normal((8, 3)).astype(np.float32)
     assert "a" in rounding and "b" not in rounding
@@ -193,7 +193,8 @@ def test_calibrated_rounding_meets_the_target_in_a_smaller_file(tmp_path, cnn, c
         assert main(["decode", str(out), "-o", str(decoded), "-q"]) == 0
         assert _cosine(_run(model, x), _run(decoded, x)) == pytest.approx(fidelity["achieved"], abs=1e-6)
         calibrated = set(fidelity["calibrated_tensors"])
-        assert calibrated == ({"c1.w", "c2.w", "fc.w", "head.w"} if rounding == "calibrated" else set())
+        # fc.w and head.w meet 60 vectors, too few for their 32 and 48 columns: nearest rounding.
+        assert calibrated == ({"c1.w", "c2.w"} if rounding == "calibrated" else set())
         for n, bound in bounds.items():
             err = np.abs(weights[rounding][n].astype(np.float64) - inits[n]).max()
             assert err <= (2 if n in calibrated else 1) * bound * (1 + 1e-6)

@@ -28,7 +28,7 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
                 threads: int | None = None, force: bool = False,
                 progress: Callable[[str, np.ndarray], None] | None = None,
                 params: Mapping[str, Any] | None = None, target_cosine: float | None = None,
-                inputs: PathLike | None = None, rounding: str = "calibrated",
+                inputs: PathLike | None = None, rounding: str = "nearest",
                 status: Callable[[str], None] | None = None) -> Path:
     """Compress a model file into a .nnz file; returns the path written.
 
@@ -41,9 +41,10 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
     ``target_cosine`` (ONNX models) picks an eb bound per tensor so that the decoded model's
     outputs keep that cosine similarity on the calibration ``inputs`` (an .npz of input arrays;
     without it, random inputs from the model's signature); the fidelity reached is recorded in
-    the file's metadata. ``rounding`` for a fidelity target: "calibrated" rounds the weights of
-    Conv/MatMul/Gemm layers down or up onto eb's grid for those layers' outputs on the inputs
-    (each weight within 2E of the original), "nearest" keeps every weight within E.
+    the file's metadata. ``rounding`` for a fidelity target: "nearest" keeps every weight within
+    its tensor's bound E; "calibrated" rounds the weights of Conv/MatMul/Gemm layers that the
+    inputs cover well (16 input vectors per weight column) down or up onto eb's grid for those
+    layers' outputs (each weight within 2E).
     ``status`` receives progress messages of that search.
     """
     model = Path(model)

@@ -25,6 +25,11 @@ import numpy as np
 # Damping added to H as a fraction of its mean diagonal (GPTQ's default): it keeps H invertible
 # and bounds how far the error feedback trusts directions the calibration data barely covers.
 DAMPING = 0.01
+# A layer is calibrated only with at least this many input vectors per weight column. With fewer,
+# the rounding fits the calibration inputs instead of the layer: on the benchmark models, with
+# one vector per column, outputs on held-out inputs fell to cosine 0.86-0.99 while the calibration
+# inputs met 0.9995; at 16 the held-out fidelity was as good as nearest rounding's.
+MIN_VECTORS_PER_COLUMN = 16
 
 
 @dataclass
@@ -41,9 +46,8 @@ class LayerInputs:
 
     @property
     def usable(self) -> bool:
-        """At least as many input vectors as columns: below that H is rank-deficient and the
-        error feedback would fit the calibration inputs rather than the layer."""
-        return self.samples >= self.hessians.shape[-1]
+        """Enough input vectors for H to describe the layer's inputs (MIN_VECTORS_PER_COLUMN)."""
+        return self.samples >= MIN_VECTORS_PER_COLUMN * self.hessians.shape[-1]
 
     def add(self, vectors: np.ndarray) -> None:
         """Accumulate input vectors [groups, n, cols]."""

@@ -63,7 +63,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         out = encode_file(model, args.output, codec=codec, threads=args.threads, force=args.force,
                           progress=lambda name, array: bar.update(array.nbytes),
                           params={**_lossy_params(args), **_codec_params(args)},
-                          target_cosine=args.target_cosine, inputs=args.inputs, rounding=args.rounding or "calibrated",
+                          target_cosine=args.target_cosine, inputs=args.inputs, rounding=args.rounding or "nearest",
                           status=status)
     if not args.quiet:
         after = out.stat().st_size
@@ -292,10 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--inputs", default=None, metavar="NPZ",
                    help="calibration inputs for --target-cosine: arrays named after the model inputs "
                         "(NAME, or NAME#i for run i); default: random inputs from the input signature")
-    g.add_argument("--rounding", choices=("calibrated", "nearest"), default=None,
-                   help="with --target-cosine: 'calibrated' (default) rounds each weight of Conv/MatMul/Gemm "
-                        "layers down or up for the layer's outputs on the inputs (every weight within 2E), "
-                        "'nearest' to its nearest grid point (within E)")
+    g.add_argument("--rounding", choices=("nearest", "calibrated"), default=None,
+                   help="with --target-cosine: 'nearest' (default) keeps every weight within its tensor's bound E; "
+                        "'calibrated' rounds the weights of Conv/MatMul/Gemm layers the inputs cover well (16 input "
+                        "vectors per weight column) down or up for the layer's outputs (within 2E)")
     g.add_argument("--keep", action="append", default=[], metavar="GLOB",
                    help="tensors matching GLOB stay lossless (repeatable)")
     g.add_argument("--lossy", action="append", default=[], metavar="GLOB",
