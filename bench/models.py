@@ -305,7 +305,7 @@ class _TorchEvaluator:
 
             def hook(module, args, stats=stats, to_vectors=to_vectors):
                 x = module.same_pad(args[0]) if hasattr(module, "same_pad") else args[0]
-                stats.add(to_vectors(x.detach().double().numpy()))
+                stats.add_batch(x.detach().double().numpy(), to_vectors)
             found[name] = stats
             hooks.append(mod.register_forward_pre_hook(hook))
         try:

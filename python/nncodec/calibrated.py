@@ -18,6 +18,7 @@ convolutions).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +55,15 @@ class LayerInputs:
         v = vectors.astype(np.float64)
         self.hessians += np.matmul(v.transpose(0, 2, 1), v)
         self.samples += v.shape[1]
+
+    def add_batch(self, activation: np.ndarray, to_vectors: Callable[[np.ndarray], np.ndarray]) -> None:
+        """Accumulate what the layer meets in one activation: a batched one ([N, ...], 3-D or more)
+        one sample at a time, because convolution patches take (kernel size) times its memory."""
+        if activation.ndim < 3:
+            self.add(to_vectors(activation))
+            return
+        for i in range(activation.shape[0]):
+            self.add(to_vectors(activation[i:i + 1]))
 
 
 def matmul_vectors(x: np.ndarray, cols: int) -> np.ndarray:

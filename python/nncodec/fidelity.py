@@ -400,9 +400,12 @@ class OnnxEvaluator:
         session = self._session({}, model.SerializeToString())
         for feed in self.runs:
             values = dict(zip(fetched, session.run(fetched, feed))) if fetched else {}
-            for activation, to_vectors, stats in layers.values():
+            for name, (activation, to_vectors, stats) in list(layers.items()):
                 x = feed[activation] if activation in graph_inputs else values[activation]
-                stats.add(to_vectors(np.asarray(x, np.float64)))
+                try:
+                    stats.add_batch(np.asarray(x, np.float64), to_vectors)
+                except ValueError:  # an activation that does not fit the layer's weight: not calibrated
+                    del layers[name]
         return {n: stats for n, (_, _, stats) in layers.items()}
 
 
