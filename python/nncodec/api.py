@@ -90,7 +90,12 @@ def _fidelity_plan(doc, options: EncodeOptions, target_cosine: float, inputs: Pa
     if status and inputs is None:
         status(f"calibration inputs: {evaluator.inputs_description}")
     candidates = [n for n, a in doc.tensors.items() if lossy_allowed(n, a, options)]
-    rounder = CalibratedRounding(evaluator.layer_inputs(candidates)) if rounding == "calibrated" else None
+    rounder = None
+    if rounding == "calibrated":
+        rounder = CalibratedRounding(evaluator.layer_inputs(candidates))
+        if status:
+            status(f"calibrated rounding: {len(rounder.layers)} of {len(candidates)} lossy tensors are layer "
+                   "weights with enough calibration input (16 vectors per column); the others round to nearest")
     plan = choose_error_bounds(doc.tensors, candidates, evaluator, target_cosine, threads=options.threads,
                                progress=status, rounding=rounder)
     plan.inputs = evaluator.inputs_description
