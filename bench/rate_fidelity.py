@@ -183,17 +183,19 @@ def fidelity_targeted(models: list[Model], record: dict, targets: list[float]) -
         int8_entry = dict(ratio=m.ratio(sum(s for s, _ in int8.values())), cosine=m.cosine(int8_decoded),
                           held_out=m.held_out_cosine(int8_decoded))
         record.setdefault("fidelity", {}).setdefault(m.key, {})["int8"] = int8_entry
-        found = {}
+        found, seconds_by_rounding = {}, {}
         for rounding_name, rounding in (("nearest", None), ("calibrated", m.rounding)):
             if rounding_name == "calibrated" and rounding is None:
                 continue
             measurements = None
+            seconds_by_rounding[rounding_name] = 0.0
             for target in sorted(targets):
                 t0 = time.perf_counter()
                 plan = choose_error_bounds(m.weights, list(m.weights), m.bench.evaluate, target,
                                            measurements=measurements, rounding=rounding)
                 measurements = plan.measurements
                 seconds = time.perf_counter() - t0
+                seconds_by_rounding[rounding_name] += seconds
                 tensors = {**m.weights, **plan.rounded}
                 options = EncodeOptions(codec="eb", params={"error_by_tensor": plan.error_by_tensor})
                 sizes = sum(coded(n, w, options) for n, w in tensors.items() if n in m.weights)
@@ -212,7 +214,7 @@ def fidelity_targeted(models: list[Model], record: dict, targets: list[float]) -
                      cal["ratio"] if cal else "-", cal["achieved"] if cal else "-",
                      fmt(cal["held_out"]) if cal else "-", f"{cal['calibrated']}/{len(m.weights)}" if cal else "-",
                      int8_entry["ratio"], int8_entry["cosine"], fmt(int8_entry["held_out"]),
-                     f"{near['seconds']:.0f} s" + (f" / {cal['seconds']:.0f} s" if cal else "")])
+                     " / ".join(f"{v:.0f} s" for v in seconds_by_rounding.values())])
     return ("### Fidelity-targeted eb at output cosine >= 0.9995 (real inputs)\n\n"
             + table(["model", "calibration inputs", "nearest ratio", "cosine", "held-out", "calibrated ratio", "cosine",
                      "held-out", "calibrated tensors", "int8 ratio", "int8 cosine", "int8 held-out", "search"], rows)
@@ -221,8 +223,8 @@ def fidelity_targeted(models: list[Model], record: dict, targets: list[float]) -
               "inputs. Held-out: the same decoded weights on other inputs of the same kind (other photographs, text "
               "lines, sentences, the next 20 s of speech), which no search or calibration saw. Nearest: every "
               "weight within its tensor's bound E; calibrated: the weights of Conv/Linear layers the bench can "
-              "observe are rounded down or up for their layer's outputs (within 2E). Search: seconds, nearest / "
-              "calibrated.\n")
+              "observe are rounded down or up for their layer's outputs (within 2E). Search: seconds for all "
+              "targets (" + ", ".join(map(str, targets)) + "), measurements included, nearest / calibrated.\n")
 
 
 def nncodec_runs(m: Model, record: dict) -> list[dict]:

@@ -29,7 +29,7 @@ DAMPING = 0.01
 # A layer is calibrated only with at least this many input vectors per weight column. With fewer,
 # the rounding fits the calibration inputs instead of the layer: on the benchmark models, with
 # one vector per column, outputs on held-out inputs fell to cosine 0.86-0.99 while the calibration
-# inputs met 0.9995; at 16 the held-out fidelity was as good as nearest rounding's.
+# inputs met 0.9995; at 16 it stayed within 0.0004 of nearest rounding's.
 MIN_VECTORS_PER_COLUMN = 16
 
 
