@@ -214,19 +214,25 @@ def test_rounding_is_refused_without_a_target(tmp_path, cnn, capsys):
 
 
 def test_layers_it_cannot_describe_are_left_out(tmp_path):
-    """A weight shared by two layers, a convolution with auto_pad and a weight used by another op
-    get no layer inputs (they are rounded to nearest); the model still runs and encodes."""
+    """A weight shared by two layers, a convolution with auto_pad, a weight used by another op and a
+    layer applied to an initializer (listed among the graph inputs, as older models do) get no layer
+    inputs (they are rounded to nearest); the model still runs and encodes."""
     rng = np.random.default_rng(5)
     inits = {"shared": (rng.standard_normal((8, 8)) * 0.3).astype(np.float32),
              "auto.w": (rng.standard_normal((4, 2, 3, 3)) * 0.3).astype(np.float32),
-             "scale": (rng.standard_normal((1, 8)) * 0.3).astype(np.float32)}
+             "scale": (rng.standard_normal((1, 8)) * 0.3).astype(np.float32),
+             "table": (rng.standard_normal((3, 8)) * 0.3).astype(np.float32),
+             "on_table.w": (rng.standard_normal((8, 8)) * 0.3).astype(np.float32)}
     nodes = [helper.make_node("MatMul", ["v", "shared"], ["a"]), helper.make_node("MatMul", ["a", "shared"], ["b"]),
              helper.make_node("Mul", ["b", "scale"], ["y"]),
-             helper.make_node("Conv", ["img", "auto.w"], ["z"], auto_pad="SAME_UPPER")]
+             helper.make_node("Conv", ["img", "auto.w"], ["z"], auto_pad="SAME_UPPER"),
+             helper.make_node("MatMul", ["table", "on_table.w"], ["t"])]
     graph = helper.make_graph(nodes, "odd", [helper.make_tensor_value_info("v", TensorProto.FLOAT, ["n", 8]),
-                                             helper.make_tensor_value_info("img", TensorProto.FLOAT, ["n", 2, 6, 6])],
+                                             helper.make_tensor_value_info("img", TensorProto.FLOAT, ["n", 2, 6, 6]),
+                                             helper.make_tensor_value_info("table", TensorProto.FLOAT, [3, 8])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
-                               helper.make_tensor_value_info("z", TensorProto.FLOAT, None)],
+                               helper.make_tensor_value_info("z", TensorProto.FLOAT, None),
+                               helper.make_tensor_value_info("t", TensorProto.FLOAT, None)],
                               [numpy_helper.from_array(v, k) for k, v in inits.items()])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8

@@ -381,9 +381,14 @@ class OnnxEvaluator:
             for i in node.input:
                 uses[i] = uses.get(i, 0) + 1
         wanted = set(names)
+        # (Models of IR version < 4 list initializers among the graph inputs too.)
+        graph_inputs = {i.name for i in model.graph.input} - {t.name for t in model.graph.initializer}
+        # Activations onnxruntime can hand out: graph inputs and outputs of the graph's own nodes.
+        available = graph_inputs | {o for node in model.graph.node for o in node.output}
         layers: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray], LayerInputs]] = {}
         for node in model.graph.node:
-            if len(node.input) < 2 or node.input[1] not in wanted or uses[node.input[1]] != 1:
+            if (len(node.input) < 2 or node.input[1] not in wanted or uses[node.input[1]] != 1
+                    or node.input[0] not in available):
                 continue
             weight = self.doc.tensors[node.input[1]]
             attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
@@ -391,7 +396,6 @@ class OnnxEvaluator:
             if found is not None:
                 layout, groups, cols, to_vectors = found
                 layers[node.input[1]] = (node.input[0], to_vectors, LayerInputs(layout, np.zeros((groups, cols, cols))))
-        graph_inputs = {i.name for i in model.graph.input}
         outputs = {o.name for o in model.graph.output}
         fetched = sorted({a for a, _, _ in layers.values()} - graph_inputs)
         for name in fetched:
