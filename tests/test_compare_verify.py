@@ -120,6 +120,21 @@ def test_verify_with_inputs_file_identical_models_and_threshold(model, tmp_path,
     assert json.loads(capsys.readouterr().out)["min_cosine"] < 0.9999
 
 
+def test_verify_reads_the_runs_of_a_calibration_file(model, tmp_path):
+    """The .npz given to `encode --inputs` (NAME#i per run) checks the decoded model too."""
+    rng = np.random.default_rng(6)
+    runs = [rng.standard_normal((2, 64)).astype(np.float32) for _ in range(3)]
+    npz = tmp_path / "calib.npz"
+    np.savez(npz, **{f"x#{i}": x for i, x in enumerate(runs)})
+    other = classifier(tmp_path / "other.onnx", seed=1)
+    report = verify(model, other, npz)
+    direct = verify(model, other, feeds=[{"x": x} for x in runs])
+    assert report.samples == 3 and report.min_cosine == direct.min_cosine < 0.9999
+    np.savez(npz, **{"x#0": runs[0], "y#1": runs[1]})
+    with pytest.raises(NnzError, match="run 1 lacks model input"):
+        verify(model, other, npz)
+
+
 def test_verify_errors_are_clear(model, tmp_path, capsys):
     bad = tmp_path / "bad.npz"
     np.savez(bad, y=np.zeros((1, 64), np.float32))

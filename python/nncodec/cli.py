@@ -353,7 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "error, cosine similarity and top-1 agreement. DECODED may be a .nnz file.")
     p.add_argument("original", help="the original .onnx model")
     p.add_argument("decoded", help="the decoded .onnx model (or the .nnz file)")
-    p.add_argument("--inputs", metavar="FILE.npz", help="input arrays by input name (default: generated)")
+    p.add_argument("--inputs", metavar="FILE.npz",
+                   help="input arrays named after the model inputs: NAME, or NAME#i for run i, as for "
+                        "encode --inputs (default: generated)")
     p.add_argument("--samples", type=int, default=4, help="generated input samples (default: 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated inputs")
     p.add_argument("--shape", action="append", metavar="NAME=DxD..",

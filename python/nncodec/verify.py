@@ -1,6 +1,6 @@
 """``nncodec verify``: do two ONNX models compute the same thing? (onnxruntime, CPU)
 
-Both models run on the same inputs: the arrays of an ``.npz`` file (one entry per model input),
+Both models run on the same inputs: the arrays of an ``.npz`` file (NAME, or NAME#i for run i),
 or inputs generated from the models' input signature (floats ~ N(0, 1), integers in [0, 16),
 random booleans; unknown dimensions 1 for the first axis and 64 elsewhere unless given) - the
 report says which. Per output, over all samples: relative L2 error ||a - b|| / ||a||, cosine
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import NnzError
+from .fidelity import load_inputs
 
 DEFAULT_SAMPLES = 4
 UNKNOWN_DIM = 64
@@ -112,16 +113,17 @@ def generated_inputs(session, samples: int, seed: int, overrides: dict[str, list
 
 
 def file_inputs(session, path: Path) -> list[dict[str, np.ndarray]]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError) as exc:
-        raise NnzError(f"{path}: not a readable .npz file ({exc})") from None
+    """The runs of an .npz file, in the format of the calibration inputs: NAME (one run) or
+    NAME#i (run i), so that the file given to ``encode --inputs`` checks the result too."""
     names = [i.name for i in session.get_inputs()]
-    missing = [n for n in names if n not in arrays]
-    if missing:
-        raise NnzError(f"{path.name} lacks model input(s) {', '.join(missing)} (has: {', '.join(arrays) or 'none'})")
-    return [{n: arrays[n] for n in names}]
+    runs = load_inputs(path)
+    for k, run in enumerate(runs):
+        missing = [n for n in names if n not in run]
+        if missing:
+            which = f"run {k}" if len(runs) > 1 else path.name
+            raise NnzError(f"{path.name}: {which} lacks model input(s) {', '.join(missing)} "
+                           f"(has: {', '.join(run) or 'none'})")
+    return [{n: run[n] for n in names} for run in runs]
 
 
 def _classifier_like(a: np.ndarray) -> bool:
