@@ -77,8 +77,12 @@ def cmd_encode(args: argparse.Namespace) -> int:
 def _fidelity_line(fidelity) -> str:
     if not isinstance(fidelity, dict):
         return "fidelity: not recorded"
-    return (f"fidelity: output cosine {fidelity.get('achieved', float('nan')):.6f} "
+    line = (f"fidelity: output cosine {fidelity.get('achieved', float('nan')):.6f} "
             f"(target {fidelity.get('target', float('nan'))}) on {fidelity.get('inputs', '?')}")
+    calibrated = fidelity.get("calibrated_tensors")
+    if isinstance(calibrated, list) and calibrated:
+        line += f"; calibrated rounding of {len(calibrated)} tensor(s), each weight within 2E"
+    return line
 
 
 def _codec_params(args: argparse.Namespace) -> dict:
