@@ -290,16 +290,15 @@ class _TorchEvaluator:
             name = wanted.get(f"{prefix}.weight" if prefix else "weight")
             if name is None:
                 continue
-            w = mod.weight
+            cols = mod.weight[0].numel()
             if isinstance(mod, nn.Linear):
-                stats, to_vectors = LayerInputs("out_in", np.zeros((1, w.shape[1], w.shape[1]))), \
-                    (lambda x, cols=w.shape[1]: matmul_vectors(x, cols))
+                stats = LayerInputs("out_in", np.zeros((1, cols, cols)))
+                to_vectors = lambda x, cols=cols: matmul_vectors(x, cols)  # noqa: E731
             elif isinstance(mod, (nn.Conv1d, nn.Conv2d)) and not isinstance(mod.padding, str) \
                     and mod.padding_mode == "zeros":
-                cols = w[0].numel()
                 stats = LayerInputs("conv", np.zeros((mod.groups, cols, cols)))
-                to_vectors = (lambda x, m=mod: conv_vectors(x, m.kernel_size, m.groups, m.stride, list(m.padding) * 2,
-                                                            m.dilation))
+                to_vectors = lambda x, m=mod: conv_vectors(  # noqa: E731
+                    x, m.kernel_size, m.groups, m.stride, list(m.padding) * 2, m.dilation)
             else:
                 continue
 

@@ -153,11 +153,15 @@ def round_rows(rows: np.ndarray, feedback: Feedback, step: float) -> np.ndarray:
 
 class CalibratedRounding:
     """Rounds the weights of the layers it has inputs for; others are returned unchanged (the eb
-    encoder then rounds them to nearest). Callable as (name, array, max_error) -> array."""
+    encoder then rounds them to nearest). Callable as (name, array, max_error) -> array.
+
+    The last rounding of each tensor is kept: a fidelity search asks for the same tensor at the
+    same bound in evaluation after evaluation, and once more for the plan it returns."""
 
     def __init__(self, layers: dict[str, LayerInputs]):
         self.layers = {n: li for n, li in layers.items() if li.usable}
         self._feedback: dict[str, Feedback] = {}
+        self._last: dict[str, tuple[np.ndarray, float, np.ndarray]] = {}  # name -> (weight, bound, rounded)
 
     def __contains__(self, name: str) -> bool:
         return name in self.layers
@@ -166,9 +170,14 @@ class CalibratedRounding:
         inputs = self.layers.get(name)
         if inputs is None or weight.dtype not in (np.float32, np.float64) or not np.isfinite(weight).all():
             return weight
+        last = self._last.get(name)
+        if last is not None and last[0] is weight and last[1] == max_error:
+            return last[2]
         if name not in self._feedback:
             self._feedback[name] = Feedback.of(inputs.hessians)
         step = 2.0 * float(max_error)
         groups = inputs.hessians.shape[0]
         q = round_rows(_rows(weight, inputs.layout, groups), self._feedback[name], step)
-        return (_from_rows(q, weight.shape, inputs.layout) * step).astype(weight.dtype)
+        rounded = (_from_rows(q, weight.shape, inputs.layout) * step).astype(weight.dtype)
+        self._last[name] = (weight, max_error, rounded)
+        return rounded

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -376,10 +377,7 @@ class OnnxEvaluator:
 
         model = onnx.ModelProto()
         model.ParseFromString(self.doc.skeleton)
-        uses: dict[str, int] = {}
-        for node in model.graph.node:
-            for i in node.input:
-                uses[i] = uses.get(i, 0) + 1
+        uses = Counter(i for node in model.graph.node for i in node.input)
         wanted = set(names)
         # (Models of IR version < 4 list initializers among the graph inputs too.)
         graph_inputs = {i.name for i in model.graph.input} - {t.name for t in model.graph.initializer}
