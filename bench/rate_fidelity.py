@@ -184,14 +184,15 @@ def fidelity_targeted(models: list[Model], record: dict, targets: list[float]) -
                           held_out=m.held_out_cosine(int8_decoded))
         record.setdefault("fidelity", {}).setdefault(m.key, {})["int8"] = int8_entry
         found, seconds_by_rounding = {}, {}
-        for rounding_name, rounding in (("nearest", None), ("calibrated", m.rounding)):
+        for rounding_name, rounding, evaluate in (("nearest", None, m.bench.evaluate),
+                                                  ("calibrated", m.rounding, m.bench.judged_apart)):
             if rounding_name == "calibrated" and rounding is None:
                 continue
             measurements = None
             seconds_by_rounding[rounding_name] = 0.0
             for target in sorted(targets):
                 t0 = time.perf_counter()
-                plan = choose_error_bounds(m.weights, list(m.weights), m.bench.evaluate, target,
+                plan = choose_error_bounds(m.weights, list(m.weights), evaluate, target,
                                            measurements=measurements, rounding=rounding)
                 measurements = plan.measurements
                 seconds = time.perf_counter() - t0
@@ -223,7 +224,8 @@ def fidelity_targeted(models: list[Model], record: dict, targets: list[float]) -
               "inputs. Held-out: the same decoded weights on other inputs of the same kind (other photographs, text "
               "lines, sentences, the next 20 s of speech), which no search or calibration saw. Nearest: every "
               "weight within its tensor's bound E; calibrated: the weights of Conv/Linear layers the bench can "
-              "observe are rounded down or up for their layer's outputs (within 2E). Search: seconds for all "
+              "observe are rounded down or up for their layer's outputs (within 2E), learnt from the even "
+              "calibration inputs; the target holds on all of them and on the odd ones alone. Search: seconds for all "
               "targets (" + ", ".join(map(str, targets)) + "), measurements included, nearest / calibrated.\n")
 
 

@@ -92,10 +92,17 @@ def _fidelity_plan(doc, options: EncodeOptions, target_cosine: float, inputs: Pa
     candidates = [n for n, a in doc.tensors.items() if lossy_allowed(n, a, options)]
     rounder = None
     if rounding == "calibrated":
-        rounder = CalibratedRounding(evaluator.layer_inputs(candidates))
+        # Learnt from every other run; the target must also hold on the other runs alone, so a
+        # rounding that only suits the runs it learnt from misses it and the search backs off.
+        if len(evaluator.runs) < 2:
+            raise NnzError("calibrated rounding needs at least 2 calibration runs (it learns from every other "
+                           "run, and the target must also hold on the runs it did not learn from)")
+        rounder = CalibratedRounding(evaluator.layer_inputs(candidates, evaluator.runs[0::2]))
+        evaluator.judged_apart = list(range(1, len(evaluator.runs), 2))
         if status:
             status(f"calibrated rounding: {len(rounder.layers)} of {len(candidates)} lossy tensors are layer "
-                   "weights with enough calibration input (16 vectors per column); the others round to nearest")
+                   "weights with enough calibration input (as many vectors as columns, in every other run); "
+                   "the others round to nearest")
     plan = choose_error_bounds(doc.tensors, candidates, evaluator, target_cosine, threads=options.threads,
                                progress=status, rounding=rounder)
     plan.inputs = evaluator.inputs_description

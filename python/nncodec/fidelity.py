@@ -46,6 +46,7 @@ PROBE_MIN_DISTORTION = 1e-8
 PROBE_ATTEMPTS = 4
 LADDER_STEPS = 25             # E = std * 2^(-k/2), k = 0 .. 24
 SEARCH_EVALUATIONS = 10       # real evaluations of the whole decoded model in the search
+APART_SUFFIX = " (runs calibrated rounding did not learn from)"
 GENERATED_RUNS = 4
 
 
@@ -101,7 +102,9 @@ class FidelityPlan:
                          "the other eb tensors are rounded to nearest (within E)"
                          if self.rounded else "nearest: every weight within E (its tensor's eb bound) of the original"),
             "calibrated_tensors": sorted(self.rounded),
-            "metric": "output cosine similarity (min over outputs; each over all calibration runs)",
+            "metric": "output cosine similarity (min over outputs; each over all calibration runs"
+                      + ("; and each over the runs calibrated rounding did not learn from alone)"
+                         if any(n.endswith(APART_SUFFIX) for n in self.per_output) else ")"),
             "target": self.target,
             "achieved": self.achieved,
             "per_output": self.per_output,
@@ -195,7 +198,10 @@ def choose_error_bounds(tensors: Mapping[str, np.ndarray], candidates: list[str]
                     best = (size, choice, 1 - d, cos)
             else:
                 infeasible = min(infeasible, budget)
-            step = min(8.0, max(1 / 8, slack / max(d, 1e-15)))
+            # At least 3% either way: a measurement just past the target would otherwise move
+            # the budget so little that the search never crosses it.
+            step = slack / max(d, 1e-15)
+            step = min(8.0, max(1.03, step)) if d <= slack else max(1 / 8, min(0.97, step))
         else:  # the same allocation again: the budget must move further
             step = 2.0 if budget >= feasible else 0.5
         proposal = budget * step
@@ -320,7 +326,11 @@ def generated_inputs(session, runs: int = GENERATED_RUNS, seed: int = 0) -> list
 
 
 class OnnxEvaluator:
-    """Runs an ONNX model (as a ModelDocument, tensors replaceable) with onnxruntime."""
+    """Runs an ONNX model (as a ModelDocument, tensors replaceable) with onnxruntime.
+
+    ``judged_apart``: indices of runs whose outputs are also returned on their own, as outputs
+    named APART_SUFFIX after the model's, so that a target must hold on those runs alone too
+    (calibrated rounding: the runs it did not learn from)."""
 
     def __init__(self, doc: ModelDocument, inputs: str | Path | None = None, threads: int = 1):
         try:
@@ -330,6 +340,7 @@ class OnnxEvaluator:
         self._ort = ort
         self.doc = doc
         self.threads = threads
+        self.judged_apart: list[int] = []
         session = self._session({})
         if inputs is not None:
             self.runs = load_inputs(inputs)
@@ -364,15 +375,19 @@ class OnnxEvaluator:
         for feed in self.runs:
             for name, value in zip(self.output_names, session.run(self.output_names, feed)):
                 outputs[name].append(np.asarray(value, dtype=np.float64).reshape(-1))
-        return {n: np.concatenate(v) if v else np.zeros(0) for n, v in outputs.items()}
+        result = {n: np.concatenate(v) if v else np.zeros(0) for n, v in outputs.items()}
+        if self.judged_apart:
+            result.update({n + APART_SUFFIX: np.concatenate([v[i] for i in self.judged_apart])
+                           for n, v in outputs.items()})
+        return result
 
     def __call__(self, replaced: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         return self._run(self._session(replaced))
 
-    def layer_inputs(self, names: list[str]) -> dict[str, LayerInputs]:
-        """What the Conv/MatMul/Gemm layers that apply the tensors ``names`` meet on the calibration
-        inputs (second moments of their input vectors), for calibrated rounding. A tensor used by
-        several nodes, or not as such a layer's weight, is left out."""
+    def layer_inputs(self, names: list[str], runs: list[dict[str, np.ndarray]] | None = None) -> dict[str, LayerInputs]:
+        """What the Conv/MatMul/Gemm layers that apply the tensors ``names`` meet on ``runs`` (default:
+        all calibration runs): moments of their input vectors, for calibrated rounding. A tensor
+        used by several nodes, or not as such a layer's weight, is left out."""
         import onnx
 
         model = onnx.ModelProto()
@@ -400,7 +415,7 @@ class OnnxEvaluator:
             if name not in outputs:
                 model.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
         session = self._session({}, model.SerializeToString())
-        for feed in self.runs:
+        for feed in self.runs if runs is None else runs:
             values = dict(zip(fetched, session.run(fetched, feed))) if fetched else {}
             for name, (activation, to_vectors, stats) in list(layers.items()):
                 x = feed[activation] if activation in graph_inputs else values[activation]
