@@ -75,10 +75,15 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def _fidelity_line(fidelity) -> str:
+    from .fidelity import APART_SUFFIX
+
     if not isinstance(fidelity, dict):
         return "fidelity: not recorded"
     line = (f"fidelity: output cosine {fidelity.get('achieved', float('nan')):.6f} "
             f"(target {fidelity.get('target', float('nan'))}) on {fidelity.get('inputs', '?')}")
+    per_output = fidelity.get("per_output")
+    if isinstance(per_output, dict) and any(str(n).endswith(APART_SUFFIX) for n in per_output):
+        line += ", and on the runs calibrated rounding did not learn from alone"
     calibrated = fidelity.get("calibrated_tensors")
     if isinstance(calibrated, list) and calibrated:
         line += f"; calibrated rounding of {len(calibrated)} tensor(s), each weight within 2E"
