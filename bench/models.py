@@ -184,8 +184,8 @@ def _npz(feeds: list[dict[str, np.ndarray]], name: str) -> Path:
 def _calibration(ev: OnnxEvaluator) -> dict:
     """The calibrated-rounding fields of an ONNX model's BenchModel (learn from even runs, judge odd ones)."""
     apart = copy.copy(ev)
-    apart.judged_apart = list(range(1, len(ev.runs), 2))
-    return {"layer_inputs": lambda names: ev.layer_inputs(names, ev.runs[0::2]), "judged_apart": apart}
+    apart.judge_unlearnt_apart()
+    return {"layer_inputs": lambda names: ev.layer_inputs(names, ev.learning_runs()), "judged_apart": apart}
 
 
 def nudenet() -> BenchModel:

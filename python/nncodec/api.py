@@ -43,8 +43,9 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
     without it, random inputs from the model's signature); the fidelity reached is recorded in
     the file's metadata. ``rounding`` for a fidelity target: "nearest" keeps every weight within
     its tensor's bound E; "calibrated" rounds the weights of Conv/MatMul/Gemm layers that the
-    inputs cover well (16 input vectors per weight column) down or up onto eb's grid for those
-    layers' outputs (each weight within 2E).
+    inputs cover (as many input vectors as weight columns, in the even runs it learns from) down
+    or up onto eb's grid for those layers' outputs (each weight within 2E); the target must then
+    also hold on the odd runs alone.
     ``status`` receives progress messages of that search.
     """
     model = Path(model)
@@ -97,8 +98,8 @@ def _fidelity_plan(doc, options: EncodeOptions, target_cosine: float, inputs: Pa
         if len(evaluator.runs) < 2:
             raise NnzError("calibrated rounding needs at least 2 calibration runs (it learns from every other "
                            "run, and the target must also hold on the runs it did not learn from)")
-        rounder = CalibratedRounding(evaluator.layer_inputs(candidates, evaluator.runs[0::2]))
-        evaluator.judged_apart = list(range(1, len(evaluator.runs), 2))
+        rounder = CalibratedRounding(evaluator.layer_inputs(candidates, evaluator.learning_runs()))
+        evaluator.judge_unlearnt_apart()
         if status:
             status(f"calibrated rounding: {len(rounder.layers)} of {len(candidates)} lossy tensors are layer "
                    "weights with enough calibration input (as many vectors as columns, in every other run); "

@@ -75,14 +75,14 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def _fidelity_line(fidelity) -> str:
-    from .fidelity import APART_SUFFIX
+    from .fidelity import judged_apart
 
     if not isinstance(fidelity, dict):
         return "fidelity: not recorded"
     line = (f"fidelity: output cosine {fidelity.get('achieved', float('nan')):.6f} "
             f"(target {fidelity.get('target', float('nan'))}) on {fidelity.get('inputs', '?')}")
     per_output = fidelity.get("per_output")
-    if isinstance(per_output, dict) and any(str(n).endswith(APART_SUFFIX) for n in per_output):
+    if isinstance(per_output, dict) and judged_apart(per_output):
         line += ", and on the runs calibrated rounding did not learn from alone"
     calibrated = fidelity.get("calibrated_tensors")
     if isinstance(calibrated, list) and calibrated:
@@ -303,8 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(NAME, or NAME#i for run i); default: random inputs from the input signature")
     g.add_argument("--rounding", choices=("nearest", "calibrated"), default=None,
                    help="with --target-cosine: 'nearest' (default) keeps every weight within its tensor's bound E; "
-                        "'calibrated' rounds the weights of Conv/MatMul/Gemm layers the inputs cover well (16 input "
-                        "vectors per weight column) down or up for the layer's outputs (within 2E)")
+                        "'calibrated' rounds the weights of Conv/MatMul/Gemm layers the inputs cover down or up for "
+                        "the layer's outputs (within 2E); it learns from every other run and needs at least 2")
     g.add_argument("--keep", action="append", default=[], metavar="GLOB",
                    help="tensors matching GLOB stay lossless (repeatable)")
     g.add_argument("--lossy", action="append", default=[], metavar="GLOB",

@@ -47,6 +47,11 @@ PROBE_ATTEMPTS = 4
 LADDER_STEPS = 25             # E = std * 2^(-k/2), k = 0 .. 24
 SEARCH_EVALUATIONS = 10       # real evaluations of the whole decoded model in the search
 APART_SUFFIX = " (runs calibrated rounding did not learn from)"
+
+
+def judged_apart(per_output: Mapping[str, Any]) -> bool:
+    """Whether a fidelity record's outputs include some judged on the unlearnt runs alone."""
+    return any(str(n).endswith(APART_SUFFIX) for n in per_output)
 GENERATED_RUNS = 4
 
 
@@ -104,7 +109,7 @@ class FidelityPlan:
             "calibrated_tensors": sorted(self.rounded),
             "metric": "output cosine similarity (min over outputs; each over all calibration runs"
                       + ("; and each over the runs calibrated rounding did not learn from alone)"
-                         if any(n.endswith(APART_SUFFIX) for n in self.per_output) else ")"),
+                         if judged_apart(self.per_output) else ")"),
             "target": self.target,
             "achieved": self.achieved,
             "per_output": self.per_output,
@@ -328,9 +333,9 @@ def generated_inputs(session, runs: int = GENERATED_RUNS, seed: int = 0) -> list
 class OnnxEvaluator:
     """Runs an ONNX model (as a ModelDocument, tensors replaceable) with onnxruntime.
 
-    ``judged_apart``: indices of runs whose outputs are also returned on their own, as outputs
-    named APART_SUFFIX after the model's, so that a target must hold on those runs alone too
-    (calibrated rounding: the runs it did not learn from)."""
+    Calibrated rounding learns from the even runs (``learning_runs``); ``judge_unlearnt_apart``
+    then makes every evaluation also return each output over the odd runs on their own (named
+    with APART_SUFFIX), so that a target must hold on those runs alone too."""
 
     def __init__(self, doc: ModelDocument, inputs: str | Path | None = None, threads: int = 1):
         try:
@@ -340,7 +345,7 @@ class OnnxEvaluator:
         self._ort = ort
         self.doc = doc
         self.threads = threads
-        self.judged_apart: list[int] = []
+        self._judged_apart: list[int] = []
         session = self._session({})
         if inputs is not None:
             self.runs = load_inputs(inputs)
@@ -376,10 +381,18 @@ class OnnxEvaluator:
             for name, value in zip(self.output_names, session.run(self.output_names, feed)):
                 outputs[name].append(np.asarray(value, dtype=np.float64).reshape(-1))
         result = {n: np.concatenate(v) if v else np.zeros(0) for n, v in outputs.items()}
-        if self.judged_apart:
-            result.update({n + APART_SUFFIX: np.concatenate([v[i] for i in self.judged_apart])
+        if self._judged_apart:
+            result.update({n + APART_SUFFIX: np.concatenate([v[i] for i in self._judged_apart])
                            for n, v in outputs.items()})
         return result
+
+    def learning_runs(self) -> list[dict[str, np.ndarray]]:
+        """The runs calibrated rounding learns from: 0, 2, 4, ..."""
+        return self.runs[0::2]
+
+    def judge_unlearnt_apart(self) -> None:
+        """From now on, also return each output over the runs not in ``learning_runs`` alone."""
+        self._judged_apart = list(range(1, len(self.runs), 2))
 
     def __call__(self, replaced: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         return self._run(self._session(replaced))

@@ -1,5 +1,5 @@
-#include <algorithm>
 // C++ tests of the core, run under ASan/UBSan in CI. No framework: each test is a function.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -91,12 +91,11 @@ void test_huffman_byte_and_wide_outputs_agree() {
         std::vector<uint16_t> wide(n);
         nnz::huffman_decode_block(span, n, alphabet, wide.data());
         EXPECT(wide == syms);
+        std::vector<uint8_t> narrow(n);
         if (alphabet > 256) {
-          std::vector<uint8_t> narrow(n);
           EXPECT(throws_code([&] { nnz::huffman_decode_block(span, n, alphabet, narrow.data()); }, nnz::ErrorCode::internal));
           continue;
         }
-        std::vector<uint8_t> narrow(n);
         nnz::huffman_decode_block(span, n, alphabet, narrow.data());
         EXPECT(std::equal(narrow.begin(), narrow.end(), syms.begin()));
         // Damage near the end of the last stream (where the checked tail decodes) and in the
