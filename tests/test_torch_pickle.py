@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nncodec.errors import CorruptFileError, NnzError
+from nncodec.errors import CorruptFileError, LimitExceededError, NnzError
 from nncodec.formats.torch_pickle import PickledOrderedDict, RestrictedUnpickler, walk_tensors
 
 
@@ -64,5 +64,5 @@ def test_self_referencing_containers_end():
 
 def test_deep_nesting_is_refused_not_a_crash():
     data = b"\x80\x02" + b"]" * 5000 + b"a" * 4999 + b"."
-    with pytest.raises(CorruptFileError, match="deeply"):
+    with pytest.raises(LimitExceededError, match="deeply"):
         list(walk_tensors(_load(data)))

@@ -8,13 +8,17 @@ namespace py = pybind11;
 PYBIND11_MODULE(_core, m) {
   m.doc() = "nncodec native core (internal: use the nncodec package)";
 
-  // nnz::Error -> the nncodec.errors class for its code.
+  // nnz::Error -> the nncodec.errors class for its code. Messages quote names and ids from files,
+  // which may not be UTF-8: undecodable bytes are shown as escapes.
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const nnz::Error& e) {
       py::object cls = py::module_::import("nncodec.errors").attr("error_class")(static_cast<int>(e.code()));
-      PyErr_SetString(cls.ptr(), e.what());
+      const std::string what = e.what();
+      py::object message = py::reinterpret_steal<py::object>(
+          PyUnicode_DecodeUTF8(what.data(), static_cast<Py_ssize_t>(what.size()), "backslashreplace"));
+      PyErr_SetObject(cls.ptr(), message.ptr());
     }
   });
 

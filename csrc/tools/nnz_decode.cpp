@@ -10,6 +10,8 @@
 // batch of its own), each batch in parallel on --threads threads. Output appears only when
 // everything decoded: the listing is printed at the end, DIR is written under a temporary name
 // and renamed into place.
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -21,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <thread>
@@ -181,6 +184,35 @@ std::string hex64(uint64_t v) {
   return buf;
 }
 
+// Removes the staging folders (FINAL.partial-XXXXXX) of runs that died over a day ago (killed,
+// out of memory): they hold only the flat files this tool writes.
+void remove_stale_partials(const std::string& final_path) {
+  const size_t slash = final_path.find_last_of('/');
+  const std::string parent = slash == std::string::npos ? "." : final_path.substr(0, slash + 1);
+  const std::string prefix = (slash == std::string::npos ? final_path : final_path.substr(slash + 1)) + ".partial-";
+  DIR* dir = ::opendir(parent.c_str());
+  if (dir == nullptr) return;
+  std::vector<std::string> stale;
+  for (const dirent* e; (e = ::readdir(dir)) != nullptr;) {
+    const std::string name = e->d_name;
+    struct stat st;
+    const std::string path = parent + "/" + name;
+    if (name.compare(0, prefix.size(), prefix) == 0 && ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+        st.st_uid == ::getuid() && std::time(nullptr) - st.st_mtime > 24 * 3600)
+      stale.push_back(path);
+  }
+  ::closedir(dir);
+  for (const std::string& path : stale) {
+    if (DIR* d = ::opendir(path.c_str())) {
+      for (const dirent* e; (e = ::readdir(d)) != nullptr;)
+        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+          ::unlink((path + "/" + e->d_name).c_str());
+      ::closedir(d);
+    }
+    ::rmdir(path.c_str());
+  }
+}
+
 // A folder written under a temporary name, renamed to its final name by commit(); removed (with
 // the files written into it) if the run fails before that.
 class StagedDir {
@@ -188,6 +220,7 @@ class StagedDir {
   explicit StagedDir(const std::string& final_path) : final_(final_path) {
     struct stat st;
     if (::lstat(final_.c_str(), &st) == 0) throw Error(NNZ_ERR_INVALID_ARGUMENT, "'" + final_ + "' already exists");
+    remove_stale_partials(final_);
     std::string tmpl = final_ + ".partial-XXXXXX";
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
@@ -205,13 +238,21 @@ class StagedDir {
     files_.push_back(name);
     std::FILE* f = std::fopen(path.c_str(), "wb");
     bool ok = f != nullptr && (size == 0 || std::fwrite(data, 1, size, f) == size);
+    if (f) ok = std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0 && ok;  // on disk before the rename
     if (f) ok = std::fclose(f) == 0 && ok;
-    if (!ok) throw Error(NNZ_ERR_IO, "cannot write '" + path + "': " + std::strerror(errno));
+    if (!ok) throw Error(NNZ_ERR_IO, "cannot write '" + final_ + "/" + name + "': " + std::strerror(errno));
   }
   void commit() {
     if (::rename(tmp_.c_str(), final_.c_str()) != 0)
       throw Error(NNZ_ERR_IO, "cannot rename '" + tmp_ + "' to '" + final_ + "': " + std::strerror(errno));
     committed_ = true;
+    const size_t slash = final_.find_last_of('/');
+    const std::string parent = slash == std::string::npos ? "." : final_.substr(0, slash + 1);
+    const int fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY);  // the rename reaches the disk too
+    if (fd >= 0) {
+      ::fsync(fd);
+      ::close(fd);
+    }
   }
 
  private:
@@ -220,6 +261,13 @@ class StagedDir {
   bool committed_ = false;
 };
 
+// Prints to stdout and checks it arrived (a full disk or a closed pipe is an error, not exit 0).
+void print_all(const std::string& text) {
+  const bool ok = std::fwrite(text.data(), 1, text.size(), stdout) == text.size();
+  if (!ok || std::fflush(stdout) != 0 || std::ferror(stdout))
+    throw Error(NNZ_ERR_IO, std::string("cannot write to standard output: ") + std::strerror(errno));
+}
+
 int list_tensors(const Reader& r, const std::vector<size_t>& selected) {
   std::string out;
   for (size_t i : selected) {
@@ -227,7 +275,7 @@ int list_tensors(const Reader& r, const std::vector<size_t>& selected) {
     out += dtype_text(t) + "  " + shape_text(t) + "  " + t.codec + "  " + std::to_string(t.coded_bytes) + "  " +
            std::to_string(t.decoded_bytes) + "  " + printable(t.name, t.name_length) + "\n";
   }
-  std::fputs(out.c_str(), stdout);
+  print_all(out);
   return 0;
 }
 
@@ -304,7 +352,7 @@ int decode_tensors(const Reader& r, const std::vector<size_t>& selected, const O
     dir->write("manifest.json", manifest.data(), manifest.size());
     dir->commit();
   } else {
-    std::fputs(listing.c_str(), stdout);
+    print_all(listing);
   }
   return 0;
 }

@@ -9,12 +9,15 @@ from typing import Any
 
 import numpy as np
 
+from dataclasses import replace
+
 from . import formats
-from .atomic import refuse_existing, staged_output
-from .errors import NnzError
+from .atomic import check_member_name, refuse_existing, staged_output
+from .errors import NnzError, UnsafeInputError, UnsupportedError, about
 from .formats import convert
+from .limits import DEFAULT_LIMITS, Budget, Limits, check_threads
 from .model import ModelDocument
-from .nnzfile import DEFAULT_MAX_TENSOR_BYTES, NnzFile, TensorInfo, default_threads, write_document
+from .nnzfile import MEMORY_FLAG, NnzFile, TensorInfo, default_threads, write_document
 from .plan import EncodeOptions, check_params, is_lossy, lossy_allowed
 
 PathLike = str | os.PathLike  # noqa: UP007
@@ -29,7 +32,7 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
                 progress: Callable[[str, np.ndarray], None] | None = None,
                 params: Mapping[str, Any] | None = None, target_cosine: float | None = None,
                 inputs: PathLike | None = None, rounding: str = "nearest",
-                status: Callable[[str], None] | None = None) -> Path:
+                status: Callable[[str], None] | None = None, limits: Limits | None = None) -> Path:
     """Compress a model file into a .nnz file; returns the path written.
 
     The output defaults to the model's name with the suffix ``.nnz``. An existing output is
@@ -46,15 +49,17 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
     inputs cover (as many input vectors as weight columns, in the even runs it learns from) down
     or up onto eb's grid for those layers' outputs (each weight within 2E); the target must then
     also hold on the odd runs alone.
-    ``status`` receives progress messages of that search.
+    ``status`` receives progress messages of that search. ``limits`` bound what the model file
+    can make the readers spend (pickle opcodes and memory, JSON sizes; see nncodec.limits).
     """
     model = Path(model)
+    limits = limits or DEFAULT_LIMITS
+    threads = check_threads(threads) or default_threads()
     if not model.is_file():
         raise NnzError(f"{model}: no such file")
     out = Path(output) if output is not None else default_encoded_path(model)
     refuse_existing(out, force)
     params = dict(params or {})
-    threads = threads or default_threads()
     if rounding not in ("calibrated", "nearest"):
         raise NnzError(f"rounding must be 'calibrated' or 'nearest', not {rounding!r}")
     if target_cosine is not None:
@@ -66,15 +71,16 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
     else:
         check_params(codec, params)
     options = EncodeOptions(codec=codec, params=params, threads=threads)
-    doc = formats.detect(model).read(model)
-    extra_meta: dict[str, Any] = {}
-    if target_cosine is not None:
-        doc, options, extra_meta["fidelity"] = _fidelity_plan(doc, options, target_cosine, inputs, rounding, status)
-    elif is_lossy(codec):
-        extra_meta["codec_params"] = {k: params[k] for k in ("error", "rel_error") if k in params}
-    with staged_output(out.parent, force) as staging:
-        write_document(staging.path(out.name), doc, options, source_name=model.name, progress=progress,
-                       extra_meta=extra_meta)
+    with about(model):
+        doc = formats.detect(model).read(model, limits)
+        extra_meta: dict[str, Any] = {}
+        if target_cosine is not None:
+            doc, options, extra_meta["fidelity"] = _fidelity_plan(doc, options, target_cosine, inputs, rounding, status)
+        elif is_lossy(codec):
+            extra_meta["codec_params"] = {k: params[k] for k in ("error", "rel_error") if k in params}
+        with staged_output(out.parent, force, main=out.name) as staging:
+            write_document(staging.path(out.name), doc, options, source_name=model.name, progress=progress,
+                           extra_meta=extra_meta)
     return out
 
 
@@ -113,39 +119,75 @@ def _fidelity_plan(doc, options: EncodeOptions, target_cosine: float, inputs: Pa
                                 threads=options.threads), plan.meta()
 
 
+def _limits(limits: Limits | None, max_total_bytes: int | None) -> Limits:
+    limits = limits or DEFAULT_LIMITS
+    return limits if max_total_bytes is None else replace(limits, max_memory=max_total_bytes)
+
+
+def _stored_name(f: NnzFile, nnz: Path) -> str:
+    """The model file name recorded at encoding (the default output), checked: it comes from the file."""
+    name = f.meta.get("source", {}).get("name") or nnz.stem
+    try:
+        if "/" in check_member_name(name, "stored model file name"):
+            raise UnsafeInputError(f"the stored model file name {name!r} is not a plain file name")
+    except UnsafeInputError as exc:
+        raise UnsafeInputError(f"{exc}; give the output's name with -o") from None
+    return name
+
+
+def _decoded_path(f: NnzFile, nnz: Path, output: PathLike | None, to: str | None) -> Path:
+    if output is not None:
+        return Path(output)
+    if to is not None:
+        return nnz.with_suffix(convert.suffix(to))
+    if not f.holds_model:
+        raise UnsupportedError("it holds tensors only, no model to rebuild: decode it --to safetensors, npz or "
+                               "onnx-initializers")
+    return nnz.with_name(_stored_name(f, nnz))
+
+
 def decode_file(nnz: PathLike, output: PathLike | None = None, *, force: bool = False,
                 inline_external: bool = False, threads: int | None = None,
-                progress: Callable[[TensorInfo], None] | None = None, to: str | None = None) -> Path:
+                progress: Callable[[TensorInfo], None] | None = None, to: str | None = None,
+                max_total_bytes: int | None = None, limits: Limits | None = None) -> Path:
     """Rebuild the original model file from a .nnz file; returns the path of the model written.
 
     The output defaults to the original file name, next to the .nnz file. Files the model refers
     to (ONNX external data, safetensors shards) are written beside it, unless ``inline_external``
-    puts ONNX external data inside. ``to`` ("safetensors", "npz", "onnx-initializers") writes
-    the model's tensors in that format instead (default output: the .nnz name with its suffix).
+    puts ONNX external data inside; their names come from the file and must be plain relative
+    names inside the output's folder (docs/SECURITY.md). ``to`` ("safetensors", "npz",
+    "onnx-initializers") writes the model's tensors in that format instead (default output: the
+    .nnz name with its suffix); files holding tensors only can be decoded this way.
+    ``max_total_bytes`` caps the memory the decoded model may take (default: the machine's).
     """
     nnz = Path(nnz)
-    with NnzFile(nnz, threads=threads) as f:
-        source_name = Path(str(f.meta.get("source", {}).get("name") or nnz.stem)).name
-        if to is None:
-            out = Path(output) if output is not None else nnz.with_name(source_name)
-        else:
-            out = Path(output) if output is not None else nnz.with_suffix(convert.suffix(to))
-        refuse_existing(out, force)
-        doc = f.document(progress)
-    module = formats.by_name(doc.format)
-    with staged_output(out.parent, force) as staging:
-        if to is None:
-            module.write(doc, out, staging, inline_external=inline_external)
-        else:
-            convert.write(to, doc, out, staging)
+    limits = _limits(limits, max_total_bytes)
+    check_threads(threads)
+    if to is not None:
+        convert.suffix(to)
+    with about(nnz), NnzFile(nnz, threads=threads, limits=limits) as f:
+        out = _decoded_path(f, nnz, output, to)
+    refuse_existing(out, force)
+    with about(nnz):
+        with NnzFile(nnz, threads=threads, limits=limits) as f:
+            budget = Budget(limits.memory, "memory budget", MEMORY_FLAG)
+            doc = f.document(progress, budget)
+        with staged_output(out.parent, force, main=out.name) as staging:
+            if to is None:
+                formats.by_name(doc.format).write(doc, out, staging, inline_external=inline_external, limits=limits)
+            else:
+                convert.write(to, doc, out, staging, budget, limits)
     return out
 
 
-def load(path: PathLike, *, threads: int | None = None,
-         max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES) -> NnzFile:
+def load(path: PathLike, *, threads: int | None = None, max_tensor_bytes: int | None = None,
+         max_total_bytes: int | None = None, limits: Limits | None = None) -> NnzFile:
     """Open a .nnz file as a read-only mapping name -> numpy array.
 
     Only the index is read here; each tensor is read and decoded when accessed. Use
-    ``dict(load(path))`` to decode everything at once.
+    ``dict(load(path))`` to decode everything at once. ``max_tensor_bytes`` and
+    ``max_total_bytes`` (what ``read_all`` may allocate) bound what the file can make this spend.
     """
-    return NnzFile(path, threads=threads, max_tensor_bytes=max_tensor_bytes)
+    with about(path):
+        return NnzFile(path, threads=threads, max_tensor_bytes=max_tensor_bytes,
+                       limits=_limits(limits, max_total_bytes))

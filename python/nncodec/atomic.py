@@ -1,20 +1,42 @@
-"""Writing outputs so that a failure never leaves a partial file behind.
+"""Writing outputs: atomically, only the files the model owns, and never through a symlink.
+
+The output folder policy (docs/SECURITY.md): a decoded model writes the file at the path the user
+asked for, plus the files that model refers to (ONNX external data, safetensors shards), whose
+names come from the (possibly hostile) .nnz file. Those names must be plain relative paths: no
+absolute path, no ``..`` or ``.`` component, no component starting with a dot (``.bashrc``,
+``.ssh/``), no control characters, backslashes or colons, no two names differing only in case.
 
 Files are first written into a private staging folder inside the destination folder (same file
-system, so the final ``os.replace`` is atomic per file), then moved into place only when all of
-them were written successfully. Existing files are never replaced unless ``force`` is set.
+system, so each final rename is atomic), fsync'd, then moved into place only when all of them
+were written. Moving in walks the destination one folder at a time from an open descriptor of
+the output folder, refusing any component that is a symlink (``O_NOFOLLOW``), so nothing lands
+outside the output folder even if a sub-folder of it is a link. Existing files are replaced only
+with ``force``, and only the model's own names. Staging folders left by a killed run are removed
+by the next run in that folder once they are a day old.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
+import stat
 import tempfile
+import time
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import NnzError, UnsafeInputError
+
+STAGING_PREFIX = ".nncodec-"
+STALE_STAGING_SECONDS = 24 * 3600
+MAX_NAME_BYTES = 4096
+MAX_COMPONENT_BYTES = 255
+MAX_COMPONENTS = 16
+_FORBIDDEN = frozenset("\\:\x00")
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
 class OutputExistsError(NnzError, FileExistsError):
@@ -22,41 +44,181 @@ class OutputExistsError(NnzError, FileExistsError):
 
 
 def refuse_existing(path: Path, force: bool) -> None:
-    if path.exists() and not force:
+    """Checked before any work: the output must not be a folder, nor exist unless ``force``."""
+    if path.is_dir():
+        raise NnzError(f"{path} is a folder; give the output file's path (-o FOLDER/NAME)")
+    if os.path.lexists(path) and not force:
         raise OutputExistsError(f"{path} exists (use --force to overwrite)")
 
 
-class Staging:
-    """A staging folder; ``path(name)`` gives where to write the output file ``name``."""
+def check_member_name(name: object, what: str = "file name") -> str:
+    """``name`` if a model may give it to one of its files (see the module docstring)."""
+    if not isinstance(name, str) or not name:
+        raise UnsafeInputError(f"{what} {name!r} is not a file name")
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise UnsafeInputError(f"{what} {name!r} is not valid UTF-8") from None
+    parts = name.split("/")
+    bad = (size > MAX_NAME_BYTES or len(parts) > MAX_COMPONENTS or os.path.isabs(name)
+           or any(not p or p.startswith(".") or len(p.encode()) > MAX_COMPONENT_BYTES for p in parts)
+           or any(c in _FORBIDDEN or unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name))
+    if bad:
+        raise UnsafeInputError(f"refusing to write {what} {name!r}: the files of a model must have plain relative "
+                               "names (no '..', no dot-files, no control characters, backslashes or colons)")
+    return name
 
-    def __init__(self, directory: Path, dest_dir: Path):
+
+class Staging:
+    """A staging folder; ``path(name)`` gives where to write the output file ``name``.
+
+    ``main`` is the name of the file the user asked for (checked by the caller); every other
+    name is one the model gives and must pass :func:`check_member_name`.
+    """
+
+    def __init__(self, directory: Path, dest_dir: Path, main: str | None = None):
         self.directory = directory
         self.dest_dir = dest_dir
+        self.main = main
+        self.current: Path | None = None  # the output being written, for error messages
+        self._folded: dict[str, str] = {}
 
     def path(self, relative: str | os.PathLike) -> Path:
-        target = (self.directory / relative).resolve()
-        if self.directory.resolve() not in target.parents:
-            raise UnsafeInputError(f"refusing to write outside the output folder: {relative}")
+        name = os.fspath(relative)
+        if name != self.main:
+            check_member_name(name)
+        other = self._folded.setdefault(name.casefold(), name)
+        if other != name:
+            raise UnsafeInputError(f"refusing to write both {other!r} and {name!r}: the names differ only in case")
+        target = self.directory / name
         target.parent.mkdir(parents=True, exist_ok=True)
+        self.current = self.dest_dir / name
         return target
 
     def produced(self) -> list[Path]:
         return sorted(p.relative_to(self.directory) for p in self.directory.rglob("*") if p.is_file())
 
 
-@contextlib.contextmanager
-def staged_output(dest_dir: Path, force: bool) -> Iterator[Staging]:
-    """Stage files for ``dest_dir``; on clean exit move them all into place, else discard them."""
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".nncodec-", dir=dest_dir))
+def _open_folder(parent_fd: int, name: str, create: bool, shown: Path) -> int | None:
+    """A descriptor of folder ``name`` in ``parent_fd`` (None if missing and not ``create``);
+    refuses a symlink or anything that is not a folder."""
+    if create:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(name, 0o777, dir_fd=parent_fd)
     try:
-        staging = Staging(tmp, dest_dir)
-        yield staging
-        produced = staging.produced()
-        for rel in produced:
-            refuse_existing(dest_dir / rel, force)
-        for rel in produced:
-            (dest_dir / rel).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp / rel, dest_dir / rel)
+        return os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+    except FileNotFoundError:
+        if create:
+            raise
+        return None
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise UnsafeInputError(f"refusing to write into {shown}: it is a symlink or not a folder") from None
+        raise
+
+
+def _check_target(folder_fd: int | None, name: str, shown: Path, force: bool) -> None:
+    if folder_fd is None:
+        return
+    try:
+        st = os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsafeInputError(f"refusing to replace {shown}: it is a symlink")
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsafeInputError(f"refusing to replace {shown}: it is not a regular file")
+    if not force:
+        raise OutputExistsError(f"{shown} exists (use --force to overwrite)")
+
+
+def _place(dest_fd: int, staging_fd: int, rel: Path, dest_dir: Path, force: bool, move: bool,
+           last_in_folder: bool = False) -> None:
+    """Check (``move`` False) or move (True) one staged file into place, folder by folder."""
+    fds: list[int] = []
+    try:
+        folder_fd: int | None = dest_fd
+        src_fd = staging_fd
+        for i, part in enumerate(rel.parts[:-1]):
+            shown = dest_dir.joinpath(*rel.parts[:i + 1])
+            folder_fd = _open_folder(folder_fd, part, move, shown)
+            if folder_fd is None:
+                break
+            fds.append(folder_fd)
+            src_fd = os.open(part, _DIR_FLAGS, dir_fd=src_fd)
+            fds.append(src_fd)
+        _check_target(folder_fd, rel.name, dest_dir / rel, force)
+        if move:
+            os.replace(rel.name, rel.name, src_dir_fd=src_fd, dst_dir_fd=folder_fd)
+            if last_in_folder:  # the renames reach the disk with their folder
+                os.fsync(folder_fd)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _commit(staging: Staging, force: bool) -> None:
+    produced = staging.produced()
+    for rel in produced:
+        _fsync_file(staging.directory / rel)
+    dest_fd = os.open(staging.dest_dir, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    staging_fd = os.open(staging.directory, _DIR_FLAGS, dir_fd=None)
+    try:
+        for move in (False, True):  # every check passes before the first file moves
+            for k, rel in enumerate(produced):  # sorted: the files of one folder are neighbours
+                last = k + 1 == len(produced) or produced[k + 1].parent != rel.parent
+                _place(dest_fd, staging_fd, rel, staging.dest_dir, force, move, last)
+    finally:
+        os.close(staging_fd)
+        os.close(dest_fd)
+
+
+def remove_stale_staging(folder: Path, now: float | None = None) -> None:
+    """Removes staging folders of runs that died (killed, out of memory) over a day ago."""
+    now = time.time() if now is None else now
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.name.startswith(STAGING_PREFIX):
+            continue
+        with contextlib.suppress(OSError):
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and now - st.st_mtime > STALE_STAGING_SECONDS:
+                shutil.rmtree(entry.path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_output(dest_dir: Path, force: bool, main: str | None = None) -> Iterator[Staging]:
+    """Stage files for ``dest_dir``; on clean exit move them all into place, else discard them.
+
+    ``main``: the name of the output file the user chose (any other name is checked as a name the
+    model gives)."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(dest_dir)
+    tmp = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=dest_dir))
+    staging = Staging(tmp, dest_dir, main)
+    try:
+        try:
+            yield staging
+        except OSError as exc:
+            if exc.filename is None and staging.current is not None and not isinstance(exc, NnzError):  # say which output failed (disk full, ...)
+                raise OSError(exc.errno, f"cannot write: {exc.strerror}", str(staging.current)) from None
+            raise
+        try:
+            _commit(staging, force)
+        except OSError as exc:
+            if exc.filename is None and not isinstance(exc, NnzError):
+                raise OSError(exc.errno, f"cannot move the output into place: {exc.strerror}", str(dest_dir)) from None
+            raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

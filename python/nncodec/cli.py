@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,10 +14,53 @@ from pathlib import Path
 from . import __version__
 from .api import decode_file, encode_file
 from . import formats
-from .errors import NnzError
+from .errors import NnzError, about
 from .formats import convert
+from .limits import MAX_THREADS, Limits
 from .nnzfile import NnzFile, TensorInfo
 from .plan import codec_details, codec_names
+
+MAX_MESSAGE = 2000  # characters of an error message shown (a file may make one huge)
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on escaped (newlines, ANSI escapes,
+    bidirectional overrides, lone surrogates): names from a file cannot fake lines or tables."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def _thread_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_THREADS}")
+    return value
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?", re.IGNORECASE)
+
+
+def _byte_size(text: str) -> int:
+    """A size such as 512M, 8G or 1073741824 (binary units)."""
+    match = _SIZE.fullmatch(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (say 512M or 8G)")
+    value = int(float(match.group(1)) * 1024 ** " kmgt".index(match.group(2).lower() or " "))
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1 byte")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
 
 
 def _progress_bar(total: int, desc: str, quiet: bool):
@@ -97,13 +143,14 @@ def _codec_params(args: argparse.Namespace) -> dict:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    with NnzFile(args.file) as f:
+    with about(args.file), NnzFile(args.file) as f:
         total = sum(t.decoded_bytes for t in f.tensors)
     with _progress_bar(total, "decode", args.quiet) as bar:
         out = decode_file(args.file, args.output, force=args.force, inline_external=args.inline_external,
-                          threads=args.threads, progress=lambda info: bar.update(info.decoded_bytes), to=args.to)
+                          threads=args.threads, progress=lambda info: bar.update(info.decoded_bytes), to=args.to,
+                          max_total_bytes=args.max_memory)
     if not args.quiet:
-        print(f"{args.file} -> {out}")
+        print(f"{printable(args.file)} -> {printable(str(out))}")
     return 0
 
 
@@ -137,7 +184,7 @@ def _max_error(row: dict) -> str:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    with NnzFile(args.file) as f:
+    with about(args.file), NnzFile(args.file) as f:
         if args.verify:
             f.verify()
         fidelity = f.meta.get("fidelity")
@@ -164,16 +211,17 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"{'name':<{name_w}}  {'dtype':<8} {'shape':<18} {'codec':<9} {'original':>12} {'coded':>12} {'ratio':>7} "
           f"{'max err':>9}")
     for r in rows:
-        name = r["name"] if len(r["name"]) <= name_w else "…" + r["name"][-(name_w - 1):]
+        name = printable(r["name"])
+        name = name if len(name) <= name_w else "…" + name[-(name_w - 1):]
         ratio = f"{r['ratio']:.3f}" if r["ratio"] else "-"
         shape = "x".join(map(str, r["shape"])) or "scalar"
-        print(f"{name:<{name_w}}  {r['dtype']:<8} {shape:<18} {r['codec']:<9} "
+        print(f"{name:<{name_w}}  {r['dtype']:<8} {shape:<18} {printable(r['codec']):<9} "
               f"{r['original_bytes']:>12,} {r['coded_bytes']:>12,} {ratio:>7} {_max_error(r):>9}")
     ratio = f"{summary['ratio']:.3f}x" if summary["ratio"] else "-"
     print(f"total: {len(rows)} tensors, {total_orig:,} -> {total_coded:,} bytes of tensor data ({ratio}); "
           f"file {summary['file_bytes']:,} bytes")
     if summary["fidelity"] is not None:
-        print(_fidelity_line(summary["fidelity"]))
+        print(printable(_fidelity_line(summary["fidelity"])))
     if args.verify:
         print("checksums: all OK")
     return 0
@@ -309,13 +357,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tensors matching GLOB stay lossless (repeatable)")
     g.add_argument("--lossy", action="append", default=[], metavar="GLOB",
                    help="float tensors matching GLOB are coded lossily even if protected (repeatable)")
-    g.add_argument("--min-lossy-size", type=int, default=None, metavar="N",
+    g.add_argument("--min-lossy-size", type=_non_negative, default=None, metavar="N",
                    help="smallest tensor (elements) a lossy codec touches (default 1024)")
     g.add_argument("--no-protect", action="store_true",
                    help="no default protection: biases, normalisation and small float tensors become lossy too")
     p.add_argument("--sparse", choices=("auto", "off"), default="auto",
                    help="code tensors with many exact zeros as positions + values when smaller (default auto)")
-    p.add_argument("--threads", type=int, default=None, help="worker threads (default: all CPUs)")
+    p.add_argument("--threads", type=_thread_count, default=None, help="worker threads (default: all CPUs)")
     p.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=cmd_encode)
@@ -335,8 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "that format's suffix")
     p.add_argument("--inline-external", action="store_true",
                    help="ONNX: put external-data tensors inside the model instead of beside it")
-    p.add_argument("--threads", type=int, default=None, help="worker threads (default: all CPUs)")
-    p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--max-memory", type=_byte_size, default=None, metavar="SIZE",
+                   help="refuse files whose decoded model needs more memory than this, say 8G "
+                        f"(default: this machine's memory, {_byte_text(Limits().memory)})")
+    p.add_argument("--threads", type=_thread_count, default=None, help="worker threads (default: all CPUs)")
+    p.add_argument("-f", "--force", action="store_true",
+                   help="overwrite existing outputs (only the model's own files, never through a symlink)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=cmd_decode)
 
@@ -354,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pl_arguments(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--plot", metavar="FILE.png", help="also draw the ratio per tensor (needs matplotlib)")
-    p.add_argument("--threads", type=int, default=None, help="worker threads per tensor (default: 1)")
+    p.add_argument("--threads", type=_thread_count, default=None, help="worker threads per tensor (default: 1)")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("verify", help="compare the outputs of two ONNX models (onnxruntime)",
@@ -396,19 +448,67 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _byte_text(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def _error(message: str, kind: str = "error") -> None:
+    print(f"nncodec: {kind}: {printable(message)[:MAX_MESSAGE]}", file=sys.stderr)
+
+
+class _Terminated(Exception):
+    """SIGTERM or SIGHUP: unwinds like Ctrl-C, so that staging folders are removed."""
+
+
+def _terminate(signum, frame) -> None:
+    raise _Terminated(signal.Signals(signum).name)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        status = args.func(args)
+        sys.stdout.flush()  # a full disk or closed pipe is an error, not a lost listing
+        return status
+    except (KeyboardInterrupt, _Terminated) as exc:
+        _error(f"interrupted ({exc or 'SIGINT'})")
+        return 130
+    except OSError as exc:
+        _error(str(exc) if exc.filename else f"{exc.strerror or exc} (writing the output)")
+        return 1
+    except (NnzError, MemoryError, RecursionError) as exc:
+        _error(str(exc) if isinstance(exc, NnzError) else f"out of memory or nested too deeply ({type(exc).__name__})")
+        return 1
+    except ValueError as exc:  # argument checks of the library
+        _error(str(exc))
+        return 1
+    except Exception as exc:  # a bug in nncodec: one line (NNCODEC_TRACEBACK=1 shows where)
+        if os.environ.get("NNCODEC_TRACEBACK") == "1":
+            raise
+        _error(f"{type(exc).__name__}: {exc} (please report this)", "internal error")
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "threads", None) is not None and args.threads < 1:
-        print("nncodec: error: --threads must be at least 1", file=sys.stderr)
-        return 2
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            signal.signal(signum, _terminate)
+        except ValueError:  # not the main thread (main() called by a program): its handlers stay
+            break
+    status = _run(args)
     try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        print("nncodec: interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, OSError) as exc:  # NnzError is a ValueError
-        print(f"nncodec: error: {exc}", file=sys.stderr)
-        return 1
+        sys.stdout.flush()
+    except OSError:  # already reported; keep the interpreter's last flush from reporting it again
+        status = status or 1
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+    return status
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
-from .errors import UnsupportedError
+from .errors import CorruptFileError, UnsupportedError
 
 # name in .nnz files / the core  ->  numpy dtype (little-endian)
 NUMPY_DTYPES: dict[str, np.dtype] = {
@@ -52,3 +52,22 @@ def element_bytes(array: np.ndarray) -> np.ndarray:
         raise UnsupportedError(f"unsupported dtype {array.dtype}")
     flat = np.ascontiguousarray(array, dtype=NUMPY_DTYPES[name]).reshape(-1)
     return flat.view(np.uint8)
+
+
+MAX_RANK = 32  # the .nnz index's limit, and numpy's on every version
+_MAX_ELEMENTS = 1 << 62
+
+
+def check_shape(shape, what: str) -> tuple[int, ...]:
+    """``shape`` as a tuple if numpy can make an array of it (rank, dimensions, element count)."""
+    shape = tuple(shape)
+    if len(shape) > MAX_RANK:
+        raise CorruptFileError(f"{what} has {len(shape)} dimensions (at most {MAX_RANK})")
+    count = 1
+    for d in shape:
+        if type(d) is not int or d < 0:
+            raise CorruptFileError(f"{what} has an invalid dimension {d!r}")
+        count *= max(d, 1)  # numpy refuses huge dimensions even beside a zero one
+        if count > _MAX_ELEMENTS:
+            raise CorruptFileError(f"{what} has a shape too large for any array")
+    return shape

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
+
 
 class NnzError(ValueError):
     """Base class of every error nncodec raises on bad input or a failed operation."""
@@ -55,3 +59,35 @@ _BY_CODE = {
 def error_class(code: int) -> type[Exception]:
     """The Python exception class for a core error code (used by the native module)."""
     return _BY_CODE.get(code, InternalError)
+
+
+def _with_prefix(exc: NnzError, prefix: str) -> NnzError:
+    """``exc`` with its message prefixed by ``prefix`` (the file it is about), same class."""
+    message = str(exc)
+    if message.startswith(prefix):
+        return exc
+    try:
+        renamed = type(exc)(f"{prefix}: {message}")
+    except TypeError:  # a class with another constructor: keep it as it is
+        return exc
+    return renamed
+
+
+@contextlib.contextmanager
+def about(path: str | os.PathLike) -> Iterator[None]:
+    """Errors raised inside name the file ``path``: one line, an NnzError subclass.
+
+    Exhausted memory and recursion (which a hostile file can cause in code nncodec does not own,
+    such as a protobuf parser) become LimitExceededError and CorruptFileError."""
+    shown = os.fspath(path)
+    try:
+        yield
+    except NnzError as exc:
+        renamed = _with_prefix(exc, shown)
+        if renamed is exc:
+            raise
+        raise renamed from None
+    except MemoryError:
+        raise LimitExceededError(f"{shown}: out of memory (the file needs more memory than this process may use)") from None
+    except RecursionError:
+        raise CorruptFileError(f"{shown}: nested too deeply") from None

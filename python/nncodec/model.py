@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+TENSORS_ONLY = "tensors"  # the format of a document read from a .nnz file that holds tensors, no model
+
 
 @dataclass
 class ModelDocument:

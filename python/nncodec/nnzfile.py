@@ -15,19 +15,21 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, _core
-from .dtypes import dtype_name, numpy_dtype
+from . import __version__, _core, meta as meta_record, safe_json
+from .dtypes import check_shape, dtype_name, numpy_dtype
 from .errors import CorruptFileError, LimitExceededError, NotFoundError, UnsupportedError
-from .model import ModelDocument
+from .limits import DEFAULT_LIMITS, Budget, Limits, check_threads
+from .model import TENSORS_ONLY, ModelDocument
 from .plan import EncodeOptions, encode_array
 
 META_BLOB = "nncodec/meta.json"
 SKELETON_BLOB = "nncodec/skeleton"
 META_VERSION = 1
-DEFAULT_MAX_TENSOR_BYTES = 1 << 36
+DEFAULT_MAX_TENSOR_BYTES = DEFAULT_LIMITS.max_tensor_bytes
 # Decompressed size limit of a zlib section (the model skeleton): a zlib stream expands up to
 # about 1000x, so the stored size alone does not bound it.
-DEFAULT_MAX_BLOB_BYTES = 1 << 31
+DEFAULT_MAX_BLOB_BYTES = DEFAULT_LIMITS.max_section_bytes
+MEMORY_FLAG = "--max-memory (max_total_bytes in the API)"
 # Tensors this large are coded with all threads on their chunks rather than one thread each.
 LARGE_TENSOR_ELEMS = 1 << 20
 READ_BATCH_BYTES = 64 << 20  # decoded bytes per progress step of read_all
@@ -64,16 +66,23 @@ class NnzFile(Mapping):
     """An open .nnz file: a read-only mapping of tensor name -> numpy array, decoded on access.
 
     Only the header and index are read when the file is opened; each tensor's bytes are read,
-    checksum-verified and decoded when that tensor is accessed.
+    checksum-verified and decoded when that tensor is accessed. ``limits`` bound what the file can
+    make this spend (``max_tensor_bytes`` and ``max_blob_bytes`` override two of them).
     """
 
     def __init__(self, path: str | os.PathLike, *, threads: int | None = None,
-                 max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES, max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES):
+                 max_tensor_bytes: int | None = None, max_blob_bytes: int | None = None,
+                 limits: Limits | None = None):
         self.path = Path(path)
-        self.threads = threads or default_threads()
-        self.max_tensor_bytes = max_tensor_bytes
-        self.max_blob_bytes = max_blob_bytes
-        self._reader = _core.Reader(str(self.path), max_tensor_bytes=max_tensor_bytes)
+        self.threads = check_threads(threads) or default_threads()
+        limits = limits or DEFAULT_LIMITS
+        if max_tensor_bytes is not None or max_blob_bytes is not None:
+            limits = replace(limits, max_tensor_bytes=max_tensor_bytes or limits.max_tensor_bytes,
+                             max_section_bytes=max_blob_bytes or limits.max_section_bytes)
+        self.limits = limits
+        self.max_tensor_bytes = limits.max_tensor_bytes
+        self.max_blob_bytes = limits.max_section_bytes
+        self._reader = _core.Reader(str(self.path), max_tensor_bytes=limits.max_tensor_bytes)
         self.tensors = [
             TensorInfo(e["name"], e["dtype"], tuple(e["shape"]), e["codec"], e["coded_bytes"], e["params"])
             for e in self._reader.tensors()
@@ -99,28 +108,43 @@ class NnzFile(Mapping):
     def __repr__(self) -> str:
         return f"<NnzFile {str(self.path)!r}: {len(self)} tensors>"
 
-    def _output(self, i: int) -> np.ndarray:
+    def _check_decodable(self, i: int) -> None:
         info = self.tensors[i]
         if info.dtype is None:
             raise UnsupportedError(f"tensor {info.name!r} has a dtype this nncodec does not know")
+        check_shape(info.shape, f"tensor {info.name!r}")
         if info.decoded_bytes > self.max_tensor_bytes:  # checked before numpy allocates
-            raise LimitExceededError(f"tensor {info.name!r}: decoded size {info.decoded_bytes} bytes exceeds "
-                                     f"the limit of {self.max_tensor_bytes} bytes")
+            raise LimitExceededError(f"tensor {info.name!r}: decoded size {info.decoded_bytes:,} bytes exceeds "
+                                     f"the limit of {self.max_tensor_bytes:,} bytes (max_tensor_bytes)")
+
+    def _output(self, i: int) -> np.ndarray:
+        self._check_decodable(i)
+        info = self.tensors[i]
         return np.empty(info.shape, dtype=numpy_dtype(info.dtype))
 
     def _decode(self, i: int) -> np.ndarray:
+        self._check_decodable(i)
+        Budget(self.limits.memory, "memory budget", MEMORY_FLAG).take(self.tensors[i].decoded_bytes,
+                                                                         f"tensor {self.tensors[i].name!r}")
         out = self._output(i)
         self._reader.decode(i, out.reshape(-1).view(np.uint8), self.threads)
         return out
 
-    def read_all(self, progress: Callable[[TensorInfo], None] | None = None) -> dict[str, np.ndarray]:
-        """Decode every tensor. The core decodes a batch of tensors per call (large ones
-        chunk-parallel, the others in parallel with each other); batches only exist to report
-        progress on long runs."""
-        arrays = [self._output(i) for i in range(len(self.tensors))]
+    def read_all(self, progress: Callable[[TensorInfo], None] | None = None,
+                 budget: Budget | None = None) -> dict[str, np.ndarray]:
+        """Decode every tensor. The whole decoded size is drawn from ``budget`` (default: the
+        memory limit) before anything is allocated; arrays are then allocated batch by batch as
+        they are decoded. The core decodes a batch of tensors per call (large ones chunk-parallel,
+        the others in parallel with each other)."""
+        budget = budget or Budget(self.limits.memory, "memory budget", MEMORY_FLAG)
+        for i in range(len(self.tensors)):
+            self._check_decodable(i)
+        budget.take(sum(t.decoded_bytes for t in self.tensors), f"decoding the {len(self.tensors)} tensors")
+        arrays: list[np.ndarray] = []
         batch: list[int] = []
         batch_bytes = 0
         for i in range(len(self.tensors)):
+            arrays.append(self._output(i))
             batch.append(i)
             batch_bytes += arrays[i].nbytes
             if batch_bytes >= READ_BATCH_BYTES or i == len(self.tensors) - 1:
@@ -136,18 +160,22 @@ class NnzFile(Mapping):
         for i in range(len(self.tensors)):
             self._reader.verify(i)
 
-    def blob(self, name: str) -> bytes:
+    def blob(self, name: str, max_bytes: int | None = None) -> bytes:
+        """The bytes of section ``name``, inflated to at most ``max_bytes`` (default: the section limit)."""
         if name not in self._blobs:
             raise NotFoundError(f"no section named {name!r} in {self.path.name}")
+        limit = self.max_blob_bytes if max_bytes is None else max_bytes
+        if self._blobs[name][0] != 1 and self._blobs[name][1] > limit:
+            raise LimitExceededError(f"section {name!r} is {self._blobs[name][1]:,} bytes, over the limit of {limit:,}")
         data = self._reader.read_blob(name)
         if self._blobs[name][0] == 1:
             inflater = zlib.decompressobj()
             try:
-                out = inflater.decompress(data, self.max_blob_bytes)
+                out = inflater.decompress(data, limit)
             except zlib.error as exc:
                 raise CorruptFileError(f"section {name!r} is damaged ({exc})") from None
             if inflater.unconsumed_tail:
-                raise LimitExceededError(f"section {name!r} decompresses to more than {self.max_blob_bytes} bytes")
+                raise LimitExceededError(f"section {name!r} decompresses to more than {limit:,} bytes")
             if not inflater.eof or inflater.unused_data:
                 raise CorruptFileError(f"section {name!r} is damaged (truncated or trailing data)")
             return out
@@ -156,22 +184,28 @@ class NnzFile(Mapping):
     def _read_meta(self) -> dict[str, Any]:
         if META_BLOB not in self._blobs:
             return {}
-        try:
-            meta = json.loads(self.blob(META_BLOB))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CorruptFileError(f"metadata of {self.path.name} is damaged ({exc})") from None
-        if not isinstance(meta, dict):
-            raise CorruptFileError(f"metadata of {self.path.name} is damaged")
-        return meta
+        raw = self.blob(META_BLOB, self.limits.max_json_bytes)
+        return meta_record.checked(safe_json.loads(raw, f"metadata of {self.path.name}", self.limits), self.path.name)
 
-    def document(self, progress: Callable[[TensorInfo], None] | None = None) -> ModelDocument:
-        """The model as read by its format module, with all tensors decoded."""
-        source = self.meta.get("source")
-        if not isinstance(source, dict) or not isinstance(source.get("format"), str):
-            raise UnsupportedError(f"{self.path.name} holds tensors only, no model to rebuild")
-        skeleton = self.blob(SKELETON_BLOB) if SKELETON_BLOB in self._blobs else b""
-        attrs = source.get("attrs", {})
-        return ModelDocument(source["format"], self.read_all(progress), skeleton, attrs if isinstance(attrs, dict) else {})
+    @property
+    def holds_model(self) -> bool:
+        """Whether the file holds a whole model (else tensors only)."""
+        return "format" in self.meta.get("source", {})
+
+    def document(self, progress: Callable[[TensorInfo], None] | None = None,
+                 budget: Budget | None = None) -> ModelDocument:
+        """The model as read by its format module, with all tensors decoded; a file holding
+        tensors only gives them as a document of format "tensors". The skeleton and the tensors
+        are drawn from ``budget`` (default: the memory limit)."""
+        budget = budget or Budget(self.limits.memory, "memory budget", MEMORY_FLAG)
+        if not self.holds_model:
+            return ModelDocument(TENSORS_ONLY, self.read_all(progress, budget))
+        source = self.meta["source"]
+        skeleton = b""
+        if SKELETON_BLOB in self._blobs:
+            skeleton = self.blob(SKELETON_BLOB, min(self.max_blob_bytes, budget.total - budget.used))
+            budget.take(len(skeleton), "the model skeleton")
+        return ModelDocument(source["format"], self.read_all(progress, budget), skeleton, source.get("attrs", {}))
 
     def close(self) -> None:
         self._reader = None
@@ -192,6 +226,11 @@ def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, so
 
     Tensors are coded in parallel (the native core releases the GIL) and written in order.
     """
+    for name in doc.tensors:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise CorruptFileError(f"tensor name {name!r} is not valid UTF-8") from None
     writer = _core.Writer(str(path))
     single = replace(options, threads=1)
     pending: deque[tuple[str, Future]] = deque()

@@ -196,6 +196,9 @@ def check_params(codec: str, params: Mapping[str, Any]) -> None:
             raise NnzError(f"{key.replace('_', '-')} must be a finite number > 0")
     if params.get("sparse", "auto") not in ("auto", "off"):
         raise NnzError("sparse must be 'auto' or 'off'")
+    min_size = params.get("min_lossy_elems", 0)
+    if type(min_size) is not int or min_size < 0:
+        raise NnzError(f"min-lossy-size must be a whole number >= 0, not {min_size!r}")
 
 
 def _eb_tensor_options(name: str, array: np.ndarray, options: EncodeOptions) -> EncodeOptions | None:

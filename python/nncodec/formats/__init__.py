@@ -23,16 +23,20 @@ def by_name(name: str) -> ModuleType:
 
 
 def detect(path: Path) -> ModuleType:
-    """The format module for a model file, from its suffix, else from its first bytes."""
+    """The format module for a model file: from its first bytes where they say it (a PyTorch
+    archive or a safetensors header, whatever the name: ``pytorch_model.bin`` may be either),
+    else from its suffix, else from the first bytes ONNX files have in practice."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+    for module in (torch_format, safetensors_format):
+        if module.sniff(head):
+            return module
     name = path.name.lower()
     for module in _FORMATS.values():
         if name.endswith(module.SUFFIXES):  # suffixes may have several parts (".safetensors.index.json")
             return module
-    with open(path, "rb") as f:
-        head = f.read(64)
-    for module in _FORMATS.values():
-        if module.sniff(head):
-            return module
+    if onnx_format.sniff(head):
+        return onnx_format
     known = ", ".join(s for m in _FORMATS.values() for s in m.SUFFIXES)
     raise UnsupportedError(f"{path.name}: not a model format nncodec reads (supported: {known})")
 

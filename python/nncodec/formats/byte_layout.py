@@ -28,8 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from .. import safe_json
 from ..dtypes import element_bytes
 from ..errors import CorruptFileError
+from ..limits import DEFAULT_LIMITS, Limits
 
 MAGIC = b"NNZL"
 LAYOUT_VERSION = 1
@@ -80,17 +82,14 @@ def pack(files: list[FileLayout], tensors: Mapping[str, np.ndarray], header: dic
     return b"".join([MAGIC, struct.pack("<Q", len(layout)), layout, *kept])
 
 
-def unpack(skeleton: bytes) -> tuple[dict[str, Any], memoryview]:
+def unpack(skeleton: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, Any], memoryview]:
     """The layout and the kept bytes of a skeleton (checked for shape, not yet against tensors)."""
     if skeleton[:4] != MAGIC or len(skeleton) < 12:
         raise CorruptFileError("the stored file layout is damaged")
     (n,) = struct.unpack("<Q", skeleton[4:12])
     if n > len(skeleton) - 12:
         raise CorruptFileError("the stored file layout is damaged")
-    try:
-        header = json.loads(skeleton[12:12 + n])
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CorruptFileError("the stored file layout is damaged") from None
+    header = safe_json.loads(memoryview(skeleton)[12:12 + n], "the stored file layout", limits)
     if not isinstance(header, dict) or header.get("layout") != LAYOUT_VERSION or not isinstance(header.get("files"), list):
         raise CorruptFileError("the stored file layout is damaged or from a newer nncodec")
     return header, memoryview(skeleton)[12 + n:]
@@ -105,29 +104,43 @@ def _hole_bytes(array: np.ndarray, swap: int) -> np.ndarray:
     return data
 
 
-def write_files(skeleton: bytes, tensors: Mapping[str, np.ndarray], paths: list[Path]) -> dict[str, Any]:
+def _holes(entry: Any) -> tuple[int, list[tuple[int, str, list[int], int]]]:
+    """(size, holes) of one file entry of a layout, type-checked."""
+    try:
+        size, holes = entry["size"], entry["holes"]
+        holes = [(o, t, list(crcs), s) for o, t, crcs, s in holes]
+    except (KeyError, TypeError, ValueError):
+        raise CorruptFileError("the stored file layout is damaged") from None
+    if type(size) is not int or size < 0 or not all(
+            type(o) is int and isinstance(t, str) and type(s) is int and all(type(c) is int for c in crcs)
+            for o, t, crcs, s in holes):
+        raise CorruptFileError("the stored file layout is damaged")
+    return size, holes
+
+
+def write_files(skeleton: bytes, tensors: Mapping[str, np.ndarray], paths: list[Path],
+                limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     """Write each file of the skeleton to ``paths[i]`` with the tensors put back; returns the layout.
 
     Every entry of the layout is checked before use: the skeleton may come from a hostile file.
+    Each tensor fills one hole at most, so no file is larger than its kept bytes and its tensors.
     """
-    header, kept = unpack(skeleton)
+    header, kept = unpack(skeleton, limits)
     files = header["files"]
     if len(files) != len(paths) or len(set(paths)) != len(paths):
         raise CorruptFileError("the stored file layout does not match its files")
     pos = 0
+    used: set[str] = set()
     for entry, path in zip(files, paths):
-        try:
-            size = int(entry["size"])
-            holes = [(int(o), str(t), [int(c) for c in crcs], int(s)) for o, t, crcs, s in entry["holes"]]
-        except (KeyError, TypeError, ValueError):
-            raise CorruptFileError("the stored file layout is damaged") from None
-        if size < 0:
-            raise CorruptFileError("the stored file layout is damaged")
+        size, holes = _holes(entry)
         pieces: list[tuple[int, int, np.ndarray | None]] = []  # (file offset, length, tensor bytes)
         at = 0
         for offset, name, _, swap in holes:
             if name not in tensors:
                 raise CorruptFileError(f"tensor {name!r} is missing from the file")
+            if name in used:
+                raise CorruptFileError(f"the stored file layout puts tensor {name!r} in more than one place")
+            used.add(name)
             data = _hole_bytes(tensors[name], swap)
             if offset < at or offset + data.nbytes > size:
                 raise CorruptFileError("the stored file layout has overlapping tensors")

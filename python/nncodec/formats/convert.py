@@ -22,7 +22,8 @@ import numpy as np
 
 from ..dtypes import dtype_name, element_bytes
 from ..errors import UnsupportedError
-from ..model import ModelDocument
+from ..limits import DEFAULT_LIMITS, Budget, Limits
+from ..model import TENSORS_ONLY, ModelDocument
 
 TARGETS = {"safetensors": ".safetensors", "npz": ".npz", "onnx-initializers": ".onnx"}
 _ONNX_PROTO_LIMIT = 1_800_000_000
@@ -35,11 +36,15 @@ def suffix(target: str) -> str:
         raise UnsupportedError(f"unknown target format {target!r} (choose from {', '.join(TARGETS)})") from None
 
 
-def model_tensors(doc: ModelDocument) -> dict[str, np.ndarray]:
+def model_tensors(doc: ModelDocument, budget: Budget | None = None,
+                  limits: Limits = DEFAULT_LIMITS) -> dict[str, np.ndarray]:
+    """The model's tensors by name; copies a format makes (tensor views) are drawn from ``budget``."""
     from . import by_name
 
+    if doc.format == TENSORS_ONLY:
+        return dict(doc.tensors)
     getter = getattr(by_name(doc.format), "model_tensors", None)
-    return getter(doc) if getter else dict(doc.tensors)
+    return getter(doc, budget, limits) if getter else dict(doc.tensors)
 
 
 def _nnz_dtype(name: str, array: np.ndarray, target: str) -> str:
@@ -103,16 +108,17 @@ def write_onnx_initializers(arrays: dict[str, np.ndarray], path: Path) -> None:
                     location=path.name + ".data", size_threshold=0)
 
 
-def write(target: str, doc: ModelDocument, out: Path, staging) -> None:
+def write(target: str, doc: ModelDocument, out: Path, staging, budget: Budget | None = None,
+          limits: Limits = DEFAULT_LIMITS) -> None:
     """Write the tensors of ``doc`` as ``target`` to ``staging.path(out.name)``."""
     from . import by_name
 
     suffix(target)
-    arrays = model_tensors(doc)
+    arrays = model_tensors(doc, budget, limits)
     path = staging.path(out.name)
     if target == "safetensors":
-        source_metadata = getattr(by_name(doc.format), "metadata", None)
-        metadata = source_metadata(doc) if source_metadata else {"format": "pt"} if doc.format == "torch" else {}
+        source_metadata = None if doc.format == TENSORS_ONLY else getattr(by_name(doc.format), "metadata", None)
+        metadata = source_metadata(doc, limits) if source_metadata else {"format": "pt"} if doc.format == "torch" else {}
         write_safetensors(arrays, path, metadata)
     elif target == "npz":
         write_npz(arrays, path)

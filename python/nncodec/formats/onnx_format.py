@@ -15,15 +15,18 @@ strings or float8, and malformed tensors).
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 from onnx import TensorProto
 
-from ..dtypes import NUMPY_DTYPES
+from ..dtypes import NUMPY_DTYPES, check_shape
 from ..errors import CorruptFileError, UnsafeInputError
+from ..limits import DEFAULT_LIMITS, Limits
 from ..model import ModelDocument
 
 FORMAT = "onnx"
@@ -46,6 +49,10 @@ _ONNX_TYPES: dict[int, tuple[str, str]] = {
     TensorProto.BFLOAT16: ("bfloat16", "int32_data"),
 }
 _TYPED_FIELDS = ("float_data", "int32_data", "int64_data", "double_data", "uint64_data")
+_STORAGES = frozenset(_TYPED_FIELDS) | {"raw_data", "external"}
+# Room between tensors of one external-data file (writers align tensors to pages or to the 64 KiB
+# allocation granularity): a decoded file is no larger than its tensors plus this each.
+EXTERNAL_ALIGNMENT_SLACK = 1 << 16
 # Types stored bit-for-bit in int32_data as unsigned 16-bit patterns.
 _BITS_IN_INT32 = {TensorProto.FLOAT16: np.uint16, TensorProto.BFLOAT16: np.uint16}
 
@@ -132,7 +139,23 @@ def _external_range(info: dict[str, str], name: str) -> tuple[int, int | None]:
     return offset, length
 
 
-def _read_external(t: TensorProto, base_dir: Path) -> bytes:
+class _ExternalRanges:
+    """The byte ranges read from each external-data file, so that no two tensors share bytes
+    (aliased ranges would be coded once per tensor: a small model, a huge .nnz)."""
+
+    def __init__(self) -> None:
+        self.taken: dict[Path, list[tuple[int, int, str]]] = defaultdict(list)
+
+    def check(self) -> None:
+        for path, ranges in self.taken.items():
+            ranges.sort()
+            for (_, end, first), (begin, _, second) in zip(ranges, ranges[1:]):
+                if begin < end:
+                    raise CorruptFileError(f"tensors {first!r} and {second!r} share bytes of the external data file "
+                                           f"{path.name!r}")
+
+
+def _read_external(t: TensorProto, base_dir: Path, ranges: _ExternalRanges) -> bytes:
     info = _external_info(t)
     path = safe_external_path(base_dir, info.get("location", ""))
     offset, length = _external_range(info, t.name)
@@ -141,9 +164,11 @@ def _read_external(t: TensorProto, base_dir: Path) -> bytes:
     size = path.stat().st_size
     if offset > size or (length is not None and offset + length > size):
         raise CorruptFileError(f"tensor {t.name!r}: external data range is past the end of {info['location']!r}")
+    length = size - offset if length is None else length
+    ranges.taken[path].append((offset, offset + length, t.name))
     with open(path, "rb") as f:
         f.seek(offset)
-        return f.read(size - offset if length is None else length)
+        return f.read(length)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,16 +184,16 @@ def _element_count(t: TensorProto) -> int:
     return count
 
 
-def _take_data(t: TensorProto, base_dir: Path) -> tuple[np.ndarray, str] | None:
+def _take_data(t: TensorProto, base_dir: Path, ranges: _ExternalRanges) -> tuple[np.ndarray, str] | None:
     """The tensor's values and where they were stored, or None to leave it in the skeleton."""
     if t.data_type not in _ONNX_TYPES or t.HasField("segment"):
         return None
     name, typed_field = _ONNX_TYPES[t.data_type]
     dtype = NUMPY_DTYPES[name]
     count = _element_count(t)
-    shape = tuple(t.dims)
+    shape = check_shape(t.dims, f"tensor {t.name!r}")
     if t.data_location == TensorProto.EXTERNAL:
-        data = _read_external(t, base_dir)
+        data = _read_external(t, base_dir, ranges)
         if len(data) != count * dtype.itemsize:
             raise CorruptFileError(f"tensor {t.name!r}: external data size does not match its shape")
         return np.frombuffer(data, dtype=dtype).reshape(shape), "external"
@@ -192,7 +217,7 @@ def _take_data(t: TensorProto, base_dir: Path) -> tuple[np.ndarray, str] | None:
     return array.reshape(shape), typed_field
 
 
-def read(path: Path) -> ModelDocument:
+def read(path: Path, limits: Limits = DEFAULT_LIMITS) -> ModelDocument:
     path = Path(path)
     try:
         model = onnx.load_model(str(path), load_external_data=False)
@@ -203,10 +228,11 @@ def read(path: Path) -> ModelDocument:
     base_dir = path.parent
     tensors: dict[str, np.ndarray] = {}
     slots: list[list[str] | None] = []
+    ranges = _ExternalRanges()
     for t, label in _model_tensors(model):
         if not isinstance(label, str):  # a tensor name that is not valid UTF-8 (see _external_info)
             raise CorruptFileError(f"{path.name}: tensor name {label!r} is not valid UTF-8")
-        taken = _take_data(t, base_dir)
+        taken = _take_data(t, base_dir, ranges)
         if taken is None:
             slots.append(None)
             continue
@@ -222,6 +248,7 @@ def read(path: Path) -> ModelDocument:
             t.ClearField("raw_data")
         elif storage != "external":
             t.ClearField(storage)
+    ranges.check()
     return ModelDocument(FORMAT, tensors, model.SerializeToString(), {"slots": slots})
 
 
@@ -239,47 +266,73 @@ def _put_typed(t: TensorProto, storage: str, array: np.ndarray) -> None:
         getattr(t, storage).extend(flat.tolist())
 
 
-def write(doc: ModelDocument, out: Path, staging, *, inline_external: bool = False) -> None:
-    """Write the model to ``staging.path(out.name)`` (external data files beside it)."""
+def _slots(attrs: Any, count: int) -> list[tuple[str, str] | None]:
+    """The stored slots (one per tensor proto), type-checked: they come from the .nnz file."""
+    slots = attrs.get("slots", []) if isinstance(attrs, dict) else None
+    if not isinstance(slots, list) or len(slots) != count:
+        raise CorruptFileError("the stored ONNX graph does not match its tensor list")
+    checked: list[tuple[str, str] | None] = []
+    for slot in slots:
+        if slot is None:
+            checked.append(None)
+        elif isinstance(slot, list) and len(slot) == 2 and isinstance(slot[0], str) and slot[1] in _STORAGES:
+            checked.append((slot[0], slot[1]))
+        else:
+            raise CorruptFileError("the stored ONNX tensor list is damaged")
+    return checked
+
+
+def _write_external(staging, location: str, pieces: list[tuple[int, np.ndarray, str]]) -> None:
+    """One external-data file: its tensors at their offsets, no two overlapping, and no file larger
+    than its tensors and their alignment (a stored offset could otherwise ask for terabytes)."""
+    pieces.sort(key=lambda p: p[0])
+    end = 0
+    for offset, array, name in pieces:
+        if offset < end:
+            raise CorruptFileError(f"tensor {name!r} overlaps another in external data file {location!r}")
+        end = offset + array.nbytes
+    room = sum(a.nbytes for _, a, _ in pieces) + EXTERNAL_ALIGNMENT_SLACK * len(pieces)
+    if end > room:
+        raise CorruptFileError(f"external data file {location!r} would be {end:,} bytes for {room:,} bytes of tensors")
+    with open(staging.path(location), "wb") as f:
+        for offset, array, _ in pieces:
+            f.seek(offset)
+            f.write(array.reshape(-1).view(np.uint8))
+
+
+def write(doc: ModelDocument, out: Path, staging, *, inline_external: bool = False,
+          limits: Limits = DEFAULT_LIMITS) -> None:
+    """Write the model to ``staging.path(out.name)`` (external data files beside it, each opened
+    once, one at a time)."""
     model = onnx.ModelProto()
     try:
         model.ParseFromString(doc.skeleton)
     except Exception as exc:
         raise CorruptFileError(f"the stored ONNX graph is damaged ({exc})") from None
-    slots = doc.attrs.get("slots", [])
     protos = list(_model_tensors(model))
-    if len(protos) != len(slots):
-        raise CorruptFileError("the stored ONNX graph does not match its tensor list")
-    external_files: dict[str, object] = {}
-    try:
-        for (t, _), slot in zip(protos, slots):
-            if slot is None:
-                continue
-            name, storage = slot
-            if name not in doc.tensors:
-                raise CorruptFileError(f"tensor {name!r} is missing from the file")
-            array = np.ascontiguousarray(doc.tensors[name])
-            if storage == "external" and inline_external:
-                del t.external_data[:]
-                t.data_location = TensorProto.DEFAULT
-                storage = "raw_data"
-            if storage == "raw_data":
-                t.raw_data = array.tobytes()
-            elif storage == "external":
-                info = _external_info(t)
-                location = info.get("location", "")
-                offset, _ = _external_range(info, name)
-                f = external_files.get(location)
-                if f is None:
-                    f = external_files[location] = open(staging.path(location), "wb")
-                f.seek(offset)
-                f.write(array.tobytes())
-            elif storage in _TYPED_FIELDS:
-                _put_typed(t, storage, array)
-            else:
-                raise CorruptFileError(f"tensor {name!r}: unknown storage {storage!r}")
-    finally:
-        for f in external_files.values():
-            f.close()
+    external: dict[str, list[tuple[int, np.ndarray, str]]] = defaultdict(list)
+    for (t, _), slot in zip(protos, _slots(doc.attrs, len(protos))):
+        if slot is None:
+            continue
+        name, storage = slot
+        if name not in doc.tensors:
+            raise CorruptFileError(f"tensor {name!r} is missing from the file")
+        array = np.ascontiguousarray(doc.tensors[name])
+        if storage == "external" and inline_external:
+            del t.external_data[:]
+            t.data_location = TensorProto.DEFAULT
+            storage = "raw_data"
+        if storage == "raw_data":
+            t.raw_data = array.tobytes()
+        elif storage == "external":
+            info = _external_info(t)
+            location = info.get("location", "")
+            if location.casefold() == out.name.casefold():
+                raise UnsafeInputError(f"tensor {name!r}: its external data file would replace the model file")
+            external[location].append((_external_range(info, name)[0], array, name))
+        else:
+            _put_typed(t, storage, array)
+    for location, pieces in external.items():
+        _write_external(staging, location, pieces)
     with open(staging.path(out.name), "wb") as f:
         f.write(model.SerializeToString())

@@ -13,7 +13,6 @@ Dtypes .nnz does not have (float8, float4, complex...) are coded as their raw by
 
 from __future__ import annotations
 
-import json
 import mmap
 import struct
 from pathlib import Path
@@ -21,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from ..dtypes import NUMPY_DTYPES
+from .. import safe_json
+from ..dtypes import NUMPY_DTYPES, check_shape
 from ..errors import CorruptFileError, LimitExceededError, UnsupportedError
+from ..limits import DEFAULT_LIMITS, Limits
 from ..model import ModelDocument
 from . import byte_layout
 from .onnx_format import safe_external_path
@@ -57,7 +58,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _parse_header(buf, size: int, name: str) -> tuple[dict[str, Any], int]:
+def _parse_header(buf, size: int, name: str, limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, Any], int]:
     """The header of a safetensors file (checked) and where its data starts."""
     if size < 8:
         raise CorruptFileError(f"{name}: truncated (no safetensors header)")
@@ -66,12 +67,7 @@ def _parse_header(buf, size: int, name: str) -> tuple[dict[str, Any], int]:
         raise LimitExceededError(f"{name}: safetensors header of {n} bytes is over the limit")
     if 8 + n > size:
         raise CorruptFileError(f"{name}: truncated (the header runs past the end of the file)")
-    try:
-        header = json.loads(bytes(buf[8:8 + n]), object_pairs_hook=_no_duplicates)
-    except CorruptFileError as exc:
-        raise CorruptFileError(f"{name}: {exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorruptFileError(f"{name}: the safetensors header is not valid JSON ({exc})") from None
+    header = safe_json.loads(buf[8:8 + n], f"{name}: the safetensors header", limits, _no_duplicates)
     if not isinstance(header, dict):
         raise CorruptFileError(f"{name}: the safetensors header is not a JSON object")
     metadata = header.get("__metadata__", {})
@@ -91,6 +87,7 @@ def _parse_header(buf, size: int, name: str) -> tuple[dict[str, Any], int]:
             raise CorruptFileError(f"{name}: tensor {key!r} has a malformed entry")
         if not 0 <= begin <= end:
             raise CorruptFileError(f"{name}: tensor {key!r} has invalid data offsets")
+        check_shape(shape, f"{name}: tensor {key!r}")
         if dtype in DTYPES:
             count = int(np.prod(shape, dtype=object)) if shape else 1
             if count * NUMPY_DTYPES[DTYPES[dtype]].itemsize != end - begin:
@@ -113,11 +110,11 @@ def _map(path: Path) -> mmap.mmap:
         return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
 
 
-def _read_file(path: Path, name: str, tensors: dict[str, np.ndarray],
-               raw: list[str]) -> tuple[byte_layout.FileLayout, dict[str, str]]:
+def _read_file(path: Path, name: str, tensors: dict[str, np.ndarray], raw: list[str],
+               limits: Limits) -> tuple[byte_layout.FileLayout, dict[str, str]]:
     """The file's layout (its tensors added to ``tensors``) and its metadata."""
     buf = _map(path)
-    header, data_start = _parse_header(buf, len(buf), name)
+    header, data_start = _parse_header(buf, len(buf), name, limits)
     layout = byte_layout.FileLayout(name, buf)
     for key, info in header.items():
         if key == "__metadata__":
@@ -135,15 +132,12 @@ def _read_file(path: Path, name: str, tensors: dict[str, np.ndarray],
     return layout, header.get("__metadata__", {})
 
 
-def _index_shards(path: Path) -> tuple[bytes, list[str]]:
+def _index_shards(path: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[bytes, list[str]]:
     """The bytes of a sharded checkpoint's index and the shard file names it lists."""
-    index_bytes = path.read_bytes()
-    if len(index_bytes) > MAX_INDEX_BYTES:
+    if path.stat().st_size > MAX_INDEX_BYTES:
         raise LimitExceededError(f"{path.name}: index file over the size limit")
-    try:
-        index = json.loads(index_bytes)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorruptFileError(f"{path.name}: not valid JSON ({exc})") from None
+    index_bytes = path.read_bytes()
+    index = safe_json.loads(index_bytes, path.name, limits)
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
         raise CorruptFileError(f"{path.name}: a safetensors index needs a weight_map of tensor -> file")
@@ -158,24 +152,24 @@ def input_files(path: Path) -> list[Path]:
     return [path] + [safe_external_path(path.parent, shard) for shard in _index_shards(path)[1]]
 
 
-def read(path: Path) -> ModelDocument:
+def read(path: Path, limits: Limits = DEFAULT_LIMITS) -> ModelDocument:
     path = Path(path)
     tensors: dict[str, np.ndarray] = {}
     raw: list[str] = []
     if path.name.lower().endswith(INDEX_SUFFIX):
-        index_bytes, shards = _index_shards(path)
+        index_bytes, shards = _index_shards(path, limits)
         files = [byte_layout.FileLayout(path.name, index_bytes)]
         metadata: dict[str, str] = {}
         for shard in shards:
             shard_path = safe_external_path(path.parent, shard)
             if not shard_path.is_file():
                 raise CorruptFileError(f"{path.name}: shard {shard!r} not found")
-            layout, shard_metadata = _read_file(shard_path, shard, tensors, raw)
+            layout, shard_metadata = _read_file(shard_path, shard, tensors, raw, limits)
             files.append(layout)
             metadata = metadata or shard_metadata
         kind = "sharded"
     else:
-        layout, metadata = _read_file(path, path.name, tensors, raw)
+        layout, metadata = _read_file(path, path.name, tensors, raw, limits)
         files = [layout]
         kind = "single"
     header = {"format": FORMAT, "kind": kind, "metadata": metadata, "raw": raw}
@@ -183,29 +177,35 @@ def read(path: Path) -> ModelDocument:
     return ModelDocument(FORMAT, tensors, skeleton, {"kind": kind})
 
 
-def write(doc: ModelDocument, out: Path, staging, **_options: Any) -> None:
+def write(doc: ModelDocument, out: Path, staging, *, limits: Limits = DEFAULT_LIMITS, **_options: Any) -> None:
     """Write the file (or the index and its shards) back, bit for bit after lossless coding."""
-    header, _ = byte_layout.unpack(doc.skeleton)
+    header, _ = byte_layout.unpack(doc.skeleton, limits)
     names = [f.get("name") if isinstance(f, dict) else None for f in header["files"]]
     if not names or not all(isinstance(n, str) and n for n in names):
         raise CorruptFileError("the stored file layout is damaged")
+    sharded = header.get("kind") == "sharded"
+    if (not sharded and len(names) != 1) or not all(n.lower().endswith(".safetensors") for n in names[1:]):
+        raise CorruptFileError("the stored file layout names files that are not safetensors shards")
     # The first file takes the output's name; shards keep theirs, beside it (never outside).
     paths = [staging.path(out.name)] + [staging.path(n) for n in names[1:]]
-    byte_layout.write_files(doc.skeleton, doc.tensors, paths)
-    for p in paths[1:] if header.get("kind") == "sharded" else paths:
+    byte_layout.write_files(doc.skeleton, doc.tensors, paths, limits)
+    for p in paths[1:] if sharded else paths:
         buf = _map(p)  # the skeleton may come from a hostile .nnz: check what was written
-        _parse_header(buf, len(buf), p.name)
+        _parse_header(buf, len(buf), p.name, limits)
 
 
-def model_tensors(doc: ModelDocument) -> dict[str, np.ndarray]:
-    header, _ = byte_layout.unpack(doc.skeleton)
-    raw = set(header.get("raw", []))
+def model_tensors(doc: ModelDocument, budget=None, limits: Limits = DEFAULT_LIMITS) -> dict[str, np.ndarray]:
+    header, _ = byte_layout.unpack(doc.skeleton, limits)
+    raw = header.get("raw", [])
+    raw = set(raw) if isinstance(raw, list) and all(isinstance(r, str) for r in raw) else set()
     for name in raw & set(doc.tensors):
         raise UnsupportedError(f"tensor {name!r} has a dtype only safetensors can hold")
     return dict(doc.tensors)
 
 
-def metadata(doc: ModelDocument) -> dict[str, str]:
-    header, _ = byte_layout.unpack(doc.skeleton)
+def metadata(doc: ModelDocument, limits: Limits = DEFAULT_LIMITS) -> dict[str, str]:
+    header, _ = byte_layout.unpack(doc.skeleton, limits)
     meta = header.get("metadata", {})
-    return meta if isinstance(meta, dict) else {}
+    if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+        return {}
+    return meta

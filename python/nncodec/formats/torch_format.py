@@ -28,6 +28,7 @@ rebuild every tensor (for ``decode --to``).
 
 from __future__ import annotations
 
+import math
 import mmap
 import struct
 import zlib
@@ -38,8 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from ..dtypes import NUMPY_DTYPES
-from ..errors import ChecksumError, CorruptFileError, UnsupportedError
+from ..dtypes import NUMPY_DTYPES, check_shape
+from ..errors import ChecksumError, CorruptFileError, LimitExceededError, UnsafeInputError, UnsupportedError
+from ..limits import DEFAULT_LIMITS, Budget, Limits
 from ..model import ModelDocument
 from . import byte_layout
 from .torch_pickle import (
@@ -55,7 +57,6 @@ LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL_VERSION = 1001
 _LEGACY_HEAD = b"\x8a\x0a" + LEGACY_MAGIC_NUMBER.to_bytes(10, "little")  # LONG1 of the magic number
 _ZIP_HEAD = b"PK\x03\x04"
-MAX_PICKLE_BYTES = 1 << 30
 
 # How each torch dtype is coded: as the .nnz dtype of its elements (complex: pairs of floats;
 # quantized: the integers; anything else: bytes).
@@ -138,9 +139,10 @@ def _storage_pid(pid: Any) -> tuple[str, ...]:
     return pid[1:]
 
 
-def _read_record(buf, record: ZipRecord) -> bytes:
-    if record.size > MAX_PICKLE_BYTES:
-        raise CorruptFileError(f"{record.name} is too large for a pickle")
+def _read_record(buf, record: ZipRecord, limits: Limits) -> bytes:
+    if record.size > limits.max_pickle_bytes:
+        raise LimitExceededError(f"{record.name}: a pickle of {record.size:,} bytes, over the limit of "
+                                 f"{limits.max_pickle_bytes:,} (max_pickle_bytes)")
     raw = buf[record.data_offset:record.data_offset + record.compressed_size]
     if record.method == 0 and record.compressed_size == record.size:
         return raw
@@ -155,16 +157,29 @@ def _read_record(buf, record: ZipRecord) -> bytes:
     return out
 
 
-def _parse_zip(buf, size: int, name: str, verify_crc: bool) -> _Parsed:
-    records = {r.name: r for r in read_records(buf, size)}
-    pickles = [n for n in records if n.endswith("/data.pkl") and n.count("/") == 1]
-    if len(pickles) != 1:
-        raise CorruptFileError(f"{name}: a zip archive without exactly one <archive>/data.pkl is not a PyTorch file")
-    prefix = pickles[0][:-len("data.pkl")]
+def _torch_records(buf, size: int, name: str) -> tuple[dict[str, ZipRecord], str]:
+    """The records of a PyTorch archive by lower-cased name, as torch looks them up (case-insensitively,
+    under the folder of the first record), and that folder with its slash."""
+    listed = read_records(buf, size)
+    records: dict[str, ZipRecord] = {}
+    for record in listed:
+        other = records.setdefault(record.name.lower(), record)
+        if other is not record:  # torch could read either of the two
+            raise UnsafeInputError(f"{name}: the zip archive holds {other.name!r} and {record.name!r}, names "
+                                   "that differ only in case")
+    prefix = listed[0].name.split("/")[0] + "/" if listed and "/" in listed[0].name else ""
+    if not prefix or prefix.lower() + "data.pkl" not in records:
+        raise CorruptFileError(f"{name}: a zip archive without <archive>/data.pkl (in the folder of its first "
+                               "record) is not a PyTorch file")
+    return records, prefix.lower()
+
+
+def _parse_zip(buf, size: int, name: str, verify_crc: bool, limits: Limits) -> _Parsed:
+    records, prefix = _torch_records(buf, size, name)
     torchscript = prefix + "constants.pkl" in records
     parsed = _Parsed("torchscript" if torchscript else "zip")
     if prefix + "byteorder" in records:
-        order = _read_record(buf, records[prefix + "byteorder"])
+        order = _read_record(buf, records[prefix + "byteorder"], limits)
         if order not in (b"little", b"big"):
             raise CorruptFileError(f"{name}: unknown byte order {order[:16]!r}")
         parsed.big_endian = order == b"big"
@@ -181,12 +196,12 @@ def _parse_zip(buf, size: int, name: str, verify_crc: bool) -> _Parsed:
             storage_type, key, _location, numel = fields
             return _storage_ref(cache, prefix + folder + _text(key, "storage key"), _storage_type(storage_type), numel)
 
-        data = _read_record(buf, records[prefix + pickle_name])
+        data = _read_record(buf, records[prefix + pickle_name], limits)
         obj, _ = RestrictedUnpickler(data, persistent_load=persistent_load, torchscript=torchscript,
-                                     what=f"{name}: {pickle_name}").load()
-        parsed.tensors.extend(walk_tensors(obj, path_prefix))
+                                     what=f"{name}: {pickle_name}", limits=limits).load()
+        parsed.tensors.extend(walk_tensors(obj, path_prefix, limits.max_depth))
     for record_name, ref in cache.items():
-        record = records.get(record_name)
+        record = records.get(record_name.lower())
         if record is None:
             raise CorruptFileError(f"{name}: storage record {record_name!r} is missing")
         if not record.is_stored:
@@ -206,12 +221,13 @@ def _parse_zip(buf, size: int, name: str, verify_crc: bool) -> _Parsed:
     return parsed
 
 
-def _parse_legacy(buf, size: int, name: str) -> _Parsed:
+def _parse_legacy(buf, size: int, name: str, limits: Limits) -> _Parsed:
     def no_pid(pid: Any) -> Any:
         raise refuse("a persistent id in the file header")
 
     def load(pos: int, what: str, persistent_load: Callable[[Any], Any] = no_pid) -> tuple[Any, int]:
-        return RestrictedUnpickler(buf, persistent_load=persistent_load, what=f"{name}: {what}").load(pos)
+        return RestrictedUnpickler(buf, persistent_load=persistent_load, what=f"{name}: {what}",
+                                   limits=limits).load(pos)
 
     magic, pos = load(0, "magic number")
     if magic != LEGACY_MAGIC_NUMBER:
@@ -241,7 +257,7 @@ def _parse_legacy(buf, size: int, name: str) -> _Parsed:
         return views.setdefault(view_key, StorageSlice(ref, offset, view_numel))
 
     obj, pos = load(pos, "data", persistent_load)
-    parsed.tensors.extend(walk_tensors(obj))
+    parsed.tensors.extend(walk_tensors(obj, "", limits.max_depth))
     keys, pos = load(pos, "storage keys")
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys) or len(set(keys)) != len(keys):
         raise CorruptFileError(f"{name}: malformed storage key list")
@@ -262,12 +278,12 @@ def _parse_legacy(buf, size: int, name: str) -> _Parsed:
     return parsed
 
 
-def _parse(buf, size: int, name: str, verify_crc: bool) -> _Parsed:
+def _parse(buf, size: int, name: str, verify_crc: bool, limits: Limits) -> _Parsed:
     head = buf[:32]
     if head.startswith(_ZIP_HEAD) or head.startswith(b"PK\x05\x06"):
-        return _parse_zip(buf, size, name, verify_crc)
+        return _parse_zip(buf, size, name, verify_crc, limits)
     if head[:1] == b"\x80" and _LEGACY_HEAD in head:
-        return _parse_legacy(buf, size, name)
+        return _parse_legacy(buf, size, name, limits)
     if size > 262 and buf[257:262] == b"ustar":
         raise UnsupportedError(f"{name}: the tar-based torch.save format (PyTorch < 0.4) is not supported")
     raise CorruptFileError(f"{name}: not a PyTorch file (neither a torch.save zip archive nor a legacy torch.save file)")
@@ -353,6 +369,7 @@ def _document(parsed: _Parsed, buf, name: str) -> ModelDocument:
         storage = parsed.storages.get(id(ref))
         if storage is None:
             raise CorruptFileError(f"{name}: tensor {path!r} refers to a storage that is not in the file")
+        check_shape(shape, f"{name}: tensor {path!r}")
         _check_bounds(path, ref, dtype, offset, shape, stride)
         if id(ref) not in coded_names:
             coded = _coded_dtype(ref)
@@ -377,34 +394,36 @@ def _document(parsed: _Parsed, buf, name: str) -> ModelDocument:
     return ModelDocument(FORMAT, tensors, skeleton, {"kind": parsed.kind})
 
 
-def read(path: Path) -> ModelDocument:
+def read(path: Path, limits: Limits = DEFAULT_LIMITS) -> ModelDocument:
     path = Path(path)
     buf = _map(path)
-    return _document(_parse(buf, len(buf), path.name, verify_crc=True), buf, path.name)
+    return _document(_parse(buf, len(buf), path.name, verify_crc=True, limits=limits), buf, path.name)
 
 
-def check_file(path: Path) -> str:
+def check_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
     """Parse a PyTorch file with every safety check (no CRC pass); returns its kind."""
     buf = _map(path)
-    return _parse(buf, len(buf), path.name, verify_crc=False).kind
+    return _parse(buf, len(buf), path.name, verify_crc=False, limits=limits).kind
 
 
 # ---------------------------------------------------------------------------------------------
 # Writing
 
 
-def write(doc: ModelDocument, out: Path, staging, **_options: Any) -> None:
+def write(doc: ModelDocument, out: Path, staging, *, limits: Limits = DEFAULT_LIMITS, **_options: Any) -> None:
     """Write the file back (byte for byte after lossless coding) to ``staging.path(out.name)``."""
     target = staging.path(out.name)
-    byte_layout.write_files(doc.skeleton, doc.tensors, [target])
+    byte_layout.write_files(doc.skeleton, doc.tensors, [target], limits)
     # The skeleton came from a .nnz file, which may be hostile: the file written must pass the
     # same checks as any input (allowed globals only, consistent storages) before it is released.
-    check_file(target)
+    check_file(target, limits)
 
 
-def model_tensors(doc: ModelDocument) -> dict[str, np.ndarray]:
-    """Every tensor of the model by its path, rebuilt from its storage (views copied out)."""
-    header, _ = byte_layout.unpack(doc.skeleton)
+def model_tensors(doc: ModelDocument, budget: Budget | None = None,
+                  limits: Limits = DEFAULT_LIMITS) -> dict[str, np.ndarray]:
+    """Every tensor of the model by its path, rebuilt from its storage (views copied out, each
+    copy drawn from ``budget``: a view may repeat its storage's elements without limit)."""
+    header, _ = byte_layout.unpack(doc.skeleton, limits)
     out: dict[str, np.ndarray] = {}
     for entry in header.get("views", []):
         try:
@@ -420,6 +439,13 @@ def model_tensors(doc: ModelDocument) -> dict[str, np.ndarray]:
             raise UnsupportedError(f"tensor {path!r} has dtype {dtype}, which only its original format can hold")
         if coded_name not in doc.tensors:
             raise CorruptFileError(f"tensor {coded_name!r} is missing from the file")
+        check_shape(shape, f"tensor {path!r}")
+        nbytes = math.prod(shape) * view_dtype.itemsize
+        if nbytes > limits.max_tensor_bytes:
+            raise LimitExceededError(f"tensor {path!r}: {nbytes:,} bytes, over the limit of "
+                                     f"{limits.max_tensor_bytes:,} (max_tensor_bytes)")
+        if budget is not None:
+            budget.take(nbytes, f"tensor {path!r}")
         out[path] = _view(path, doc.tensors[coded_name], view_dtype, offset, shape, stride)
     return out
 

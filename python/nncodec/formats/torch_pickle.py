@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import CorruptFileError, NnzError, UnsafeInputError
+from ..errors import CorruptFileError, LimitExceededError, NnzError, UnsafeInputError
+from ..limits import DEFAULT_LIMITS, Limits
 
 # torch dtype name -> bytes per element.
 TORCH_DTYPE_SIZES: dict[str, int] = {
@@ -51,7 +52,13 @@ UNTYPED_STORAGE = "UntypedStorage"  # elements are bytes; the tensors on it give
 _QSCHEMES = ("per_tensor_affine", "per_tensor_symmetric", "per_channel_affine", "per_channel_symmetric",
              "per_channel_affine_float_qparams")
 
-MAX_DEPTH = 1000  # nesting of containers: deeper is refused, never a stack overflow
+MAX_KEY_TEXT = 256  # characters of a non-string dict key in a tensor's path
+# Keys whose hash Python does not randomise: a file can make them all collide (quadratic inserts).
+_FIXED_HASH_TYPES = (int, float, complex, tuple, frozenset)
+# Estimated bytes per opcode (the object or slot it makes) and per new memo entry or dict item.
+_OP_COST = 64
+_MEMO_COST = 96
+_ITEM_COST = 48
 
 
 def refuse(name: str, why: str = "") -> UnsafeInputError:
@@ -135,7 +142,7 @@ class CompositeTensor:
     parts: tuple
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hash: never hashes its (file-made) arguments
 class MetaTensor:
     """A tensor without data (device "meta"): dtype, size and stride only."""
 
@@ -366,6 +373,14 @@ _VALUES = frozenset(
     + [f"torch.{q}" for q in _QSCHEMES])
 
 
+# The calls that hash what a file gives them (dict keys, set items), by the arguments they hash.
+_HASHED_ARGS: dict[str, Callable[[tuple], Any]] = {
+    "builtins.set": lambda args: args[0],
+    "builtins.frozenset": lambda args: args[0],
+    "collections.OrderedDict": lambda args: [pair[0] for pair in args[0]],
+}
+
+
 def _call(func: Any, args: Any, table: dict[str, Callable[[tuple], Any]]) -> Any:
     if not isinstance(func, Global):
         raise CorruptFileError(f"pickle calls a {type(func).__name__}, which is not callable")
@@ -398,20 +413,30 @@ class RestrictedUnpickler:
     """
 
     def __init__(self, data: bytes | mmap.mmap, *, persistent_load: Callable[[Any], Any],
-                 torchscript: bool = False, what: str = "pickle"):
+                 torchscript: bool = False, what: str = "pickle", limits: Limits = DEFAULT_LIMITS):
         self.data = data
         self.persistent_load = persistent_load
         self.torchscript = torchscript
         self.what = what
-        self.pos = 0
+        self.limits = limits
+        self._reset(0)
+
+    def _reset(self, start: int) -> None:
+        self.pos = start
         self.protocol = 0
         self.stack: list[Any] = []
         self.metastack: list[list[Any]] = []
         self.memo: dict[int, Any] = {}
+        self.cost = 0  # estimated bytes of what the stream built so far
+        # Nesting of each tuple and frozenset built (they are hashed as keys, recursively in C):
+        # id -> (the object, kept alive so the id stays its own; its depth).
+        self._depths: dict[int, tuple[Any, int]] = {}
+        self._hashes: Counter = Counter()  # (container id, hash) of fixed-hash keys and items
 
     def load(self, start: int = 0) -> tuple[Any, int]:
         """The object of the pickle stream that starts at ``start``, and where the stream ends."""
-        self.pos, self.protocol, self.stack, self.metastack, self.memo = start, 0, [], [], {}
+        self._reset(start)
+        ops_left = self.limits.max_pickle_ops
         try:
             while True:
                 if self.pos >= len(self.data):
@@ -423,14 +448,55 @@ class RestrictedUnpickler:
                     raise CorruptFileError(f"unknown pickle opcode 0x{code:02x} at byte {self.pos - 1}")
                 if handler(self):
                     return self._pop(), self.pos
+                ops_left -= 1
+                self.cost += _OP_COST
+                if ops_left <= 0 or self.cost > self.limits.max_pickle_memory:
+                    self._over_budget(ops_left)
         except UnsafeInputError as exc:
             raise UnsafeInputError(f"{self.what}: {exc}") from None
         except NnzError as exc:
             raise type(exc)(f"{self.what}: {exc}") from None
         except RecursionError:
             raise CorruptFileError(f"{self.what}: nested too deeply") from None
-        except (ValueError, TypeError, KeyError, IndexError, OverflowError, struct.error, MemoryError) as exc:
-            raise CorruptFileError(f"{self.what}: malformed pickle near byte {self.pos} ({type(exc).__name__}: {exc})") from None
+        except MemoryError:
+            raise LimitExceededError(f"{self.what}: out of memory near byte {self.pos}") from None
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError, struct.error) as exc:
+            raise CorruptFileError(f"{self.what}: malformed pickle near byte {self.pos} ({type(exc).__name__}: "
+                                   f"{str(exc)[:200]})") from None
+
+    def _over_budget(self, ops_left: int) -> None:
+        if ops_left <= 0:
+            raise LimitExceededError(f"more than {self.limits.max_pickle_ops:,} pickle opcodes "
+                                     "(limit max_pickle_ops)")
+        raise LimitExceededError(f"the pickle builds more than {self.limits.max_pickle_memory:,} bytes of "
+                                 "objects (limit max_pickle_memory)")
+
+    # -- budgets of what is built
+    def _depth_of(self, value: Any) -> int:
+        entry = self._depths.get(id(value))
+        if entry is not None and entry[0] is value:
+            return entry[1]
+        return 1  # built by an allowed call from plain values (torch.Size: ints)
+
+    def _nested(self, value: Any, items: Any) -> Any:
+        """Records the nesting of a new tuple or frozenset ``value`` made of ``items``."""
+        depth = 1 + max((self._depth_of(v) for v in items if isinstance(v, (tuple, frozenset))), default=0)
+        if depth > self.limits.max_depth:
+            raise LimitExceededError(f"tuples nested too deeply (over {self.limits.max_depth} levels; limit max_depth)")
+        self._depths[id(value)] = (value, depth)
+        return value
+
+    def _count_hashes(self, container: Any, keys: Any) -> None:
+        """Budgets keys whose hash a file can choose: many equal hashes in one dict or set would
+        make every insertion compare with all of them."""
+        for key in keys:
+            if isinstance(key, _FIXED_HASH_TYPES) and not isinstance(key, bool):
+                slot = (id(container), hash(key))
+                self._hashes[slot] += 1
+                self.cost += _ITEM_COST
+                if self._hashes[slot] > self.limits.max_equal_hashes:
+                    raise LimitExceededError(f"more than {self.limits.max_equal_hashes} keys of one dict or set "
+                                             "share a hash value (limit max_equal_hashes)")
 
     # -- bounded reads
     def _take(self, n: int) -> bytes:
@@ -438,6 +504,7 @@ class RestrictedUnpickler:
             raise CorruptFileError("truncated (a record runs past the end)")
         out = self.data[self.pos:self.pos + n]
         self.pos += n
+        self.cost += n
         return out
 
     def _line(self) -> bytes:
@@ -489,7 +556,17 @@ class RestrictedUnpickler:
             return _call(func, args, _TORCHSCRIPT_CALLS)
         if isinstance(func, Global) and func.module.split(".")[0] == "__torch__":
             raise refuse(func.full, "TorchScript classes are only instantiated, never called")
-        return _call(func, args, _CALLS)
+        return self._budgeted_call(func, args, _CALLS)
+
+    def _budgeted_call(self, func: Any, args: Any, table: dict[str, Callable[[tuple], Any]]) -> Any:
+        """An allowed call; the keys of the dict or set it builds are budgeted first."""
+        keys = _HASHED_ARGS.get(func.full) if isinstance(func, Global) and isinstance(args, tuple) and args else None
+        if keys is not None:
+            self._count_hashes(args, keys(args))
+        result = _call(func, args, table)
+        if isinstance(result, frozenset):
+            self._nested(result, result)
+        return result
 
     def _new_object(self, cls: Any, args: Any) -> Any:
         if isinstance(cls, Global) and cls.module.split(".")[0] == "__torch__":
@@ -497,7 +574,7 @@ class RestrictedUnpickler:
                 raise CorruptFileError(f"TorchScript object {cls.full} built with arguments")
             return ScriptObject(cls.full)
         if isinstance(cls, Global) and cls.full in _NEWOBJ:
-            return _call(cls, args, _NEWOBJ)
+            return self._budgeted_call(cls, args, _NEWOBJ)
         raise refuse(cls.full if isinstance(cls, Global) else type(cls).__name__, "it cannot be instantiated")
 
     # -- opcodes; a handler returns True at STOP
@@ -513,8 +590,8 @@ class RestrictedUnpickler:
         return True
 
     def op_mark(self) -> None:
-        if len(self.metastack) >= MAX_DEPTH:
-            raise CorruptFileError("nested too deeply")
+        if len(self.metastack) >= self.limits.max_depth:
+            raise LimitExceededError(f"marks nested too deeply (over {self.limits.max_depth} levels; limit max_depth)")
         self.metastack.append(self.stack)
         self.stack = []
 
@@ -527,17 +604,22 @@ class RestrictedUnpickler:
     def op_dup(self) -> None:
         self._push(self._top())
 
+    def _memo_put(self, index: int) -> None:
+        if index not in self.memo:
+            self.cost += _MEMO_COST
+        self.memo[index] = self._top()
+
     def op_put(self) -> None:
-        self.memo[int(self._line())] = self._top()
+        self._memo_put(int(self._line()))
 
     def op_binput(self) -> None:
-        self.memo[self._take(1)[0]] = self._top()
+        self._memo_put(self._take(1)[0])
 
     def op_long_binput(self) -> None:
-        self.memo[self._u("<I")] = self._top()
+        self._memo_put(self._u("<I"))
 
     def op_memoize(self) -> None:
-        self.memo[len(self.memo)] = self._top()
+        self._memo_put(len(self.memo))
 
     def _get(self, index: int) -> None:
         if index not in self.memo:
@@ -630,12 +712,14 @@ class RestrictedUnpickler:
         self._push(())
 
     def op_tuple(self) -> None:
-        self._push(tuple(self._pop_mark()))
+        items = self._pop_mark()
+        self._push(self._nested(tuple(items), items))
 
     def _tuple_n(self, n: int) -> None:
         if len(self.stack) < n:
             raise CorruptFileError("stack underflow")
-        self.stack[-n:] = [tuple(self.stack[-n:])]
+        items = self.stack[-n:]
+        self.stack[-n:] = [self._nested(tuple(items), items)]
 
     def op_tuple1(self) -> None:
         self._tuple_n(1)
@@ -670,6 +754,8 @@ class RestrictedUnpickler:
     def _set_items(self, target: Any, items: list[Any]) -> None:
         if not isinstance(target, dict) or len(items) % 2:
             raise CorruptFileError(f"SETITEMS on a {type(target).__name__}")
+        self._count_hashes(target, items[::2])
+        self.cost += _ITEM_COST * (len(items) // 2)
         for i in range(0, len(items), 2):
             target[items[i]] = items[i + 1]
 
@@ -695,10 +781,13 @@ class RestrictedUnpickler:
         target = self._top()
         if not isinstance(target, set):
             raise CorruptFileError(f"ADDITEMS to a {type(target).__name__}")
+        self._count_hashes(target, items)
         target.update(items)
 
     def op_frozenset(self) -> None:
-        self._push(frozenset(self._pop_mark()))
+        items = self._pop_mark()
+        self._count_hashes(items, items)
+        self._push(self._nested(frozenset(items), items))
 
     def op_global(self) -> None:
         module = _utf8(self._line(), "a module name")
@@ -790,15 +879,51 @@ _DISPATCH = _dispatch()
 # Naming what the tree holds
 
 
+def _plain_repr(value: Any, room: int) -> str | None:
+    """repr(value) for a plain scalar whose repr fits in ``room`` characters, else None."""
+    if isinstance(value, (str, bytes)):
+        return repr(value) if len(value) <= room else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return repr(value) if value.bit_length() <= 3 * room else None  # about 0.3 digits per bit
+    return repr(value) if type(value) in (bool, float, complex) or value is None else None
+
+
+def _tuple_repr(key: tuple, limit: int) -> str | None:
+    """repr(key) if it is a tuple of plain values and tuples no longer than ``limit``, else None;
+    never builds more than about ``limit`` characters, however large (or shared) its parts."""
+    size = 0
+    todo: list[Any] = [key]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, tuple):
+            size += 2 + 2 * len(item)
+            todo.extend(item)
+        else:
+            text = _plain_repr(item, limit - size)
+            if text is None:
+                return None
+            size += len(text)
+        if size > limit:
+            return None
+    return repr(key)
+
+
 def _key_text(key: Any) -> str:
+    """A dict key as it appears in a tensor's path: the key if a string, else its repr when
+    that is short, else its type (a file may key many entries by one huge tuple)."""
     if isinstance(key, str):
         return key
     if type(key) in (int, bool, float) or key is None:
-        return str(key)
-    return repr(key) if isinstance(key, (tuple, bytes)) else type(key).__name__
+        return _plain_repr(key, MAX_KEY_TEXT) or f"<int of {key.bit_length()} bits>"
+    if isinstance(key, tuple):
+        return _tuple_repr(key, MAX_KEY_TEXT) or f"<tuple of {len(key)}>"
+    if isinstance(key, bytes):
+        return _plain_repr(key, MAX_KEY_TEXT) or f"<bytes of {len(key)}>"
+    return type(key).__name__
 
 
-def walk_tensors(root: Any, prefix: str = "") -> Iterator[tuple[str, TensorView | StorageRef | StorageSlice]]:
+def walk_tensors(root: Any, prefix: str = "", max_depth: int = DEFAULT_LIMITS.max_depth
+                 ) -> Iterator[tuple[str, TensorView | StorageRef | StorageSlice]]:
     """Every tensor and bare storage in ``root``, in pickle order, with its path.
 
     Paths join dict keys and list positions with "/" and TorchScript attributes with ".", so a
@@ -813,8 +938,8 @@ def walk_tensors(root: Any, prefix: str = "") -> Iterator[tuple[str, TensorView 
 
     while todo:
         path, obj, depth = todo.pop()
-        if depth > MAX_DEPTH:
-            raise CorruptFileError("pickle: containers nested too deeply")
+        if depth > max_depth:
+            raise LimitExceededError(f"pickle: containers nested too deeply (over {max_depth} levels; limit max_depth)")
         if isinstance(obj, (TensorView, StorageRef, StorageSlice)):
             yield path, obj
             if not isinstance(obj, TensorView) or id(obj) in visited:

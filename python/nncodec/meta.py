@@ -1,0 +1,72 @@
+"""The metadata record of a .nnz file (the ``nncodec/meta.json`` section), as read from a file.
+
+A .nnz file may be hostile, and its metadata is valid JSON of any shape. Every field nncodec reads
+is listed here with the types it may have; :func:`checked` refuses a record where one has another
+type, so the code that uses the record never meets a list where it expects a string. Fields that
+are absent are fine (older files, tensors-only files); unknown fields are kept and ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import CorruptFileError
+
+_NUMBER = (int, float)
+# Field path -> allowed types (None: JSON null). "[]" is every element of a list, "{}" every value
+# of an object.
+FIELDS: dict[str, tuple[Any, ...]] = {
+    "meta_version": (int,),
+    "encoder": (str,),
+    "codec": (str,),
+    "codec_params": (dict,),
+    "source": (dict,),
+    "source.format": (str,),
+    "source.name": (str, None),
+    "source.attrs": (dict,),
+    "fidelity": (dict,),
+    "fidelity.target": _NUMBER,
+    "fidelity.achieved": _NUMBER,
+    "fidelity.inputs": (str,),
+    "fidelity.rounding": (str,),
+    "fidelity.metric": (str,),
+    "fidelity.evaluations": (int,),
+    "fidelity.lossy_tensors": (int,),
+    "fidelity.per_output": (dict,),
+    "fidelity.per_output{}": _NUMBER,
+    "fidelity.calibrated_tensors": (list,),
+    "fidelity.calibrated_tensors[]": (str,),
+}
+
+
+def _type_ok(value: Any, allowed: tuple[Any, ...]) -> bool:
+    if value is None:
+        return None in allowed
+    if isinstance(value, bool):  # a JSON true is not a number here
+        return bool in allowed
+    return isinstance(value, tuple(t for t in allowed if t is not None))
+
+
+def _values(record: dict[str, Any], path: str) -> list[Any]:
+    """The values at ``path`` (several below a "[]" or "{}" step); absent parts give none."""
+    found: list[Any] = [record]
+    for step in path.split("."):
+        key, each = (step[:-2], step[-2:]) if step.endswith(("[]", "{}")) else (step, "")
+        found = [v[key] for v in found if isinstance(v, dict) and key in v]
+        if each == "[]":
+            found = [x for v in found if isinstance(v, list) for x in v]
+        elif each == "{}":
+            found = [x for v in found if isinstance(v, dict) for x in v.values()]
+    return found
+
+
+def checked(record: Any, shown: str) -> dict[str, Any]:
+    """``record`` if every field in :data:`FIELDS` has an allowed type, else CorruptFileError."""
+    if not isinstance(record, dict):
+        raise CorruptFileError(f"metadata of {shown} is damaged (not a JSON object)")
+    for path, allowed in FIELDS.items():
+        for value in _values(record, path):
+            if not _type_ok(value, allowed):
+                raise CorruptFileError(f"metadata of {shown} is damaged ({path.replace('{}', '').replace('[]', '')} "
+                                       f"is a {type(value).__name__})")
+    return record
