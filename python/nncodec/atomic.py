@@ -117,44 +117,94 @@ def _open_folder(parent_fd: int, name: str, create: bool, shown: Path) -> int | 
         raise
 
 
-def _check_target(folder_fd: int | None, name: str, shown: Path, force: bool) -> None:
-    if folder_fd is None:
-        return
-    try:
-        st = os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return
-    if stat.S_ISLNK(st.st_mode):
-        raise UnsafeInputError(f"refusing to replace {shown}: it is a symlink")
-    if not stat.S_ISREG(st.st_mode):
-        raise UnsafeInputError(f"refusing to replace {shown}: it is not a regular file")
-    if not force:
-        raise OutputExistsError(f"{shown} exists (use --force to overwrite)")
+class _Commit:
+    """Moves a staging folder's files into the destination (see the module docstring)."""
 
+    def __init__(self, staging: Staging, force: bool):
+        self.staging = staging
+        self.force = force
+        self.produced = staging.produced()
+        self.names = {str(p) for p in self.produced}
+        self.folders = {str(parent) for p in self.produced for parent in p.parents if str(parent) != "."}
+        self.owned: dict[str, bool] = {}
 
-def _place(dest_fd: int, staging_fd: int, rel: Path, dest_dir: Path, force: bool, move: bool,
-           last_in_folder: bool = False) -> None:
-    """Check (``move`` False) or move (True) one staged file into place, folder by folder."""
-    fds: list[int] = []
-    try:
-        folder_fd: int | None = dest_fd
-        src_fd = staging_fd
-        for i, part in enumerate(rel.parts[:-1]):
-            shown = dest_dir.joinpath(*rel.parts[:i + 1])
-            folder_fd = _open_folder(folder_fd, part, move, shown)
-            if folder_fd is None:
-                break
-            fds.append(folder_fd)
-            src_fd = os.open(part, _DIR_FLAGS, dir_fd=src_fd)
-            fds.append(src_fd)
-        _check_target(folder_fd, rel.name, dest_dir / rel, force)
-        if move:
-            os.replace(rel.name, rel.name, src_dir_fd=src_fd, dst_dir_fd=folder_fd)
-            if last_in_folder:  # the renames reach the disk with their folder
-                os.fsync(folder_fd)
-    finally:
-        for fd in fds:
-            os.close(fd)
+    def _holds_only_model_files(self, folder_fd: int, rel: str) -> bool:
+        """Whether an existing sub-folder holds nothing but files (and folders) this model
+        writes: only then may the model's files go into it (a model that names ``src/app.py``
+        must not reach into a user's ``src/``)."""
+        if rel not in self.owned:
+            self.owned[rel] = self._scan(folder_fd, rel)
+        return self.owned[rel]
+
+    def _scan(self, folder_fd: int, rel: str) -> bool:
+        with os.scandir(folder_fd) as entries:
+            for entry in entries:
+                path = f"{rel}/{entry.name}"
+                if entry.is_dir(follow_symlinks=False) and path in self.folders:
+                    fd = os.open(entry.name, _DIR_FLAGS, dir_fd=folder_fd)
+                    try:
+                        if not self._holds_only_model_files(fd, path):
+                            return False
+                    finally:
+                        os.close(fd)
+                elif not (entry.is_file(follow_symlinks=False) and path in self.names):
+                    return False
+        return True
+
+    def _check_target(self, folder_fd: int | None, rel: Path) -> None:
+        shown = self.staging.dest_dir / rel
+        if folder_fd is None:
+            return
+        try:
+            st = os.stat(rel.name, dir_fd=folder_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if stat.S_ISLNK(st.st_mode):
+            raise UnsafeInputError(f"refusing to replace {shown}: it is a symlink")
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafeInputError(f"refusing to replace {shown}: it is not a regular file")
+        if not self.force:
+            raise OutputExistsError(f"{shown} exists (use --force to overwrite)")
+
+    def place(self, dest_fd: int, staging_fd: int, rel: Path, move: bool, last_in_folder: bool) -> None:
+        """Check (``move`` False) or move (True) one staged file into place, folder by folder."""
+        fds: list[int] = []
+        try:
+            folder_fd: int | None = dest_fd
+            src_fd = staging_fd
+            for i, part in enumerate(rel.parts[:-1]):
+                shown = self.staging.dest_dir.joinpath(*rel.parts[:i + 1])
+                folder_fd = _open_folder(folder_fd, part, move, shown)
+                if folder_fd is None:
+                    break
+                fds.append(folder_fd)
+                if not move and not self._holds_only_model_files(folder_fd, "/".join(rel.parts[:i + 1])):
+                    raise UnsafeInputError(f"refusing to write {rel} into {shown}: that folder holds files "
+                                           "that are not this model's")
+                src_fd = os.open(part, _DIR_FLAGS, dir_fd=src_fd)
+                fds.append(src_fd)
+            self._check_target(folder_fd, rel)
+            if move:
+                os.replace(rel.name, rel.name, src_dir_fd=src_fd, dst_dir_fd=folder_fd)
+                if last_in_folder:  # the renames reach the disk with their folder
+                    os.fsync(folder_fd)
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def run(self) -> None:
+        for rel in self.produced:
+            _fsync_file(self.staging.directory / rel)
+        dest_fd = os.open(self.staging.dest_dir, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+        staging_fd = os.open(self.staging.directory, _DIR_FLAGS)
+        try:
+            for move in (False, True):  # every check passes before the first file moves
+                for k, rel in enumerate(self.produced):  # sorted: the files of one folder are neighbours
+                    last = k + 1 == len(self.produced) or self.produced[k + 1].parent != rel.parent
+                    self.place(dest_fd, staging_fd, rel, move, last)
+        finally:
+            os.close(staging_fd)
+            os.close(dest_fd)
 
 
 def _fsync_file(path: Path) -> None:
@@ -163,22 +213,6 @@ def _fsync_file(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _commit(staging: Staging, force: bool) -> None:
-    produced = staging.produced()
-    for rel in produced:
-        _fsync_file(staging.directory / rel)
-    dest_fd = os.open(staging.dest_dir, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
-    staging_fd = os.open(staging.directory, _DIR_FLAGS, dir_fd=None)
-    try:
-        for move in (False, True):  # every check passes before the first file moves
-            for k, rel in enumerate(produced):  # sorted: the files of one folder are neighbours
-                last = k + 1 == len(produced) or produced[k + 1].parent != rel.parent
-                _place(dest_fd, staging_fd, rel, staging.dest_dir, force, move, last)
-    finally:
-        os.close(staging_fd)
-        os.close(dest_fd)
 
 
 def remove_stale_staging(folder: Path, now: float | None = None) -> None:
@@ -215,7 +249,7 @@ def staged_output(dest_dir: Path, force: bool, main: str | None = None) -> Itera
                 raise OSError(exc.errno, f"cannot write: {exc.strerror}", str(staging.current)) from None
             raise
         try:
-            _commit(staging, force)
+            _Commit(staging, force).run()
         except OSError as exc:
             if exc.filename is None and not isinstance(exc, NnzError):
                 raise OSError(exc.errno, f"cannot move the output into place: {exc.strerror}", str(dest_dir)) from None

@@ -14,6 +14,7 @@ from pathlib import Path
 from . import __version__
 from .api import decode_file, encode_file
 from . import formats
+from .display import fit, name_width, printable
 from .errors import NnzError, about
 from .formats import convert
 from .limits import MAX_THREADS, Limits
@@ -21,12 +22,6 @@ from .nnzfile import NnzFile, TensorInfo
 from .plan import codec_details, codec_names
 
 MAX_MESSAGE = 2000  # characters of an error message shown (a file may make one huge)
-
-
-def printable(text: str) -> str:
-    """``text`` with every character a terminal would act on escaped (newlines, ANSI escapes,
-    bidirectional overrides, lone surrogates): names from a file cannot fake lines or tables."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def _thread_count(text: str) -> int:
@@ -207,12 +202,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         json.dump({"summary": summary, "tensors": rows}, sys.stdout, indent=1)
         print()
         return 0
-    name_w = min(48, max([4] + [len(r["name"]) for r in rows]))
+    name_w = name_width([r["name"] for r in rows], 48, "name")
     print(f"{'name':<{name_w}}  {'dtype':<8} {'shape':<18} {'codec':<9} {'original':>12} {'coded':>12} {'ratio':>7} "
           f"{'max err':>9}")
     for r in rows:
-        name = printable(r["name"])
-        name = name if len(name) <= name_w else "…" + name[-(name_w - 1):]
+        name = fit(r["name"], name_w)
         ratio = f"{r['ratio']:.3f}" if r["ratio"] else "-"
         shape = "x".join(map(str, r["shape"])) or "scalar"
         print(f"{name:<{name_w}}  {r['dtype']:<8} {shape:<18} {printable(r['codec']):<9} "
@@ -280,10 +274,10 @@ def _add_pl_arguments(p: argparse.ArgumentParser) -> None:
 
 def _print_prune_report(report) -> None:
     rows = report.layers
-    name_w = min(40, max([5] + [len(r.name) for r in rows]))
+    name_w = name_width([r.name for r in rows], 40, "layer")
     print(f"{'layer':<{name_w}}  {'shape':<16} {'removed':>8} {'|w| removed':>14} {'of |w|':>7}  detail")
     for r in rows:
-        name = r.name if len(r.name) <= name_w else "…" + r.name[-(name_w - 1):]
+        name = fit(r.name, name_w)
         shape = "x".join(map(str, r.shape))
         share = r.removed_magnitude / r.magnitude if r.magnitude else 0.0
         d = r.detail

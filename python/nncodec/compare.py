@@ -21,6 +21,7 @@ import numpy as np
 from . import _core
 from . import pl as _pl
 from .dtypes import dtype_name, element_bytes
+from .display import fit, name_width
 from .errors import NnzError
 from .plan import EncodeOptions, plan_codec
 
@@ -171,13 +172,13 @@ _HEAD = {"dense": "dense", "csr32": "CSR32", "csr": "CSR", "cer": "CER", "cser":
 
 def format_table(c: Comparison, max_rows: int | None = None) -> str:
     """The per-tensor table with totals and ratios (plain text, aligned)."""
-    name_w = min(44, max([6] + [len(t.name) for t in c.tensors]))
+    name_w = name_width([t.name for t in c.tensors], 44, "tensor")
     head = f"{'tensor':<{name_w}} {'shape':<16}" + "".join(f" {_HEAD[col]:>12}" for col in COLUMNS) + \
         f" {'codec':>8} {'err/p':>6}"
     lines = [f"{c.model}: {c.settings}", head, "-" * len(head)]
     shown = c.tensors if max_rows is None else c.tensors[:max_rows]
     for t in shown:
-        name = t.name if len(t.name) <= name_w else "…" + t.name[-(name_w - 1):]
+        name = fit(t.name, name_w)
         shape = "x".join(map(str, t.shape)) or "scalar"
         errp = f"{t.max_error / t.error_bound:.3f}" if t.codec == "pl" and t.error_bound else "-"
         lines.append(f"{name:<{name_w}} {shape:<16}" + "".join(f" {t.sizes[col]:>12,}" for col in COLUMNS) +

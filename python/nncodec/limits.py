@@ -71,7 +71,7 @@ class Limits:
     max_memory: int | None = None
     max_tensor_bytes: int = 1 << 36
     max_section_bytes: int = 2 * _GiB
-    max_json_bytes: int = 256 * _MiB
+    max_json_bytes: int = 100_000_000  # safetensors' own header limit
     max_json_depth: int = 64
     max_json_values: int = 10_000_000
     max_pickle_bytes: int = 256 * _MiB
