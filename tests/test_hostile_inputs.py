@@ -26,6 +26,8 @@ from nncodec.cli import main as cli_main
 from nncodec.limits import Limits
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
+sys.path.insert(0, str(HOSTILE))
+from decoys import make_decoys  # noqa: E402
 CASES = json.loads((HOSTILE / "expected.json").read_text())
 MEMORY_LIMIT = 1536 << 20
 TIMEOUT_S = 60  # a generous guard; bench/hostile_inputs.py measures the real times
@@ -39,22 +41,6 @@ def _limit_memory() -> None:
 def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "nncodec", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=TIMEOUT_S, preexec_fn=_limit_memory)
-
-
-def make_decoys(out: Path, victim: Path) -> None:
-    """An output folder as a careless user has it, and a folder outside it."""
-    victim.mkdir()
-    (victim / "secret.txt").write_text("outside the output folder")
-    out.mkdir()
-    (out / "link").symlink_to(victim, target_is_directory=True)
-    (out / "model.link").symlink_to(victim / "secret.txt")
-    (out / ".bashrc").write_text("the user's shell settings")
-    (out / ".ssh").mkdir()
-    (out / ".ssh" / "authorized_keys").write_text("the user's key")
-    (out / "src").mkdir()
-    (out / "src" / "app.py").write_text("the user's code")
-    (out / "src" / "util.py").write_text("more of the user's code")
-    (out / "notes.txt").write_text("the user's notes")
 
 
 def snapshot(*roots: Path) -> dict[str, tuple]:

@@ -66,6 +66,9 @@ def _with_prefix(exc: NnzError, prefix: str) -> NnzError:
     message = str(exc)
     if message.startswith(prefix):
         return exc
+    base = os.path.basename(prefix)
+    if base and message.startswith(base + ": "):  # a reader named the file by its name alone
+        message = message[len(base) + 2:]
     try:
         renamed = type(exc)(f"{prefix}: {message}")
     except TypeError:  # a class with another constructor: keep it as it is

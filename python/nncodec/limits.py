@@ -75,7 +75,7 @@ class Limits:
     max_json_depth: int = 64
     max_json_values: int = 10_000_000
     max_pickle_bytes: int = 256 * _MiB
-    max_pickle_ops: int = 20_000_000
+    max_pickle_ops: int = 8_000_000
     max_pickle_memory: int = 512 * _MiB
     max_depth: int = 1000
     max_equal_hashes: int = 1000

@@ -60,13 +60,13 @@ def _values(record: dict[str, Any], path: str) -> list[Any]:
     return found
 
 
-def checked(record: Any, shown: str) -> dict[str, Any]:
+def checked(record: Any) -> dict[str, Any]:
     """``record`` if every field in :data:`FIELDS` has an allowed type, else CorruptFileError."""
     if not isinstance(record, dict):
-        raise CorruptFileError(f"metadata of {shown} is damaged (not a JSON object)")
+        raise CorruptFileError("the metadata is damaged (not a JSON object)")
     for path, allowed in FIELDS.items():
         for value in _values(record, path):
             if not _type_ok(value, allowed):
-                raise CorruptFileError(f"metadata of {shown} is damaged ({path.replace('{}', '').replace('[]', '')} "
+                raise CorruptFileError(f"the metadata is damaged ({path.replace('{}', '').replace('[]', '')} "
                                        f"is a {type(value).__name__})")
     return record

@@ -185,7 +185,7 @@ class NnzFile(Mapping):
         if META_BLOB not in self._blobs:
             return {}
         raw = self.blob(META_BLOB, self.limits.max_json_bytes)
-        return meta_record.checked(safe_json.loads(raw, f"metadata of {self.path.name}", self.limits), self.path.name)
+        return meta_record.checked(safe_json.loads(raw, "the metadata", self.limits))
 
     @property
     def holds_model(self) -> bool:

@@ -23,7 +23,7 @@ from .limits import DEFAULT_LIMITS, Limits
 _BALANCED_QUOTES = re.compile(rb'(?:[^"]++|"(?:[^"\\]++|\\.)*+")*+', re.DOTALL)
 _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 _NOT_STRUCTURE = bytes(c for c in range(256) if c not in b"[]{},")
-_BLOCK = 1 << 24
+_BLOCK = 1 << 20
 
 
 def _shape(text: bytes) -> tuple[int, int]:

@@ -428,30 +428,31 @@ class RestrictedUnpickler:
         self.metastack: list[list[Any]] = []
         self.memo: dict[int, Any] = {}
         self.cost = 0  # estimated bytes of what the stream built so far
-        # Nesting of each tuple and frozenset built (they are hashed as keys, recursively in C):
-        # id -> (the object, kept alive so the id stays its own; its depth).
-        self._depths: dict[int, tuple[Any, int]] = {}
+        # Each tuple and frozenset built (they are hashed as keys, recursively in C): id -> (the
+        # object, kept alive so the id stays its own; its nesting depth; the values hashing it visits).
+        self._tuples: dict[int, tuple[Any, int, int]] = {}
         self._hashes: Counter = Counter()  # (container id, hash) of fixed-hash keys and items
+        self.work_left = self.limits.max_pickle_ops  # opcodes run, and values hashed as keys
 
     def load(self, start: int = 0) -> tuple[Any, int]:
         """The object of the pickle stream that starts at ``start``, and where the stream ends."""
         self._reset(start)
-        ops_left = self.limits.max_pickle_ops
+        data, dispatch, memory = self.data, _DISPATCH, self.limits.max_pickle_memory
         try:
             while True:
-                if self.pos >= len(self.data):
+                if self.pos >= len(data):
                     raise CorruptFileError("truncated (no STOP)")
-                code = self.data[self.pos]
+                code = data[self.pos]
                 self.pos += 1
-                handler = _DISPATCH.get(code)
+                handler = dispatch[code]
                 if handler is None:
                     raise CorruptFileError(f"unknown pickle opcode 0x{code:02x} at byte {self.pos - 1}")
                 if handler(self):
                     return self._pop(), self.pos
-                ops_left -= 1
+                self.work_left -= 1
                 self.cost += _OP_COST
-                if ops_left <= 0 or self.cost > self.limits.max_pickle_memory:
-                    self._over_budget(ops_left)
+                if self.work_left <= 0 or self.cost > memory:
+                    self._over_budget()
         except UnsafeInputError as exc:
             raise UnsafeInputError(f"{self.what}: {exc}") from None
         except NnzError as exc:
@@ -464,32 +465,43 @@ class RestrictedUnpickler:
             raise CorruptFileError(f"{self.what}: malformed pickle near byte {self.pos} ({type(exc).__name__}: "
                                    f"{str(exc)[:200]})") from None
 
-    def _over_budget(self, ops_left: int) -> None:
-        if ops_left <= 0:
-            raise LimitExceededError(f"more than {self.limits.max_pickle_ops:,} pickle opcodes "
+    def _over_budget(self) -> None:
+        if self.work_left <= 0:
+            raise LimitExceededError(f"more than {self.limits.max_pickle_ops:,} pickle opcodes and hashed key values "
                                      "(limit max_pickle_ops)")
         raise LimitExceededError(f"the pickle builds more than {self.limits.max_pickle_memory:,} bytes of "
                                  "objects (limit max_pickle_memory)")
 
     # -- budgets of what is built
-    def _depth_of(self, value: Any) -> int:
-        entry = self._depths.get(id(value))
+    def _shape_of(self, value: Any) -> tuple[int, int]:
+        """(nesting depth, values visited by hash()) of a tuple or frozenset."""
+        entry = self._tuples.get(id(value))
         if entry is not None and entry[0] is value:
-            return entry[1]
-        return 1  # built by an allowed call from plain values (torch.Size: ints)
+            return entry[1], entry[2]
+        return 1, len(value)  # built by an allowed call from plain values (torch.Size: ints)
 
     def _nested(self, value: Any, items: Any) -> Any:
-        """Records the nesting of a new tuple or frozenset ``value`` made of ``items``."""
-        depth = 1 + max((self._depth_of(v) for v in items if isinstance(v, (tuple, frozenset))), default=0)
+        """Records the nesting and hashing cost of a new tuple or frozenset ``value`` of ``items``
+        (shared parts count once per use: hash() visits them again each time)."""
+        depth, size = 1, len(items)
+        for v in items:
+            if isinstance(v, (tuple, frozenset)):
+                d, s = self._shape_of(v)
+                depth, size = max(depth, d + 1), size + s
         if depth > self.limits.max_depth:
             raise LimitExceededError(f"tuples nested too deeply (over {self.limits.max_depth} levels; limit max_depth)")
-        self._depths[id(value)] = (value, depth)
+        self._tuples[id(value)] = (value, depth, min(size, 1 << 62))
         return value
 
     def _count_hashes(self, container: Any, keys: Any) -> None:
-        """Budgets keys whose hash a file can choose: many equal hashes in one dict or set would
-        make every insertion compare with all of them."""
+        """Budgets keys whose hash a file can choose: hashing a tuple visits all it holds (a
+        huge shared tuple in every key), and many equal hashes in one dict or set would make
+        every insertion compare with all of them."""
         for key in keys:
+            if isinstance(key, (tuple, frozenset)):
+                self.work_left -= self._shape_of(key)[1]
+                if self.work_left <= 0:
+                    self._over_budget()
             if isinstance(key, _FIXED_HASH_TYPES) and not isinstance(key, bool):
                 slot = (id(container), hash(key))
                 self._hashes[slot] += 1
@@ -861,10 +873,11 @@ class RestrictedUnpickler:
     op_readonly_buffer = op_next_buffer
 
 
-def _dispatch() -> dict[int, Callable[[RestrictedUnpickler], bool | None]]:
+def _dispatch() -> list[Callable[[RestrictedUnpickler], bool | None] | None]:
+    """The handler of each opcode byte (None: not a pickle opcode, or one refused outright)."""
     import pickletools  # opcode names and codes only; nothing here loads a pickle
 
-    table = {}
+    table: list[Callable[[RestrictedUnpickler], bool | None] | None] = [None] * 256
     for op in pickletools.opcodes:
         handler = getattr(RestrictedUnpickler, f"op_{op.name.lower()}", None)
         if handler is not None:

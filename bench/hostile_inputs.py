@@ -1,0 +1,81 @@
+"""How long each crafted input of the negative corpus (tests/hostile/) takes to end, and the most
+memory it makes nncodec hold, under the address-space limit the tests use.
+
+    .venv-test/bin/python bench/hostile_inputs.py [--limit-mb 1536] [--markdown]
+
+Each input runs through the command line (``python -m nncodec ...``) in a child process; the
+table gives its exit status, wall time, peak resident memory (``ru_maxrss`` of the child) and the
+first words of its error line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HOSTILE = ROOT / "tests" / "hostile"
+sys.path.insert(0, str(HOSTILE))
+from decoys import make_decoys  # noqa: E402
+
+
+# The command line in a child that records its own peak resident memory when it exits.
+_CHILD = ("import atexit, resource, runpy, sys; peak = sys.argv[1]; "
+          "atexit.register(lambda: open(peak, 'w').write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))); "
+          "sys.argv = ['nncodec', *sys.argv[2:]]; runpy.run_module('nncodec', run_name='__main__')")
+
+
+def run(case: dict, limit: int) -> tuple[int, float, float, str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        work, out = Path(tmp) / "in", Path(tmp) / "out"
+        work.mkdir()
+        make_decoys(out, Path(tmp) / "victim")
+        for name in [case["name"], *case["files"]]:
+            (work / name).write_bytes((HOSTILE / "corpus" / name).read_bytes())
+        args = [a.format(file=str(work / case["name"]), out=str(out)) for a in case["args"]]
+
+        def limit_memory() -> None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+        peak_file = Path(tmp) / "peak"
+        start = time.perf_counter()
+        result = subprocess.run([sys.executable, "-c", _CHILD, str(peak_file), *args], cwd=work, capture_output=True,
+                                text=True, preexec_fn=limit_memory)
+        seconds = time.perf_counter() - start
+        peak = int(peak_file.read_text()) / 1024 if peak_file.exists() else float("nan")
+        message = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "ok"
+        message = message.replace(str(work) + "/", "")
+    return result.returncode, seconds, peak, message
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit-mb", type=int, default=1536, help="address-space limit of each run (MB)")
+    args = parser.parse_args()
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    cases = json.loads((HOSTILE / "expected.json").read_text())
+    print(f"machine: {cpu}, {platform.python_implementation()} {platform.python_version()}, "
+          f"limit {args.limit_mb} MB address space; command: python bench/hostile_inputs.py")
+    print()
+    print("| input | attack | exit | seconds | peak RSS MB | outcome |")
+    print("|---|---|---:|---:|---:|---|")
+    worst = 0.0
+    for case in cases:
+        status, seconds, peak, message = run(case, args.limit_mb << 20)
+        worst = max(worst, seconds)
+        print(f"| {case['name']} | {case['attack'].split(': ', 1)[1]} | {status} | {seconds:.2f} | {peak:.0f} | "
+              f"{message[:90].replace('|', '/')} |")
+    print()
+    print(f"slowest: {worst:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
