@@ -240,3 +240,24 @@ def test_installed_package_has_headers_config_and_pkgconfig(prefix):
         assert not [s for s in exported if s.startswith("_Z")]  # no C++ symbols leak
     out = check([prefix / "bin" / "nnz-decode", "--version"])
     assert out.strip() == f"nnz-decode (libnnz {nncodec.__version__})"
+
+
+def test_nnz_decode_fails_when_its_listing_cannot_be_written(prefix, nnz_files):
+    for args in ([], ["--list"]):
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([str(prefix / "bin" / "nnz-decode"), *args, str(nnz_files["lossless"])], stdout=full,
+                               stderr=subprocess.PIPE, text=True)
+        assert r.returncode == 1 and "cannot write to standard output" in r.stderr
+
+
+def test_nnz_decode_removes_staging_folders_of_runs_killed_a_day_ago(prefix, nnz_files, tmp_path):
+    import time
+
+    stale, fresh = tmp_path / "tensors.partial-AAAAAA", tmp_path / "tensors.partial-BBBBBB"
+    for folder in (stale, fresh):
+        folder.mkdir()
+        (folder / "0.bin").write_bytes(b"partial")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(stale, (two_days_ago, two_days_ago))
+    check([prefix / "bin" / "nnz-decode", "-o", tmp_path / "tensors", nnz_files["lossless"]])
+    assert not stale.exists() and fresh.exists() and (tmp_path / "tensors" / "manifest.json").is_file()

@@ -136,13 +136,13 @@ def _stored_name(f: NnzFile, nnz: Path) -> str:
 
 
 def _decoded_path(f: NnzFile, nnz: Path, output: PathLike | None, to: str | None) -> Path:
+    if to is None and not f.holds_model:
+        raise UnsupportedError("it holds tensors only, no model to rebuild: decode it --to safetensors, npz or "
+                               "onnx-initializers")
     if output is not None:
         return Path(output)
     if to is not None:
         return nnz.with_suffix(convert.suffix(to))
-    if not f.holds_model:
-        raise UnsupportedError("it holds tensors only, no model to rebuild: decode it --to safetensors, npz or "
-                               "onnx-initializers")
     return nnz.with_name(_stored_name(f, nnz))
 
 
