@@ -234,6 +234,50 @@ def reader_seeds(out: Path) -> None:
             write(out / "readers", bytes([index]) + data)
 
 
+def pickle_seeds(out: Path) -> None:
+    """The pickles inside the PyTorch seeds (data.pkl, constants.pkl; the legacy file's five)."""
+    import io
+    import pickletools
+    import zipfile
+
+    for data in torch_files():
+        if data.startswith(b"PK"):
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                for name in z.namelist():
+                    if name.endswith(".pkl"):
+                        write(out / "pickle", z.read(name))
+        else:
+            pos = 0
+            for _ in range(5):
+                end = [p for _, _, p in pickletools.genops(data[pos:])][-1] + pos + 1
+                write(out / "pickle", data[pos:end])
+                pos = end
+
+
+def json_seeds(out: Path) -> None:
+    """JSON as nncodec reads it: safetensors headers, a .nnz metadata record and a file layout."""
+    import json
+    import struct
+    import tempfile
+
+    import nncodec
+    from nncodec.formats import byte_layout
+
+    for data in safetensors_files():
+        (n,) = struct.unpack("<Q", data[:8])
+        write(out / "json", data[8:8 + n])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.pt"
+        path.write_bytes(torch_files()[0])
+        nnz = nncodec.encode_file(path, Path(tmp) / "m.nnz")
+        with nncodec.load(nnz) as f:
+            write(out / "json", json.dumps(f.meta).encode())
+            skeleton = f.blob("nncodec/skeleton")
+    (n,) = struct.unpack("<Q", skeleton[4:12])
+    write(out / "json", skeleton[12:12 + n])
+    assert byte_layout.unpack(skeleton)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "corpus")
@@ -244,6 +288,8 @@ def main() -> None:
     container_seeds(args.out, arrays)
     entropy_seeds(args.out, rng)
     reader_seeds(args.out)
+    pickle_seeds(args.out)
+    json_seeds(args.out)
     for target in sorted(p for p in args.out.iterdir() if p.is_dir()):
         files = list(target.iterdir())
         print(f"{target.name}: {len(files)} seeds, {sum(f.stat().st_size for f in files)} bytes")
