@@ -10,8 +10,8 @@
 #include <thread>
 #include <vector>
 
-#include "codecs/lossless.hpp"
-#include "codecs/raw.hpp"
+#include "codecs/lossless/lossless.hpp"
+#include "codecs/raw/raw.hpp"
 #include "common/dtype.hpp"
 #include "container/nnz_writer.hpp"
 #include "nnz/nnz.h"
@@ -71,7 +71,7 @@ void write_file(const std::string& path, const std::vector<Tensor>& ts) {
     for (uint64_t d : t.shape) count *= d;
     const nnz::TensorRef ref{t.dtype, count, t.data.data()};
     w.add_tensor(t.name, t.dtype, t.shape,
-                 t.raw ? nnz::raw_encode(ref) : nnz::lossless_encode(ref, nnz::LosslessOptions{4096, 1}));
+                 t.raw ? nnz::RawCodec::encode(ref, nnz::RawSettings{}) : nnz::LosslessCodec::encode(ref, nnz::LosslessOptions{4096, 1}));
   }
   const uint8_t meta[] = {'{', '}'};
   w.add_blob("nncodec/meta.json", nnz::BlobEncoding::stored, meta, sizeof meta);
@@ -274,7 +274,7 @@ void test_unknown_dtype_is_listed_but_not_decoded() {
     nnz::NnzWriter w(path);
     const uint8_t data[4] = {1, 2, 3, 4};
     w.add_tensor("future", static_cast<nnz::DType>(200), {4},
-                 nnz::raw_encode(nnz::TensorRef{nnz::DType::uint8, 4, data}));
+                 nnz::RawCodec::encode(nnz::TensorRef{nnz::DType::uint8, 4, data}, nnz::RawSettings{}));
     w.finish();
   }
   nnz_reader* r = nullptr;

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "codecs/codec.hpp"
+#include "codecs/codec_table.hpp"
 #include "common/byte_io.hpp"
 #include "common/dtype.hpp"
 #include "common/error.hpp"
