@@ -73,6 +73,8 @@ if(NNZ_BUILD_TESTS)
   target_include_directories(nnz_capi_tests PRIVATE ${PROJECT_SOURCE_DIR}/csrc)
   target_compile_options(nnz_capi_tests PRIVATE ${NNZ_WARNINGS})
   add_test(NAME nnz_capi_tests COMMAND nnz_capi_tests)
+  add_test(NAME libnnz_symbols COMMAND ${CMAKE_COMMAND} -DNM=${CMAKE_NM} -DSHARED=$<TARGET_FILE:nnz_shared>
+    -DSTATIC=$<TARGET_FILE:nnz_static> -P ${PROJECT_SOURCE_DIR}/cmake/check_libnnz_symbols.cmake)
   # The fuzz targets' seed corpus and regression inputs, replayed without libFuzzer.
   foreach(target container codec entropy)
     add_executable(replay_fuzz_${target} ${PROJECT_SOURCE_DIR}/tests/fuzz/fuzz_${target}.cpp
