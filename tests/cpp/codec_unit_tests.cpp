@@ -5,9 +5,6 @@
 // built-in codec. docs/ADDING_A_CODEC.md walks through the same steps for a real codec.
 #include <unistd.h>
 
-#include <cstdlib>
-#include <cstring>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -59,25 +56,6 @@ struct XorCodec {
   }
 };
 
-bool throws_code(const std::function<void()>& fn, nnz::ErrorCode code) {
-  try {
-    fn();
-  } catch (const nnz::Error& e) {
-    return e.code() == code;
-  }
-  return false;
-}
-
-std::string temp_path() {
-  const char* dir = std::getenv("TMPDIR");
-  std::string path = std::string(dir && *dir ? dir : "/tmp") + "/nnz_codec_unit_XXXXXX";
-  std::vector<char> buf(path.begin(), path.end());
-  buf.push_back('\0');
-  const int fd = ::mkstemp(buf.data());
-  if (fd >= 0) ::close(fd);
-  return buf.data();
-}
-
 nnz::TensorRef float_tensor(const std::vector<float>& v) {
   return nnz::TensorRef{nnz::DType::float32, v.size(), reinterpret_cast<const uint8_t*>(v.data())};
 }
@@ -104,7 +82,7 @@ void test_container_round_trip() {
   const nnz::TensorRef t = float_tensor(v);
   const std::vector<uint8_t> values = nnz::sparse_values(t);
   const nnz::TensorRef nonzero{nnz::DType::float32, values.size() / 4, values.data()};
-  const std::string path = temp_path();
+  const std::string path = temp_path("codec_unit");
   {
     nnz::NnzWriter w(path);
     w.add_tensor("xor", nnz::DType::float32, {30, 100}, XorCodec::encode(t, XorSettings{}));

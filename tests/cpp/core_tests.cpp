@@ -28,15 +28,6 @@
 
 namespace {
 
-bool throws_code(const std::function<void()>& fn, nnz::ErrorCode code) {
-  try {
-    fn();
-  } catch (const nnz::Error& e) {
-    return e.code() == code;
-  }
-  return false;
-}
-
 void test_huffman_round_trip() {
   std::mt19937 rng(1);
   for (size_t alphabet : {2u, 7u, 256u, 4096u}) {
