@@ -1,5 +1,5 @@
 # libnnz: the embeddable decoder. The C API (csrc/include/nnz/nnz.h) over the decoder library
-# alone (no encoder, PL fitter or pruning code: tests/test_libnnz_symbols.py), built as a
+# library alone (no encoder, PL fitter or pruning code: ctest libnnz_symbols), built as a
 # static and a shared library (both named libnnz), the nnz-decode tool, and install rules with a
 # CMake package (find_package(nnz) -> nnz::nnz, nnz::nnz_static) and a pkg-config file.
 # No Python, no third-party dependency. Included from CMakeLists.txt when NNZ_BUILD_LIBRARY is ON.
