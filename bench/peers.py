@@ -64,7 +64,7 @@ def zstd_bytes(data: bytes, level: int = 19) -> int:
 def matrix_format_bytes(fmt: str, w: np.ndarray) -> int:
     """Exact size of a sparse-matrix format ("csr32": 32-bit indices and float32 values, "cer",
     "cser": Wiedemann et al. 2020 with minimal-width fields) for the tensor as a matrix (rows =
-    first dimension), from nncodec's own encoders of those formats (csrc/codecs/matrix_formats)."""
+    first dimension), from nncodec's own encoders of those formats (csrc/extras/matrix_formats)."""
     from nncodec import _core
 
     data = np.ascontiguousarray(w, np.float32).reshape(-1)

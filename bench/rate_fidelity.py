@@ -403,7 +403,7 @@ def pruned_section(models: list[Model], record: dict) -> str:
             + table(["sparsity", "model", "CSR bytes", "nncodec lossless", "CER", "CSER", "zstd -15", "nncodec eb 0.02 std"],
                     rows)
             + "\n\nPer-tensor magnitude pruning of the weights a lossy codec may touch (bench-local function). "
-              "CSR, CER, CSER: nncodec's encoders of those formats (csrc/codecs/matrix_formats; CER/CSER with "
+              "CSR, CER, CSER: nncodec's encoders of those formats (csrc/extras/matrix_formats; CER/CSER with "
               "minimal-width fields).\n")
 
 

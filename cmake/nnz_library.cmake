@@ -1,4 +1,5 @@
-# libnnz: the embeddable decoder. The C API (csrc/include/nnz/nnz.h) over the core, built as a
+# libnnz: the embeddable decoder. The C API (csrc/include/nnz/nnz.h) over the decoder library
+# library alone (no encoder, PL fitter or pruning code: ctest libnnz_symbols), built as a
 # static and a shared library (both named libnnz), the nnz-decode tool, and install rules with a
 # CMake package (find_package(nnz) -> nnz::nnz, nnz::nnz_static) and a pkg-config file.
 # No Python, no third-party dependency. Included from CMakeLists.txt when NNZ_BUILD_LIBRARY is ON.
@@ -9,11 +10,11 @@ set(NNZ_PUBLIC_INCLUDE_DIR ${PROJECT_SOURCE_DIR}/csrc/include)
 set(NNZ_CAPI_SOURCES ${PROJECT_SOURCE_DIR}/csrc/capi/nnz_capi.cpp)
 
 # The shared library exports the nnz_* functions only.
-set_target_properties(nnz_core PROPERTIES CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+set_target_properties(nnz_decoder PROPERTIES CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
 
 foreach(kind static shared)
   string(TOUPPER ${kind} KIND)
-  add_library(nnz_${kind} ${KIND} ${NNZ_CAPI_SOURCES} $<TARGET_OBJECTS:nnz_core>)
+  add_library(nnz_${kind} ${KIND} ${NNZ_CAPI_SOURCES} $<TARGET_OBJECTS:nnz_decoder>)
   target_include_directories(nnz_${kind}
     PUBLIC $<BUILD_INTERFACE:${NNZ_PUBLIC_INCLUDE_DIR}> $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
     PRIVATE ${PROJECT_SOURCE_DIR}/csrc)
@@ -68,10 +69,12 @@ install(FILES ${PROJECT_BINARY_DIR}/nnz.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/p
 
 if(NNZ_BUILD_TESTS)
   add_executable(nnz_capi_tests ${PROJECT_SOURCE_DIR}/tests/cpp/capi_tests.cpp)
-  target_link_libraries(nnz_capi_tests PRIVATE nnz_static)
+  target_link_libraries(nnz_capi_tests PRIVATE nnz_static nnz_encoder)  # encodes its test files
   target_include_directories(nnz_capi_tests PRIVATE ${PROJECT_SOURCE_DIR}/csrc)
   target_compile_options(nnz_capi_tests PRIVATE ${NNZ_WARNINGS})
   add_test(NAME nnz_capi_tests COMMAND nnz_capi_tests)
+  add_test(NAME libnnz_symbols COMMAND ${CMAKE_COMMAND} -DNM=${CMAKE_NM} -DSHARED=$<TARGET_FILE:nnz_shared>
+    -DSTATIC=$<TARGET_FILE:nnz_static> -P ${PROJECT_SOURCE_DIR}/cmake/check_libnnz_symbols.cmake)
   # The fuzz targets' seed corpus and regression inputs, replayed without libFuzzer.
   foreach(target container codec entropy)
     add_executable(replay_fuzz_${target} ${PROJECT_SOURCE_DIR}/tests/fuzz/fuzz_${target}.cpp

@@ -1,9 +1,9 @@
 #include <pybind11/stl.h>
 
 #include "bindings/bindings.hpp"
-#include "codecs/codec.hpp"
-#include "codecs/lossless.hpp"
-#include "codecs/raw.hpp"
+#include "codecs/codec_table.hpp"
+#include "codecs/lossless/lossless.hpp"
+#include "codecs/raw/raw.hpp"
 #include "common/checked_math.hpp"
 #include "common/error.hpp"
 
@@ -66,7 +66,7 @@ void bind_codecs(py::module_& m) {
       [](const ByteArray& data, const std::string& dtype, uint32_t chunk_elems, int threads) {
         nnz::TensorRef t = tensor_ref(data, dtype);
         py::gil_scoped_release release;
-        return nnz::lossless_encode(t, nnz::LosslessOptions{chunk_elems, threads});
+        return nnz::LosslessCodec::encode(t, nnz::LosslessOptions{chunk_elems, threads});
       },
       py::arg("data"), py::arg("dtype"), py::arg("chunk_elems") = nnz::kLosslessDefaultChunkElems,
       py::arg("threads") = 1);
@@ -75,7 +75,7 @@ void bind_codecs(py::module_& m) {
       [](const ByteArray& data, const std::string& dtype) {
         nnz::TensorRef t = tensor_ref(data, dtype);
         py::gil_scoped_release release;
-        return nnz::raw_encode(t);
+        return nnz::RawCodec::encode(t, nnz::RawSettings{});
       },
       py::arg("data"), py::arg("dtype"));
   m.def(
@@ -103,6 +103,7 @@ void bind_codecs(py::module_& m) {
       },
       py::arg("items"), py::arg("threads") = 1);
   m.def("codec_is_known", &nnz::codec_is_known);
+  m.def("codec_ids", &nnz::codec_ids);
 }
 
 }  // namespace nnz_bindings

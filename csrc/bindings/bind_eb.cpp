@@ -3,7 +3,7 @@
 #include <optional>
 
 #include "bindings/bindings.hpp"
-#include "codecs/eb.hpp"
+#include "codecs/eb/eb.hpp"
 #include "common/error.hpp"
 #include "entropy/token_decode.hpp"
 #include "entropy/token_encode.hpp"
@@ -27,7 +27,7 @@ void bind_eb(py::module_& m) {
       [](const ByteArray& data, const std::string& dtype, double max_error, uint32_t chunk_elems, int threads) {
         nnz::TensorRef t = tensor_ref(data, dtype);
         py::gil_scoped_release release;
-        return nnz::eb_encode(t, nnz::EbOptions{max_error, chunk_elems, threads});
+        return nnz::EbCodec::encode(t, nnz::EbOptions{max_error, chunk_elems, threads});
       },
       py::arg("data"), py::arg("dtype"), py::arg("max_error"), py::arg("chunk_elems") = nnz::kEbDefaultChunkElems,
       py::arg("threads") = 1);

@@ -2,8 +2,8 @@
 
 #include "bindings/bindings.hpp"
 #include "common/xxhash64.hpp"
-#include "entropy/huffman_block.hpp"
-#include "entropy/huffman_table.hpp"
+#include "entropy/huffman_decode.hpp"
+#include "entropy/huffman_encode.hpp"
 
 namespace nnz_bindings {
 

@@ -2,7 +2,7 @@
 
 #include "bindings/bindings.hpp"
 #include "common/checked_math.hpp"
-#include "codecs/matrix_formats.hpp"
+#include "extras/matrix_formats.hpp"
 
 namespace nnz_bindings {
 

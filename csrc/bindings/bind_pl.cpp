@@ -1,7 +1,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings/bindings.hpp"
-#include "codecs/pl.hpp"
+#include "codecs/pl/pl.hpp"
 
 namespace nnz_bindings {
 
@@ -19,7 +19,7 @@ void bind_pl(py::module_& m) {
         nnz::EncodedTensor encoded;
         {
           py::gil_scoped_release release;
-          encoded = nnz::pl_encode(t, options, &s);
+          encoded = nnz::pl_encode_with_stats(t, options, s);
         }
         py::dict stats;
         stats["position_bytes"] = s.position_bytes;

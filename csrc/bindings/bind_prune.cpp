@@ -2,8 +2,8 @@
 
 #include "bindings/bindings.hpp"
 #include "common/error.hpp"
-#include "transform/prune_select.hpp"
-#include "transform/rowcol_prune.hpp"
+#include "extras/prune_select.hpp"
+#include "extras/rowcol_prune.hpp"
 
 namespace nnz_bindings {
 namespace {

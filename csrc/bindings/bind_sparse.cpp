@@ -1,9 +1,10 @@
 #include <cstring>
 
 #include "bindings/bindings.hpp"
-#include "codecs/sparse.hpp"
+#include "codecs/sparse/sparse.hpp"
 #include "common/error.hpp"
-#include "entropy/positions.hpp"
+#include "entropy/positions_decode.hpp"
+#include "entropy/positions_encode.hpp"
 
 namespace nnz_bindings {
 
@@ -27,7 +28,7 @@ void bind_sparse(py::module_& m) {
       [](const ByteArray& data, const std::string& dtype, const nnz::EncodedTensor& inner) {
         nnz::TensorRef t = tensor_ref(data, dtype);
         py::gil_scoped_release release;
-        return nnz::sparse_encode(t, inner);
+        return nnz::SparseCodec::encode(t, nnz::SparseSettings{inner});
       },
       py::arg("data"), py::arg("dtype"), py::arg("inner"));
   // Position coding (entropy/positions.hpp), exposed for tests and benchmarks.

@@ -1,9 +1,24 @@
-// What every codec sees: a tensor as little-endian element bytes, and what it produces: a codec id
-// (frozen string written into files), a small parameter blob kept in the container index (readable
-// without touching the payload), and the payload.
+// The codec interface. A codec turns a tensor (little-endian element bytes) into a codec id
+// (frozen string written into files), a small parameter blob kept in the container index
+// (readable without touching the payload) and the payload, and back.
+//
+// Each codec is a struct in its own folder, codecs/<id>/ (docs/ADDING_A_CODEC.md):
+//
+//   struct XCodec {
+//     static constexpr const char* kId = "x";
+//     using Settings = XOptions;                       // a small typed struct of encode settings
+//     static EncodedTensor encode(const TensorRef& tensor, const Settings& settings);  // x_encode.cpp
+//     static void decode(const DecodeRequest& req, uint8_t* out, int threads);        // x_decode.cpp
+//     static CodecDescription describe(ByteSpan params);                              // x_decode.cpp
+//   };
+//
+// encode lives in the encoder library, decode and describe in the decoder library; the table
+// (codec_table.cpp) lists the codecs and keeps their decode half only, so a decoder-only build
+// (libnnz) never links an encoder. Encoders are called by type, each with its own Settings.
 #pragma once
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/byte_io.hpp"
@@ -31,11 +46,30 @@ struct DecodeRequest {
   ByteSpan payload;
 };
 
-// Decodes into out (count * dtype_bytes bytes). Unknown codec ids fail with ErrorCode::unsupported;
-// damaged payloads with ErrorCode::corrupt. `threads` > 1 lets a codec decode chunks in parallel.
-void decode_tensor(const DecodeRequest& req, uint8_t* out, int threads = 1);
+// What a tensor's stored parameters say about its error (for `nncodec info`).
+struct CodecDescription {
+  double error_bound;  // the bound the encoder guaranteed; 0 for exact codecs
+  double max_error;    // the largest error measured (or, without a measurement, the bound)
+};
+constexpr CodecDescription kExactCodec{0, 0};
 
-// True if this build can decode the codec id.
-bool codec_is_known(const std::string& codec);
+// A row of the codec table: the decode half of a codec.
+struct Codec {
+  const char* id;
+  // Decodes into out (count * dtype_bytes bytes); damaged payloads fail with ErrorCode::corrupt.
+  // `threads` > 1 lets the codec decode chunks in parallel.
+  void (*decode)(const DecodeRequest& req, uint8_t* out, int threads);
+  // Throws ErrorCode::corrupt on parameters the codec cannot have written.
+  CodecDescription (*describe)(ByteSpan params);
+};
+
+// The table row of codec type C; checks that C has the whole interface (encode included, which is
+// named here without being linked).
+template <typename C>
+constexpr Codec codec_entry() {
+  static_assert(std::is_same_v<decltype(&C::encode), EncodedTensor (*)(const TensorRef&, const typename C::Settings&)>,
+                "a codec's encode takes (const TensorRef&, const Settings&)");
+  return Codec{C::kId, &C::decode, &C::describe};
+}
 
 }  // namespace nnz

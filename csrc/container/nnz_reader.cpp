@@ -4,7 +4,7 @@
 #include <cstring>
 #include <set>
 
-#include "codecs/codec.hpp"
+#include "codecs/codec_table.hpp"
 #include "common/checked_math.hpp"
 #include "common/error.hpp"
 #include "common/xxhash64.hpp"

@@ -5,7 +5,7 @@
 
 #include "common/bit_io.hpp"
 #include "common/checked_math.hpp"
-#include "entropy/huffman_block.hpp"
+#include "entropy/huffman_decode.hpp"
 #include "entropy/huffman_table.hpp"
 
 namespace nnz {

@@ -2,8 +2,7 @@
 
 #include "common/bit_io.hpp"
 #include "common/checked_math.hpp"
-#include "entropy/huffman_block.hpp"
-#include "entropy/huffman_table.hpp"
+#include "entropy/huffman_encode.hpp"
 
 namespace nnz {
 namespace {

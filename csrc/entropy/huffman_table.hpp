@@ -1,5 +1,6 @@
-// Canonical, length-limited Huffman codes: optimal code lengths (package-merge), the compact
-// serialisation of a code-length table, and its validation.
+// Canonical, length-limited Huffman codes: what encoder and decoder share. The compact
+// serialisation of a code-length table, its validation, the canonical codes, and the block layout.
+// Building codes: huffman_encode.hpp; decoding blocks: huffman_decode.hpp.
 //
 // Serialised table (all fields little-endian; see docs/FORMAT.md, "Huffman block"):
 //   u16 first    first symbol described
@@ -7,6 +8,15 @@
 //   nibbles      `count` code lengths, two per byte, low nibble first, padded with a zero nibble:
 //                0 = symbol unused, 1..12 = code length, 15 = a run of unused symbols whose
 //                length-1 is the next two nibbles (low, then high); 13 and 14 are invalid.
+//
+// A Huffman block: one code table followed by the coded symbols, split into up to four
+// interleaved streams so the decoder can keep four independent dependency chains in flight.
+//
+//   table                      (above)
+//   u32 stream_bytes[S - 1]    sizes of the first S-1 streams; the last takes the rest
+//   streams                    each LSB-first, zero-padded to a byte
+// S = 1 when n < kHuffmanFourStreamMin, else 4; stream j codes symbols [j*q, min(n, (j+1)*q))
+// with q = ceil(n / S). Every stream must end within its last byte (see BitReader).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -18,16 +28,8 @@ namespace nnz {
 
 constexpr int kHuffmanMaxBits = 12;
 constexpr size_t kHuffmanMaxAlphabet = size_t{1} << kHuffmanMaxBits;
-
-// Optimal code lengths no longer than max_bits for the given symbol frequencies; unused symbols get
-// length 0. Needs at least two used symbols and at most 2^max_bits of them.
-std::vector<uint8_t> huffman_code_lengths(const uint64_t* freq, size_t alphabet, int max_bits);
-
-// Total bits of the coded symbols (tables excluded).
-uint64_t huffman_coded_bits(const uint64_t* freq, const std::vector<uint8_t>& lengths);
-
-void huffman_write_table(ByteWriter& out, const std::vector<uint8_t>& lengths);
-size_t huffman_table_bytes(const std::vector<uint8_t>& lengths);
+constexpr size_t kHuffmanFourStreamMin = 256;
+constexpr uint8_t kHuffmanRunEscape = 15;  // the table nibble of a run of unused symbols
 
 // Reads and validates a table: every length <= kHuffmanMaxBits, at least two used symbols, and a
 // complete prefix code (Kraft sum exactly 1). Returns `alphabet` lengths.
@@ -43,8 +45,5 @@ struct CanonicalCodes {
   uint32_t code[kHuffmanMaxAlphabet];
 };
 void huffman_canonical_codes(const std::vector<uint8_t>& lengths, CanonicalCodes& out);
-
-// Canonical codes by symbol, LSB-first (ready for BitWriter::put); 0 for unused symbols.
-std::vector<uint32_t> huffman_canonical_codes_lsb(const std::vector<uint8_t>& lengths);
 
 }  // namespace nnz

@@ -4,9 +4,9 @@
 
 #include "common/bit_io.hpp"
 #include "common/checked_math.hpp"
-#include "entropy/huffman_block.hpp"
+#include "entropy/huffman_decode.hpp"
 #include "entropy/huffman_table.hpp"
-#include "entropy/plane_coder.hpp"
+#include "entropy/plane_decode.hpp"
 #include "entropy/rans_decode.hpp"
 
 namespace nnz {

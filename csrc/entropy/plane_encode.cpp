@@ -3,9 +3,8 @@
 
 #include "common/bit_io.hpp"
 #include "common/checked_math.hpp"
-#include "entropy/huffman_block.hpp"
-#include "entropy/huffman_table.hpp"
-#include "entropy/plane_coder.hpp"
+#include "entropy/huffman_encode.hpp"
+#include "entropy/plane_encode.hpp"
 #include "entropy/rans_encode.hpp"
 
 namespace nnz {

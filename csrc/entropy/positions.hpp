@@ -6,22 +6,14 @@
 //   u8 mode = 2 (runs)    u64 runs; token stream of the lengths of alternating runs of zeros and
 //                         ones, zeros first (only the first run may be empty); context =
 //                         8 * (run of ones) + min(7, bit length of the previous run of that kind)
-// Token streams: entropy/token_stream.hpp (unsigned).
+// Token streams: entropy/token_stream.hpp (unsigned). Coding: positions_encode.hpp; decoding:
+// positions_decode.hpp.
 #pragma once
-#include <cstddef>
 #include <cstdint>
-#include <vector>
-
-#include "common/byte_io.hpp"
 
 namespace nnz {
 
 enum class PositionMode : uint8_t { bitmap = 0, gaps = 1, runs = 2 };
-
-void encode_positions(const uint8_t* mask, size_t n, std::vector<uint8_t>& out);
-
-// Decodes a mask of n elements; returns the number of ones. Throws ErrorCode::corrupt on damage.
-uint64_t decode_positions(ByteReader& in, size_t n, uint8_t* mask);
 
 // Shared context rules.
 inline int position_bit_length(uint64_t v) { return v ? 64 - __builtin_clzll(v) : 0; }

@@ -2,7 +2,7 @@
 #include <string>
 
 #include "common/error.hpp"
-#include "entropy/positions.hpp"
+#include "entropy/positions_decode.hpp"
 #include "entropy/token_decode.hpp"
 
 namespace nnz {

@@ -1,7 +1,8 @@
 #include <string>
 
+#include "common/byte_io.hpp"
 #include "common/error.hpp"
-#include "entropy/positions.hpp"
+#include "entropy/positions_encode.hpp"
 #include "entropy/token_encode.hpp"
 
 namespace nnz {

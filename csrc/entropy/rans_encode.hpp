@@ -15,6 +15,12 @@
 
 namespace nnz {
 
+// Compact weights (as serialised) for symbol counts; an all-zero count vector gets weight 1 on
+// symbol 0 so that every table is valid.
+std::vector<uint32_t> rans_weights_from_counts(const uint64_t* counts, size_t alphabet);
+void rans_write_table(ByteWriter& out, const std::vector<uint32_t>& weights);
+size_t rans_table_bytes(const std::vector<uint32_t>& weights);
+
 struct RansEncSymbol {
   uint32_t x_max;     // renormalise while the state is at or above this
   uint32_t rcp_freq;  // fixed-point reciprocal of freq (division-free encoding)

@@ -27,18 +27,15 @@ constexpr int kRansMaxScaleBits = 12;
 constexpr uint32_t kRansLowerBound = uint32_t{1} << 23;
 // Interleaved states of a stream (rans_encode.hpp).
 constexpr int kRansStates = 4;
-
-// Compact weights (as serialised) for symbol counts; an all-zero count vector gets weight 1 on
-// symbol 0 so that every table is valid.
-std::vector<uint32_t> rans_weights_from_counts(const uint64_t* counts, size_t alphabet);
+// Stored weights: below 2^kRansWeightMaxBits, with at most 1 + kRansWeightMantissaBits significant bits.
+constexpr int kRansWeightMaxBits = 15;
+constexpr int kRansWeightMantissaBits = 3;
 
 // Frequencies summing to 2^scale_bits, every used symbol >= 1. Throws ErrorCode::corrupt if the
 // weights cannot form a table (no used symbol, more used symbols than 2^scale_bits).
 std::vector<uint32_t> rans_normalize(const std::vector<uint32_t>& weights, int scale_bits);
 
-void rans_write_table(ByteWriter& out, const std::vector<uint32_t>& weights);
 // Reads and validates a table; returns its weights, resized to `alphabet` entries.
 std::vector<uint32_t> rans_read_table(ByteReader& in, size_t alphabet);
-size_t rans_table_bytes(const std::vector<uint32_t>& weights);
 
 }  // namespace nnz

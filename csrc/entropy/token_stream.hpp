@@ -9,7 +9,7 @@
 // so tokens are < 128 and the raw bits of large values are nearly uniform anyway.
 //
 // Stream layout (see docs/FORMAT.md, "Token stream"):
-//   u8  scale_bits               rANS precision (8..15)
+//   u8  scale_bits               rANS precision (kRansMinScaleBits..kRansMaxScaleBits: 8..12)
 //   u8  ntables                  1..16
 //   u8  ctx_table[ceil(nctx/2)]  table of each context, a nibble each, low nibble first
 //   table[ntables]               rANS tables (rans_table.hpp) over the 128 tokens

@@ -1,5 +1,6 @@
-// What the piecewise-linear (`pl`) encoder and decoder share: a line, and how a weight is rebuilt
-// from it. Kept apart so the decoder does not include the fitting code.
+// What the piecewise-linear (`pl`) encoder and decoder share: a line, how a weight is rebuilt
+// from it, and the fit's settings (plain data). Kept apart so the decoder does not include the
+// fitting code.
 //
 // A weight on line k at position q is  float32( double(intercept_k) + double(slope_g) * q ),
 // with g the line's slope group. Slopes are float32 and q < 2^24, so the product is exact in
@@ -20,6 +21,14 @@ struct PlLine {
   float intercept = 0;
   uint16_t group = 0;  // index into the block's slope table
   uint8_t bits = 0;    // position bits (0..24), or kPlRawBits for the exception line
+};
+
+// The fit's settings (transform/piecewise_linear_fit.hpp), part of the pl codec's settings.
+struct PlFitOptions {
+  double p = 0;               // absolute error bound, >= 0
+  uint32_t pm = 1;            // minimum weights on a line
+  double pd = 0;              // exact mode: relative slope difference that still counts as parallel
+  bool exact_positions = false;
 };
 
 inline float pl_line_value(float intercept, float slope, uint32_t q) {

@@ -10,8 +10,8 @@
 #include <thread>
 #include <vector>
 
-#include "codecs/lossless.hpp"
-#include "codecs/raw.hpp"
+#include "codecs/lossless/lossless.hpp"
+#include "codecs/raw/raw.hpp"
 #include "common/dtype.hpp"
 #include "container/nnz_writer.hpp"
 #include "nnz/nnz.h"
@@ -54,16 +54,6 @@ std::vector<Tensor> sample_tensors() {
   return ts;
 }
 
-std::string temp_path(const char* tag) {
-  const char* dir = std::getenv("TMPDIR");
-  std::string path = std::string(dir && *dir ? dir : "/tmp") + "/nnz_capi_" + tag + "_XXXXXX";
-  std::vector<char> buf(path.begin(), path.end());
-  buf.push_back('\0');
-  const int fd = ::mkstemp(buf.data());
-  if (fd >= 0) ::close(fd);
-  return buf.data();
-}
-
 void write_file(const std::string& path, const std::vector<Tensor>& ts) {
   nnz::NnzWriter w(path);
   for (const Tensor& t : ts) {
@@ -71,7 +61,7 @@ void write_file(const std::string& path, const std::vector<Tensor>& ts) {
     for (uint64_t d : t.shape) count *= d;
     const nnz::TensorRef ref{t.dtype, count, t.data.data()};
     w.add_tensor(t.name, t.dtype, t.shape,
-                 t.raw ? nnz::raw_encode(ref) : nnz::lossless_encode(ref, nnz::LosslessOptions{4096, 1}));
+                 t.raw ? nnz::RawCodec::encode(ref, nnz::RawSettings{}) : nnz::LosslessCodec::encode(ref, nnz::LosslessOptions{4096, 1}));
   }
   const uint8_t meta[] = {'{', '}'};
   w.add_blob("nncodec/meta.json", nnz::BlobEncoding::stored, meta, sizeof meta);
@@ -116,7 +106,7 @@ void check_listing_and_decode(nnz_reader* r, const std::vector<Tensor>& ts) {
 
 void test_open_file_and_memory() {
   const std::vector<Tensor> ts = sample_tensors();
-  const std::string path = temp_path("basic");
+  const std::string path = temp_path("capi_basic");
   write_file(path, ts);
   nnz_reader* r = nullptr;
   nnz_error err;
@@ -135,7 +125,7 @@ void test_open_file_and_memory() {
 
 void test_decode_all_same_for_any_thread_count() {
   const std::vector<Tensor> ts = sample_tensors();
-  const std::string path = temp_path("all");
+  const std::string path = temp_path("capi_all");
   write_file(path, ts);
   const nnz::decoder::Reader r = nnz::decoder::Reader::open(path);
   for (int threads : {1, 2, 3, 8, 0}) {
@@ -160,7 +150,7 @@ void test_decode_all_same_for_any_thread_count() {
 
 void test_concurrent_readers_of_one_handle() {
   const std::vector<Tensor> ts = sample_tensors();
-  const std::string path = temp_path("conc");
+  const std::string path = temp_path("capi_conc");
   write_file(path, ts);
   const nnz::decoder::Reader r = nnz::decoder::Reader::open(path);
   std::vector<int> ok(8, 1);
@@ -183,7 +173,7 @@ void test_large_payloads_read_in_parallel_slices() {
   std::vector<Tensor> ts;
   ts.push_back(Tensor{"raw.big", nnz::DType::float32, {2621441}, random_bytes(rng, 2621441 * 4, false), true});
   ts.push_back(Tensor{"lossless.big", nnz::DType::uint8, {5 << 20}, random_bytes(rng, 5 << 20, false), false});
-  const std::string path = temp_path("slices");
+  const std::string path = temp_path("capi_slices");
   write_file(path, ts);
   const nnz::decoder::Reader r = nnz::decoder::Reader::open(path);
   for (size_t i = 0; i < ts.size(); ++i)
@@ -193,7 +183,7 @@ void test_large_payloads_read_in_parallel_slices() {
 
 void test_errors() {
   const std::vector<Tensor> ts = sample_tensors();
-  const std::string path = temp_path("err");
+  const std::string path = temp_path("capi_err");
   write_file(path, ts);
   nnz_reader* r = nullptr;
   nnz_error err;
@@ -269,12 +259,12 @@ void test_errors() {
 }
 
 void test_unknown_dtype_is_listed_but_not_decoded() {
-  const std::string path = temp_path("dtype");
+  const std::string path = temp_path("capi_dtype");
   {
     nnz::NnzWriter w(path);
     const uint8_t data[4] = {1, 2, 3, 4};
     w.add_tensor("future", static_cast<nnz::DType>(200), {4},
-                 nnz::raw_encode(nnz::TensorRef{nnz::DType::uint8, 4, data}));
+                 nnz::RawCodec::encode(nnz::TensorRef{nnz::DType::uint8, 4, data}, nnz::RawSettings{}));
     w.finish();
   }
   nnz_reader* r = nullptr;

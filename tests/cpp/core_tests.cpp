@@ -9,32 +9,24 @@
 #include <string>
 #include <vector>
 
-#include "codecs/codec.hpp"
-#include "codecs/eb.hpp"
-#include "codecs/lossless.hpp"
-#include "codecs/matrix_formats.hpp"
-#include "codecs/pl.hpp"
-#include "codecs/sparse.hpp"
+#include "codecs/codec_table.hpp"
+#include "codecs/eb/eb.hpp"
+#include "codecs/lossless/lossless.hpp"
+#include "extras/matrix_formats.hpp"
+#include "codecs/pl/pl.hpp"
+#include "codecs/sparse/sparse.hpp"
 #include "common/error.hpp"
-#include "entropy/huffman_block.hpp"
-#include "entropy/huffman_table.hpp"
-#include "entropy/positions.hpp"
+#include "entropy/huffman_decode.hpp"
+#include "entropy/huffman_encode.hpp"
+#include "entropy/positions_decode.hpp"
+#include "entropy/positions_encode.hpp"
 #include "entropy/token_decode.hpp"
 #include "entropy/token_encode.hpp"
-#include "transform/prune_select.hpp"
-#include "transform/rowcol_prune.hpp"
+#include "extras/prune_select.hpp"
+#include "extras/rowcol_prune.hpp"
 #include "expect.hpp"
 
 namespace {
-
-bool throws_code(const std::function<void()>& fn, nnz::ErrorCode code) {
-  try {
-    fn();
-  } catch (const nnz::Error& e) {
-    return e.code() == code;
-  }
-  return false;
-}
 
 void test_huffman_round_trip() {
   std::mt19937 rng(1);
@@ -142,7 +134,7 @@ void test_lossless_all_dtypes() {
       const size_t bytes = count * static_cast<size_t>(nnz::dtype_bytes(dt));
       std::vector<uint8_t> data(bytes);
       for (auto& b : data) b = static_cast<uint8_t>(rng() & (rng() % 3 ? 0x0F : 0xFF));
-      nnz::EncodedTensor e = nnz::lossless_encode(nnz::TensorRef{dt, count, data.data()}, nnz::LosslessOptions{4096, 2});
+      nnz::EncodedTensor e = nnz::LosslessCodec::encode(nnz::TensorRef{dt, count, data.data()}, nnz::LosslessOptions{4096, 2});
       std::vector<uint8_t> out(bytes);
       nnz::decode_tensor(nnz::DecodeRequest{e.codec, dt, count, nnz::ByteSpan{e.params.data(), e.params.size()},
                                             nnz::ByteSpan{e.payload.data(), e.payload.size()}},
@@ -186,7 +178,7 @@ void test_pl_bound_and_damage() {
         options.threads = 2;
         nnz::PlStats stats;
         const auto* bytes = reinterpret_cast<const uint8_t*>(v.data());
-        nnz::EncodedTensor e = nnz::pl_encode(nnz::TensorRef{nnz::DType::float32, n, bytes}, options, &stats);
+        nnz::EncodedTensor e = nnz::pl_encode_with_stats(nnz::TensorRef{nnz::DType::float32, n, bytes}, options, stats);
         std::vector<float> out(n);
         nnz::DecodeRequest req{e.codec, nnz::DType::float32, n, nnz::ByteSpan{e.params.data(), e.params.size()},
                                nnz::ByteSpan{e.payload.data(), e.payload.size()}};
@@ -378,7 +370,7 @@ void test_eb_bound_and_hostile_payloads() {
   w[9] = -INFINITY;
   const double error = 0.004;
   const nnz::TensorRef t{nnz::DType::float32, w.size(), reinterpret_cast<const uint8_t*>(w.data())};
-  const nnz::EncodedTensor e = nnz::eb_encode(t, nnz::EbOptions{error, 4096, 2});
+  const nnz::EncodedTensor e = nnz::EbCodec::encode(t, nnz::EbOptions{error, 4096, 2});
   std::vector<float> out(w.size());
   nnz::decode_tensor(request(e, nnz::DType::float32, w.size(), e.payload), reinterpret_cast<uint8_t*>(out.data()), 2);
   bool ok = std::isnan(out[3]) && out[9] == -INFINITY;
@@ -398,7 +390,7 @@ void test_sparse_and_positions() {
   const nnz::TensorRef t{nnz::DType::float32, w.size(), reinterpret_cast<const uint8_t*>(w.data())};
   const std::vector<uint8_t> values = nnz::sparse_values(t);
   const nnz::TensorRef vt{nnz::DType::float32, values.size() / 4, values.data()};
-  const nnz::EncodedTensor e = nnz::sparse_encode(t, nnz::lossless_encode(vt, nnz::LosslessOptions{}));
+  const nnz::EncodedTensor e = nnz::SparseCodec::encode(t, nnz::SparseSettings{nnz::LosslessCodec::encode(vt, nnz::LosslessOptions{})});
   std::vector<float> out(w.size());
   nnz::decode_tensor(request(e, nnz::DType::float32, w.size(), e.payload), reinterpret_cast<uint8_t*>(out.data()), 1);
   EXPECT(out == w);

@@ -1,7 +1,16 @@
-// The C++ tests' one assertion (no framework): EXPECT(cond) reports a failed condition with its
-// place and counts it in `failures`, which main() turns into the exit status.
+// What the C++ tests share (no framework): EXPECT(cond) reports a failed condition with its place
+// and counts it in `failures`, which main() turns into the exit status; throws_code checks the
+// error a call ends in; temp_path makes a file to write to.
 #pragma once
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
 
 namespace {
 
@@ -23,6 +32,27 @@ inline int exit_status(const char* suite) {
   }
   std::printf("%s passed\n", suite);
   return 0;
+}
+
+// True if fn throws an nnz::Error with this code.
+inline bool throws_code(const std::function<void()>& fn, nnz::ErrorCode code) {
+  try {
+    fn();
+  } catch (const nnz::Error& e) {
+    return e.code() == code;
+  }
+  return false;
+}
+
+// A new empty file under $TMPDIR (default /tmp) whose name starts with nnz_<tag>_.
+inline std::string temp_path(const char* tag) {
+  const char* dir = std::getenv("TMPDIR");
+  std::string path = std::string(dir && *dir ? dir : "/tmp") + "/nnz_" + tag + "_XXXXXX";
+  std::vector<char> buf(path.begin(), path.end());
+  buf.push_back('\0');
+  const int fd = ::mkstemp(buf.data());
+  if (fd >= 0) ::close(fd);
+  return buf.data();
 }
 
 }  // namespace

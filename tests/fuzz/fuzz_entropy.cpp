@@ -9,9 +9,9 @@
 
 #include "common/byte_io.hpp"
 #include "common/error.hpp"
-#include "entropy/huffman_block.hpp"
+#include "entropy/huffman_decode.hpp"
 #include "entropy/huffman_table.hpp"
-#include "entropy/plane_coder.hpp"
+#include "entropy/plane_decode.hpp"
 
 namespace {
 

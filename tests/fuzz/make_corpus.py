@@ -3,8 +3,8 @@
     PYTHONPATH=python python tests/fuzz/make_corpus.py [--out tests/fuzz/corpus]
 
 The output is committed (tests/fuzz/corpus/<target>/); rerun this after a format change or when a
-codec is added (add its encoder to CODECS and its id to kCodecs in fuzz_codec.cpp). Deterministic:
-the same nncodec writes the same files.
+codec is added (add its seed encoder to encode()). Deterministic: the same nncodec writes the same
+files.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import numpy as np
 from nncodec import _core
 from nncodec.dtypes import NUMPY_DTYPES, element_bytes
 
-# Same order as kCodecs in fuzz_codec.cpp.
-CODECS = ("lossless", "raw", "pl", "eb", "sparse")
+# The codec table's ids (csrc/codecs/codec_table.cpp), in its order: fuzz_codec.cpp's codec byte
+# indexes the same list.
+CODECS = tuple(_core.codec_ids())
 FLOATS = ("float32", "float16", "bfloat16", "float64")
 # dtype codes (csrc/common/dtype.hpp)
 DTYPE_CODES = {"float32": 1, "float16": 2, "bfloat16": 3, "float64": 4, "int8": 5, "uint8": 6, "int16": 7,
@@ -71,7 +72,9 @@ def encode(codec: str, array: np.ndarray, chunk_elems: int):
         if name != "float32":
             return None
         return name, _core.encode_pl(data, name, 0.004, 2, 0.001, False, min(chunk_elems, 4096), 1)[0]
-    values = _core.sparse_values(data, name)  # sparse: the non-zeros coded by lossless
+    if codec != "sparse":
+        raise SystemExit(f"no seed encoder for codec {codec!r}: add one to encode() in {Path(__file__).name}")
+    values = _core.sparse_values(data, name)  # the non-zeros coded by lossless
     return name, _core.encode_sparse(data, name, _core.encode_lossless(values, name, chunk_elems, 1))
 
 

@@ -1,0 +1,48 @@
+# ctest core_include_direction: encoder and decoder translation units never include each other's
+# headers (as zstd's lib/decompress never includes lib/compress). A decoder TU reaches, through
+# all its includes, no encoder header (*_encode.hpp, *_fit.hpp, nnz_writer.hpp) and nothing of
+# csrc/extras; an encoder TU no decoder header (*_decode.hpp). Shared headers hold the formats.
+#   cmake -DCSRC=csrc "-DDECODER=a.cpp|b.cpp" "-DENCODER=c.cpp|d.cpp" -P cmake/check_include_direction.cmake
+string(REPLACE "|" ";" DECODER "${DECODER}")
+string(REPLACE "|" ";" ENCODER "${ENCODER}")
+
+# The headers under CSRC that `source` includes, directly or through other headers.
+function(project_includes source out)
+  set(seen "")
+  set(todo ${source})
+  while(todo)
+    list(POP_FRONT todo file)
+    file(STRINGS ${file} lines REGEX "^#include \"")
+    foreach(line IN LISTS lines)
+      string(REGEX REPLACE "^#include \"([^\"]+)\".*" "\\1" header "${line}")
+      if(EXISTS ${CSRC}/${header} AND NOT header IN_LIST seen)
+        list(APPEND seen ${header})
+        list(APPEND todo ${CSRC}/${header})
+      endif()
+    endforeach()
+  endwhile()
+  set(${out} ${seen} PARENT_SCOPE)
+endfunction()
+
+set(failures "")
+foreach(side DECODER ENCODER)
+  if(side STREQUAL "DECODER")
+    set(other "(_encode|_fit)\\.hpp$|nnz_writer\\.hpp$|^extras/")
+  else()
+    set(other "_decode\\.hpp$")
+  endif()
+  foreach(source IN LISTS ${side})
+    project_includes(${source} headers)
+    foreach(header IN LISTS headers)
+      if(header MATCHES "${other}")
+        string(APPEND failures "\n  ${source} (${side}) includes ${header}")
+      endif()
+    endforeach()
+  endforeach()
+endforeach()
+if(failures)
+  message(FATAL_ERROR "encoder and decoder include each other:${failures}")
+endif()
+list(LENGTH DECODER nd)
+list(LENGTH ENCODER ne)
+message(STATUS "${nd} decoder and ${ne} encoder translation units: no include crosses the split")
