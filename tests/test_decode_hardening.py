@@ -134,3 +134,21 @@ def test_onnx_names_that_are_not_utf8_are_a_clear_error(tmp_path):
     with pytest.raises(CorruptFileError, match="not valid UTF-8"):
         nncodec.encode_file(model, tmp_path / "bad_name.nnz")
     assert not (tmp_path / "bad_name.nnz").exists()
+
+
+@pytest.mark.parametrize("target", ["pickle", "json"])
+def test_structured_fuzz_seeds_and_regressions_hold_their_property(target):
+    sys.path.insert(0, str(FUZZ))
+    try:
+        import structured
+    finally:
+        sys.path.remove(str(FUZZ))
+    check = getattr(structured, f"check_{target}")
+    mutate = getattr(structured, f"mutate_{target}")
+    inputs = sorted((FUZZ / "corpus" / target).glob("*")) + sorted((FUZZ / "regressions" / target).glob("*"))
+    assert len(inputs) >= 4
+    for path in inputs:
+        data = path.read_bytes()
+        check(data)
+        for seed in range(40):  # and the structural mutations of each: the budgets stop them all
+            check(mutate(data, seed))

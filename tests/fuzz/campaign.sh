@@ -6,20 +6,26 @@
 # modified. Per target it prints the CPU time, executions (summed over rounds), the final edge
 # coverage and corpus size. A crash stops that target; the campaign goes on with the next.
 # Running it again on the same WORKDIR resumes: the rounds already there count. Needs the fuzzers
-# built (see README.md), GNU time, and atheris for the readers target.
+# built (see README.md), GNU time, and for the Python targets PYTHON: an interpreter with nncodec and
+# atheris installed.
 #
-#   tests/fuzz/campaign.sh WORKDIR CPU_SECONDS [TARGET...]   targets: container codec entropy readers
+#   tests/fuzz/campaign.sh WORKDIR CPU_SECONDS [TARGET...]   targets: container codec entropy readers pickle json
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 WORK="$1"; CPU_SECONDS="$2"; shift 2
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(container codec entropy readers)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(container codec entropy readers pickle json)
 BUILD="${NNZ_FUZZ_BUILD:-build/fuzz}"
 PY="${PYTHON:-python3}"
 ROUND=600
 for t in "${TARGETS[@]}"; do
   mkdir -p "$WORK/$t/corpus" "$WORK/$t/artifacts"
-  if [ "$t" = readers ]; then cmd=(env PYTHONPATH=python "$PY" tests/fuzz/fuzz_readers.py); else cmd=("$BUILD/fuzz_$t"); fi
+  case "$t" in
+    readers | pickle | json) cmd=("$PY" tests/fuzz/fuzz_"$t".py) ;;
+    *) cmd=("$BUILD/fuzz_$t") ;;
+  esac
+  extra=()
+  case "$t" in pickle | json) extra=(-max_len=262144) ;; esac
   cpu=0; execs=0; round=0; status=0
   for f in "$WORK/$t"/time.*; do  # earlier rounds (resume)
     [ -e "$f" ] || continue
@@ -33,7 +39,7 @@ for t in "${TARGETS[@]}"; do
     round=$((round + 1))
     log="$WORK/$t/log.$round"
     seconds=$(awk -v c="$cpu" -v l="$CPU_SECONDS" -v r="$ROUND" 'BEGIN { s = int(l - c) + 1; print (s < r ? s : r) }')
-    /usr/bin/time -o "$WORK/$t/time.$round" -f "%U %S" nice -n 10 "${cmd[@]}" -max_total_time="$seconds" -timeout=10 \
+    /usr/bin/time -o "$WORK/$t/time.$round" -f "%U %S" nice -n 10 "${cmd[@]}" "${extra[@]}" -max_total_time="$seconds" -timeout=10 \
       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$WORK/$t/artifacts/" \
       "$WORK/$t/corpus" "tests/fuzz/corpus/$t" >"$log" 2>&1
     status=$?

@@ -24,12 +24,16 @@ cmake --build "$BUILD" -j "$JOBS" --target fuzz_container fuzz_codec fuzz_entrop
 "$PY" -c "import atheris" 2>/dev/null || "$PY" -m pip install -q --disable-pip-version-check "atheris>=2.3"
 
 rm -rf "$WORK"
-for t in container codec entropy readers; do
-  if [ "$t" = readers ]; then cmd=("$PY" tests/fuzz/fuzz_readers.py); else cmd=("$BUILD/fuzz_$t"); fi
+for t in container codec entropy readers pickle json; do
+  opts=(-timeout=10 -rss_limit_mb=2048 -artifact_prefix="$WORK/$t/")
+  case "$t" in
+    readers) cmd=("$PY" tests/fuzz/fuzz_readers.py) ;;
+    pickle | json) cmd=("$PY" tests/fuzz/fuzz_"$t".py); opts+=(-max_len=262144) ;;  # structure-aware: big inputs
+    *) cmd=("$BUILD/fuzz_$t") ;;
+  esac
   inputs=(tests/fuzz/corpus/"$t")
   [ -d tests/fuzz/regressions/"$t" ] && inputs+=(tests/fuzz/regressions/"$t")
   mkdir -p "$WORK/$t/new"
-  opts=(-timeout=10 -rss_limit_mb=2048 -artifact_prefix="$WORK/$t/")
   echo "== fuzz $t: replay of ${inputs[*]}"
   "${cmd[@]}" "${opts[@]}" -runs=0 "${inputs[@]}" >"$WORK/$t/replay.log" 2>&1 \
     || { tail -40 "$WORK/$t/replay.log"; exit 1; }
