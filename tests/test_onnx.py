@@ -3,7 +3,10 @@ identical, external data handled (and never read or written outside the model's 
 
 from __future__ import annotations
 
+import json
 import shutil
+import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +17,13 @@ from onnx_models import constants_and_subgraphs, mlp, with_nan_payloads
 
 import nncodec
 from nncodec import CorruptFileError, UnsafeInputError
-from nncodec.formats import onnx_format
+from nncodec.formats import byte_layout, onnx_format
 from nncodec.model import ModelDocument
 from nncodec.nnzfile import write_document
 from nncodec.plan import EncodeOptions
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import nnz_reference  # noqa: E402
 
 
 def run(path: Path, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -49,15 +55,18 @@ def test_every_tensor_location_is_found(tmp_path):
     onnx.save(constants_and_subgraphs(), src)
     doc = onnx_format.read(src)
     names = set(doc.tensors)
-    # Constant nodes (top level and inside If branches), a Loop-body initializer, typed fields,
-    # half and bfloat16 initializers; the string constant stays in the skeleton.
-    for expected in ("w", "thr", "then_w", "else_w", "loop_scale", "typed", "typed_i64", "half_w", "brain_b", "trip"):
+    # Constant nodes (top level and inside If branches), a Loop-body initializer, packed float_data,
+    # half and bfloat16 initializers; the string constant and varint-packed int64_data (not one
+    # run of bytes) stay in the kept bytes.
+    for expected in ("w", "thr", "then_w", "else_w", "loop_scale", "typed", "half_w", "brain_b", "trip"):
         assert expected in names, expected
-    assert "label" not in names
-    skeleton = onnx.ModelProto()
-    skeleton.ParseFromString(doc.skeleton)
-    sizes = [len(t.raw_data) + len(t.float_data) for t in skeleton.graph.initializer]
-    assert sum(sizes) == 0  # tensor payloads were taken out of the graph
+    assert "label" not in names and "typed_i64" not in names
+    model = onnx.load(str(src))
+    coded = {t.name for t in model.graph.initializer if t.name in names}
+    assert sum(doc.tensors[n].nbytes for n in coded) == sum(len(t.raw_data) + 4 * len(t.float_data)
+                                                            for t in model.graph.initializer if t.name in coded)
+    kept = sum(len(p) for p in byte_layout._kept_pieces(doc.files[0], doc.tensors)[1])
+    assert kept + sum(a.nbytes for a in doc.tensors.values()) == src.stat().st_size
 
 
 def test_nnz_holds_the_tensors_under_their_onnx_names(tmp_path):
@@ -170,14 +179,22 @@ def test_garbage_onnx_is_a_clear_error(tmp_path, content):
     assert not (tmp_path / "bad.nnz").exists()
 
 
-def test_graph_and_tensor_list_mismatch_is_corrupt(tmp_path):
+def test_a_layout_naming_a_tensor_the_file_lacks_is_corrupt(tmp_path):
     src = tmp_path / "m.onnx"
     onnx.save(mlp(), src)
     doc = onnx_format.read(src)
-    doc.attrs["slots"] = doc.attrs["slots"][:-1]
+    dropped = list(doc.tensors)[-1]
+    files = doc.files
+    doc = ModelDocument(doc.format, {k: v for k, v in doc.tensors.items() if k != dropped})
     nnz = tmp_path / "m.nnz"
     write_document(nnz, doc, EncodeOptions(), source_name="m.onnx")
-    with pytest.raises(CorruptFileError):
+    container = nnz_reference.parse(nnz.read_bytes())
+    section = byte_layout.pack_files(files, {**doc.tensors, dropped: np.zeros(1)})
+    container.blobs.append(nnz_reference.Blob("nncodec/files", 1, zlib.compress(section)))
+    container.blobs = [b for b in container.blobs if b.name != "nncodec/meta.json"] + [nnz_reference.Blob(
+        "nncodec/meta.json", 0, json.dumps({"source": {"format": "onnx", "name": "m.onnx"}}).encode())]
+    nnz.write_bytes(nnz_reference.build(container))
+    with pytest.raises(CorruptFileError, match="does not hold"):
         nncodec.decode_file(nnz, tmp_path / "back.onnx")
     assert not (tmp_path / "back.onnx").exists()
 

@@ -25,6 +25,7 @@ from nncodec.model import ModelDocument
 from nncodec.nnzfile import write_document
 from nncodec.plan import EncodeOptions
 from nncodec.formats.torch_pickle import RestrictedUnpickler
+from legacy_layout import pack_v1
 from torch_files import Reduce, legacy_file, torch_zip, torch_zip_with_pickle, torchscript_zip_with_pickle
 
 
@@ -170,22 +171,27 @@ def test_legitimate_tensor_pickle_still_loads(tmp_path):
     assert nncodec.load(out)["w"].tolist() == [1.5]
 
 
-def _hostile_nnz(tmp_path: Path, data_pkl: bytes) -> Path:
-    """A .nnz whose stored PyTorch file carries ``data_pkl`` (no reader would have written it)."""
+def _hostile_nnz(tmp_path: Path, data_pkl: bytes, layout: str = "1.0") -> Path:
+    """A .nnz whose stored PyTorch file carries ``data_pkl`` (no reader would have written it),
+    in a format 1.0 skeleton or a format 1.1 file layout."""
     evil = torch_zip_with_pickle(tmp_path / "src.pt", data_pkl).read_bytes()
     (tmp_path / "src.pt").unlink()
-    skeleton = byte_layout.pack([byte_layout.FileLayout("model.pt", evil)], {}, {"format": "torch", "kind": "zip",
-                                                                                "views": []})
-    doc = ModelDocument("torch", {}, skeleton, {"kind": "zip"})
+    files = [byte_layout.FileLayout("model.pt", evil)]
+    if layout == "1.0":
+        doc = ModelDocument("torch", {}, pack_v1(files, {}, {"format": "torch", "kind": "zip", "views": []}),
+                            {"kind": "zip"})
+    else:
+        doc = ModelDocument("torch", {}, attrs={"kind": "zip", "views": []}, files=files)
     path = tmp_path / "hostile.nnz"
     write_document(path, doc, EncodeOptions(), source_name="model.pt")
     return path
 
 
+@pytest.mark.parametrize("layout", ["1.0", "1.1"])
 @pytest.mark.parametrize("which", ["posix.system-reduce", "builtins.eval", "stack-global-from-memo"])
-def test_decoding_hostile_nnz_refuses_to_write_a_malicious_checkpoint(tmp_path, which):
+def test_decoding_hostile_nnz_refuses_to_write_a_malicious_checkpoint(tmp_path, which, layout):
     data, global_name, sentinel = _payload(tmp_path, which)
-    nnz = _hostile_nnz(tmp_path, data)
+    nnz = _hostile_nnz(tmp_path, data, layout)
     with pytest.raises(UnsafeInputError, match=global_name.replace(".", r"\.")):
         nncodec.decode_file(nnz, tmp_path / "model.pt")
     assert not (tmp_path / "model.pt").exists()
@@ -229,6 +235,8 @@ def test_damaged_stored_layout_gives_nncodec_errors_only(tmp_path, data):
     src = torch_zip(tmp_path / "m.pt", {"data.pkl": tensor_pickle(G("collections", "OrderedDict") + b")R"),
                                         "data/0": struct.pack("<f", 1.5)})
     doc = torch_format.read(src)
+    doc = ModelDocument(doc.format, doc.tensors, pack_v1(doc.files, doc.tensors, {"format": "torch", **doc.attrs}),
+                        doc.attrs)
     header, kept = byte_layout.unpack(doc.skeleton)
     where = data.draw(st.sampled_from(list(_leaves(header))))
     target = header

@@ -4,7 +4,11 @@
 #include "common/error.hpp"
 #include "container/nnz_reader.hpp"
 #include "container/nnz_writer.hpp"
+#include "container/file_map.hpp"
+#include "container/file_tree_sink.hpp"
 #include "container/parallel_decode.hpp"
+#include "container/restore.hpp"
+#include "container/zlib_inflate.hpp"
 
 namespace nnz_bindings {
 namespace {
@@ -30,6 +34,29 @@ nnz::ReaderLimits limits(uint64_t max_index_bytes, uint64_t max_tensor_bytes) {
 
 void bind_container(py::module_& m) {
   const nnz::ReaderLimits defaults;
+
+  py::class_<nnz::FileMap>(m, "FileMap", py::buffer_protocol())
+      .def(py::init<const std::string&>(), py::arg("path"))
+      .def_buffer([](const nnz::FileMap& f) {
+        return py::buffer_info(const_cast<uint8_t*>(f.data()), 1, py::format_descriptor<uint8_t>::format(), 1,
+                               {static_cast<py::ssize_t>(f.size())}, {1}, /*readonly=*/true);
+      })
+      .def("__len__", &nnz::FileMap::size)
+      .def("release", &nnz::FileMap::release, py::arg("offset"), py::arg("length"));
+
+  m.def(
+      "zlib_inflate",
+      [](const py::bytes& data, uint64_t max_output) {
+        const std::string s = data;
+        std::vector<uint8_t> out;
+        {
+          py::gil_scoped_release release;
+          out = nnz::ZlibInflater::inflate_all(
+              nnz::ByteSpan{reinterpret_cast<const uint8_t*>(s.data()), s.size()}, max_output);
+        }
+        return to_bytes(out);
+      },
+      py::arg("data"), py::arg("max_output"));
 
   py::class_<nnz::NnzWriter>(m, "Writer")
       .def(py::init<const std::string&, int>(), py::arg("path"), py::arg("alignment_log2") = 3)
@@ -110,6 +137,23 @@ void bind_container(py::module_& m) {
             r.verify_tensor(i);
           },
           py::arg("index"))
+      .def("has_files", [](const nnz::NnzReader& r) { return nnz::has_restore_plan(r); })
+      .def("files",
+           [](const nnz::NnzReader& r) {
+             py::list out;
+             for (const nnz::RestoreFile& f : nnz::restore_plan(r).files) out.append(py::make_tuple(f.name, f.size));
+             return out;
+           })
+      .def(
+          "restore_to",
+          [](const nnz::NnzReader& r, const std::string& folder, const std::string& first_as, int threads,
+             uint64_t batch_bytes) {
+            py::gil_scoped_release release;
+            nnz::FileTreeSink sink(folder, first_as);
+            nnz::restore(r, sink, threads, batch_bytes);
+          },
+          py::arg("folder"), py::arg("first_as") = "", py::arg("threads") = 1,
+          py::arg("batch_bytes") = uint64_t{64} << 20)
       .def(
           "read_blob",
           [](const nnz::NnzReader& r, const std::string& name) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 #include <unordered_map>
@@ -18,6 +19,7 @@
 #include "common/xxhash64.hpp"
 #include "container/nnz_reader.hpp"
 #include "container/parallel_decode.hpp"
+#include "container/restore.hpp"
 
 #define NNZ_STR2(x) #x
 #define NNZ_STR(x) NNZ_STR2(x)
@@ -48,6 +50,14 @@ struct nnz_reader {
   nnz::NnzReader reader;
   nnz::ReaderLimits limits;
   std::unordered_map<std::string, size_t> by_name;
+  // The restore layout, parsed once on first use (readers are shared between threads).
+  mutable std::once_flag plan_once;
+  mutable std::unique_ptr<nnz::RestorePlan> plan;
+
+  const nnz::RestorePlan& restore_plan() const {
+    std::call_once(plan_once, [&] { plan = std::make_unique<nnz::RestorePlan>(nnz::restore_plan(reader)); });
+    return *plan;
+  }
 };
 
 namespace {
@@ -272,6 +282,61 @@ nnz_status nnz_verify_tensor(const nnz_reader* reader, size_t index, nnz_error* 
   return guarded(error, [&] {
     entry(reader, index);
     reader->reader.verify_tensor(index);
+  });
+}
+
+nnz_status nnz_restore_size(const nnz_reader* reader, size_t* file_count, uint64_t* total_bytes, nnz_error* error) {
+  return guarded(error, [&] {
+    check_reader(reader);
+    NNZ_CHECK(file_count != nullptr && total_bytes != nullptr, invalid_argument, "output pointer is NULL");
+    const nnz::RestorePlan& plan = reader->restore_plan();
+    *file_count = plan.files.size();
+    *total_bytes = plan.total_bytes;
+  });
+}
+
+nnz_status nnz_restore_file(const nnz_reader* reader, size_t index, const char** name, uint64_t* size,
+                            nnz_error* error) {
+  return guarded(error, [&] {
+    check_reader(reader);
+    NNZ_CHECK(name != nullptr && size != nullptr, invalid_argument, "output pointer is NULL");
+    const nnz::RestorePlan& plan = reader->restore_plan();
+    NNZ_CHECK(index < plan.files.size(), invalid_argument, "file index " + std::to_string(index) + " out of range");
+    *name = plan.files[index].name.c_str();
+    *size = plan.files[index].size;
+  });
+}
+
+namespace {
+
+// The caller's callbacks as a sink: a non-zero return stops the restore.
+class CallbackSink : public nnz::RestoreSink {
+ public:
+  CallbackSink(const nnz_sink& sink, void* ctx) : sink_(sink), ctx_(ctx) {}
+  void open(const std::string& name, uint64_t size) override {
+    name_ = name;
+    NNZ_CHECK(sink_.open(ctx_, name.c_str(), size) == 0, io, "the sink refused to open '" + name + "'");
+  }
+  void write(const uint8_t* data, size_t size) override {
+    NNZ_CHECK(sink_.write(ctx_, data, size) == 0, io, "the sink failed to write '" + name_ + "'");
+  }
+  void close() override { NNZ_CHECK(sink_.close(ctx_) == 0, io, "the sink failed to close '" + name_ + "'"); }
+
+ private:
+  const nnz_sink& sink_;
+  void* ctx_;
+  std::string name_;
+};
+
+}  // namespace
+
+nnz_status nnz_restore(const nnz_reader* reader, const nnz_sink* sink, void* sink_ctx, int threads, nnz_error* error) {
+  return guarded(error, [&] {
+    check_reader(reader);
+    NNZ_CHECK(sink != nullptr && sink->open && sink->write && sink->close, invalid_argument,
+              "sink or one of its callbacks is NULL");
+    CallbackSink callbacks(*sink, sink_ctx);
+    nnz::restore(reader->reader, callbacks, thread_count(threads));
   });
 }
 

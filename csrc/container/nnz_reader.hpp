@@ -47,6 +47,7 @@ class NnzReader {
   const std::vector<TensorEntry>& tensors() const { return tensors_; }
   const std::vector<BlobEntry>& blobs() const { return blobs_; }
   FormatVersion version() const { return version_; }
+  const ReaderLimits& limits() const { return limits_; }
   uint64_t file_size() const { return source_->size(); }
   // Index of the tensor/blob with that name, or -1.
   long find_tensor(const std::string& name) const;

@@ -12,7 +12,7 @@ import numpy as np
 from dataclasses import replace
 
 from . import formats
-from .atomic import check_member_name, refuse_existing, staged_output
+from .atomic import check_free_space, check_member_name, refuse_existing, staged_output
 from .errors import NnzError, UnsafeInputError, UnsupportedError, about
 from .formats import convert
 from .limits import DEFAULT_LIMITS, Budget, Limits, check_threads
@@ -114,7 +114,7 @@ def _fidelity_plan(doc, options: EncodeOptions, target_cosine: float, inputs: Pa
                                progress=status, rounding=rounder)
     plan.inputs = evaluator.inputs_description
     params = {**options.params, "error_by_tensor": plan.error_by_tensor}
-    coded = ModelDocument(doc.format, {**doc.tensors, **plan.rounded}, doc.skeleton, doc.attrs)
+    coded = replace(doc, tensors={**doc.tensors, **plan.rounded})
     return coded, EncodeOptions(codec=options.codec, params=params, chunk_elems=options.chunk_elems,
                                 threads=options.threads), plan.meta()
 
@@ -171,6 +171,9 @@ def decode_file(nnz: PathLike, output: PathLike | None = None, *, force: bool = 
     with about(nnz):
         with NnzFile(nnz, threads=threads, limits=limits) as f:
             budget = Budget(limits.memory, "memory budget", MEMORY_FLAG)
+            if to is None and f.has_files:
+                _restore(f, out, force, inline_external, limits, budget)
+                return out
             doc = f.document(progress, budget)
         with staged_output(out.parent, force, main=out.name) as staging:
             if to is None:
@@ -178,6 +181,27 @@ def decode_file(nnz: PathLike, output: PathLike | None = None, *, force: bool = 
             else:
                 convert.write(to, doc, out, staging, budget, limits)
     return out
+
+
+RESTORE_BATCH_BYTES = 64 << 20
+
+
+def _restore(f: NnzFile, out: Path, force: bool, inline_external: bool, limits: Limits, budget: Budget) -> None:
+    """The model's files restored by the core: the first under ``out``, the others (external data,
+    shards) beside it under their stored names, with about one tensor in memory at a time."""
+    files = f.files()
+    largest = max((t.decoded_bytes for t in f.tensors), default=0)
+    budget.take(max(largest, min(RESTORE_BATCH_BYTES, sum(t.decoded_bytes for t in f.tensors))),
+                "restoring the model's files")
+    check_free_space(out.parent, sum(size for _, size in files))
+    module = formats.by_name(f.meta["source"]["format"])
+    with staged_output(out.parent, force, main=out.name) as staging:
+        paths = [staging.path(out.name)] + [staging.path(name) for name, _ in files[1:]]
+        f.restore_into(staging.directory, out.name, RESTORE_BATCH_BYTES)
+        module.check_restored(paths, limits)
+        inline = getattr(module, "inline_external_data", None)
+        if inline_external and inline:
+            inline(paths)
 
 
 def load(path: PathLike, *, threads: int | None = None, max_tensor_bytes: int | None = None,

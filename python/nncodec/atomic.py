@@ -51,6 +51,16 @@ def refuse_existing(path: Path, force: bool) -> None:
         raise OutputExistsError(f"{path} exists (use --force to overwrite)")
 
 
+def check_free_space(folder: Path, needed: int) -> None:
+    """Fails before any work when the disk under ``folder`` cannot hold ``needed`` more bytes."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    if needed > free:
+        raise OSError(errno.ENOSPC, f"the output needs {needed:,} bytes, {free:,} are free", str(folder))
+
+
 def check_member_name(name: object, what: str = "file name") -> str:
     """``name`` if a model may give it to one of its files (see the module docstring)."""
     if not isinstance(name, str) or not name:
@@ -245,13 +255,13 @@ def staged_output(dest_dir: Path, force: bool, main: str | None = None) -> Itera
         try:
             yield staging
         except OSError as exc:
-            if exc.filename is None and staging.current is not None and not isinstance(exc, NnzError):  # say which output failed (disk full, ...)
+            if exc.filename is None and exc.errno is not None and staging.current is not None:  # say which output failed (disk full, ...)
                 raise OSError(exc.errno, f"cannot write: {exc.strerror}", str(staging.current)) from None
             raise
         try:
             _Commit(staging, force).run()
         except OSError as exc:
-            if exc.filename is None and not isinstance(exc, NnzError):
+            if exc.filename is None and exc.errno is not None:
                 raise OSError(exc.errno, f"cannot move the output into place: {exc.strerror}", str(dest_dir)) from None
             raise
     finally:

@@ -23,7 +23,7 @@ import math
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -360,18 +360,20 @@ class OnnxEvaluator:
         except Exception as exc:  # onnxruntime raises its own exception types
             raise NnzError(f"the model does not run on the calibration inputs ({exc})") from None
 
-    def _session(self, replaced: Mapping[str, np.ndarray], skeleton: bytes | None = None):
+    def _session(self, replaced: Mapping[str, np.ndarray], model=None):
+        """A session of the model with ``replaced`` tensors, or of ``model`` (a ModelProto)."""
         from .atomic import Staging
         from .formats import onnx_format
 
-        doc = ModelDocument(self.doc.format, {**self.doc.tensors, **replaced}, skeleton or self.doc.skeleton,
-                            self.doc.attrs)
         options = self._ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.log_severity_level = 3
+        if model is not None:
+            return self._ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        doc = replace(self.doc, tensors={**self.doc.tensors, **replaced})
         with tempfile.TemporaryDirectory(prefix="nncodec-fidelity-") as tmp:
             staging = Staging(Path(tmp), Path(tmp))
-            onnx_format.write(doc, Path("model.onnx"), staging, inline_external=True)
+            onnx_format.write(doc, Path("model.onnx"), staging)
             return self._ort.InferenceSession(str(staging.path("model.onnx")), options,
                                               providers=["CPUExecutionProvider"])
 
@@ -403,8 +405,9 @@ class OnnxEvaluator:
         used by several nodes, or not as such a layer's weight, is left out."""
         import onnx
 
-        model = onnx.ModelProto()
-        model.ParseFromString(self.doc.skeleton)
+        from .formats import onnx_format
+
+        model = onnx_format.model_proto(self.doc)
         uses = Counter(i for node in model.graph.node for i in node.input)
         wanted = set(names)
         # (Models of IR version < 4 list initializers among the graph inputs too.)
@@ -427,7 +430,7 @@ class OnnxEvaluator:
         for name in fetched:
             if name not in outputs:
                 model.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
-        session = self._session({}, model.SerializeToString())
+        session = self._session({}, model)
         for feed in self.runs if runs is None else runs:
             values = dict(zip(fetched, session.run(fetched, feed))) if fetched else {}
             for name, (activation, to_vectors, stats) in list(layers.items()):

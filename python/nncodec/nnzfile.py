@@ -19,12 +19,14 @@ from . import __version__, _core, meta as meta_record, safe_json
 from .dtypes import check_shape, dtype_name, numpy_dtype
 from .errors import CorruptFileError, LimitExceededError, NotFoundError, UnsupportedError
 from .limits import DEFAULT_LIMITS, Budget, Limits, check_threads
+from .formats import byte_layout
 from .model import TENSORS_ONLY, ModelDocument
 from .plan import EncodeOptions, encode_array
 
 META_BLOB = "nncodec/meta.json"
-SKELETON_BLOB = "nncodec/skeleton"
-META_VERSION = 1
+SKELETON_BLOB = "nncodec/skeleton"  # format 1.0
+FILES_BLOB = "nncodec/files"        # format 1.1: the model's files, restored by the core
+META_VERSION = 2
 DEFAULT_MAX_TENSOR_BYTES = DEFAULT_LIMITS.max_tensor_bytes
 # Decompressed size limit of a zlib section (the model skeleton): a zlib stream expands up to
 # about 1000x, so the stored size alone does not bound it.
@@ -192,6 +194,22 @@ class NnzFile(Mapping):
         """Whether the file holds a whole model (else tensors only)."""
         return "format" in self.meta.get("source", {})
 
+    @property
+    def has_files(self) -> bool:
+        """Whether the core can restore the model's files itself (format 1.1 and later)."""
+        return self._reader.has_files()
+
+    def files(self) -> list[tuple[str, int]]:
+        """(name, size) of each file of the model, in order (checked names: see restore_into)."""
+        return [(name, size) for name, size in self._reader.files()]
+
+    def restore_into(self, folder: Path, first_as: str = "", batch_bytes: int = 64 << 20) -> None:
+        """Writes the model's files into ``folder`` (a fresh staging folder) under their stored
+        names (the first as ``first_as`` if given), tensor by tensor with at most max(largest
+        tensor, ``batch_bytes``) decoded at once. The core checks every name first (the
+        output-folder policy, docs/SECURITY.md)."""
+        self._reader.restore_to(str(folder), first_as, self.threads, batch_bytes)
+
     def document(self, progress: Callable[[TensorInfo], None] | None = None,
                  budget: Budget | None = None) -> ModelDocument:
         """The model as read by its format module, with all tensors decoded; a file holding
@@ -202,7 +220,7 @@ class NnzFile(Mapping):
             return ModelDocument(TENSORS_ONLY, self.read_all(progress, budget))
         source = self.meta["source"]
         skeleton = b""
-        if SKELETON_BLOB in self._blobs:
+        if SKELETON_BLOB in self._blobs and FILES_BLOB not in self._blobs:
             skeleton = self.blob(SKELETON_BLOB, min(self.max_blob_bytes, budget.total - budget.used))
             budget.take(len(skeleton), "the model skeleton")
         return ModelDocument(source["format"], self.read_all(progress, budget), skeleton, source.get("attrs", {}))
@@ -263,6 +281,9 @@ def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, so
     meta_json = json.dumps(meta, sort_keys=True, separators=(",", ":")).encode()
     packed = zlib.compress(meta_json, 9)  # worth it for models with many tensors (names repeat)
     writer.add_blob(META_BLOB, *((1, packed) if len(packed) < len(meta_json) else (0, meta_json)))
-    if doc.skeleton:
+    if doc.files:
+        section = byte_layout.pack_files(doc.files, doc.tensors)
+        writer.add_blob(FILES_BLOB, 1, zlib.compress(section, 9 if len(section) < 64 << 20 else 6))
+    elif doc.skeleton:
         writer.add_blob(SKELETON_BLOB, 1, zlib.compress(doc.skeleton, 9))
     return writer.finish()

@@ -49,9 +49,10 @@ class WeightRole:
 
 def _graph_roles(doc: ModelDocument) -> dict[str, tuple[str, int | None, str]] | None:
     if doc.format == "onnx":
+        from .formats.onnx_format import model_proto
         from .formats.onnx_roles import graph_roles
 
-        return graph_roles(doc.skeleton)
+        return graph_roles(model_proto(doc))
     return None
 
 

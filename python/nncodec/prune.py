@@ -11,7 +11,7 @@ ModelDocument of any format.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -249,7 +249,7 @@ def prune_document(doc: ModelDocument, options: PruneOptions) -> tuple[ModelDocu
         layers.append(LayerReport(name, tuple(array.shape), roles[name].kind, roles[name].source, int(array.size),
                                   int(mask.sum()), float(magnitudes.sum()), float(magnitudes[mask].sum()),
                                   details[name]))
-    out = ModelDocument(doc.format, tensors, doc.skeleton, dict(doc.attrs))
+    out = replace(doc, tensors=tensors)
     return out, PruneReport(options, layers, skipped)
 
 

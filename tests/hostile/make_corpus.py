@@ -31,6 +31,7 @@ from nncodec.nnzfile import META_BLOB, SKELETON_BLOB
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 import nnz_reference  # noqa: E402  (tests/nnz_reference.py: crafts containers with valid checksums)
+from legacy_layout import pack_v1  # noqa: E402  (format 1.0 skeletons)
 
 CORPUS = HERE / "corpus"
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
@@ -154,7 +155,7 @@ def sharded_nnz(shard_names: list[str]) -> bytes:
         layout = byte_layout.FileLayout(shard, data, [byte_layout.Hole(len(data) - array.nbytes, f"t{i}")])
         files.append(layout)
         tensors[f"t{i}"] = array
-    skeleton = byte_layout.pack(files, tensors, {"format": "safetensors", "kind": "sharded", "metadata": {}, "raw": []})
+    skeleton = pack_v1(files, tensors, {"format": "safetensors", "kind": "sharded", "metadata": {}, "raw": []})
     return nnz_bytes(tensors, meta_for("safetensors", "model.safetensors.index.json", {"kind": "sharded"}), skeleton)
 
 
@@ -200,7 +201,7 @@ def torch_nnz(views: list[list], storage: np.ndarray, holes: int = 1) -> bytes:
     archive = torch_zip(data_pkl, extra=[("archive/data/0", storage.tobytes(), 0)])
     offset = archive.index(storage.tobytes())
     layout = byte_layout.FileLayout("model.pt", archive, [byte_layout.Hole(offset, "w")])
-    skeleton = byte_layout.pack([layout], {"w": storage}, {"format": "torch", "kind": "zip", "views": views})
+    skeleton = pack_v1([layout], {"w": storage}, {"format": "torch", "kind": "zip", "views": views})
     if holes > 1:  # the same tensor put back at many offsets of a file claimed to be huge
         header, kept = byte_layout.unpack(skeleton)
         size = header["files"][0]["size"]
@@ -306,7 +307,7 @@ def _():
 def _():
     archive = zip_bytes([("archive/data.pkl", state_dict_pickle(b""), 0), ("archive/Data.pkl", b"\x80\x02N.", 0),
                          ("archive/version", b"3\n", 0)])
-    skeleton = byte_layout.pack([byte_layout.FileLayout("model.pt", archive)], {},
+    skeleton = pack_v1([byte_layout.FileLayout("model.pt", archive)], {},
                                 {"format": "torch", "kind": "zip", "views": []})
     return nnz_bytes({}, meta_for("torch", "model.pt", {"kind": "zip"}), skeleton)
 
@@ -328,7 +329,7 @@ def _():
       "LimitExceededError", "nested too deeply")
 def _():
     archive = torch_zip(deep_tuple_key(400_000), deflate=True)
-    skeleton = byte_layout.pack([byte_layout.FileLayout("model.pt", archive)], {},
+    skeleton = pack_v1([byte_layout.FileLayout("model.pt", archive)], {},
                                 {"format": "torch", "kind": "zip", "views": []})
     return nnz_bytes({}, meta_for("torch", "model.pt", {"kind": "zip"}), skeleton)
 

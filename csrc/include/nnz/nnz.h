@@ -181,6 +181,41 @@ NNZ_API nnz_status nnz_decode_all(const nnz_reader* reader, void* const* outs, c
 /* Checks the stored checksum of tensor `index` without decoding it (NNZ_ERR_CHECKSUM if damaged). */
 NNZ_API nnz_status nnz_verify_tensor(const nnz_reader* reader, size_t index, nnz_error* error);
 
+/* Whole-file restore.
+ * A .nnz file of format 1.1 or later holds the files of the model it was made from: an ONNX model
+ * and its external-data files, a PyTorch archive, a safetensors file or a sharded checkpoint's
+ * index and shards. nnz_restore streams them, in order, through a sink: each file is opened,
+ * written in pieces and closed, byte for byte as it was encoded (after lossless coding), with
+ * about one tensor in memory at a time. Every name is checked before the sink sees it: a relative
+ * path with components separated by '/', no empty, "." or ".." component, no component starting
+ * with a dot, no control or format character, no backslash or colon, at most 16 components and
+ * 4096 bytes (docs/SECURITY.md), and no two names equal ignoring ASCII case.
+ * Files written before format 1.1 hold the model in another form, which only the Python package
+ * restores: these functions return NNZ_ERR_UNSUPPORTED for them (and for files holding tensors
+ * only). */
+typedef struct nnz_sink {
+  /* Each returns 0 to go on; any other value stops the restore with NNZ_ERR_IO. open announces
+   * the file's size; write is then called until exactly that many bytes were given. */
+  int (*open)(void* ctx, const char* name, uint64_t size);
+  int (*write)(void* ctx, const void* data, size_t size);
+  int (*close)(void* ctx);
+} nnz_sink;
+
+/* Number of files of the model and their total size in bytes. */
+NNZ_API nnz_status nnz_restore_size(const nnz_reader* reader, size_t* file_count, uint64_t* total_bytes,
+                                    nnz_error* error);
+
+/* Name (NUL-terminated UTF-8, valid until nnz_close) and size of file `index`, in restore order. */
+NNZ_API nnz_status nnz_restore_file(const nnz_reader* reader, size_t index, const char** name, uint64_t* size,
+                                    nnz_error* error);
+
+/* Streams every file through `sink` (its callbacks get `sink_ctx`). `threads` as for decoding:
+ * tensors are decoded on up to that many threads; the bytes written never depend on it. On
+ * failure the sink may have seen part of the files: write them somewhere private and keep them
+ * only on NNZ_OK. */
+NNZ_API nnz_status nnz_restore(const nnz_reader* reader, const nnz_sink* sink, void* sink_ctx, int threads,
+                               nnz_error* error);
+
 /* XXH64 (seed 0) of a byte range: the checksum nnz-decode prints for each decoded tensor. */
 NNZ_API uint64_t nnz_xxh64(const void* data, size_t size);
 

@@ -1,24 +1,23 @@
 """Files kept as their exact bytes, with the tensor data cut out ("holes") to be coded.
 
-PyTorch archives, legacy ``torch.save`` files and safetensors files are stored the same way: the
-skeleton holds every byte of every file except the tensor data, and a layout saying where each
-tensor's bytes go back (and which CRC-32 fields cover them). Writing puts the decoded tensors back
-into their holes, so a lossless round trip reproduces each file bit for bit, and whatever a
-reader of the original format checks (pickles, headers, alignment, CRCs) is as it was. After a
-lossy codec the CRC fields are recomputed.
+Every model file is stored the same way: every byte of every file except the tensor data, and a
+layout saying where each tensor's bytes go back (and which CRC-32 fields cover them). Writing
+puts the decoded tensors back into their holes, so a lossless round trip reproduces each file
+bit for bit, and whatever a reader of the original format checks (pickles, headers, alignment,
+CRCs) is as it was. After a lossy codec the CRC fields are recomputed.
 
-The skeleton: ``b"NNZL"``, the length of the layout JSON (u64 LE), the layout JSON, then the kept
-bytes of each file in order. The layout (``header``) holds ``files``: for each, its ``name``,
-``size`` and ``holes`` ``[offset, tensor, crc_fields, swap]`` sorted by offset, where ``swap`` is
-the element size to byte-swap (big-endian files) or 0; plus whatever the format module adds.
-It lives inside the skeleton, which the container compresses, because for a checkpoint with
-thousands of tensors it is far from small.
+Since format 1.1 the layout is binary, in the section ``nncodec/files`` (:func:`pack_files`,
+docs/FORMAT.md 9.1), so that the C library restores the files itself (csrc/container/
+restore.cpp); format 1.0 files hold a JSON layout in ``nncodec/skeleton`` (:func:`unpack`,
+:func:`write_files`): ``b"NNZL"``, the length of the layout JSON (u64 LE), the layout JSON
+(``files``: for each, its ``name``, ``size`` and ``holes`` ``[offset, tensor, crc_fields, swap]``
+sorted by offset, plus what the format module added), then the kept bytes of each file.
 """
 
 from __future__ import annotations
 
 import bisect
-import json
+
 import struct
 import zlib
 from collections.abc import Container, Mapping
@@ -35,6 +34,8 @@ from ..limits import DEFAULT_LIMITS, Limits
 
 MAGIC = b"NNZL"
 LAYOUT_VERSION = 1
+FILES_MAGIC = b"NNZF"
+FILES_VERSION = 1
 
 
 @dataclass
@@ -61,25 +62,68 @@ def unique_name(base: str, taken: Container[str]) -> str:
     return candidate
 
 
-def pack(files: list[FileLayout], tensors: Mapping[str, np.ndarray], header: dict[str, Any]) -> bytes:
-    """The skeleton of ``files``: their bytes minus the holes, after the layout."""
-    entries = []
-    kept: list[bytes] = []
+def _kept_pieces(f: FileLayout, tensors: Mapping[str, np.ndarray]) -> tuple[list[Hole], list[Any]]:
+    """The holes of ``f`` by offset and its bytes between them (one more piece than holes)."""
+    holes = sorted(f.holes, key=lambda h: h.offset)
+    pieces = []
+    pos = 0
+    for h in holes:
+        length = tensors[h.tensor].nbytes
+        if h.offset < pos or h.offset + length > len(f.data):
+            raise CorruptFileError(f"{f.name}: tensor data of {h.tensor!r} overlaps other data")
+        pieces.append(f.data[pos:h.offset])
+        pos = h.offset + length
+    pieces.append(f.data[pos:])
+    return holes, pieces
+
+
+def _text(s: str) -> bytes:
+    raw = s.encode("utf-8")
+    if len(raw) > 0xFFFF:
+        raise CorruptFileError(f"name too long for the file layout: {s[:80]!r}...")
+    return struct.pack("<H", len(raw)) + raw
+
+
+def pack_files(files: list[FileLayout], tensors: Mapping[str, np.ndarray]) -> bytes:
+    """The section ``nncodec/files``: a header, the binary layout of every file, then the kept
+    bytes of every file in order (docs/FORMAT.md, section 9.1)."""
+    layout = [struct.pack("<I", len(files))]
+    kept: list[Any] = []
     for f in files:
-        holes = sorted(f.holes, key=lambda h: h.offset)
-        pos = 0
+        holes, pieces = _kept_pieces(f, tensors)
+        layout.append(_text(f.name) + struct.pack("<QI", len(f.data), len(holes)))
         for h in holes:
-            length = tensors[h.tensor].nbytes
-            if h.offset < pos or h.offset + length > len(f.data):
-                raise CorruptFileError(f"{f.name}: tensor data of {h.tensor!r} overlaps other data")
-            kept.append(f.data[pos:h.offset])
-            pos = h.offset + length
-        kept.append(f.data[pos:])
-        entries.append({"name": f.name, "size": len(f.data),
-                        "holes": [[h.offset, h.tensor, h.crc_fields, h.swap] for h in holes]})
-    layout = json.dumps({"layout": LAYOUT_VERSION, **header, "files": entries},
-                        sort_keys=True, separators=(",", ":")).encode()
-    return b"".join([MAGIC, struct.pack("<Q", len(layout)), layout, *kept])
+            if len(h.crc_fields) > 8:
+                raise CorruptFileError(f"{f.name}: more than 8 CRC fields for tensor {h.tensor!r}")
+            layout.append(struct.pack("<Q", h.offset) + _text(h.tensor) + struct.pack("<BB", h.swap, len(h.crc_fields))
+                          + b"".join(struct.pack("<Q", c) for c in h.crc_fields))
+        kept.extend(pieces)
+    body = b"".join(layout)
+    return b"".join([FILES_MAGIC, bytes([FILES_VERSION, 0, 0, 0]), struct.pack("<Q", len(body)), body, *kept])
+
+
+def write_layouts(files: list[FileLayout], tensors: Mapping[str, np.ndarray], paths: list[Path]) -> None:
+    """Write each in-memory file layout to ``paths[i]`` with ``tensors`` in its holes (a model
+    being encoded, or changed: the tensors may differ from those the file held)."""
+    used: set[str] = set()
+    for f, path in zip(files, paths, strict=True):
+        holes, pieces = _kept_pieces(f, tensors)
+        entries = [(h.offset, h.tensor, list(h.crc_fields), h.swap) for h in holes]
+        _write_one(path, len(f.data), entries, memoryview(b"".join(pieces)), tensors, used)
+
+
+def format_attrs(doc, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """What the format module recorded besides the files (torch views, safetensors metadata):
+    the document's attributes, or for a format 1.0 file its JSON layout."""
+    return doc.attrs if not doc.skeleton else unpack(doc.skeleton, limits)[0]
+
+
+def write_document_files(doc, out: Path, staging) -> list[Path]:
+    """Write a document's files into ``staging``: the first under the output's name, the others
+    (shards, external data) under their own; returns the paths written."""
+    paths = [staging.path(out.name)] + [staging.path(f.name) for f in doc.files[1:]]
+    write_layouts(doc.files, doc.tensors, paths)
+    return paths
 
 
 def unpack(skeleton: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, Any], memoryview]:
@@ -133,38 +177,45 @@ def write_files(skeleton: bytes, tensors: Mapping[str, np.ndarray], paths: list[
     used: set[str] = set()
     for entry, path in zip(files, paths):
         size, holes = _holes(entry)
-        pieces: list[tuple[int, int, np.ndarray | None]] = []  # (file offset, length, tensor bytes)
-        at = 0
-        for offset, name, _, swap in holes:
-            if name not in tensors:
-                raise CorruptFileError(f"tensor {name!r} is missing from the file")
-            if name in used:
-                raise CorruptFileError(f"the stored file layout puts tensor {name!r} in more than one place")
-            used.add(name)
-            data = _hole_bytes(tensors[name], swap)
-            if offset < at or offset + data.nbytes > size:
-                raise CorruptFileError("the stored file layout has overlapping tensors")
-            pieces.append((at, offset - at, None))
-            pieces.append((offset, data.nbytes, data))
-            at = offset + data.nbytes
-        pieces.append((at, size - at, None))
-        kept_len = sum(length for _, length, data in pieces if data is None)
-        if pos + kept_len > len(kept):
-            raise CorruptFileError("the stored file layout does not match its bytes")
-        fixed = bytearray(kept[pos:pos + kept_len])
-        pos += kept_len
-        _patch_crcs(fixed, pieces, holes)
-        with open(path, "wb") as out:
-            k = 0
-            for _, length, data in pieces:
-                if data is None:
-                    out.write(fixed[k:k + length])
-                    k += length
-                else:
-                    out.write(data)
+        pos += _write_one(path, size, holes, kept[pos:], tensors, used)
     if pos != len(kept):
         raise CorruptFileError("the stored file layout does not match its bytes")
     return header
+
+
+def _write_one(path: Path, size: int, holes: list[tuple[int, str, list[int], int]], kept: memoryview,
+               tensors: Mapping[str, np.ndarray], used: set[str]) -> int:
+    """Write one file of ``size`` bytes: its kept bytes (from the start of ``kept``) with the
+    tensors in its holes, each CRC field set; returns how many kept bytes it took."""
+    pieces: list[tuple[int, int, np.ndarray | None]] = []  # (file offset, length, tensor bytes)
+    at = 0
+    for offset, name, _, swap in holes:
+        if name not in tensors:
+            raise CorruptFileError(f"tensor {name!r} is missing from the file")
+        if name in used:
+            raise CorruptFileError(f"the stored file layout puts tensor {name!r} in more than one place")
+        used.add(name)
+        data = _hole_bytes(tensors[name], swap)
+        if offset < at or offset + data.nbytes > size:
+            raise CorruptFileError("the stored file layout has overlapping tensors")
+        pieces.append((at, offset - at, None))
+        pieces.append((offset, data.nbytes, data))
+        at = offset + data.nbytes
+    pieces.append((at, size - at, None))
+    kept_len = sum(length for _, length, data in pieces if data is None)
+    if kept_len > len(kept):
+        raise CorruptFileError("the stored file layout does not match its bytes")
+    fixed = bytearray(kept[:kept_len])
+    _patch_crcs(fixed, pieces, holes)
+    with open(path, "wb") as out:
+        k = 0
+        for _, length, data in pieces:
+            if data is None:
+                out.write(fixed[k:k + length])
+                k += length
+            else:
+                out.write(data)
+    return kept_len
 
 
 def _patch_crcs(fixed: bytearray, pieces: list[tuple[int, int, np.ndarray | None]], holes: list) -> None:

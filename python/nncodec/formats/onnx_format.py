@@ -1,19 +1,22 @@
 """ONNX models in and out.
 
-Every tensor with data is found: graph initializers, sparse initializers, ``Constant`` node values
-and other tensor attributes, at any depth of subgraphs (``If``/``Loop``/``Scan`` bodies), in local
-functions and in training-info graphs. Their data (raw bytes, typed fields or external files) is
-taken out of the protobuf; what remains (the skeleton) keeps everything else, so writing it back
-with the same tensors reproduces the model, and in practice the very same bytes.
+Every tensor with data is found (:mod:`.onnx_wire`, from the protobuf wire format): graph
+initializers, sparse initializers, ``Constant`` node values and other tensor attributes, at any
+depth of subgraphs (``If``/``Loop``/``Scan`` bodies), in local functions and in training-info
+graphs. A tensor whose data is one contiguous run of the file (``raw_data``, packed
+``float_data``/``double_data``) or of an external-data file is coded; every other byte of the
+model and its external files is kept (:mod:`.byte_layout`), so decoding gives the very same files
+byte for byte, with no protobuf library (libnnz restores them too). Tensors typed otherwise
+(``int32_data``-packed, strings, float8, segments) stay in the kept bytes.
 
-Tensors are matched between reading and writing by their position in one fixed traversal order,
-recorded in ``attrs["slots"]``: for each tensor proto, the .nnz tensor name and where its data
-lived, or ``None`` for tensors left untouched in the skeleton (dtypes .nnz does not hold, such as
-strings or float8, and malformed tensors).
+Files written by format 1.0 hold a ModelProto without tensor data and ``attrs["slots"]``: for
+each tensor proto in one fixed traversal order, the .nnz tensor name and where its data lived
+(or ``None``); :func:`write` still decodes them.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections import defaultdict
 from collections.abc import Iterator
@@ -24,10 +27,12 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
+from ..atomic import check_member_name
 from ..dtypes import NUMPY_DTYPES, check_shape
 from ..errors import CorruptFileError, UnsafeInputError
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model import ModelDocument
+from . import byte_layout, onnx_wire
 
 FORMAT = "onnx"
 SUFFIXES = (".onnx",)
@@ -144,112 +149,110 @@ class _ExternalRanges:
     (aliased ranges would be coded once per tensor: a small model, a huge .nnz)."""
 
     def __init__(self) -> None:
-        self.taken: dict[Path, list[tuple[int, int, str]]] = defaultdict(list)
+        self.taken: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+
+    def add(self, location: str, begin: int, end: int, name: str) -> None:
+        self.taken[location].append((begin, end, name))
 
     def check(self) -> None:
-        for path, ranges in self.taken.items():
+        for location, ranges in self.taken.items():
             ranges.sort()
             for (_, end, first), (begin, _, second) in zip(ranges, ranges[1:]):
                 if begin < end:
                     raise CorruptFileError(f"tensors {first!r} and {second!r} share bytes of the external data file "
-                                           f"{path.name!r}")
+                                           f"{location!r}")
 
 
-def _read_external(t: TensorProto, base_dir: Path, ranges: _ExternalRanges) -> bytes:
-    info = _external_info(t)
-    path = safe_external_path(base_dir, info.get("location", ""))
-    offset, length = _external_range(info, t.name)
-    if not path.is_file():
-        raise CorruptFileError(f"tensor {t.name!r}: external data file {info['location']!r} not found")
-    size = path.stat().st_size
-    if offset > size or (length is not None and offset + length > size):
-        raise CorruptFileError(f"tensor {t.name!r}: external data range is past the end of {info['location']!r}")
-    length = size - offset if length is None else length
-    ranges.taken[path].append((offset, offset + length, t.name))
-    with open(path, "rb") as f:
-        f.seek(offset)
-        return f.read(length)
+def _map(path: Path) -> memoryview:
+    """The file's bytes, mapped without holding a file descriptor (a model may have thousands of
+    external-data files)."""
+    from .. import _core
+
+    return memoryview(_core.FileMap(str(path)))
 
 
-# ---------------------------------------------------------------------------------------------
-# Reading
+class _Reader:
+    """Turns the TensorProtos found in a model file into coded tensors and holes."""
 
+    def __init__(self, path: Path, buf) -> None:
+        self.path = path
+        self.model = byte_layout.FileLayout(path.name, buf)
+        self.externals: dict[str, byte_layout.FileLayout] = {}
+        self.ranges = _ExternalRanges()
+        self.tensors: dict[str, np.ndarray] = {}
 
-def _element_count(t: TensorProto) -> int:
-    count = 1
-    for d in t.dims:
-        if d < 0:
-            raise CorruptFileError(f"tensor {t.name!r} has a negative dimension")
-        count *= d
-    return count
+    def add(self, t: onnx_wire.WireTensor) -> None:
+        if t.unusual or t.data_type not in _ONNX_TYPES:
+            return  # kept as it is, in the model's bytes
+        dtype = NUMPY_DTYPES[_ONNX_TYPES[t.data_type][0]]
+        shape = check_shape(t.dims, f"{self.path.name}: tensor {t.label!r}")
+        count = math.prod(shape)
+        if t.external_location:
+            found = None if t.data is not None else self._external(t, dtype, count)
+        else:
+            found = self._internal(t, dtype, count)
+        if found is None:
+            return
+        layout, offset = found
+        name = byte_layout.unique_name(t.label, self.tensors)
+        self.tensors[name] = np.frombuffer(layout.data, dtype=dtype, count=count, offset=offset).reshape(shape)
+        layout.holes.append(byte_layout.Hole(offset, name))
 
-
-def _take_data(t: TensorProto, base_dir: Path, ranges: _ExternalRanges) -> tuple[np.ndarray, str] | None:
-    """The tensor's values and where they were stored, or None to leave it in the skeleton."""
-    if t.data_type not in _ONNX_TYPES or t.HasField("segment"):
-        return None
-    name, typed_field = _ONNX_TYPES[t.data_type]
-    dtype = NUMPY_DTYPES[name]
-    count = _element_count(t)
-    shape = check_shape(t.dims, f"tensor {t.name!r}")
-    if t.data_location == TensorProto.EXTERNAL:
-        data = _read_external(t, base_dir, ranges)
-        if len(data) != count * dtype.itemsize:
-            raise CorruptFileError(f"tensor {t.name!r}: external data size does not match its shape")
-        return np.frombuffer(data, dtype=dtype).reshape(shape), "external"
-    if t.raw_data:
-        if len(t.raw_data) != count * dtype.itemsize:
-            return None  # malformed: keep it as it is
-        return np.frombuffer(t.raw_data, dtype=dtype).reshape(shape), "raw_data"
-    present = [f for f in _TYPED_FIELDS if len(getattr(t, f))]
-    if present != [typed_field] or len(getattr(t, typed_field)) != count:
-        return None  # empty, or an unusual mix of fields: keep it as it is
-    values = getattr(t, typed_field)
-    if t.data_type in _BITS_IN_INT32:
-        wide = np.asarray(values, dtype=np.int64)
-        if wide.min() < 0 or wide.max() > 0xFFFF:
+    def _internal(self, t: onnx_wire.WireTensor, dtype: np.dtype, count: int):
+        if t.data is None:
             return None
-        array = wide.astype(np.uint16).view(dtype)
-    else:
-        array = np.asarray(values, dtype=dtype)
-        if not np.array_equal(np.asarray(array.tolist()), np.asarray(list(values)), equal_nan=array.dtype.kind == "f"):
-            return None  # values that do not survive the conversion exactly
-    return array.reshape(shape), typed_field
+        begin, end = t.data
+        packed = {onnx_wire.FLOAT_DATA: TensorProto.FLOAT, onnx_wire.DOUBLE_DATA: TensorProto.DOUBLE}
+        if end - begin != count * dtype.itemsize or packed.get(t.data_field, t.data_type) != t.data_type:
+            return None  # malformed or typed otherwise: kept as it is
+        return self.model, begin
+
+    def _external(self, t: onnx_wire.WireTensor, dtype: np.dtype, count: int):
+        location = t.external.get("location", "")
+        path = safe_external_path(self.path.parent, location)
+        check_member_name(location, "external data file name")
+        offset, length = _external_range(t.external, t.label)
+        if not path.is_file():
+            raise CorruptFileError(f"tensor {t.label!r}: external data file {location!r} not found")
+        layout = self.externals.get(location)
+        if layout is None:
+            layout = self.externals[location] = byte_layout.FileLayout(location, _map(path))
+        nbytes = count * dtype.itemsize
+        if length is not None and length != nbytes or offset + nbytes > len(layout.data):
+            raise CorruptFileError(f"tensor {t.label!r}: external data size does not match its shape")
+        self.ranges.add(location, offset, offset + nbytes, t.label)
+        return layout, offset
 
 
 def read(path: Path, limits: Limits = DEFAULT_LIMITS) -> ModelDocument:
+    """The model file (and its external-data files) as byte layouts with the tensors' holes."""
     path = Path(path)
+    buf = _map(path)
     try:
-        model = onnx.load_model(str(path), load_external_data=False)
-    except Exception as exc:  # onnx raises DecodeError, ValueError, ... on malformed input
+        found = onnx_wire.tensors(buf, len(buf))
+        graph = onnx_wire.has_graph(buf, len(buf))
+    except CorruptFileError as exc:
         raise CorruptFileError(f"{path.name}: not a readable ONNX model ({exc})") from None
-    if not model.HasField("graph"):
+    if not graph:
         raise CorruptFileError(f"{path.name}: not an ONNX model (it has no graph)")
-    base_dir = path.parent
-    tensors: dict[str, np.ndarray] = {}
-    slots: list[list[str] | None] = []
-    ranges = _ExternalRanges()
-    for t, label in _model_tensors(model):
-        if not isinstance(label, str):  # a tensor name that is not valid UTF-8 (see _external_info)
-            raise CorruptFileError(f"{path.name}: tensor name {label!r} is not valid UTF-8")
-        taken = _take_data(t, base_dir, ranges)
-        if taken is None:
-            slots.append(None)
-            continue
-        array, storage = taken
-        name = label
-        k = 1
-        while name in tensors:
-            k += 1
-            name = f"{label}#{k}"
-        tensors[name] = array
-        slots.append([name, storage])
-        if storage == "raw_data":
-            t.ClearField("raw_data")
-        elif storage != "external":
-            t.ClearField(storage)
-    ranges.check()
-    return ModelDocument(FORMAT, tensors, model.SerializeToString(), {"slots": slots})
+    reader = _Reader(path, buf)
+    for t in found:
+        reader.add(t)
+    reader.ranges.check()
+    return ModelDocument(FORMAT, reader.tensors, files=[reader.model, *reader.externals.values()])
+
+
+def model_proto(doc: ModelDocument):
+    """The whole model with its tensors' data inside (external data read in), for tools that
+    analyse or change the graph (fidelity targets, pruning)."""
+    import tempfile
+
+    from ..atomic import Staging
+
+    with tempfile.TemporaryDirectory(prefix="nncodec-onnx-") as tmp:
+        staging = Staging(Path(tmp), Path(tmp))
+        write(doc, Path("model.onnx"), staging)
+        return onnx.load_model(str(staging.path("model.onnx")))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,8 +305,42 @@ def _write_external(staging, location: str, pieces: list[tuple[int, np.ndarray, 
 
 def write(doc: ModelDocument, out: Path, staging, *, inline_external: bool = False,
           limits: Limits = DEFAULT_LIMITS) -> None:
-    """Write the model to ``staging.path(out.name)`` (external data files beside it, each opened
-    once, one at a time)."""
+    """Write the model to ``staging.path(out.name)``, its external-data files beside it (or their
+    data inside the model with ``inline_external``)."""
+    if doc.files:
+        paths = byte_layout.write_document_files(doc, out, staging)
+        check_restored(paths, limits)
+        if inline_external:
+            inline_external_data(paths)
+        return
+    _write_slots(doc, out, staging, inline_external)
+
+
+def check_restored(paths: list[Path], limits: Limits = DEFAULT_LIMITS) -> None:
+    """The files came from a .nnz file, which may be hostile: the model's tensors may only name
+    external-data files that were restored with it (never a file elsewhere)."""
+    model = _map(paths[0])
+    try:
+        locations = onnx_wire.external_locations(model, len(model))
+    except CorruptFileError as exc:
+        raise CorruptFileError(f"{paths[0].name}: not a readable ONNX model ({exc})") from None
+    restored = {p.relative_to(paths[0].parent).as_posix() for p in paths[1:]}
+    for location in locations:
+        if location not in restored:
+            raise UnsafeInputError(f"{paths[0].name}: a tensor's external data names {location[:200]!r}, which is "
+                                   "not one of the model's files")
+
+
+def inline_external_data(paths: list[Path]) -> None:
+    """Puts the external data of the model at paths[0] inside it, and removes the other files."""
+    model = onnx.load_model(str(paths[0]))  # reads the external data, relative to the model
+    onnx.save_model(model, str(paths[0]))
+    for p in paths[1:]:
+        p.unlink()
+
+
+def _write_slots(doc: ModelDocument, out: Path, staging, inline_external: bool) -> None:
+    """Format 1.0: the stored ModelProto with each tensor's data put back into its slot."""
     model = onnx.ModelProto()
     try:
         model.ParseFromString(doc.skeleton)

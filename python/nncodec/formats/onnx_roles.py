@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import onnx
 
-from ..errors import CorruptFileError
 
 # Operators whose tensor inputs (from index 1 on) are normalization parameters.
 _NORM_OPS = frozenset({
@@ -65,18 +64,13 @@ def _graphs(model: onnx.ModelProto) -> Iterator[list[onnx.NodeProto]]:
         yield from walk(func.node)
 
 
-def graph_roles(skeleton: bytes) -> dict[str, tuple[str, int | None, str]]:
+def graph_roles(model: onnx.ModelProto) -> dict[str, tuple[str, int | None, str]]:
     """name -> (kind, output axis, consumer op) for every tensor some node consumes.
 
     kind is "dense" or "conv" for a weight, "embedding", "norm" or "other". A tensor with several
     uses takes the most restrictive: any use other than as a weight makes it "other" (or
     "embedding"/"norm"), and weights used with different output axes become "other".
     """
-    model = onnx.ModelProto()
-    try:
-        model.ParseFromString(skeleton)
-    except Exception as exc:
-        raise CorruptFileError(f"the ONNX graph is damaged ({exc})") from None
     rank = {"dense": 0, "conv": 0, "other": 1, "norm": 2, "embedding": 3}
     roles: dict[str, tuple[str, int | None, str]] = {}
     for nodes in _graphs(model):

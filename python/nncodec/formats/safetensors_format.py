@@ -172,14 +172,16 @@ def read(path: Path, limits: Limits = DEFAULT_LIMITS) -> ModelDocument:
         layout, metadata = _read_file(path, path.name, tensors, raw, limits)
         files = [layout]
         kind = "single"
-    header = {"format": FORMAT, "kind": kind, "metadata": metadata, "raw": raw}
-    skeleton = byte_layout.pack(files, tensors, header)
-    return ModelDocument(FORMAT, tensors, skeleton, {"kind": kind})
+    return ModelDocument(FORMAT, tensors, attrs={"kind": kind, "metadata": metadata, "raw": raw}, files=files)
 
 
 def write(doc: ModelDocument, out: Path, staging, *, limits: Limits = DEFAULT_LIMITS, **_options: Any) -> None:
     """Write the file (or the index and its shards) back, bit for bit after lossless coding."""
-    header, _ = byte_layout.unpack(doc.skeleton, limits)
+    if doc.files:
+        paths = byte_layout.write_document_files(doc, out, staging)
+        check_restored(paths, limits, doc.attrs.get("kind") == "sharded")
+        return
+    header, _ = byte_layout.unpack(doc.skeleton, limits)  # format 1.0
     names = [f.get("name") if isinstance(f, dict) else None for f in header["files"]]
     if not names or not all(isinstance(n, str) and n for n in names):
         raise CorruptFileError("the stored file layout is damaged")
@@ -189,14 +191,23 @@ def write(doc: ModelDocument, out: Path, staging, *, limits: Limits = DEFAULT_LI
     # The first file takes the output's name; shards keep theirs, beside it (never outside).
     paths = [staging.path(out.name)] + [staging.path(n) for n in names[1:]]
     byte_layout.write_files(doc.skeleton, doc.tensors, paths, limits)
+    check_restored(paths, limits, sharded)
+
+
+def check_restored(paths: list[Path], limits: Limits = DEFAULT_LIMITS, sharded: bool | None = None) -> None:
+    """The files came from a .nnz file, which may be hostile: each safetensors file written (the
+    shards, after a sharded checkpoint's index) must pass safetensors' own checks."""
+    if sharded is None:
+        sharded = len(paths) > 1
     for p in paths[1:] if sharded else paths:
-        buf = _map(p)  # the skeleton may come from a hostile .nnz: check what was written
+        if sharded and not p.name.lower().endswith(".safetensors"):
+            raise CorruptFileError(f"{p.name}: a safetensors checkpoint's files are the index and *.safetensors shards")
+        buf = _map(p)
         _parse_header(buf, len(buf), p.name, limits)
 
 
 def model_tensors(doc: ModelDocument, budget=None, limits: Limits = DEFAULT_LIMITS) -> dict[str, np.ndarray]:
-    header, _ = byte_layout.unpack(doc.skeleton, limits)
-    raw = header.get("raw", [])
+    raw = byte_layout.format_attrs(doc, limits).get("raw", [])
     raw = set(raw) if isinstance(raw, list) and all(isinstance(r, str) for r in raw) else set()
     for name in raw & set(doc.tensors):
         raise UnsupportedError(f"tensor {name!r} has a dtype only safetensors can hold")
@@ -204,8 +215,7 @@ def model_tensors(doc: ModelDocument, budget=None, limits: Limits = DEFAULT_LIMI
 
 
 def metadata(doc: ModelDocument, limits: Limits = DEFAULT_LIMITS) -> dict[str, str]:
-    header, _ = byte_layout.unpack(doc.skeleton, limits)
-    meta = header.get("metadata", {})
+    meta = byte_layout.format_attrs(doc, limits).get("metadata", {})
     if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
         return {}
     return meta

@@ -388,10 +388,8 @@ def _document(parsed: _Parsed, buf, name: str) -> ModelDocument:
         path = byte_layout.unique_name(path, used_paths)
         used_paths.add(path)
         views.append([path, coded_names[id(ref)], dtype, offset, list(shape), list(stride), quantized])
-    header = {"format": FORMAT, "kind": parsed.kind, "views": views}
     files = [byte_layout.FileLayout(name, buf, holes)]
-    skeleton = byte_layout.pack(files, tensors, header)
-    return ModelDocument(FORMAT, tensors, skeleton, {"kind": parsed.kind})
+    return ModelDocument(FORMAT, tensors, attrs={"kind": parsed.kind, "views": views}, files=files)
 
 
 def read(path: Path, limits: Limits = DEFAULT_LIMITS) -> ModelDocument:
@@ -412,20 +410,33 @@ def check_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
 
 def write(doc: ModelDocument, out: Path, staging, *, limits: Limits = DEFAULT_LIMITS, **_options: Any) -> None:
     """Write the file back (byte for byte after lossless coding) to ``staging.path(out.name)``."""
-    target = staging.path(out.name)
-    byte_layout.write_files(doc.skeleton, doc.tensors, [target], limits)
-    # The skeleton came from a .nnz file, which may be hostile: the file written must pass the
-    # same checks as any input (allowed globals only, consistent storages) before it is released.
-    check_file(target, limits)
+    if doc.files:
+        paths = byte_layout.write_document_files(doc, out, staging)
+    else:  # format 1.0
+        paths = [staging.path(out.name)]
+        byte_layout.write_files(doc.skeleton, doc.tensors, paths, limits)
+    check_restored(paths, limits)
+
+
+def check_restored(paths: list[Path], limits: Limits = DEFAULT_LIMITS) -> None:
+    """The file came from a .nnz file, which may be hostile: it must pass the same checks as any
+    input (allowed globals only, consistent storages) before it is released."""
+    check_file(paths[0], limits)
+
+
+def _stored_views(doc: ModelDocument, limits: Limits) -> list:
+    views = byte_layout.format_attrs(doc, limits).get("views", [])
+    if not isinstance(views, list):
+        raise CorruptFileError("the stored tensor views are damaged")
+    return views
 
 
 def model_tensors(doc: ModelDocument, budget: Budget | None = None,
                   limits: Limits = DEFAULT_LIMITS) -> dict[str, np.ndarray]:
     """Every tensor of the model by its path, rebuilt from its storage (views copied out, each
     copy drawn from ``budget``: a view may repeat its storage's elements without limit)."""
-    header, _ = byte_layout.unpack(doc.skeleton, limits)
     out: dict[str, np.ndarray] = {}
-    for entry in header.get("views", []):
+    for entry in _stored_views(doc, limits):
         try:
             path, coded_name, dtype, offset, shape, stride, quantized = entry
             path, coded_name, dtype, offset = str(path), str(coded_name), str(dtype), int(offset)
