@@ -12,11 +12,11 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import nncodec
-from nncodec import pl
 from nncodec.cli import main
-from nncodec.compare import compare_file
+from nncodec.codecs import pl
 from nncodec.errors import NnzError
-from nncodec.verify import verify
+from nncodec.tools.compare import compare_file
+from nncodec.tools.verify import verify
 
 
 def classifier(path: Path, seed: int = 0, inputs: int = 64, hidden: int = 128, classes: int = 10) -> Path:
@@ -147,11 +147,14 @@ def test_verify_errors_are_clear(model, tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert main(["encode", str(model), "--codec", "pl", "--p", "nonsense", "-q"]) == 1
     assert "p must be" in capsys.readouterr().err
-    assert main(["encode", str(model), "--p", "0.1", "-q"]) == 2
+    assert main(["encode", str(model), "--codec", "lossless", "--p", "0.1", "-q"]) == 2
     assert "apply to --codec pl" in capsys.readouterr().err
+    assert main(["encode", str(model), "--p", "0.1", "-q", "-f"]) == 0  # pl's settings imply --codec pl
+    with nncodec.load(model.with_suffix(".nnz")) as f:
+        assert f.meta["codec"] == "pl"
 
 
 def test_default_settings_are_documented_values():
-    s = pl.settings({})
+    s = pl.PlSettings.from_params({})
     assert (s.p, s.relative, s.pm, s.exact_positions, s.block) == (0.0002, True, 1, False, 1 << 16)
-    assert pl.settings({"positions": "exact"}).block is None  # one row
+    assert pl.PlSettings.from_params({"positions": "exact"}).block is None  # one row

@@ -17,7 +17,7 @@ from nncodec import _core
 from nncodec.errors import CorruptFileError, LimitExceededError
 from nncodec.model import ModelDocument
 from nncodec.nnzfile import NnzFile, write_document
-from nncodec.plan import EncodeOptions
+from nncodec.codecs.coding import EncodeOptions
 
 FUZZ = Path(__file__).resolve().parent / "fuzz"
 

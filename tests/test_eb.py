@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 from nncodec import _core
 from nncodec.errors import CorruptFileError, NnzError
-from nncodec.plan import EncodeOptions, encode_array
+from nncodec.codecs.coding import EncodeOptions, encode_array
 
 FLOAT_DTYPES = [np.dtype("<f4"), np.dtype("<f2"), np.dtype(ml_dtypes.bfloat16), np.dtype("<f8")]
 NAMES = {np.dtype("<f4"): "float32", np.dtype("<f2"): "float16", np.dtype(ml_dtypes.bfloat16): "bfloat16",
@@ -181,7 +181,7 @@ def test_bad_parameters_are_corrupt():
 def test_relative_error_is_per_tensor_std():
     rng = np.random.default_rng(5)
     w = (rng.standard_normal((64, 64)) * 7.0).astype(np.float32)
-    options = EncodeOptions(codec="eb", params={"rel_error": 0.05})
+    options = EncodeOptions.from_params("eb", {"rel_error": 0.05})
     enc = encode_array("layer.weight", w, options)
     assert enc.codec == "eb"
     error = np.frombuffer(enc.params[:8], np.float64)[0]

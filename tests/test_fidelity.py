@@ -90,11 +90,11 @@ def test_bad_targets_and_inputs_are_refused(tmp_path, model_and_inputs):
 def test_fidelity_targets_need_a_runnable_model(tmp_path):
     from nncodec.api import _fidelity_plan
     from nncodec.model import ModelDocument
-    from nncodec.plan import EncodeOptions
+    from nncodec.codecs.coding import EncodeOptions
 
     doc = ModelDocument("safetensors", {"w": np.zeros((4, 4), np.float32)})
     with pytest.raises(UnsupportedError):
-        _fidelity_plan(doc, EncodeOptions(codec="eb", params={}), 0.999, None, "calibrated", None)
+        _fidelity_plan(doc, EncodeOptions(codec="eb"), 0.999, None, "calibrated", None)
 
 
 def test_the_search_crosses_a_target_its_measurements_sit_just_past():

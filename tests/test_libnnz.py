@@ -152,6 +152,28 @@ def test_c_example_output_matches_python_decoder(example, nnz_files, codec, buil
     assert out == expected
 
 
+GOLDEN_FILES = sorted((ROOT / "tests" / "golden" / "v1").rglob("*.nnz"))
+
+
+def golden_listing(path: Path) -> str:
+    """The listing the C programs must print for a golden file: from its committed arrays where
+    it has them (the .npz beside it), else from the Python decoder (models: their decoded files
+    are checked in container/test_golden.py)."""
+    npz = path.with_suffix(".npz")
+    if not npz.exists():
+        return python_listing(path, fnv1a64)
+    expected = np.load(npz)
+    with nncodec.load(path) as f:
+        return "".join(f"{fnv1a64(expected[t.name].tobytes()):016x}  {t.dtype}  {shape_text(t.shape)}  {t.name}\n"
+                       for t in f.tensors)
+
+
+@pytest.mark.parametrize("path", GOLDEN_FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_c_example_decodes_every_golden_file(example, path):
+    assert len(GOLDEN_FILES) >= 16
+    assert check([example["shared"], path]) == golden_listing(path)
+
+
 def test_c_example_output_is_the_same_for_any_thread_count(example, nnz_files):
     outputs = {check([example["shared"], nnz_files["lossless"], threads]) for threads in (1, 2, 5, 0)}
     assert len(outputs) == 1

@@ -1,4 +1,4 @@
-"""Which tensors a lossy codec may touch (plan.lossy_allowed), end to end through .nnz files."""
+"""Which tensors a lossy codec may touch (Plan.lossy_allowed), end to end through .nnz files."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from eb_models import mlp
 from nncodec import decode_file, encode_file, load
 from nncodec.cli import main
 from nncodec.errors import NnzError
-from nncodec.plan import EncodeOptions, lossy_allowed
+from nncodec.plan import Plan
 
 
 def codecs_of(path) -> dict[str, str]:
@@ -48,13 +48,13 @@ def test_min_size_keep_lossy_and_no_protect_override(tmp_path):
 @pytest.mark.parametrize("name", ["conv1.bias", "encoder.layer.0.LayerNorm.weight", "bn1.running_var", "ln_f.weight",
                                   "model.norm.weight", "blocks.3.norm1.weight", "bn.num_batches_tracked"])
 def test_protected_names(name):
-    assert not lossy_allowed(name, np.zeros((64, 64), np.float32), EncodeOptions(codec="eb", params={"error": 1.0}))
+    assert not Plan().lossy_allowed(name, np.zeros((64, 64), np.float32))
 
 
 @pytest.mark.parametrize("name", ["conv1.weight", "onnx::Conv_123", "encoder.layer.0.attention.self.query.weight",
                                   "backbone.stem.weight", "embeddings.word_embeddings.weight"])
 def test_weights_are_lossy(name):
-    assert lossy_allowed(name, np.zeros((64, 64), np.float32), EncodeOptions(codec="eb", params={"error": 1.0}))
+    assert Plan().lossy_allowed(name, np.zeros((64, 64), np.float32))
 
 
 def test_cli_error_bound_round_trip(tmp_path, capsys):

@@ -17,7 +17,7 @@ from nncodec import CorruptFileError, UnsafeInputError
 from nncodec.formats import onnx_format
 from nncodec.model import ModelDocument
 from nncodec.nnzfile import write_document
-from nncodec.plan import EncodeOptions
+from nncodec.codecs.coding import EncodeOptions
 
 
 def run(path: Path, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:

@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nncodec
-from nncodec import _core, pl
+from nncodec import _core, codecs
+from nncodec.codecs import pl
 from nncodec.errors import NnzError
-from nncodec.plan import EncodeOptions, codec_details, encode_array, plan_codec
+from nncodec.codecs.coding import EncodeOptions, encode_array, planned
 
 SPECIALS = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-45, -1e-45, 1.17e-38, 3.4e38, -3.4e38], np.float32)
 
@@ -90,8 +91,8 @@ def test_every_weight_within_p_quantized(data, a):
     out = decode(enc, a.size, threads=2)
     worst = check_bound(a, out, p)
     assert stats["max_error"] == pytest.approx(worst, rel=0, abs=0)
-    assert pl.describe(enc.params)["max_error"] == stats["max_error"]
-    assert pl.describe(enc.params)["error_bound"] == p
+    assert pl.CODEC.describe(enc.params)["max_error"] == stats["max_error"]
+    assert pl.CODEC.describe(enc.params)["error_bound"] == p
 
 
 @settings(max_examples=100)
@@ -108,7 +109,7 @@ def test_every_weight_within_p_exact_positions(data, a):
 @settings(max_examples=25)
 @given(a=weights(), threads=st.sampled_from([1, 2, 4]))
 def test_same_bytes_with_any_thread_count(a, threads):
-    p = pl.absolute_p(a, pl.settings({"p": "0.01std"}))
+    p = pl.absolute_p(a, pl.PlSettings.from_params({"p": "0.01std"}))
     one, _ = encode(a, p, block_elems=100, threads=1)
     many, _ = encode(a, p, block_elems=100, threads=threads)
     assert (one.params, one.payload) == (many.params, many.payload)
@@ -147,7 +148,7 @@ def test_bad_settings_are_clear_errors():
     for bad in ({"p": "abc"}, {"p": "-1"}, {"p": "0.1", "pm": 0}, {"p": 1, "pd": -1}, {"positions": "x"},
                 {"block": 0}, {"block": "rows"}, {"q": 1}):
         with pytest.raises(NnzError):
-            EncodeOptions(codec="pl", params=bad)
+            EncodeOptions.from_params("pl", bad)
 
 
 def test_p_relative_to_std_and_absolute():
@@ -156,9 +157,9 @@ def test_p_relative_to_std_and_absolute():
     assert pl.parse_p(0.5) == (0.5, False)
     a = np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32) * 3
     a[0, 0] = np.nan
-    s = pl.settings({"p": "0.1std"})
+    s = pl.PlSettings.from_params({"p": "0.1std"})
     assert pl.absolute_p(a, s) == pytest.approx(0.1 * float(np.nanstd(a.astype(np.float64))))
-    assert pl.absolute_p(a, pl.settings({"p": 0.25})) == 0.25
+    assert pl.absolute_p(a, pl.PlSettings.from_params({"p": 0.25})) == 0.25
 
 
 def test_damaged_payloads_fail_cleanly():
@@ -191,24 +192,25 @@ def test_damaged_payloads_fail_cleanly():
 
 
 def test_plan_keeps_small_1d_and_non_float32_tensors_lossless():
-    options = EncodeOptions(codec="pl", params={"p": "0.02std"})
+    options = EncodeOptions.from_params("pl", {"p": "0.02std"})
     rng = np.random.default_rng(0)
-    assert plan_codec("w", rng.standard_normal((64, 64)).astype(np.float32), options) == "pl"
+    assert planned("w", rng.standard_normal((64, 64)).astype(np.float32), options)[0].id == "pl"
     for name, a in {"bias": rng.standard_normal(4096).astype(np.float32),
                     "small": rng.standard_normal((8, 8)).astype(np.float32),
                     "half": rng.standard_normal((64, 64)).astype(np.float16),
                     "ints": rng.integers(0, 9, (64, 64))}.items():
-        assert plan_codec(name, a, options) == "lossless"
+        assert planned(name, a, options)[0].id == "lossless"
         coded = encode_array(name, a, options)
         assert coded.codec in ("lossless", "raw")
 
 
 def test_plan_falls_back_to_lossless_when_p_is_below_float_resolution():
     a = np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32)
-    coded = encode_array("w", a, EncodeOptions(codec="pl", params={"p": 1e-12}))
-    assert coded.codec == "lossless"
-    coded = encode_array("w", a, EncodeOptions(codec="pl", params={"p": "0.02std"}))
+    exact = encode_array("w", a, EncodeOptions.from_params("pl", {"p": 1e-12}))
+    assert exact.codec == "lossless"
+    coded = encode_array("w", a, EncodeOptions.from_params("pl", {"p": "0.02std"}))
     assert coded.codec == "pl"
-    details = codec_details("pl", coded.params)
+    details = codecs.describe("pl", coded.params)
     assert 0 < details["max_error"] <= details["error_bound"]
-    assert codec_details("lossless", b"") == {"max_error": 0.0}
+    assert codecs.describe("lossless", exact.params) == {"max_error": 0.0}
+    assert codecs.describe("lossless", b"damaged") == {}

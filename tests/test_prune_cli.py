@@ -14,8 +14,8 @@ from onnx import TensorProto, helper, numpy_helper
 from nncodec import formats
 from nncodec.cli import main
 from nncodec.errors import NnzError
-from nncodec.prunable import matrix_view, weight_roles
-from nncodec.prune import PruneOptions, prune_document, prune_file
+from nncodec.tools.prunable import matrix_view, weight_roles
+from nncodec.tools.prune import PruneOptions, prune_document, prune_file
 
 
 def _model(tmp_path, name="model.onnx", nan=False):

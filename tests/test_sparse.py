@@ -8,10 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eb_models import mlp
-from nncodec import _core, encode_file, load
-from nncodec.errors import CorruptFileError
+from nncodec import _core, codecs, encode_file, load
+from nncodec.codecs import sparse
 from nncodec.dtypes import dtype_name, element_bytes
-from nncodec.plan import EncodeOptions, encode_array, encode_sparse_layer, register_codec
+from nncodec.errors import CorruptFileError
+from nncodec.codecs.coding import EncodeOptions, encode_array
 
 
 @st.composite
@@ -73,7 +74,7 @@ def test_sparse_lossless_is_bit_exact_and_smaller_than_dense():
     w = pruned()
     w.reshape(-1)[[5, 17]] = [-0.0, np.nan]  # -0.0 is a value, not a zero
     sparse = encode_array("w", w, EncodeOptions())
-    dense = encode_array("w", w, EncodeOptions(params={"sparse": "off"}))
+    dense = encode_array("w", w, EncodeOptions.from_params(params={"sparse": "off"}))
     assert sparse.codec == "sparse" and dense.codec == "lossless"
     assert sparse.coded_bytes < 0.8 * dense.coded_bytes
     assert np.array_equal(decode(sparse, w).view(np.uint32), w.view(np.uint32))
@@ -82,14 +83,15 @@ def test_sparse_lossless_is_bit_exact_and_smaller_than_dense():
 def test_sparse_eb_keeps_zeros_and_the_bound():
     w = pruned()
     error = 0.02 * float(w.astype(np.float64).std())  # the std of the whole tensor
-    enc = encode_sparse_layer(w, "eb", "float32", element_bytes(w), EncodeOptions(codec="eb", params={"error": error}))
+    options = EncodeOptions.from_params("eb", {"error": error})
+    enc = sparse.encode_layer(options.unit, w, options.settings, options)
     assert enc.codec == "sparse" and enc.params[1:3] == b"eb"
     out = decode(enc, w)
     assert np.all(out[w == 0] == 0)
     assert np.abs(out.astype(np.float64) - w).max() <= error
     # The plan keeps whichever of dense and sparse is smaller.
-    dense = encode_array("w", w, EncodeOptions(codec="eb", params={"rel_error": 0.02, "sparse": "off"}))
-    chosen = encode_array("w", w, EncodeOptions(codec="eb", params={"rel_error": 0.02}))
+    dense = encode_array("w", w, EncodeOptions.from_params("eb", {"rel_error": 0.02, "sparse": "off"}))
+    chosen = encode_array("w", w, EncodeOptions.from_params("eb", {"rel_error": 0.02}))
     assert chosen.coded_bytes == min(dense.coded_bytes, enc.coded_bytes)
 
 
@@ -97,7 +99,8 @@ def test_sparse_eb_keeps_zeros_and_the_bound():
 def test_sparse_any_dtype(dtype):
     rng = np.random.default_rng(2)
     a = (rng.integers(1, 5, size=20000) * (rng.random(20000) < 0.1)).astype(dtype)
-    enc = encode_sparse_layer(a, "lossless", dtype_name(a.dtype), element_bytes(a), EncodeOptions())
+    options = EncodeOptions()
+    enc = sparse.encode_layer(options.unit, a, options.settings, options)
     assert enc.codec == "sparse"
     assert np.array_equal(decode(enc, a), a)
     # The plan keeps whichever of dense and sparse coding is smaller.
@@ -107,11 +110,16 @@ def test_sparse_any_dtype(dtype):
 
 
 def test_sparse_is_generic_over_the_inner_codec(monkeypatch):
-    # Any registered codec works inside: here raw, registered under another name.
-    from nncodec import plan
+    # Any registered codec works inside: here raw's coding, registered under another name.
+    class RawCopy(codecs.Codec):
+        id = "raw-copy"
+        Settings = codecs.get("raw").Settings
 
-    monkeypatch.setattr(plan, "_ENCODERS", dict(plan._ENCODERS))
-    register_codec("raw-copy", lambda array, dtype, data, options: _core.encode_raw(data, dtype))
+        def encode(self, array, settings, options):
+            return _core.encode_raw(element_bytes(array), dtype_name(array.dtype))
+
+    monkeypatch.setattr(codecs, "_REGISTRY", dict(codecs._REGISTRY))  # the registration ends with the test
+    codecs.register(RawCopy())
     w = pruned()
     enc = encode_array("w", w, EncodeOptions(codec="raw-copy"))
     assert enc.codec == "sparse" and b"raw" in enc.params
@@ -128,7 +136,7 @@ def test_pruned_model_file_round_trip(tmp_path):
 
 def _sparse_payload():
     w = pruned((100, 100))
-    return w, encode_array("w", w, EncodeOptions(codec="eb", params={"error": 0.001}))
+    return w, encode_array("w", w, EncodeOptions.from_params("eb", {"error": 0.001}))
 
 
 def test_truncated_sparse_payloads_are_corrupt():
@@ -168,8 +176,8 @@ def test_nested_sparse_is_refused():
 def test_lossy_codecs_under_the_sparse_layer_keep_the_whole_tensors_bound(codec, params):
     w = pruned((400, 300))
     bound = 0.02 * float(w.astype(np.float64).std())  # relative to the whole tensor, not the non-zeros
-    enc = encode_array("w", w, EncodeOptions(codec=codec, params=params))
-    dense = encode_array("w", w, EncodeOptions(codec=codec, params={**params, "sparse": "off"}))
+    enc = encode_array("w", w, EncodeOptions.from_params(codec, params))
+    dense = encode_array("w", w, EncodeOptions.from_params(codec, {**params, "sparse": "off"}))
     assert enc.coded_bytes <= dense.coded_bytes
     out = decode(enc, w)
     assert np.abs(out.astype(np.float64) - w).max() <= bound

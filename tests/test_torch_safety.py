@@ -23,7 +23,7 @@ from nncodec.errors import CorruptFileError, NnzError, UnsafeInputError
 from nncodec.formats import byte_layout, convert, torch_format
 from nncodec.model import ModelDocument
 from nncodec.nnzfile import write_document
-from nncodec.plan import EncodeOptions
+from nncodec.codecs.coding import EncodeOptions
 from nncodec.formats.torch_pickle import RestrictedUnpickler
 from torch_files import Reduce, legacy_file, torch_zip, torch_zip_with_pickle, torchscript_zip_with_pickle
 

@@ -1,4 +1,4 @@
-"""Training-time pruning (nncodec.train): gate probabilities, gradients, and exact prune()."""
+"""Training-time pruning (nncodec.tools.train): gate probabilities, gradients, and exact prune()."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from nncodec.train import c2s2, gates, norm_l1, surgery  # noqa: E402
+from nncodec.tools.train import c2s2, gates, norm_l1, surgery  # noqa: E402
 
 torch.set_num_threads(1)  # tiny models: threads only add overhead on a busy 2-core CI machine
 
@@ -25,7 +25,7 @@ def _cnn():
 
 
 def test_import_nncodec_does_not_import_torch():
-    code = "import sys, nncodec, nncodec.prune; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, nncodec, nncodec.tools.prune; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dataclasses import replace
-
-from . import formats
+from . import codecs, formats
 from .atomic import check_member_name, refuse_existing, staged_output
+from .codecs.coding import EncodeOptions, lossy_candidate
 from .errors import NnzError, UnsafeInputError, UnsupportedError, about
 from .formats import convert
 from .limits import DEFAULT_LIMITS, Budget, Limits, check_threads
 from .model import ModelDocument
 from .nnzfile import MEMORY_FLAG, NnzFile, TensorInfo, default_threads, write_document
-from .plan import EncodeOptions, check_params, is_lossy, lossy_allowed
 
 PathLike = str | os.PathLike  # noqa: UP007
 
@@ -59,25 +58,22 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
         raise NnzError(f"{model}: no such file")
     out = Path(output) if output is not None else default_encoded_path(model)
     refuse_existing(out, force)
-    params = dict(params or {})
     if rounding not in ("calibrated", "nearest"):
         raise NnzError(f"rounding must be 'calibrated' or 'nearest', not {rounding!r}")
     if target_cosine is not None:
-        codec = codec if is_lossy(codec) else "eb"
-        if codec != "eb":
-            raise NnzError(f"fidelity targets choose eb error bounds; codec {codec!r} is not supported")
-        for key in ("error", "rel_error", "error_by_tensor"):
-            params.pop(key, None)
+        unit = codecs.get(codec)
+        unit = unit if unit.lossy else codecs.first_bounded()
+        if not unit.bounded:
+            raise NnzError(f"fidelity targets choose an error bound per tensor; codec {codec!r} has none")
+        options = EncodeOptions.from_params(unit.id, params, threads=threads)
     else:
-        check_params(codec, params)
-    options = EncodeOptions(codec=codec, params=params, threads=threads)
+        options = EncodeOptions.from_params(codec, params, threads=threads)
+        options.unit.check_encodable(options.settings)
     with about(model):
         doc = formats.detect(model).read(model, limits)
         extra_meta: dict[str, Any] = {}
         if target_cosine is not None:
             doc, options, extra_meta["fidelity"] = _fidelity_plan(doc, options, target_cosine, inputs, rounding, status)
-        elif is_lossy(codec):
-            extra_meta["codec_params"] = {k: params[k] for k in ("error", "rel_error") if k in params}
         with staged_output(out.parent, force, main=out.name) as staging:
             write_document(staging.path(out.name), doc, options, source_name=model.name, progress=progress,
                            extra_meta=extra_meta)
@@ -96,7 +92,7 @@ def _fidelity_plan(doc, options: EncodeOptions, target_cosine: float, inputs: Pa
     evaluator = OnnxEvaluator(doc, inputs, threads=options.threads)
     if status and inputs is None:
         status(f"calibration inputs: {evaluator.inputs_description}")
-    candidates = [n for n, a in doc.tensors.items() if lossy_allowed(n, a, options)]
+    candidates = [n for n, a in doc.tensors.items() if lossy_candidate(n, a, options)]
     rounder = None
     if rounding == "calibrated":
         # Learnt from every other run; the target must also hold on the other runs alone, so a
@@ -110,13 +106,11 @@ def _fidelity_plan(doc, options: EncodeOptions, target_cosine: float, inputs: Pa
             status(f"calibrated rounding: {len(rounder.layers)} of {len(candidates)} lossy tensors are layer "
                    "weights with enough calibration input (as many vectors as columns, in every other run); "
                    "the others round to nearest")
-    plan = choose_error_bounds(doc.tensors, candidates, evaluator, target_cosine, threads=options.threads,
-                               progress=status, rounding=rounder)
+    plan = choose_error_bounds(doc.tensors, candidates, evaluator, target_cosine, options=options, progress=status,
+                               rounding=rounder)
     plan.inputs = evaluator.inputs_description
-    params = {**options.params, "error_by_tensor": plan.error_by_tensor}
     coded = ModelDocument(doc.format, {**doc.tensors, **plan.rounded}, doc.skeleton, doc.attrs)
-    return coded, EncodeOptions(codec=options.codec, params=params, chunk_elems=options.chunk_elems,
-                                threads=options.threads), plan.meta()
+    return coded, replace(options, settings=options.unit.with_bounds(options.settings, plan.error_by_tensor)), plan.meta()
 
 
 def _limits(limits: Limits | None, max_total_bytes: int | None) -> Limits:

@@ -20,11 +20,10 @@ from .dtypes import check_shape, dtype_name, numpy_dtype
 from .errors import CorruptFileError, LimitExceededError, NotFoundError, UnsupportedError
 from .limits import DEFAULT_LIMITS, Budget, Limits, check_threads
 from .model import TENSORS_ONLY, ModelDocument
-from .plan import EncodeOptions, encode_array
+from .codecs.coding import EncodeOptions, encode_array
 
 META_BLOB = "nncodec/meta.json"
 SKELETON_BLOB = "nncodec/skeleton"
-META_VERSION = 1
 DEFAULT_MAX_TENSOR_BYTES = DEFAULT_LIMITS.max_tensor_bytes
 # Decompressed size limit of a zlib section (the model skeleton): a zlib stream expands up to
 # about 1000x, so the stored size alone does not bound it.
@@ -252,11 +251,10 @@ def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, so
                 pending.append((name, pool.submit(encode_array, name, array, single)))
             write_pending(2 * options.threads)
         write_pending(0)
-    meta = {
-        "meta_version": META_VERSION,
+    meta = {  # the record nncodec.meta describes
+        "meta_version": meta_record.META_VERSION,
         "encoder": f"nncodec {__version__}",
-        "codec": options.codec,
-        "codec_params": {k: v if isinstance(v, (int, float)) else str(v) for k, v in options.params.items()},
+        **options.to_json(),
         "source": {"format": doc.format, "name": source_name, "attrs": doc.attrs},
         **(extra_meta or {}),
     }

@@ -19,6 +19,6 @@ from __future__ import annotations
 try:
     import torch  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    from ..errors import UnsupportedError
+    from ...errors import UnsupportedError
 
-    raise UnsupportedError("nncodec.train needs PyTorch: pip install 'nncodec[train]'") from exc
+    raise UnsupportedError("nncodec.tools.train needs PyTorch: pip install 'nncodec[train]'") from exc

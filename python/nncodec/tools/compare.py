@@ -18,12 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
-from . import pl as _pl
-from .dtypes import dtype_name, element_bytes
-from .display import fit, name_width
-from .errors import NnzError
-from .plan import EncodeOptions, plan_codec
+from .. import _core
+from ..codecs import pl as _pl
+from ..codecs.coding import EncodeOptions, decode_encoded, planned
+from ..dtypes import dtype_name, element_bytes
+from ..display import fit, name_width
+from ..errors import NnzError
+from ..plan import DEFAULT_MIN_LOSSY_ELEMS
+
+MEASURED = _pl.CODEC  # the codec compare measures (its settings are compare's options)
 
 MATRIX_FORMATS = ("dense", "csr32", "csr", "cer", "cser")
 COLUMNS = MATRIX_FORMATS + ("lossless", "pl")
@@ -101,13 +104,6 @@ def _matrix_rows(array: np.ndarray) -> int:
     return array.shape[0] if array.ndim else 1
 
 
-def _decode_pl(encoded, array: np.ndarray) -> np.ndarray:
-    out = np.empty(array.size, np.float32)
-    _core.decode_payload("pl", "float32", array.size, encoded.params, np.frombuffer(encoded.payload, np.uint8),
-                         out.view(np.uint8), 1)
-    return out
-
-
 def compare_tensor(name: str, array: np.ndarray, options: EncodeOptions) -> TensorSizes:
     dtype = dtype_name(array.dtype)
     if dtype is None:
@@ -120,20 +116,19 @@ def compare_tensor(name: str, array: np.ndarray, options: EncodeOptions) -> Tens
     sizes["lossless"] = min(lossless.coded_bytes + len(lossless.params), sizes["dense"])
     result = TensorSizes(name, dtype, list(array.shape), sizes, "lossless")
     sizes["pl"] = sizes["lossless"]
-    if plan_codec(name, array, options) == "pl":
-        s = _pl.settings(options.params)
-        coded, stats = _pl.encode(array, data, s, options.threads)
+    if planned(name, array, options)[0] is MEASURED:
+        coded, stats = _pl.fit(array, options.settings, options.threads)
         pl_bytes = coded.coded_bytes + len(coded.params)
         if pl_bytes < sizes["lossless"]:  # the plan's rule: PL only where it is smaller
             flat = array.reshape(-1)
             finite = np.isfinite(flat)
-            decoded = _decode_pl(coded, array)
+            decoded = decode_encoded(coded, array).reshape(-1)
             if not np.array_equal(decoded[~finite].view(np.uint32), flat[~finite].view(np.uint32)):
                 raise NnzError(f"tensor {name!r}: pl did not keep its NaN/Inf values")  # a bug, never expected
             err = np.abs(decoded[finite].astype(np.float64) - flat[finite].astype(np.float64))
             sizes["pl"] = pl_bytes
             result.codec = "pl"
-            result.error_bound = _pl.describe(coded.params)["error_bound"]
+            result.error_bound = MEASURED.describe(coded.params)["error_bound"]
             result.max_error = float(err.max()) if err.size else 0.0
             result.pl_stats = {k: int(stats[k]) for k in STAT_KEYS}
     return result
@@ -141,25 +136,25 @@ def compare_tensor(name: str, array: np.ndarray, options: EncodeOptions) -> Tens
 
 def compare_tensors(tensors: Mapping[str, np.ndarray], options: EncodeOptions, model: str = "",
                     progress: Callable[[str, np.ndarray], None] | None = None) -> Comparison:
-    if options.codec != "pl":
-        raise NnzError("compare measures the pl codec: EncodeOptions(codec='pl', params=...)")
+    if options.codec != MEASURED.id:
+        raise NnzError(f"compare measures the {MEASURED.id} codec: EncodeOptions(codec={MEASURED.id!r}, ...)")
     rows = []
     for name, array in tensors.items():
         rows.append(compare_tensor(name, array, options))
         if progress:
             progress(name, array)
-    return Comparison(model, _pl.settings(options.params).label(), rows)
+    return Comparison(model, options.settings.label(), rows)
 
 
 def compare_file(model: str | Path, params: Mapping[str, Any] | None = None, threads: int = 1,
                  progress: Callable[[str, np.ndarray], None] | None = None) -> Comparison:
-    from . import formats
+    from .. import formats
 
     model = Path(model)
     if not model.is_file():
         raise NnzError(f"{model}: no such file")
     doc = formats.detect(model).read(model)
-    options = EncodeOptions(codec="pl", params=dict(params or {}), threads=threads)
+    options = EncodeOptions.from_params(MEASURED.id, params, threads=threads)
     return compare_tensors(doc.tensors, options, model.name, progress)
 
 
@@ -214,9 +209,9 @@ def plot(c: Comparison, path: str | Path) -> None:
         import matplotlib.ticker
     except ImportError:
         raise NnzError("--plot needs matplotlib: pip install matplotlib") from None
-    shown = [t for t in c.tensors if t.elements >= _pl.MIN_ELEMS and t.dtype.startswith(("float", "bfloat"))]
+    shown = [t for t in c.tensors if t.elements >= DEFAULT_MIN_LOSSY_ELEMS and t.dtype.startswith(("float", "bfloat"))]
     if not shown:
-        raise NnzError("nothing to plot: no float tensor with at least 1024 elements")
+        raise NnzError(f"nothing to plot: no float tensor with at least {DEFAULT_MIN_LOSSY_ELEMS} elements")
     x = np.arange(len(shown))
     fig, ax = plt.subplots(figsize=(max(8.0, len(shown) * 0.08), 4.5))
     for col, style in (("pl", "-o"), ("lossless", "-s"), ("csr", "--"), ("csr32", ":"), ("cser", "-.")):

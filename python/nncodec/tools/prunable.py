@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dtypes import FLOAT_DTYPES, dtype_name
-from .errors import NnzError
-from .model import ModelDocument
+from ..dtypes import FLOAT_DTYPES, dtype_name
+from ..errors import NnzError
+from ..model import ModelDocument
 
 _EMBEDDING_NAME = re.compile(r"embed|(^|[._/])(wte|wpe|tok_emb|pos_emb|position_ids|token_type)", re.I)
 _NORM_NAME = re.compile(r"norm|(^|[._/])(ln|ln_\w+|bn\d*|gn)([._/]|$)", re.I)
@@ -49,7 +49,7 @@ class WeightRole:
 
 def _graph_roles(doc: ModelDocument) -> dict[str, tuple[str, int | None, str]] | None:
     if doc.format == "onnx":
-        from .formats.onnx_roles import graph_roles
+        from ..formats.onnx_roles import graph_roles
 
         return graph_roles(doc.skeleton)
     return None

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import NnzError
-from .fidelity import load_inputs
+from ..errors import NnzError
+from ..fidelity import load_inputs
 
 DEFAULT_SAMPLES = 4
 UNKNOWN_DIM = 64
@@ -163,7 +163,7 @@ def verify(original: str | Path, decoded: str | Path, inputs: str | Path | None 
     if samples < 1:
         raise NnzError("samples must be at least 1")
     if decoded.suffix == ".nnz":
-        from .api import decode_file
+        from ..api import decode_file
 
         with tempfile.TemporaryDirectory(prefix="nncodec-verify-") as tmp:
             model = decode_file(decoded, Path(tmp) / "decoded.onnx")

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _core, formats
-from .atomic import refuse_existing, staged_output
-from .errors import NnzError
-from .model import ModelDocument
+from .. import _core, formats
+from ..atomic import refuse_existing, staged_output
+from ..errors import NnzError
+from ..model import ModelDocument
 from .prunable import WeightRole, matrix_view, tensor_mask, weight_roles
 
 METHODS = ("magnitude", "norm", "rowcol")
