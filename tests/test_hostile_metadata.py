@@ -2,8 +2,8 @@
 hostile JSON, ends in a one-line NnzError (or works), never a traceback or an internal error.
 
 The walk takes real files (ONNX, safetensors sharded, torch, one with a fidelity record), puts
-each wrong value at each field nncodec reads (nncodec/meta.py FIELDS, plus the format attributes
-the writers use), and runs info, info --json, decode and decode --to npz on it.
+each wrong value at each field nncodec reads (nncodec/meta.py FIELDS and the codec's settings,
+codec_fields, plus the format attributes the writers use), and runs info, info --json, decode and decode --to npz on it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from safetensors.numpy import save_file
 
 import nncodec
 from nncodec.cli import main as cli_main
-from nncodec.meta import FIELDS
+from nncodec.meta import FIELDS, codec_fields
 from nncodec.nnzfile import META_BLOB
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -50,8 +50,12 @@ def _encoded(tmp_path: Path) -> dict[str, Path]:
     (models / "s.safetensors.index.json").write_text(json.dumps(
         {"metadata": {}, "weight_map": {"a": "s-1.safetensors", "b": "s-2.safetensors"}}))
     torch.save({"w": torch.arange(12, dtype=torch.float32).reshape(3, 4)}, models / "t.pt")
-    return {name: nncodec.encode_file(models / name, tmp_path / f"{name}.nnz")
-            for name in ("m.onnx", "s.safetensors.index.json", "t.pt")}
+    files = {name: nncodec.encode_file(models / name, tmp_path / f"{name}.nnz")
+             for name in ("m.onnx", "s.safetensors.index.json", "t.pt")}
+    # A lossy codec's settings in codec_params (typed by its Settings: meta.codec_fields).
+    files["m.onnx eb"] = nncodec.encode_file(models / "m.onnx", tmp_path / "m.eb.nnz", codec="eb",
+                                             params={"error": 0.01})
+    return files
 
 
 def _with_meta(path: Path, meta: dict, out: Path) -> Path:
@@ -89,7 +93,7 @@ def test_every_command_survives_every_wrongly_typed_metadata_field(tmp_path):
     for name, nnz in _encoded(tmp_path).items():
         with nncodec.load(nnz) as f:
             base = {**f.meta, "fidelity": copy.deepcopy(FIDELITY)}
-        for field in [*FIELDS, *EXTRA_FIELDS]:
+        for field in [*FIELDS, *codec_fields(base), *EXTRA_FIELDS]:
             for k, value in enumerate(WRONG_VALUES):
                 meta = copy.deepcopy(base)
                 if not _set(meta, field, value):

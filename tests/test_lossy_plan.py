@@ -8,6 +8,7 @@ import pytest
 from onnx import numpy_helper
 
 from eb_models import mlp
+from nncodec import codecs as nncodec_codecs
 from nncodec import decode_file, encode_file, load
 from nncodec.cli import main
 from nncodec.errors import NnzError
@@ -84,3 +85,32 @@ def test_api_refuses_missing_bound(tmp_path):
     mlp(model)
     with pytest.raises(NnzError):
         encode_file(model, tmp_path / "m.nnz", codec="eb")
+
+
+@pytest.mark.parametrize("codec,params", [("eb", {"rel_error": 0.05}), ("pl", {"p": "0.05std"})])
+def test_lossy_and_min_lossy_size_apply_to_every_lossy_codec(tmp_path, codec, params):
+    model = tmp_path / "m.onnx"
+    inits = mlp(model, hidden=256)  # side.weight: 32 x 16 = 512 elements, norm.weight a vector of 256
+    default = codecs_of(encode_file(model, tmp_path / "a.nnz", codec=codec, params=params))
+    assert default["fc1.weight"] == codec and default["side.weight"] != codec and default["norm.weight"] != codec
+    out = encode_file(model, tmp_path / "b.nnz", codec=codec,
+                      params={**params, "min_lossy_elems": 256, "lossy": ["norm.weight"]})
+    codecs = codecs_of(out)
+    assert codecs["side.weight"] == codec and codecs["norm.weight"] == codec and codecs["norm.bias"] != codec
+    with load(out) as f:
+        bound = {t.name: nncodec_codecs.describe(t.codec, t.params)["error_bound"] for t in f.tensors
+                 if t.codec == codec}
+        for name in ("side.weight", "norm.weight"):
+            assert np.abs(f[name].astype(np.float64) - inits[name]).max() <= bound[name]
+
+
+def test_cli_lossy_and_min_lossy_size_reach_pl(tmp_path):
+    model = tmp_path / "m.onnx"
+    mlp(model, hidden=256)
+    out = tmp_path / "m.nnz"
+    assert main(["encode", str(model), "-o", str(out), "--codec", "pl", "--min-lossy-size", "100",
+                 "--lossy", "norm.weight", "-q"]) == 0
+    codecs = codecs_of(out)
+    assert codecs["side.weight"] == "pl" and codecs["norm.weight"] == "pl"
+    with load(out) as f:
+        assert f.meta["plan"]["lossy"] == ["norm.weight"] and f.meta["plan"]["min_lossy_elems"] == 100

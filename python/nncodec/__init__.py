@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 from .errors import (
     ChecksumError,
@@ -35,7 +34,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name not in _LAZY:
         raise AttributeError(f"module 'nncodec' has no attribute {name!r}")
     value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)

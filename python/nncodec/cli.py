@@ -196,6 +196,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             "file_bytes": f.path.stat().st_size,
             "source": {k: v for k, v in f.meta.get("source", {}).items() if k != "attrs"},
             "encoder": f.meta.get("encoder"),
+            **{key: f.meta[key] for key in ("codec", "codec_params", "plan") if key in f.meta},
             "tensors": len(rows),
             "original_bytes": total_orig,
             "coded_bytes": total_coded,
