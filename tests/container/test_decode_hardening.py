@@ -19,7 +19,7 @@ from nncodec.model import ModelDocument
 from nncodec.nnzfile import NnzFile, write_document
 from nncodec.codecs.coding import EncodeOptions
 
-FUZZ = Path(__file__).resolve().parent / "fuzz"
+FUZZ = Path(__file__).resolve().parents[1] / "fuzz"
 
 
 def write_nnz(path: Path, tensors: dict[str, tuple[str, list[int], object]], blobs=()) -> Path:

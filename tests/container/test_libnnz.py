@@ -20,7 +20,7 @@ import nncodec
 from nncodec import _core
 from nncodec.dtypes import NUMPY_DTYPES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 JOBS = str(min(2, os.cpu_count() or 1))
 
 

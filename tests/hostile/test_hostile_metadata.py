@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-import sys
 import zlib
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
+import nnz_reference
 from onnx_models import mlp
 from safetensors.numpy import save_file
 
@@ -27,9 +27,6 @@ import nncodec
 from nncodec.cli import main as cli_main
 from nncodec.meta import FIELDS, codec_fields
 from nncodec.nnzfile import META_BLOB
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import nnz_reference  # noqa: E402
 
 WRONG_VALUES = [None, True, 0, -7, 2.5, "text", "\ud800", [], [1, "a"], {}, {"k": [1]}, [[[[[]]]]]]
 # Fields the format writers read from source.attrs (and the fidelity record's inner values).

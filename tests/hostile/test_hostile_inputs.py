@@ -25,7 +25,7 @@ from nncodec import errors
 from nncodec.cli import main as cli_main
 from nncodec.limits import Limits
 
-HOSTILE = Path(__file__).resolve().parent / "hostile"
+HOSTILE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HOSTILE))
 from decoys import make_decoys  # noqa: E402
 CASES = json.loads((HOSTILE / "expected.json").read_text())
