@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 
 import ml_dtypes
 import numpy as np
@@ -11,38 +10,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from checkers import check_roundtrip
+
 from nncodec import _core
-from nncodec.errors import CorruptFileError, NnzError
 from nncodec.codecs.coding import EncodeOptions, encode_array
+from nncodec.dtypes import element_bytes
+from nncodec.errors import CorruptFileError, NnzError
 
 FLOAT_DTYPES = [np.dtype("<f4"), np.dtype("<f2"), np.dtype(ml_dtypes.bfloat16), np.dtype("<f8")]
 NAMES = {np.dtype("<f4"): "float32", np.dtype("<f2"): "float16", np.dtype(ml_dtypes.bfloat16): "bfloat16",
          np.dtype("<f8"): "float64"}
 
 
-def roundtrip(array: np.ndarray, error: float, chunk: int = 1 << 18) -> np.ndarray:
-    name = NAMES[array.dtype]
-    flat = np.ascontiguousarray(array).reshape(-1)
-    enc = _core.encode_eb(flat.view(np.uint8), name, error, chunk, 2)
+def coded(array: np.ndarray, error: float, chunk: int = 1 << 18):
+    enc = _core.encode_eb(element_bytes(array), NAMES[array.dtype], error, chunk, 2)
     assert enc.codec == "eb"
-    out = np.empty_like(flat)
-    _core.decode_payload("eb", name, flat.size, enc.params, np.frombuffer(enc.payload, np.uint8), out.view(np.uint8), 2)
-    return out.reshape(array.shape)
-
-
-def assert_within(original: np.ndarray, decoded: np.ndarray, error: float) -> None:
-    """|decoded - original| <= error on every finite element, computed exactly; others bit-exact."""
-    assert decoded.dtype == original.dtype and decoded.shape == original.shape
-    o, d = original.reshape(-1), decoded.reshape(-1)
-    finite = np.isfinite(o.astype(np.float64))
-    bits = o.view(np.uint8).reshape(o.size, o.itemsize), d.view(np.uint8).reshape(d.size, d.itemsize)
-    assert np.array_equal(bits[0][~finite], bits[1][~finite]), "non-finite values must be kept exactly"
-    if original.dtype == np.float64:  # exact rational arithmetic: float64 differences can round
-        bound = Fraction(error)
-        assert all(abs(Fraction(float(a)) - Fraction(float(b))) <= bound for a, b in zip(o[finite], d[finite]))
-    else:  # differences of two narrower floats are exact in float64
-        diff = np.abs(o[finite].astype(np.float64) - d[finite].astype(np.float64))
-        assert np.all(diff <= error), f"max error {diff.max()} > bound {error}"
+    return enc
 
 
 def edge_floats(dtype: np.dtype):
@@ -77,7 +60,7 @@ def tensors(draw):
 @settings(max_examples=150)
 def test_every_element_within_the_bound(case):
     array, error = case
-    assert_within(array, roundtrip(array, error, chunk=97), error)
+    check_roundtrip(coded(array, error, chunk=97), array, error, threads=2)
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=lambda d: NAMES[d])
@@ -86,12 +69,12 @@ def test_bound_holds_on_weights_at_relative_errors(dtype):
     w = (rng.laplace(size=(300, 257)) * 0.03).astype(dtype)
     for k in (0.001, 0.02, 0.5, 3.0):
         error = k * float(np.asarray(w, np.float64).std())
-        assert_within(w, roundtrip(w, error), error)
+        check_roundtrip(coded(w, error), w, error, threads=2)
 
 
 def test_all_equal_and_empty_and_scalar():
     for array in (np.full((64, 64), 0.3, np.float32), np.zeros((0, 5), np.float32), np.array(2.5, np.float32)):
-        assert_within(array, roundtrip(array, 0.01), 0.01)
+        check_roundtrip(coded(array, 0.01), array, 0.01, threads=2)
 
 
 def test_size_is_within_two_percent_of_the_order0_entropy():

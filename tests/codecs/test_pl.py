@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from checkers import check_roundtrip
+
 import nncodec
 from nncodec import _core, codecs
 from nncodec.codecs import pl
@@ -20,24 +22,6 @@ SPECIALS = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-45, -1e-45, 1.17e-38
 def encode(values: np.ndarray, p: float, **kw):
     data = np.ascontiguousarray(values, np.float32).reshape(-1).view(np.uint8)
     return _core.encode_pl(data, "float32", p, **kw)
-
-
-def decode(encoded, count: int, threads: int = 1) -> np.ndarray:
-    out = np.empty(count, np.float32)
-    _core.decode_payload("pl", "float32", count, encoded.params, np.frombuffer(encoded.payload, np.uint8),
-                         out.view(np.uint8), threads)
-    return out
-
-
-def check_bound(values: np.ndarray, decoded: np.ndarray, p: float) -> float:
-    flat = np.ascontiguousarray(values, np.float32).reshape(-1)
-    finite = np.isfinite(flat)
-    # NaN and +-Inf are exceptions: stored with their exact bits.
-    assert np.array_equal(decoded[~finite].view(np.uint32), flat[~finite].view(np.uint32))
-    err = np.abs(decoded[finite].astype(np.float64) - flat[finite].astype(np.float64))
-    worst = float(err.max()) if err.size else 0.0
-    assert worst <= p, (worst, p)
-    return worst
 
 
 @st.composite
@@ -88,8 +72,9 @@ def test_every_weight_within_p_quantized(data, a):
     block = data.draw(st.sampled_from([1, 3, 64, 1 << 16]))
     pm = data.draw(st.sampled_from([1, 2, 50]))
     enc, stats = encode(a, p, pm=pm, block_elems=block, threads=2)
-    out = decode(enc, a.size, threads=2)
-    worst = check_bound(a, out, p)
+    out = check_roundtrip(enc, a, p, threads=2).reshape(-1)
+    finite = np.isfinite(a.reshape(-1))
+    worst = float(np.abs(out[finite].astype(np.float64) - a.reshape(-1)[finite]).max()) if finite.any() else 0.0
     assert stats["max_error"] == pytest.approx(worst, rel=0, abs=0)
     assert pl.CODEC.describe(enc.params)["max_error"] == stats["max_error"]
     assert pl.CODEC.describe(enc.params)["error_bound"] == p
@@ -103,7 +88,7 @@ def test_every_weight_within_p_exact_positions(data, a):
     pm = data.draw(st.sampled_from([1, 3]))
     row = a.size // a.shape[0] if a.ndim and a.shape[0] else max(a.size, 1)
     enc, _ = encode(a, p, pm=pm, pd=pd, exact_positions=True, block_elems=max(row, 1))
-    check_bound(a, decode(enc, a.size), p)
+    check_roundtrip(enc, a, p)
 
 
 @settings(max_examples=25)
@@ -118,7 +103,7 @@ def test_same_bytes_with_any_thread_count(a, threads):
 def test_all_equal_and_two_value_tensors_are_tiny_and_exact_at_p_zero():
     for a in (np.full((64, 64), 0.375, np.float32), np.where(np.arange(4096) % 3, 1.5, -2.25).astype(np.float32)):
         enc, stats = encode(a, 0.0)
-        assert np.array_equal(decode(enc, a.size), a.reshape(-1))
+        check_roundtrip(enc, a)
         assert len(enc.payload) < a.nbytes / 20
         assert stats["exceptions"] == 0
 
