@@ -62,6 +62,11 @@ class Settings:
         return paths
 
 
+@dataclass(frozen=True)
+class NoSettings(Settings):
+    """The settings of a codec that has none of its own (chunk size and threads are the writer's)."""
+
+
 def _json_value(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): _json_value(v) for k, v in value.items()}

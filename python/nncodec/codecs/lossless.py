@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import _core
 from ..dtypes import dtype_name, element_bytes
-from .base import Codec, Settings
+from .base import Codec, NoSettings, Settings
 
 if TYPE_CHECKING:
     from .coding import EncodeOptions
 
 
-@dataclass(frozen=True)
-class LosslessSettings(Settings):
-    """No settings of its own: the chunk size and threads are the writer's (EncodeOptions)."""
-
-
 class Lossless(Codec):
     id = "lossless"
-    Settings = LosslessSettings
+    Settings = NoSettings
     summary = "exact, bit for bit (default)"
 
     def encode(self, array: np.ndarray, settings: Settings, options: EncodeOptions) -> _core.EncodedTensor:

@@ -3,27 +3,21 @@ coding would not make a tensor smaller)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import _core
 from ..dtypes import dtype_name, element_bytes
-from .base import Codec, Settings
+from .base import Codec, NoSettings, Settings
 
 if TYPE_CHECKING:
     from .coding import EncodeOptions
 
 
-@dataclass(frozen=True)
-class RawSettings(Settings):
-    """No settings."""
-
-
 class Raw(Codec):
     id = "raw"
-    Settings = RawSettings
+    Settings = NoSettings
     sparse_layer = False  # stored as is: a sparse layer would be coding
     summary = "stored as is"
 
