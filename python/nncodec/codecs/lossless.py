@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _core
 from ..dtypes import dtype_name, element_bytes
-from .base import Codec, NoSettings, Settings
+from .base import Codec, NoSettings
 
 if TYPE_CHECKING:
     from .coding import EncodeOptions
@@ -19,7 +19,7 @@ class Lossless(Codec):
     Settings = NoSettings
     summary = "exact, bit for bit (default)"
 
-    def encode(self, array: np.ndarray, settings: Settings, options: EncodeOptions) -> _core.EncodedTensor:
+    def encode(self, array: np.ndarray, settings: NoSettings, options: EncodeOptions) -> _core.EncodedTensor:
         return _core.encode_lossless(element_bytes(array), dtype_name(array.dtype), options.chunk_elems,
                                      options.threads)
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _core
 from ..dtypes import dtype_name, element_bytes
-from .base import Codec, NoSettings, Settings
+from .base import Codec, NoSettings
 
 if TYPE_CHECKING:
     from .coding import EncodeOptions
@@ -21,7 +21,7 @@ class Raw(Codec):
     sparse_layer = False  # stored as is: a sparse layer would be coding
     summary = "stored as is"
 
-    def encode(self, array: np.ndarray, settings: Settings, options: EncodeOptions) -> _core.EncodedTensor:
+    def encode(self, array: np.ndarray, settings: NoSettings, options: EncodeOptions) -> _core.EncodedTensor:
         return _core.encode_raw(element_bytes(array), dtype_name(array.dtype))
 
 
