@@ -37,10 +37,12 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
     The output defaults to the model's name with the suffix ``.nnz``. An existing output is
     only replaced with ``force=True``; the file appears atomically, complete or not at all.
 
-    ``params`` are the codec's settings (eb: ``error`` or ``rel_error``; pl: p, pm, pd,
-    positions, block) and the plan's (which tensors a lossy codec may touch: ``keep``, ``lossy``,
-    ``min_lossy_elems``, ``protect``; the sparse layer: ``sparse``, "auto" or "off").
-    ``target_cosine`` (ONNX models) picks an eb bound per tensor so that the decoded model's
+    ``codec`` is an id of ``nncodec.codecs.ids()``. ``params`` are the codec's settings (its
+    ``Settings``; eb: ``error`` or ``rel_error``; pl: p, pm, pd, positions, block) and the plan's
+    (which tensors a lossy codec may touch: ``keep``, ``lossy``, ``min_lossy_elems``,
+    ``protect``; the sparse layer: ``sparse``, "auto" or "off"), checked before any file is read.
+    ``target_cosine`` (ONNX models) picks a bound per tensor (the codec's, or the first codec that
+    has per-tensor bounds, eb, where the codec is not lossy) so that the decoded model's
     outputs keep that cosine similarity on the calibration ``inputs`` (an .npz of input arrays;
     without it, random inputs from the model's signature); the fidelity reached is recorded in
     the file's metadata. ``rounding`` for a fidelity target: "nearest" keeps every weight within

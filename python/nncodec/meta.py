@@ -4,6 +4,10 @@ A .nnz file may be hostile, and its metadata is valid JSON of any shape. Every f
 is listed here with the types it may have; :func:`checked` refuses a record where one has another
 type, so the code that uses the record never meets a list where it expects a string. Fields that
 are absent are fine (older files, tensors-only files); unknown fields are kept and ignored.
+
+The writer (nnzfile.write_document) writes the record from typed values: the codec's Settings
+(``codec_params``, typed here by its field annotations: :func:`codec_fields`), the Plan
+(``plan``), the source and the fidelity record (docs/FORMAT.md, section 9.1).
 """
 
 from __future__ import annotations
