@@ -32,7 +32,7 @@ import nncodec  # noqa: E402
 from nncodec import _core, formats  # noqa: E402
 from nncodec.dtypes import dtype_name, element_bytes  # noqa: E402
 from nncodec.errors import UnsupportedError  # noqa: E402
-from nncodec.plan import EncodeOptions, encode_array  # noqa: E402
+from nncodec.codecs.coding import EncodeOptions, encode_array  # noqa: E402
 
 FLOAT_DTYPES = ("float32", "bfloat16", "float16")
 
@@ -84,7 +84,7 @@ def zipnn_weights(blob: bytes, dtype: str, repeat: int) -> dict:
 
 def onnxruntime_outputs_equal(original: Path, decoded: Path) -> str:
     """Run both models in onnxruntime on generated inputs: 'yes' if every output is identical."""
-    from nncodec.verify import verify
+    from nncodec.tools.verify import verify
 
     try:
         report = verify(original, decoded, samples=2)

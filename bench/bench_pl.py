@@ -26,12 +26,12 @@ import corpus  # noqa: E402
 
 import nncodec  # noqa: E402
 from nncodec import _core, formats  # noqa: E402
-from nncodec import pl as plmod  # noqa: E402
-from nncodec.compare import COLUMNS, compare_tensors  # noqa: E402
+from nncodec.codecs import pl as plmod  # noqa: E402
+from nncodec.tools.compare import COLUMNS, compare_tensors  # noqa: E402
 from nncodec.dtypes import element_bytes  # noqa: E402
 from nncodec.errors import NnzError  # noqa: E402
-from nncodec.plan import EncodeOptions  # noqa: E402
-from nncodec.verify import verify  # noqa: E402
+from nncodec.codecs.coding import EncodeOptions, planned  # noqa: E402
+from nncodec.tools.verify import verify  # noqa: E402
 
 FLOAT32_MODELS = (
     "rapidocr-onnxruntime__ch_PP-OCRv4_det_infer.onnx",
@@ -134,15 +134,15 @@ def generated_shapes(name: str) -> dict[str, list[int]]:
 def decode_speed(tensors: dict[str, np.ndarray], options: EncodeOptions) -> tuple[float, float, float]:
     """Single-threaded PL encode and decode speed (MB/s of float32) over the PL-coded tensors, and
     lossless decode speed of the same tensors; best of 3."""
-    s = plmod.settings(options.params)
+    s = options.settings
     enc_t = dec_t = ll_t = 0.0
     total = 0
     for name, a in tensors.items():
-        if not plmod.applies(a):
+        if planned(name, a, options)[0] is not plmod.CODEC:
             continue
         data = element_bytes(a)
         t = time.perf_counter()
-        coded, _ = plmod.encode(a, data, s, 1)
+        coded, _ = plmod.fit(a, s, 1)
         enc_t += time.perf_counter() - t
         ll = _core.encode_lossless(data, "float32", 1 << 18, 1)
         out = np.empty(a.nbytes, np.uint8)
@@ -206,7 +206,7 @@ def main() -> int:
         tensors = load_tensors(path)
         r = {"params": int(sum(a.size for a in tensors.values() if a.dtype == np.float32))}
         for label, params in SETTINGS.items():
-            c = compare_tensors(tensors, EncodeOptions(codec="pl", params=params), name)
+            c = compare_tensors(tensors, EncodeOptions.from_params("pl", params), name)
             r[label] = {"total": c.float32_total(), "bits_per_weight": c.bits_per_weight(),
                         "worst_error_over_p": c.worst_error_ratio(), "settings": c.settings}
             print(f"{name} {label}: PL {c.float32_total()['dense'] / c.float32_total()['pl']:.3f}x "
@@ -245,7 +245,7 @@ def _short(name: str) -> str:
 
 
 def print_markdown(results: dict) -> None:
-    default = plmod.settings({}).label()
+    default = plmod.CODEC.settings().label()
     print(f"\n### Float32 weights of the public corpus (PL default: {default})\n")
     print("Sizes in MB of the float32 tensors; ratio = dense / size. PL column: the plan "
           "(PL where it applies and helps, lossless elsewhere).\n")

@@ -8,11 +8,11 @@ fc 64, fc 10). Every number is a mean over seeds (each seed: its own dense model
 fine-tuning); accuracies are on the test split, which no choice here looks at.
 
 Methods
-* post-training, weights only, through the product (``nncodec.prune`` on the exported ONNX file):
+* post-training, weights only, through the product (``nncodec.tools.prune`` on the exported ONNX file):
   magnitude, norm (neurons/kernels) and row-and-column pruning (2-approximation + annealing), per
   layer at 50/75/90%; against random pruning (unstructured) and random row/column selection with
   the same numbers of rows and columns; each with and without a short fine-tune (zeros kept).
-* training-time (``nncodec.train``): L0 gates (hard-concrete; logistic and Gaussian symmetric
+* training-time (``nncodec.tools.train``): L0 gates (hard-concrete; logistic and Gaussian symmetric
   mixtures), C2S2 pruning layers, norm decomposition + L1; each exported by ``prune()`` and
   fine-tuned briefly; against global magnitude and random pruning of the dense model at equal
   sparsity with the same fine-tune.
@@ -46,8 +46,8 @@ from pruning_digits import (MODELS, Split, accuracy, load_digits_split, load_onn
                             weight_layers)
 
 from nncodec import decode_file, encode_file, formats  # noqa: E402
-from nncodec.prune import PruneOptions, prune_document  # noqa: E402
-from nncodec.train import c2s2, gates, norm_l1, surgery  # noqa: E402
+from nncodec.tools.prune import PruneOptions, prune_document  # noqa: E402
+from nncodec.tools.train import c2s2, gates, norm_l1, surgery  # noqa: E402
 
 DENSE_EPOCHS, DENSE_LR = 60, 3e-3
 FT_EPOCHS = 20  # the "short fine-tune" of every pruned model

@@ -14,7 +14,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
-from nncodec.train import surgery
+from nncodec.tools.train import surgery
 
 
 @dataclass

@@ -34,8 +34,8 @@ import models as bench_models  # noqa: E402
 import peers  # noqa: E402
 from nncodec import _core  # noqa: E402
 from nncodec.calibrated import CalibratedRounding  # noqa: E402
-from nncodec.fidelity import choose_error_bounds, eb_roundtrip, output_cosines  # noqa: E402
-from nncodec.plan import EncodeOptions, encode_array, lossy_allowed  # noqa: E402
+from nncodec.fidelity import bounded_roundtrip, choose_error_bounds, output_cosines  # noqa: E402
+from nncodec.codecs.coding import EncodeOptions, encode_array, lossy_candidate  # noqa: E402
 
 K_LADDER = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4]
 EB_VS_SZ3_K = [0.005, 0.02, 0.1]
@@ -46,10 +46,18 @@ NNCODEC_STEPS = [0.04, 0.1, 0.25]  # NNCodec step as a fraction of the weights' 
 
 def split(tensors: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """(weights a lossy codec may touch, the other float tensors) under the default rule."""
-    options = EncodeOptions(codec="eb", params={"rel_error": 0.02})
+    options = EncodeOptions.from_params("eb", {"rel_error": 0.02})
     floats = {n: a for n, a in tensors.items() if a.dtype == np.float32}
-    weights = {n: a for n, a in floats.items() if lossy_allowed(n, a, options)}
+    weights = {n: a for n, a in floats.items() if lossy_candidate(n, a, options)}
     return weights, {n: a for n, a in floats.items() if n not in weights}
+
+
+EB = EncodeOptions(codec="eb")
+
+
+def eb_roundtrip(w: np.ndarray, error: float) -> tuple[np.ndarray, int]:
+    """A weight tensor as eb codes it within ``error`` (the writer's coding), and its size."""
+    return bounded_roundtrip("w", w, error, EB)
 
 
 def coded(name: str, array: np.ndarray, options: EncodeOptions) -> int:
@@ -198,7 +206,7 @@ def fidelity_targeted(models: list[Model], record: dict, targets: list[float]) -
                 seconds = time.perf_counter() - t0
                 seconds_by_rounding[rounding_name] += seconds
                 tensors = {**m.weights, **plan.rounded}
-                options = EncodeOptions(codec="eb", params={"error_by_tensor": plan.error_by_tensor})
+                options = EncodeOptions.from_params("eb", {"error_by_tensor": plan.error_by_tensor})
                 sizes = sum(coded(n, w, options) for n, w in tensors.items() if n in m.weights)
                 decoded = {n: eb_roundtrip(tensors[n], e)[0] for n, e in plan.error_by_tensor.items()}
                 entry = dict(target=target, achieved=plan.achieved, held_out=m.held_out_cosine(decoded),
@@ -391,7 +399,7 @@ def pruned_section(models: list[Model], record: dict) -> str:
                 r["cser"] += peers.matrix_format_bytes("cser", p)
                 r["zstd"] += peers.zstd_bytes(p.tobytes(), 15)
                 r["lossless"] += coded(name, p, EncodeOptions(threads=2))
-                r["eb"] += coded(name, p, EncodeOptions(codec="eb", params={"rel_error": 0.02}, threads=2))
+                r["eb"] += coded(name, p, EncodeOptions.from_params("eb", {"rel_error": 0.02}, threads=2))
             record.setdefault("pruned", {}).setdefault(str(s), {})[m.key] = r
             for key in tot:
                 tot[key] += r[key]

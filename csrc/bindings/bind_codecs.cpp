@@ -102,6 +102,19 @@ void bind_codecs(py::module_& m) {
         for (PayloadDecode& job : jobs) job.run(threads);
       },
       py::arg("items"), py::arg("threads") = 1);
+  // What a tensor's stored parameters say about its error, by the codec table: (error_bound,
+  // max_error), both 0 for exact codecs; None for an id this build does not know.
+  m.def(
+      "describe_params",
+      [](const std::string& codec, const py::bytes& params) -> py::object {
+        const nnz::Codec* entry = nnz::find_codec(codec);
+        if (!entry) return py::none();
+        const std::string bytes = params;
+        const nnz::CodecDescription d =
+            entry->describe(nnz::ByteSpan{reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+        return py::make_tuple(d.error_bound, d.max_error);
+      },
+      py::arg("codec"), py::arg("params"));
   m.def("codec_is_known", &nnz::codec_is_known);
   m.def("codec_ids", &nnz::codec_ids);
 }

@@ -6,10 +6,11 @@
     weights = nncodec.load("model.nnz")          # name -> numpy array, decoded on access
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from .api import decode_file, encode_file, load  # noqa: E402
-from .errors import (  # noqa: E402
+import importlib
+
+from .errors import (
     ChecksumError,
     CorruptFileError,
     LimitExceededError,
@@ -18,8 +19,32 @@ from .errors import (  # noqa: E402
     UnsafeInputError,
     UnsupportedError,
 )
-from .nnzfile import NnzFile, TensorInfo  # noqa: E402
-from .plan import EncodeOptions  # noqa: E402
+
+__version__ = "0.1.0"
+
+# Public names -> the module that defines them, imported on first use: ``import nncodec`` stays
+# cheap (no numpy, onnx or native module until something is coded).
+_LAZY = {
+    "encode_file": "api",
+    "decode_file": "api",
+    "load": "api",
+    "NnzFile": "nnzfile",
+    "TensorInfo": "nnzfile",
+    "EncodeOptions": "codecs.coding",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'nncodec' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "__version__",

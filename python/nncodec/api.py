@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dataclasses import replace
-
-from . import formats
+from . import codecs, formats
 from .atomic import check_free_space, check_member_name, refuse_existing, staged_output
+from .codecs.coding import EncodeOptions, lossy_candidate
 from .errors import NnzError, UnsafeInputError, UnsupportedError, about
 from .formats import convert
 from .limits import DEFAULT_LIMITS, Budget, Limits, check_threads
 from .model import ModelDocument
 from .nnzfile import MEMORY_FLAG, NnzFile, TensorInfo, default_threads, write_document
-from .plan import EncodeOptions, check_params, is_lossy, lossy_allowed
 
 PathLike = str | os.PathLike  # noqa: UP007
 
@@ -38,10 +37,12 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
     The output defaults to the model's name with the suffix ``.nnz``. An existing output is
     only replaced with ``force=True``; the file appears atomically, complete or not at all.
 
-    ``params`` are the codec's settings (eb: ``error`` or ``rel_error``; pl: p, pm, pd,
-    positions, block) and the plan's (which tensors a lossy codec may touch: ``keep``, ``lossy``,
-    ``min_lossy_elems``, ``protect``; the sparse layer: ``sparse``, "auto" or "off").
-    ``target_cosine`` (ONNX models) picks an eb bound per tensor so that the decoded model's
+    ``codec`` is an id of ``nncodec.codecs.ids()``. ``params`` are the codec's settings (its
+    ``Settings``; eb: ``error`` or ``rel_error``; pl: p, pm, pd, positions, block) and the plan's
+    (which tensors a lossy codec may touch: ``keep``, ``lossy``, ``min_lossy_elems``,
+    ``protect``; the sparse layer: ``sparse``, "auto" or "off"), checked before any file is read.
+    ``target_cosine`` (ONNX models) picks a bound per tensor (the codec's, or the first codec that
+    has per-tensor bounds, eb, where the codec is not lossy) so that the decoded model's
     outputs keep that cosine similarity on the calibration ``inputs`` (an .npz of input arrays;
     without it, random inputs from the model's signature); the fidelity reached is recorded in
     the file's metadata. ``rounding`` for a fidelity target: "nearest" keeps every weight within
@@ -59,25 +60,22 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
         raise NnzError(f"{model}: no such file")
     out = Path(output) if output is not None else default_encoded_path(model)
     refuse_existing(out, force)
-    params = dict(params or {})
     if rounding not in ("calibrated", "nearest"):
         raise NnzError(f"rounding must be 'calibrated' or 'nearest', not {rounding!r}")
     if target_cosine is not None:
-        codec = codec if is_lossy(codec) else "eb"
-        if codec != "eb":
-            raise NnzError(f"fidelity targets choose eb error bounds; codec {codec!r} is not supported")
-        for key in ("error", "rel_error", "error_by_tensor"):
-            params.pop(key, None)
+        unit = codecs.get(codec)
+        unit = unit if unit.lossy else codecs.first_bounded()
+        if not unit.bounded:
+            raise NnzError(f"fidelity targets choose an error bound per tensor; codec {codec!r} has none")
+        options = EncodeOptions.from_params(unit.id, params, threads=threads)
     else:
-        check_params(codec, params)
-    options = EncodeOptions(codec=codec, params=params, threads=threads)
+        options = EncodeOptions.from_params(codec, params, threads=threads)
+        options.unit.check_encodable(options.settings)
     with about(model):
         doc = formats.detect(model).read(model, limits)
         extra_meta: dict[str, Any] = {}
         if target_cosine is not None:
             doc, options, extra_meta["fidelity"] = _fidelity_plan(doc, options, target_cosine, inputs, rounding, status)
-        elif is_lossy(codec):
-            extra_meta["codec_params"] = {k: params[k] for k in ("error", "rel_error") if k in params}
         with staged_output(out.parent, force, main=out.name) as staging:
             write_document(staging.path(out.name), doc, options, source_name=model.name, progress=progress,
                            extra_meta=extra_meta)
@@ -96,7 +94,7 @@ def _fidelity_plan(doc, options: EncodeOptions, target_cosine: float, inputs: Pa
     evaluator = OnnxEvaluator(doc, inputs, threads=options.threads)
     if status and inputs is None:
         status(f"calibration inputs: {evaluator.inputs_description}")
-    candidates = [n for n, a in doc.tensors.items() if lossy_allowed(n, a, options)]
+    candidates = [n for n, a in doc.tensors.items() if lossy_candidate(n, a, options)]
     rounder = None
     if rounding == "calibrated":
         # Learnt from every other run; the target must also hold on the other runs alone, so a
@@ -110,13 +108,11 @@ def _fidelity_plan(doc, options: EncodeOptions, target_cosine: float, inputs: Pa
             status(f"calibrated rounding: {len(rounder.layers)} of {len(candidates)} lossy tensors are layer "
                    "weights with enough calibration input (as many vectors as columns, in every other run); "
                    "the others round to nearest")
-    plan = choose_error_bounds(doc.tensors, candidates, evaluator, target_cosine, threads=options.threads,
-                               progress=status, rounding=rounder)
+    plan = choose_error_bounds(doc.tensors, candidates, evaluator, target_cosine, options=options, progress=status,
+                               rounding=rounder)
     plan.inputs = evaluator.inputs_description
-    params = {**options.params, "error_by_tensor": plan.error_by_tensor}
     coded = replace(doc, tensors={**doc.tensors, **plan.rounded})
-    return coded, EncodeOptions(codec=options.codec, params=params, chunk_elems=options.chunk_elems,
-                                threads=options.threads), plan.meta()
+    return coded, replace(options, settings=options.unit.with_bounds(options.settings, plan.error_by_tensor)), plan.meta()
 
 
 def _limits(limits: Limits | None, max_total_bytes: int | None) -> Limits:

@@ -11,15 +11,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
+from . import __version__, codecs, formats
 from .api import decode_file, encode_file
-from . import formats
 from .display import fit, name_width, printable
 from .errors import NnzError, about
 from .formats import convert
 from .limits import MAX_THREADS, Limits
 from .nnzfile import NnzFile, TensorInfo
-from .plan import codec_details, codec_names
 
 MAX_MESSAGE = 2000  # characters of an error message shown (a file may make one huge)
 
@@ -74,36 +72,48 @@ def _human(n: float) -> str:
     return f"{n:.2f} GB"
 
 
-def _lossy_params(args: argparse.Namespace) -> dict:
-    """Codec parameters from the encode options (eb bounds, protection rule, sparse layer)."""
+def _plan_params(args: argparse.Namespace) -> dict:
+    """The plan's parameters from the encode options (protection rule, sparse layer)."""
     params: dict = {"keep": args.keep, "lossy": args.lossy, "protect": not args.no_protect, "sparse": args.sparse}
-    if args.error is not None:
-        params["error"] = args.error
-    if args.rel_error is not None:
-        params["rel_error"] = args.rel_error
     if args.min_lossy_size is not None:
         params["min_lossy_elems"] = args.min_lossy_size
     return params
 
 
+def _given_codec_params(args: argparse.Namespace) -> dict[str, dict]:
+    """Codec id -> the settings of that codec given on the command line (codecs given none left out)."""
+    return {codec.id: given for codec in codecs.registered() if (given := codec.params_from_args(args))}
+
+
+class _UsageError(Exception):
+    """Options that do not go together: status 2, as argparse's own usage errors."""
+
+
+def _chosen_codec(args: argparse.Namespace, given: dict[str, dict]) -> str:
+    """--codec, or the codec whose settings were given; a usage error on settings of another codec."""
+    if len(given) > 1 and args.codec is None:
+        raise _UsageError(f"settings of several codecs given ({', '.join(given)}): choose one with --codec")
+    codec = args.codec or next(iter(given), "lossless")
+    for other in given:
+        if other != codec:
+            raise _UsageError(f"the {other} settings given ({', '.join(sorted(given[other]))}) "
+                              f"apply to --codec {other}")
+    return codec
+
+
 def cmd_encode(args: argparse.Namespace) -> int:
     model = Path(args.model)
-    if args.error is not None and args.rel_error is not None:
-        raise NnzError("give either --error or --rel-error, not both")
     for given, flag in ((args.inputs, "--inputs"), (args.rounding, "--rounding")):
         if given is not None and args.target_cosine is None:
             raise NnzError(f"{flag} is used with --target-cosine")
-    codec = args.codec or ("eb" if args.error is not None or args.rel_error is not None
-                           or args.target_cosine is not None else "lossless")
-    if _codec_params(args) and codec != "pl":
-        print("nncodec: error: --p, --pm, --pd, --positions and --pl-block apply to --codec pl", file=sys.stderr)
-        return 2
+    given = _given_codec_params(args)
+    codec = _chosen_codec(args, given)
     status = None if args.quiet else (lambda message: print(f"nncodec: {message}", file=sys.stderr))
     before = formats.input_size(model) if model.is_file() else 0
     with _progress_bar(before, "encode", args.quiet) as bar:
         out = encode_file(model, args.output, codec=codec, threads=args.threads, force=args.force,
                           progress=lambda name, array: bar.update(array.nbytes),
-                          params={**_lossy_params(args), **_codec_params(args)},
+                          params={**_plan_params(args), **given.get(codec, {})},
                           target_cosine=args.target_cosine, inputs=args.inputs, rounding=args.rounding or "nearest",
                           status=status)
     if not args.quiet:
@@ -131,12 +141,6 @@ def _fidelity_line(fidelity) -> str:
     return line
 
 
-def _codec_params(args: argparse.Namespace) -> dict:
-    """Codec settings given on the command line (only those the user set)."""
-    names = {"p": "p", "pm": "pm", "pd": "pd", "positions": "positions", "pl_block": "block"}
-    return {key: getattr(args, attr) for attr, key in names.items() if getattr(args, attr, None) is not None}
-
-
 def cmd_decode(args: argparse.Namespace) -> int:
     with about(args.file), NnzFile(args.file) as f:
         total = sum(t.decoded_bytes for t in f.tensors)
@@ -161,7 +165,7 @@ def _info_rows(tensors: list[TensorInfo], calibrated: set[str]) -> list[dict]:
             "original_bytes": t.decoded_bytes,
             "coded_bytes": t.coded_bytes,
             "ratio": t.decoded_bytes / t.coded_bytes if t.coded_bytes else None,
-            **codec_details(t.codec, t.params),
+            **codecs.describe(t.codec, t.params),
         }
         for t in tensors
     ]
@@ -192,6 +196,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             "file_bytes": f.path.stat().st_size,
             "source": {k: v for k, v in f.meta.get("source", {}).items() if k != "attrs"},
             "encoder": f.meta.get("encoder"),
+            **{key: f.meta[key] for key in ("codec", "codec_params", "plan") if key in f.meta},
             "tensors": len(rows),
             "original_bytes": total_orig,
             "coded_bytes": total_coded,
@@ -222,11 +227,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import compare_file, format_table, plot
+    from .tools.compare import MEASURED, compare_file, format_table, plot
 
     model = Path(args.model)
     with _progress_bar(model.stat().st_size if model.is_file() else 0, "compare", args.json) as bar:
-        result = compare_file(model, _codec_params(args), threads=args.threads or 1,
+        result = compare_file(model, MEASURED.params_from_args(args), threads=args.threads or 1,
                               progress=lambda name, array: bar.update(array.nbytes))
     if args.plot:
         plot(result, args.plot)
@@ -241,7 +246,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .verify import parse_shape, verify
+    from .tools.verify import parse_shape, verify
 
     shapes = dict(parse_shape(s) for s in args.shape or [])
     report = verify(args.original, args.decoded, args.inputs, samples=args.samples, seed=args.seed, shapes=shapes)
@@ -254,22 +259,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"nncodec: cosine {report.min_cosine:.8f} is below {args.min_cosine}", file=sys.stderr)
         return 1
     return 0
-
-
-def _add_pl_arguments(p: argparse.ArgumentParser) -> None:
-    from . import pl
-
-    g = p.add_argument_group("pl (piecewise linearization) settings")
-    g.add_argument("--p", default=None, metavar="P",
-                   help=f"error bound of every weight: absolute (1e-4) or relative to each tensor's std "
-                        f"(0.02std); default {pl.DEFAULT_P}")
-    g.add_argument("--pm", type=int, default=None, help=f"minimum weights on a line (default {pl.DEFAULT_PM})")
-    g.add_argument("--pd", type=float, default=None,
-                   help=f"exact positions: relative slope difference of parallel lines (default {pl.DEFAULT_PD})")
-    g.add_argument("--positions", choices=("quantized", "exact"), default=None,
-                   help="quantized: as precise as p requires (default); exact: rank on the line (the thesis)")
-    g.add_argument("--pl-block", default=None, metavar="N|row",
-                   help=f"weights fitted together (default {pl.DEFAULT_BLOCK}; 'row' for exact positions)")
 
 
 def _print_prune_report(report) -> None:
@@ -299,7 +288,7 @@ def _print_prune_report(report) -> None:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    from .prune import PruneOptions, prune_file
+    from .tools.prune import PruneOptions, prune_file
 
     options = PruneOptions(method=args.method, sparsity=args.sparsity, scope=args.scope,
                            anneal_iterations=args.anneal_iterations, seed=args.seed,
@@ -314,12 +303,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="nncodec", description="Compress neural-network model files into .nnz and back.")
-    parser.add_argument("--version", action="version", version=f"nncodec {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_encode(sub) -> None:
+    """The encode command: codec settings from each codec (Codec.add_cli_args), the plan's and a fidelity target's."""
     p = sub.add_parser("encode", help="compress a model file into .nnz",
                        description="Compress a model file into a .nnz file: ONNX (.onnx), PyTorch (.pt, .pth, "
                        ".ckpt, .bin: torch.save zip or legacy; .jit: TorchScript), safetensors (.safetensors, "
@@ -327,16 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "torch and without running them: only tensors, containers and plain values are allowed.")
     p.add_argument("model", help="model file to compress")
     p.add_argument("-o", "--output", help="output file (default: MODEL with suffix .nnz)")
-    p.add_argument("--codec", choices=codec_names(), default=None,
-                   help="lossless: exact, bit for bit (default); raw: stored as is; "
-                        "pl: piecewise linearization, every weight within p; "
-                        "eb: every weight within a bound of the original (see --error)")
-    _add_pl_arguments(p)
-    g = p.add_argument_group("lossy coding (see docs/error-bounded.md)")
-    g.add_argument("--error", type=float, default=None, metavar="E",
-                   help="eb: maximum absolute error of every weight (implies --codec eb)")
-    g.add_argument("--rel-error", type=float, default=None, metavar="K",
-                   help="eb: maximum error K x the tensor's standard deviation, per tensor (implies --codec eb)")
+    p.add_argument("--codec", choices=codecs.ids(), default=None,
+                   help="; ".join(f"{c.id}: {c.summary}" for c in codecs.registered()))
+    for codec in codecs.registered():
+        codec.add_cli_args(p)
+    g = p.add_argument_group("lossy coding: which tensors, fidelity targets (see docs/error-bounded.md)")
     g.add_argument("--target-cosine", type=float, default=None, metavar="C",
                    help="ONNX: choose the error bound of each tensor so that the decoded model's outputs "
                         "keep cosine similarity >= C (say 0.9995) on the calibration inputs")
@@ -362,6 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=cmd_encode)
 
+
+def _add_decode(sub) -> None:
+    """The decode command."""
     p = sub.add_parser("decode", help="rebuild the model file from .nnz",
                        description="Rebuild the original model file from a .nnz file, in its original format. "
                        "PyTorch and safetensors files come back as the very same bytes after lossless coding: "
@@ -386,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=cmd_decode)
 
+
+def _add_info(sub) -> None:
+    """The info command."""
     p = sub.add_parser("info", help="list the tensors of a .nnz file",
                        description="List the tensors of a .nnz file with their codec and sizes.")
     p.add_argument("file", help=".nnz file")
@@ -393,16 +379,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true", help="also check every checksum")
     p.set_defaults(func=cmd_info)
 
+
+def _add_compare(sub) -> None:
+    """The compare command (tools/compare.py)."""
     p = sub.add_parser("compare", help="sizes of a model's tensors in dense, CSR, CER, CSER, lossless and PL",
                        description="Size of every tensor of a model as dense, CSR (32-bit and minimal-width "
                                    "indices), CER, CSER, nncodec lossless and PL, with totals and ratios.")
     p.add_argument("model", help="model file")
-    _add_pl_arguments(p)
+    from .tools.compare import MEASURED
+
+    MEASURED.add_cli_args(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--plot", metavar="FILE.png", help="also draw the ratio per tensor (needs matplotlib)")
     p.add_argument("--threads", type=_thread_count, default=None, help="worker threads per tensor (default: 1)")
     p.set_defaults(func=cmd_compare)
 
+
+def _add_verify(sub) -> None:
+    """The verify command (tools/verify.py)."""
     p = sub.add_parser("verify", help="compare the outputs of two ONNX models (onnxruntime)",
                        description="Run both ONNX models on the same inputs and report, per output, relative L2 "
                                    "error, cosine similarity and top-1 agreement. DECODED may be a .nnz file.")
@@ -418,6 +412,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-cosine", type=float, default=None, help="exit 1 if any output's cosine is below this")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_verify)
+
+
+def _add_prune(sub) -> None:
+    """The prune command (tools/prune.py)."""
     p = sub.add_parser("prune", help="prune a model's weights into a new model file",
                        description="Set the least important weights of a model to zero (weights only, no "
                        "training) and write the pruned model in the same format. Only weight matrices and "
@@ -439,6 +437,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
     p.add_argument("-q", "--quiet", action="store_true", help="no report")
     p.set_defaults(func=cmd_prune)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nncodec", description="Compress neural-network model files into .nnz and back.")
+    parser.add_argument("--version", action="version", version=f"nncodec {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_encode, _add_decode, _add_info, _add_compare, _add_verify, _add_prune):
+        add(sub)
     return parser
 
 
@@ -467,6 +474,9 @@ def _run(args: argparse.Namespace) -> int:
         status = args.func(args)
         sys.stdout.flush()  # a full disk or closed pipe is an error, not a lost listing
         return status
+    except _UsageError as exc:
+        _error(str(exc))
+        return 2
     except (KeyboardInterrupt, _Terminated) as exc:
         _error(f"interrupted ({exc or 'SIGINT'})")
         return 130

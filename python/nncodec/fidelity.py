@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
+from . import codecs
 from .calibrated import LayerInputs, conv_vectors, matmul_vectors
-from .dtypes import dtype_name, element_bytes
+from .codecs.coding import EncodeOptions
 from .errors import NnzError, UnsupportedError
 from .model import ModelDocument
 
@@ -74,14 +74,20 @@ def output_cosines(reference: Mapping[str, np.ndarray], decoded: Mapping[str, np
     return result
 
 
-def eb_roundtrip(array: np.ndarray, max_error: float, threads: int = 1) -> tuple[np.ndarray, int]:
-    """The tensor as the eb codec decodes it at this bound, and its coded size in bytes."""
-    dtype = dtype_name(array.dtype)
-    encoded = _core.encode_eb(element_bytes(array), dtype, float(max_error), 1 << 18, threads)
-    out = np.empty(array.shape, dtype=array.dtype)
-    _core.decode_payload("eb", dtype, array.size, encoded.params, np.frombuffer(encoded.payload, np.uint8),
-                         out.reshape(-1).view(np.uint8), threads)
-    return out, len(encoded.params) + encoded.coded_bytes
+def bounded_roundtrip(name: str, array: np.ndarray, bound: float, options: EncodeOptions) -> tuple[np.ndarray, int]:
+    """Tensor ``name`` as the file holds it when the codec of ``options`` codes it within
+    ``bound``, and its coded size in bytes: the writer's coding (Codec.roundtrip)."""
+    codec = options.unit
+    settings = codec.for_tensor(name, array, codec.with_bounds(options.settings, {name: bound}))
+    return codec.roundtrip(array, settings, options)
+
+
+def _bounded_options(options: EncodeOptions | None) -> EncodeOptions:
+    if options is None:
+        return EncodeOptions(codec=codecs.first_bounded().id)
+    if not options.unit.bounded:
+        raise UnsupportedError(f"fidelity targets choose an error bound per tensor; codec {options.codec!r} has none")
+    return options
 
 
 @dataclass
@@ -137,34 +143,68 @@ class Measurements:
 
 
 def choose_error_bounds(tensors: Mapping[str, np.ndarray], candidates: list[str], evaluate: Evaluator,
-                        target_cosine: float, *, threads: int = 1,
+                        target_cosine: float, *, options: EncodeOptions | None = None,
                         progress: Callable[[str], None] | None = None,
                         measurements: Measurements | None = None,
                         rounding: Rounding | None = None) -> FidelityPlan:
-    """Per-tensor eb bounds for ``candidates`` (names in ``tensors``) meeting ``target_cosine``.
+    """Per-tensor error bounds for ``candidates`` (names in ``tensors``) meeting ``target_cosine``.
 
-    ``measurements`` from an earlier call on the same model and inputs skip steps 1-3; the plan
-    returned carries its own in ``plan.measurements``. ``rounding`` (name, tensor, E) -> tensor
-    puts a tensor on the grid of step 2E before eb codes it (calibrated rounding); the plan's
-    ``rounded`` holds the chosen tensors it changed, which the encoder must code instead."""
+    The tensors are coded as the writer codes them under ``options`` (a bounded codec's; default:
+    the first registered bounded codec, eb, with the writer's defaults). ``measurements`` from an
+    earlier call on the same model and inputs skip steps 1-3; the plan returned carries its own
+    in ``plan.measurements``. ``rounding`` (name, tensor, E) -> tensor puts a tensor on the grid
+    of step 2E before it is coded (calibrated rounding); the plan's ``rounded`` holds the chosen
+    tensors it changed, which the encoder must code instead."""
     if not 0 < target_cosine < 1:
         raise NnzError("the target cosine must be between 0 and 1 (say 0.9995)")
+    options = _bounded_options(options)
     say = progress or (lambda message: None)
-    slack = 1.0 - target_cosine
     if measurements is None:
-        measurements = measure(tensors, candidates, evaluate, threads=threads, progress=say, rounding=rounding)
-    reference, sensitivity = measurements.reference, measurements.sensitivity
-    ladder, rate = measurements.ladder, measurements.rate
-    evaluations = measurements.evaluations
-    names = list(sensitivity)
+        measurements = measure(tensors, candidates, evaluate, options=options, progress=say, rounding=rounding)
+    search = _Search(tensors, measurements, evaluate, 1.0 - target_cosine, options, rounding, say)
+    best = search.run()
+    if best is None:  # never met: the finest rung everywhere, measured
+        best = search.finest(target_cosine)
+    size, choice, achieved, cos = best
+    bounds = {n: measurements.ladder[n][k] for n, k in choice.items()}
+    rounded = {}
+    if rounding is not None:
+        for n, e in bounds.items():
+            r = rounding(n, tensors[n], e)
+            if r is not tensors[n]:
+                rounded[n] = r
+    return FidelityPlan(target_cosine, bounds, achieved, cos, size, search.evaluations,
+                        sensitivity=measurements.sensitivity, measurements=measurements, rounded=rounded)
 
-    def distortion(outputs: Mapping[str, np.ndarray]) -> tuple[float, dict[str, float]]:
-        cos = output_cosines(reference, outputs)
+
+# (coded size, rung per tensor, achieved cosine, cosine per output) of an evaluated choice
+_Choice = tuple[int, dict[str, int], float, dict[str, float]]
+
+
+@dataclass
+class _Search:
+    """Step 4: the Lagrangian allocation of rungs and the search over its budget."""
+
+    tensors: Mapping[str, np.ndarray]
+    m: Measurements
+    evaluate: Evaluator
+    slack: float
+    options: EncodeOptions
+    rounding: Rounding | None
+    say: Callable[[str], None]
+
+    def __post_init__(self) -> None:
+        self.evaluations = self.m.evaluations
+        self.names = list(self.m.sensitivity)
+
+    def distortion(self, outputs: Mapping[str, np.ndarray]) -> tuple[float, dict[str, float]]:
+        cos = output_cosines(self.m.reference, outputs)
         return 1.0 - min(cos.values(), default=1.0), cos
 
-    def allocate(lam: float) -> tuple[dict[str, int], float, int]:
+    def allocate(self, lam: float) -> tuple[dict[str, int], float, int]:
         choice, predicted, size = {}, 0.0, 0
-        for n in names:
+        sensitivity, ladder, rate = self.m.sensitivity, self.m.ladder, self.m.rate
+        for n in self.names:
             costs = [8 * r + lam * sensitivity[n] * e**2 for r, e in zip(rate[n], ladder[n])]
             k = int(np.argmin(costs))
             choice[n] = k
@@ -172,84 +212,83 @@ def choose_error_bounds(tensors: Mapping[str, np.ndarray], candidates: list[str]
             size += rate[n][k]
         return choice, predicted, size
 
-    def lam_for(predicted_target: float) -> float:
+    def lam_for(self, predicted_target: float) -> float:
         lo, hi = 1e-6, 1e30   # predicted distortion falls as lam grows
         for _ in range(80):
             mid = math.sqrt(lo * hi)
-            if allocate(mid)[1] > predicted_target:
+            if self.allocate(mid)[1] > predicted_target:
                 lo = mid
             else:
                 hi = mid
         return hi
 
-    # 4. Search on measured fidelity. The predicted-distortion budget is moved by the ratio of
-    # target to measured distortion, then bisected (geometrically) between the largest budget
-    # that met the target and the smallest that did not.
-    best: tuple[int, dict[str, int], float, dict[str, float]] | None = None
-    budget, feasible, infeasible = slack, 0.0, math.inf
-    tried: set[tuple] = set()
-    for _ in range(SEARCH_EVALUATIONS):
-        choice, _, size = allocate(lam_for(budget))
-        key = tuple(sorted(choice.items()))
-        if key not in tried:
-            tried.add(key)
-            decoded = {n: coded_tensor(tensors, n, ladder[n][k], rounding, threads) for n, k in choice.items()}
-            d, cos = distortion(evaluate(decoded))
-            evaluations += 1
-            say(f"search: {size:,} bytes, cosine {1 - d:.6f}")
-            if d <= slack:
-                feasible = max(feasible, budget)
-                if best is None or size < best[0]:
-                    best = (size, choice, 1 - d, cos)
-            else:
-                infeasible = min(infeasible, budget)
-            # At least 3% either way: a measurement just past the target would otherwise move
-            # the budget so little that the search never crosses it.
-            step = slack / max(d, 1e-15)
-            step = min(8.0, max(1.03, step)) if d <= slack else max(1 / 8, min(0.97, step))
-        else:  # the same allocation again: the budget must move further
-            step = 2.0 if budget >= feasible else 0.5
-        proposal = budget * step
-        if feasible > 0 and infeasible < math.inf:
-            if not feasible < proposal < infeasible:
-                proposal = math.sqrt(feasible * infeasible)
-            if infeasible / feasible < 1.05:
-                break
-        budget = proposal
-    if best is None:  # never met: the finest rung everywhere, measured
-        choice = {n: LADDER_STEPS - 1 for n in names}
-        decoded = {n: coded_tensor(tensors, n, ladder[n][-1], rounding, threads) for n in names}
-        d, cos = distortion(evaluate(decoded))
-        evaluations += 1
-        if d > slack:
+    def measured(self, choice: dict[str, int]) -> tuple[float, dict[str, float]]:
+        """Distortion of the whole decoded model with these rungs (one real evaluation)."""
+        decoded = {n: coded_tensor(self.tensors, n, self.m.ladder[n][k], self.rounding, self.options)
+                   for n, k in choice.items()}
+        self.evaluations += 1
+        return self.distortion(self.evaluate(decoded))
+
+    def run(self) -> _Choice | None:
+        """The smallest evaluated choice that met the target (None: none did). The predicted-
+        distortion budget is moved by the ratio of target to measured distortion, then bisected
+        (geometrically) between the largest budget that met the target and the smallest that did not."""
+        slack = self.slack
+        best: _Choice | None = None
+        budget, feasible, infeasible = slack, 0.0, math.inf
+        tried: set[tuple] = set()
+        for _ in range(SEARCH_EVALUATIONS):
+            choice, _, size = self.allocate(self.lam_for(budget))
+            key = tuple(sorted(choice.items()))
+            if key not in tried:
+                tried.add(key)
+                d, cos = self.measured(choice)
+                self.say(f"search: {size:,} bytes, cosine {1 - d:.6f}")
+                if d <= slack:
+                    feasible = max(feasible, budget)
+                    if best is None or size < best[0]:
+                        best = (size, choice, 1 - d, cos)
+                else:
+                    infeasible = min(infeasible, budget)
+                # At least 3% either way: a measurement just past the target would otherwise move
+                # the budget so little that the search never crosses it.
+                step = slack / max(d, 1e-15)
+                step = min(8.0, max(1.03, step)) if d <= slack else max(1 / 8, min(0.97, step))
+            else:  # the same allocation again: the budget must move further
+                step = 2.0 if budget >= feasible else 0.5
+            proposal = budget * step
+            if feasible > 0 and infeasible < math.inf:
+                if not feasible < proposal < infeasible:
+                    proposal = math.sqrt(feasible * infeasible)
+                if infeasible / feasible < 1.05:
+                    break
+            budget = proposal
+        return best
+
+    def finest(self, target_cosine: float) -> _Choice:
+        choice = {n: LADDER_STEPS - 1 for n in self.names}
+        d, cos = self.measured(choice)
+        if d > self.slack:
             raise NnzError(f"cannot reach output cosine {target_cosine} with error-bounded coding "
                            f"(best {1 - d:.6f}); use lossless coding")
-        best = (sum(rate[n][-1] for n in names), choice, 1 - d, cos)
-    size, choice, achieved, cos = best
-    bounds = {n: ladder[n][k] for n, k in choice.items()}
-    rounded = {}
-    if rounding is not None:
-        for n, e in bounds.items():
-            r = rounding(n, tensors[n], e)
-            if r is not tensors[n]:
-                rounded[n] = r
-    return FidelityPlan(target_cosine, bounds, achieved, cos, size, evaluations, sensitivity=sensitivity,
-                        measurements=measurements, rounded=rounded)
+        return sum(self.m.rate[n][-1] for n in self.names), choice, 1 - d, cos
 
 
-def coded_tensor(tensors: Mapping[str, np.ndarray], name: str, max_error: float, rounding: Rounding | None,
-                 threads: int = 1) -> np.ndarray:
-    """The tensor as the file will hold it at this bound: rounded (if ``rounding``), then eb-coded."""
-    array = tensors[name] if rounding is None else rounding(name, tensors[name], max_error)
-    return eb_roundtrip(array, max_error, threads)[0]
+def coded_tensor(tensors: Mapping[str, np.ndarray], name: str, bound: float, rounding: Rounding | None,
+                 options: EncodeOptions) -> np.ndarray:
+    """The tensor as the file will hold it at this bound: rounded (if ``rounding``), then coded."""
+    array = tensors[name] if rounding is None else rounding(name, tensors[name], bound)
+    return bounded_roundtrip(name, array, bound, options)[0]
 
 
-def measure(tensors: Mapping[str, np.ndarray], candidates: list[str], evaluate: Evaluator, *, threads: int = 1,
-            progress: Callable[[str], None] | None = None, rounding: Rounding | None = None) -> Measurements:
+def measure(tensors: Mapping[str, np.ndarray], candidates: list[str], evaluate: Evaluator, *,
+            options: EncodeOptions | None = None, progress: Callable[[str], None] | None = None,
+            rounding: Rounding | None = None) -> Measurements:
     """Steps 1-3: reference outputs, sensitivities (one evaluation per tensor), rate ladders.
 
     Sensitivities are probed with ``rounding`` (it changes how much a bound disturbs the outputs);
     rates are those of nearest rounding, which it changes little."""
+    options = _bounded_options(options)
     say = progress or (lambda message: None)
     reference = evaluate({})
     names = [n for n in candidates if _std(tensors[n]) > 0]
@@ -262,7 +301,7 @@ def measure(tensors: Mapping[str, np.ndarray], candidates: list[str], evaluate: 
         # noise only at four times the bound.
         probe = PROBE_REL_ERROR * std[name]
         for attempt in range(PROBE_ATTEMPTS):
-            decoded = coded_tensor(tensors, name, probe, rounding, threads)
+            decoded = coded_tensor(tensors, name, probe, rounding, options)
             cos = output_cosines(reference, evaluate({name: decoded}))
             evaluations += 1
             d = 1.0 - min(cos.values(), default=1.0)
@@ -276,7 +315,7 @@ def measure(tensors: Mapping[str, np.ndarray], candidates: list[str], evaluate: 
         sensitivity[name] = max(d, 1e-12) / probe**2
         say(f"sensitivity {i + 1}/{len(names)}: {name}")
     ladder = {n: [std[n] * 2.0 ** (-k / 2) for k in range(LADDER_STEPS)] for n in names}
-    rate = {n: [eb_roundtrip(tensors[n], e, threads)[1] for e in ladder[n]] for n in names}
+    rate = {n: [bounded_roundtrip(n, tensors[n], e, options)[1] for e in ladder[n]] for n in names}
     say("rates measured")
     return Measurements(reference, sensitivity, ladder, rate, evaluations)
 

@@ -4,6 +4,10 @@ A .nnz file may be hostile, and its metadata is valid JSON of any shape. Every f
 is listed here with the types it may have; :func:`checked` refuses a record where one has another
 type, so the code that uses the record never meets a list where it expects a string. Fields that
 are absent are fine (older files, tensors-only files); unknown fields are kept and ignored.
+
+The writer (nnzfile.write_document) writes the record from typed values: the codec's Settings
+(``codec_params``, typed here by its field annotations: :func:`codec_fields`), the Plan
+(``plan``), the source and the fidelity record (docs/FORMAT.md, section 9.1).
 """
 
 from __future__ import annotations
@@ -11,7 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import CorruptFileError
+from .plan import Plan
 
+# 2: codec_params and plan hold JSON values (1 wrote Python reprs of lists and dicts as strings,
+# which are read and ignored).
+META_VERSION = 2
 _NUMBER = (int, float)
 # Field path -> allowed types (None: JSON null). "[]" is every element of a list, "{}" every value
 # of an object.
@@ -36,7 +44,20 @@ FIELDS: dict[str, tuple[Any, ...]] = {
     "fidelity.per_output{}": _NUMBER,
     "fidelity.calibrated_tensors": (list,),
     "fidelity.calibrated_tensors[]": (str,),
+    "plan": (dict,),
+    **{f"plan.{path}": types for path, types in Plan.json_types().items()},
 }
+
+
+def codec_fields(record: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
+    """The fields of ``codec_params`` in ``record``, typed by its codec's Settings (nncodec.codecs):
+    none for version 1 records (reprs) and for codecs this nncodec does not know."""
+    from . import codecs
+
+    codec = record.get("codec")
+    if record.get("meta_version", 1) < 2 or not isinstance(codec, str) or codec not in codecs.ids():
+        return {}
+    return {f"codec_params.{path}": types for path, types in codecs.get(codec).Settings.json_types().items()}
 
 
 def _type_ok(value: Any, allowed: tuple[Any, ...]) -> bool:
@@ -60,13 +81,19 @@ def _values(record: dict[str, Any], path: str) -> list[Any]:
     return found
 
 
-def checked(record: Any) -> dict[str, Any]:
-    """``record`` if every field in :data:`FIELDS` has an allowed type, else CorruptFileError."""
-    if not isinstance(record, dict):
-        raise CorruptFileError("the metadata is damaged (not a JSON object)")
-    for path, allowed in FIELDS.items():
+def _check(record: dict[str, Any], fields: dict[str, tuple[Any, ...]]) -> None:
+    for path, allowed in fields.items():
         for value in _values(record, path):
             if not _type_ok(value, allowed):
                 raise CorruptFileError(f"the metadata is damaged ({path.replace('{}', '').replace('[]', '')} "
                                        f"is a {type(value).__name__})")
+
+
+def checked(record: Any) -> dict[str, Any]:
+    """``record`` if every field in :data:`FIELDS` (and, by its codec, ``codec_params``) has an
+    allowed type, else CorruptFileError."""
+    if not isinstance(record, dict):
+        raise CorruptFileError("the metadata is damaged (not a JSON object)")
+    _check(record, FIELDS)
+    _check(record, codec_fields(record))  # after FIELDS: it reads meta_version and codec
     return record

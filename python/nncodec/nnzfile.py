@@ -21,12 +21,11 @@ from .errors import CorruptFileError, LimitExceededError, NotFoundError, Unsuppo
 from .limits import DEFAULT_LIMITS, Budget, Limits, check_threads
 from .formats import byte_layout
 from .model import TENSORS_ONLY, ModelDocument
-from .plan import EncodeOptions, encode_array
+from .codecs.coding import EncodeOptions, encode_array
 
 META_BLOB = "nncodec/meta.json"
 SKELETON_BLOB = "nncodec/skeleton"  # format 1.0
 FILES_BLOB = "nncodec/files"        # format 1.1: the model's files, restored by the core
-META_VERSION = 2
 DEFAULT_MAX_TENSOR_BYTES = DEFAULT_LIMITS.max_tensor_bytes
 # Decompressed size limit of a zlib section (the model skeleton): a zlib stream expands up to
 # about 1000x, so the stored size alone does not bound it.
@@ -270,11 +269,10 @@ def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, so
                 pending.append((name, pool.submit(encode_array, name, array, single)))
             write_pending(2 * options.threads)
         write_pending(0)
-    meta = {
-        "meta_version": META_VERSION,
+    meta = {  # the record nncodec.meta describes
+        "meta_version": meta_record.META_VERSION,
         "encoder": f"nncodec {__version__}",
-        "codec": options.codec,
-        "codec_params": {k: v if isinstance(v, (int, float)) else str(v) for k, v in options.params.items()},
+        **options.to_json(),
         "source": {"format": doc.format, "name": source_name, "attrs": doc.attrs},
         **(extra_meta or {}),
     }

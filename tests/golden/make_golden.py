@@ -1,33 +1,191 @@
-"""Writes tests/golden/v1: a .nnz file of format version 1.0 and the arrays it must decode to.
+"""Writes the golden files of tests/golden/v1 (format version 1.0) that are missing: committed ones
+are never rewritten, they must keep decoding forever.
 
-Run once per format version; the files are committed and must keep decoding forever.
+    PYTHONPATH=python python tests/golden/make_golden.py
+
+- ``v1/tensors.nnz`` + ``.npz``: the first golden file (lossless and raw, every dtype).
+- ``v1/codecs/<case>.nnz`` + ``.npz``: one file per codec and mode (lossless with rANS planes,
+  raw, eb absolute and relative, pl quantized and exact positions, the sparse layer under each
+  codec, each positions mode), with the arrays it decodes to; ``manifest.json`` lists each
+  tensor's stored codec ("sparse(eb, gaps)": the sparse layer over eb, positions coded as gaps).
+- ``v1/models/<case>.nnz``: one model per source format (ONNX with external data, torch zip,
+  legacy and TorchScript, sharded safetensors); ``manifest.json`` lists the sha256 of every file
+  the decoder writes for it.
 """
 
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import tempfile
 from pathlib import Path
 
 import ml_dtypes
 import numpy as np
 
-from nncodec.model import ModelDocument
-from nncodec.nnzfile import write_document
-from nncodec.plan import EncodeOptions
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
 
-rng = np.random.default_rng(20261122)
-tensors = {
-    "conv.weight": (rng.standard_normal((8, 3, 3, 3)) * 0.1).astype(np.float32),
-    "half": (rng.standard_normal(700) * 0.02).astype(np.float16),
-    "brain": (rng.standard_normal(900) * 0.02).astype(ml_dtypes.bfloat16),
-    "double": rng.standard_normal(50),
-    "q": rng.integers(-128, 128, 2000).astype(np.int8),
-    "shape": np.array([1, 3, 224, 224], np.int64),
-    "mask": rng.integers(0, 2, 33).astype(bool),
-    "scalar": np.float32(-0.0).reshape(()),
-    "empty": np.zeros((0, 4), np.float32),
-    "specials": np.array([np.nan, -np.inf, np.inf, 1e-45, -0.0], np.float32),
+from checkers import stored_codecs  # noqa: E402
+
+import nncodec  # noqa: E402
+from nncodec import _core, decode_file, encode_file  # noqa: E402
+from nncodec.codecs import sparse  # noqa: E402
+from nncodec.codecs.coding import EncodeOptions  # noqa: E402
+from nncodec.dtypes import dtype_name  # noqa: E402
+from nncodec.model import ModelDocument  # noqa: E402
+from nncodec.nnzfile import write_document  # noqa: E402
+
+V1 = HERE / "v1"
+
+
+def first_tensors(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    return {
+        "conv.weight": (rng.standard_normal((8, 3, 3, 3)) * 0.1).astype(np.float32),
+        "half": (rng.standard_normal(700) * 0.02).astype(np.float16),
+        "brain": (rng.standard_normal(900) * 0.02).astype(ml_dtypes.bfloat16),
+        "double": rng.standard_normal(50),
+        "q": rng.integers(-128, 128, 2000).astype(np.int8),
+        "shape": np.array([1, 3, 224, 224], np.int64),
+        "mask": rng.integers(0, 2, 33).astype(bool),
+        "scalar": np.float32(-0.0).reshape(()),
+        "empty": np.zeros((0, 4), np.float32),
+        "specials": np.array([np.nan, -np.inf, np.inf, 1e-45, -0.0], np.float32),
+    }
+
+
+def weights(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Float tensors every lossy codec takes (a matrix of 4096, with NaN/Inf), in every float dtype."""
+    w = (rng.standard_normal((64, 64)) * 0.05).astype(np.float32)
+    w.flat[[7, 900, 2000]] = [np.nan, np.inf, -np.inf]
+    return {"w.f32": w, "w.f16": (w * 1).astype(np.float16), "w.bf16": w.astype(ml_dtypes.bfloat16),
+            "w.f64": w.astype(np.float64), "bias": w[0].copy()}
+
+
+def sparse_tensors(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Mostly zeros, with positions that suit each mode: scattered (bitmap), few and far apart
+    (gaps), whole rows of 64 (runs)."""
+    values = (rng.standard_normal(32000) * 0.05).astype(np.float32)
+    scattered = np.where(rng.random(8192) < 0.3, values[:8192], 0).astype(np.float32).reshape(64, 128)
+    far = np.where(np.arange(8192) % 97 == 0, values[:8192], 0).astype(np.float32).reshape(64, 128)
+    rows = np.where(np.repeat(rng.random(500) < 0.5, 64), values, 0).astype(np.float32).reshape(250, 128)
+    return {"scattered": scattered, "far": far, "rows": rows}
+
+
+def rans_tensors(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """One value dominating each byte plane: the lossless planes choose rANS."""
+    pruned = np.where(rng.random(6000) < 0.9, 0.0, rng.standard_normal(6000) * 0.05).astype(np.float32)
+    skewed = np.where(rng.random(6000) < 0.95, 0, rng.integers(-3, 4, 6000)).astype(np.int8)
+    return {"pruned": pruned, "skewed": skewed, "ints": rng.integers(0, 40, 3000).astype(np.int16)}
+
+
+# case -> (tensors, codec, params (the API's), chunk elements)
+CODEC_CASES = {
+    "lossless-rans": (rans_tensors, "lossless", {"sparse": "off"}, 1024),
+    "raw": (weights, "raw", {}, 1 << 18),
+    "eb-error": (weights, "eb", {"error": 0.004, "protect": False, "sparse": "off"}, 1000),
+    "eb-rel-error": (weights, "eb", {"rel_error": 0.05, "protect": False, "sparse": "off"}, 1 << 18),
+    "pl-quantized": (weights, "pl", {"p": "0.05std", "sparse": "off"}, 1 << 18),
+    "pl-exact": (weights, "pl", {"p": "0.1std", "positions": "exact", "sparse": "off"}, 1 << 18),
 }
-here = Path(__file__).parent / "v1"
-here.mkdir(exist_ok=True)
-write_document(here / "tensors.nnz", ModelDocument("tensors", tensors), EncodeOptions(chunk_elems=512))
-# npz cannot hold bfloat16: its bits are stored as uint16 (the test compares bytes).
-np.savez(here / "tensors.npz", **{k: (v.view(np.uint16) if v.dtype == ml_dtypes.bfloat16 else v)
-                                  for k, v in tensors.items()})
+# The sparse layer over each codec (coded through the interface, not left to the writer's choice
+# of the smaller coding), with that codec's settings.
+SPARSE_CASES = {"sparse-lossless": ("lossless", {}), "sparse-raw": ("raw", {}), "sparse-eb": ("eb", {"error": 0.002}),
+                "sparse-pl": ("pl", {"p": 0.002})}
+
+
+def write_sparse(path: Path, codec: str, params: dict) -> None:
+    options = EncodeOptions.from_params(codec, params)
+    writer = _core.Writer(str(path))
+    for name, a in sparse_tensors(np.random.default_rng(sum(map(ord, codec)))).items():
+        settings = options.unit.for_tensor(name, a, options.settings)
+        writer.add_tensor(name, dtype_name(a.dtype), list(a.shape), sparse.encode_layer(options.unit, a, settings, options))
+    writer.finish()
+
+
+def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    # npz cannot hold bfloat16: its bits are stored as uint16 (the tests compare bytes).
+    np.savez_compressed(path, **{k: (v.view(np.uint16) if v.dtype == ml_dtypes.bfloat16 else v) for k, v in arrays.items()})
+
+
+def write_codec_case(folder: Path, case: str) -> None:
+    if case in SPARSE_CASES:
+        write_sparse(folder / f"{case}.nnz", *SPARSE_CASES[case])
+    else:
+        make, codec, params, chunk = CODEC_CASES[case]
+        options = EncodeOptions.from_params(codec, params, chunk_elems=chunk)
+        write_document(folder / f"{case}.nnz", ModelDocument("tensors", make(np.random.default_rng(sum(map(ord, case))))),
+                       options)
+    with nncodec.load(folder / f"{case}.nnz") as f:
+        save_arrays(folder / f"{case}.npz", f.read_all())
+
+
+def model_sources(folder: Path) -> dict[str, Path]:
+    """One small model per source format."""
+    import onnx
+    import torch
+    from onnx_models import mlp
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(3)
+    onnx.save(mlp(hidden=32), folder / "ext.onnx", save_as_external_data=True, all_tensors_to_one_file=True,
+              location="ext.onnx.data", size_threshold=0)
+    state = {"fc.weight": torch.randn(16, 8), "fc.bias": torch.zeros(16), "steps": torch.tensor(3)}
+    torch.save(state, folder / "zip.pt")
+    torch.save(state, folder / "legacy.pt", _use_new_zipfile_serialization=False)
+    torch.jit.save(torch.jit.script(torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.ReLU())), folder / "script.jit")
+    save_file({"a": rng.standard_normal((8, 8)).astype(np.float32)}, str(folder / "st-1.safetensors"))
+    save_file({"b": rng.standard_normal((4, 8)).astype(np.float16)}, str(folder / "st-2.safetensors"))
+    (folder / "st.safetensors.index.json").write_text(json.dumps(
+        {"metadata": {}, "weight_map": {"a": "st-1.safetensors", "b": "st-2.safetensors"}}))
+    return {"onnx-external": folder / "ext.onnx", "torch-zip": folder / "zip.pt", "torch-legacy": folder / "legacy.pt",
+            "torchscript": folder / "script.jit", "safetensors-sharded": folder / "st.safetensors.index.json"}
+
+
+def decoded_files(nnz: Path, work: Path) -> dict[str, str]:
+    """Relative name -> sha256 of every file ``decode_file`` writes for ``nnz`` (into ``work``)."""
+    work.mkdir(parents=True)
+    decode_file(nnz, work / "model")
+    return {p.relative_to(work).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(work.rglob("*")) if p.is_file()}
+
+
+def write_codecs() -> None:
+    folder = V1 / "codecs"
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    for case in [*CODEC_CASES, *SPARSE_CASES]:
+        if case not in manifest:
+            write_codec_case(folder, case)
+            manifest[case] = {"codecs": stored_codecs(folder / f"{case}.nnz")}
+    manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
+def write_models() -> None:
+    folder = V1 / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for case, source in model_sources(Path(tmp)).items():
+            if case not in manifest:
+                encode_file(source, folder / f"{case}.nnz", threads=1)
+                manifest[case] = {"codecs": stored_codecs(folder / f"{case}.nnz"),
+                                  "decoded": decoded_files(folder / f"{case}.nnz", Path(tmp) / f"out-{case}")}
+    manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
+def write_first() -> None:
+    if (V1 / "tensors.nnz").exists():
+        return
+    tensors = first_tensors(np.random.default_rng(20261122))
+    write_document(V1 / "tensors.nnz", ModelDocument("tensors", tensors), EncodeOptions(chunk_elems=512))
+    save_arrays(V1 / "tensors.npz", tensors)
+
+
+if __name__ == "__main__":
+    write_first()
+    write_codecs()
+    write_models()
