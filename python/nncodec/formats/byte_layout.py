@@ -118,12 +118,12 @@ def format_attrs(doc, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     return doc.attrs if not doc.skeleton else unpack(doc.skeleton, limits)[0]
 
 
-def write_document_files(doc, out: Path, staging) -> list[Path]:
+def write_document_files(doc, out: Path, staging) -> list[tuple[str, Path]]:
     """Write a document's files into ``staging``: the first under the output's name, the others
-    (shards, external data) under their own; returns the paths written."""
+    (shards, external data) under their own; returns (stored name, path written) of each."""
     paths = [staging.path(out.name)] + [staging.path(f.name) for f in doc.files[1:]]
     write_layouts(doc.files, doc.tensors, paths)
-    return paths
+    return [(f.name, p) for f, p in zip(doc.files, paths)]
 
 
 def unpack(skeleton: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, Any], memoryview]:
