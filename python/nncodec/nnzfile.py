@@ -251,12 +251,15 @@ def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, so
     writer = _core.Writer(str(path))
     single = replace(options, threads=1)
     pending: deque[tuple[str, Future]] = deque()
+    sources = byte_layout.tensor_sources(doc.files, doc.tensors)
 
     def write_pending(keep: int) -> None:
         while len(pending) > keep:
             name, future = pending.popleft()
             array = doc.tensors[name]
             writer.add_tensor(name, dtype_name(array.dtype), list(array.shape), future.result())
+            if name in sources:  # coded and written: its pages of the mapped file can go
+                byte_layout.release(*sources[name])
             if progress:
                 progress(name, array)
 

@@ -152,7 +152,7 @@ def test_c_example_output_matches_python_decoder(example, nnz_files, codec, buil
     assert out == expected
 
 
-GOLDEN_FILES = sorted((ROOT / "tests" / "golden" / "v1").rglob("*.nnz"))
+GOLDEN_FILES = sorted((ROOT / "tests" / "golden").rglob("*.nnz"))
 
 
 def golden_listing(path: Path) -> str:
@@ -364,7 +364,7 @@ def test_c_example_lists_the_external_data_too(restore_example, model_files, tmp
 
 
 def test_restoring_a_format_1_0_file_is_unsupported_with_a_clear_message(prefix, tmp_path):
-    golden = next(p for p in GOLDEN_FILES if "onnx" in p.stem)
+    golden = next(p for p in GOLDEN_FILES if "onnx" in p.stem and p.parent.parent.name == "v1")
     r = run([prefix / "bin" / "nnz-decode", "--restore", "-o", tmp_path / "out", golden])
     assert r.returncode == 1 and "before format 1.1" in r.stderr
 
@@ -392,3 +392,22 @@ def test_nnz_decode_restore_refuses_every_hostile_file_and_touches_no_decoy(pref
                        for p in out.rglob("*"))
         assert after == before, case["name"]
         assert [p.name for p in victim.iterdir()] == ["secret.txt"], case["name"]
+
+
+@pytest.mark.parametrize("case", sorted(json.loads((ROOT / "tests" / "golden" / "v1.1" / "models" / "manifest.json")
+                                                   .read_text())))
+def test_nnz_decode_restores_every_format_1_1_golden_model(prefix, case, tmp_path):
+    import hashlib
+
+    manifest = json.loads((ROOT / "tests" / "golden" / "v1.1" / "models" / "manifest.json").read_text())[case]
+    out = tmp_path / "restored"
+    check([prefix / "bin" / "nnz-decode", "--restore", "-o", out, ROOT / "tests" / "golden" / "v1.1" / "models" /
+           f"{case}.nnz"])
+    written = {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+               for p in sorted(out.rglob("*")) if p.is_file()}
+    # The Python decoder wrote the model file under the name "model" (or the folder as "model/").
+    expected = {name.removeprefix("model/"): digest for name, digest in manifest["decoded"].items()}
+    if "model" in expected:
+        with nncodec.load(ROOT / "tests" / "golden" / "v1.1" / "models" / f"{case}.nnz") as f:
+            expected[f.files()[0][0]] = expected.pop("model")
+    assert written == expected
