@@ -17,7 +17,7 @@ from .errors import NnzError, UnsafeInputError, UnsupportedError, about
 from .formats import convert
 from .limits import DEFAULT_LIMITS, Budget, Limits, check_threads
 from .model import ModelDocument
-from .nnzfile import MEMORY_FLAG, NnzFile, TensorInfo, default_threads, write_document
+from .nnzfile import MEMORY_FLAG, NnzFile, default_threads, write_document
 
 PathLike = str | os.PathLike  # noqa: UP007
 
@@ -149,7 +149,7 @@ def _decoded_path(f: NnzFile, nnz: Path, output: PathLike | None, to: str | None
 
 def decode_file(nnz: PathLike, output: PathLike | None = None, *, force: bool = False,
                 inline_external: bool = False, threads: int | None = None,
-                progress: Callable[[TensorInfo], None] | None = None, to: str | None = None,
+                progress: Callable[[int], None] | None = None, to: str | None = None,
                 max_total_bytes: int | None = None, limits: Limits | None = None) -> Path:
     """Rebuild the original model file from a .nnz file; returns the path of the model written.
 
@@ -160,6 +160,8 @@ def decode_file(nnz: PathLike, output: PathLike | None = None, *, force: bool = 
     "onnx-initializers") writes the model's tensors in that format instead (default output: the
     .nnz name with its suffix); files holding tensors only can be decoded this way.
     ``max_total_bytes`` caps the memory the decoded model may take (default: the machine's).
+    ``progress`` is told the bytes produced as decoding goes (of the model's files when they are
+    restored, of the decoded tensors for ``to``).
     """
     nnz = Path(nnz)
     limits = _limits(limits, max_total_bytes)
@@ -175,9 +177,9 @@ def decode_file(nnz: PathLike, output: PathLike | None = None, *, force: bool = 
         with NnzFile(nnz, threads=threads, limits=limits) as f:
             budget = Budget(limits.memory, "memory budget", MEMORY_FLAG)
             if to is None and f.has_files:
-                _restore(f, out, force, inline_external, limits, budget)
+                _restore(f, out, force, inline_external, limits, budget, progress)
                 return out
-            doc = f.document(progress, budget)
+            doc = f.document(progress and (lambda info: progress(info.decoded_bytes)), budget)
         with staged_output(out.parent, force, main=out.name) as staging:
             if to is None:
                 formats.by_name(doc.format).write(doc, out, staging, inline_external=inline_external, limits=limits)
@@ -189,7 +191,8 @@ def decode_file(nnz: PathLike, output: PathLike | None = None, *, force: bool = 
 RESTORE_BATCH_BYTES = 64 << 20
 
 
-def _restore(f: NnzFile, out: Path, force: bool, inline_external: bool, limits: Limits, budget: Budget) -> None:
+def _restore(f: NnzFile, out: Path, force: bool, inline_external: bool, limits: Limits, budget: Budget,
+             progress: Callable[[int], None] | None) -> None:
     """The model's files restored by the core: the first under ``out``, the others (external data,
     shards) beside it under their stored names, with about one tensor in memory at a time."""
     files = f.files()
@@ -203,7 +206,7 @@ def _restore(f: NnzFile, out: Path, force: bool, inline_external: bool, limits: 
     check_free_space(dest, sum(size for _, size in files))
     with staged_output(dest, force, main=main) as staging:
         paths = [staging.path(main or names[0])] + [staging.path(name) for name in names[1:]]
-        f.restore_into(staging.directory, main or "", RESTORE_BATCH_BYTES)
+        f.restore_into(staging.directory, main or "", RESTORE_BATCH_BYTES, progress)
         module.check_restored(list(zip(names, paths)), limits, f.meta["source"].get("attrs"))
         inline = getattr(module, "inline_external_data", None)
         if inline_external and inline:

@@ -142,11 +142,12 @@ def _fidelity_line(fidelity) -> str:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    with about(args.file), NnzFile(args.file) as f:
-        total = sum(t.decoded_bytes for t in f.tensors)
+    with about(args.file), NnzFile(args.file) as f:  # the bytes the progress bar counts
+        restores = f.has_files and args.to is None
+        total = sum(size for _, size in f.files()) if restores else sum(t.decoded_bytes for t in f.tensors)
     with _progress_bar(total, "decode", args.quiet) as bar:
         out = decode_file(args.file, args.output, force=args.force, inline_external=args.inline_external,
-                          threads=args.threads, progress=lambda info: bar.update(info.decoded_bytes), to=args.to,
+                          threads=args.threads, progress=bar.update, to=args.to,
                           max_total_bytes=args.max_memory)
     if not args.quiet:
         print(f"{printable(args.file)} -> {printable(str(out))}")

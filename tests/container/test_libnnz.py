@@ -115,6 +115,10 @@ def fnv1a64(data: bytes) -> int:
     return h
 
 
+def xxh64(data: bytes) -> int:
+    return _core.xxhash64(np.frombuffer(data, np.uint8))
+
+
 def shape_text(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape)) if shape else "scalar"
 
@@ -273,16 +277,16 @@ def test_nnz_decode_fails_when_its_listing_cannot_be_written(prefix, nnz_files):
 
 
 def test_nnz_decode_removes_staging_folders_of_runs_killed_a_day_ago(prefix, nnz_files, tmp_path):
-    import time
+    from checkers import staging_left_by
 
-    stale, fresh = tmp_path / "tensors.partial-AAAAAA", tmp_path / "tensors.partial-BBBBBB"
-    for folder in (stale, fresh):
-        folder.mkdir()
-        (folder / "0.bin").write_bytes(b"partial")
-    two_days_ago = time.time() - 2 * 86400
-    os.utime(stale, (two_days_ago, two_days_ago))
+    stale, fresh = staging_left_by(tmp_path, "tensors.partial-AAAAAA", "tensors.partial-BBBBBB")
     check([prefix / "bin" / "nnz-decode", "-o", tmp_path / "tensors", nnz_files["lossless"]])
     assert not stale.exists() and fresh.exists() and (tmp_path / "tensors" / "manifest.json").is_file()
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    stale, fresh = staging_left_by(restored, ".nncodec-killed", ".nncodec-running")
+    check([prefix / "bin" / "nnz-decode", "--restore", "-o", restored, nnz_files["lossless"]])
+    assert not stale.exists() and fresh.exists()
 
 
 @pytest.fixture(scope="session")
@@ -349,7 +353,7 @@ def test_c_example_restores_an_onnx_model_into_memory_that_onnxruntime_runs(rest
     nnz = nncodec.encode_file(source, tmp_path / "m.nnz")
     listing = check([restore_example, nnz, tmp_path / "model.onnx"])
     data = source.read_bytes()
-    assert listing == f"{len(data)}  {fnv1a64(data):016x}  plain.onnx\n"
+    assert listing == f"{len(data)}  {xxh64(data):016x}  plain.onnx\n"
     restored = ort.InferenceSession((tmp_path / "model.onnx").read_bytes(), providers=["CPUExecutionProvider"])
     original = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
     x = np.random.default_rng(0).standard_normal((1, 3, 8, 8)).astype(np.float32)
@@ -360,7 +364,7 @@ def test_c_example_restores_an_onnx_model_into_memory_that_onnxruntime_runs(rest
 def test_c_example_lists_the_external_data_too(restore_example, model_files, tmp_path):
     files = model_files["onnx-external"]
     listing = check([restore_example, nncodec.encode_file(files[0], tmp_path / "m.nnz")])
-    assert listing == "".join(f"{f.stat().st_size}  {fnv1a64(f.read_bytes()):016x}  {f.name}\n" for f in files)
+    assert listing == "".join(f"{f.stat().st_size}  {xxh64(f.read_bytes()):016x}  {f.name}\n" for f in files)
 
 
 def test_restoring_a_format_1_0_file_is_unsupported_with_a_clear_message(prefix, tmp_path):
