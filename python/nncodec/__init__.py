@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 
 from .errors import (
+    BaseMismatchError,
     ChecksumError,
     CorruptFileError,
     LimitExceededError,
@@ -61,4 +62,5 @@ __all__ = [
     "LimitExceededError",
     "UnsafeInputError",
     "NotFoundError",
+    "BaseMismatchError",
 ]
