@@ -61,26 +61,85 @@ inline uint64_t read_raw(BitReader& raw, int len) {
   return raw.read(len);
 }
 
-// x = b + unzigzag(value of token t and its raw bits), for every element in order; tokens come
-// from the plane of each element's context (ctx == nullptr: one plane).
 template <typename U>
-void rebuild(const uint8_t* base, const uint8_t* tokens, const uint8_t* ctx, const size_t* plane_start, size_t n,
-             uint32_t token_limit, BitReader& raw, uint8_t* out) {
-  size_t pos[kDeltaMaxContexts];
-  for (int c = 0; c < kDeltaMaxContexts; ++c) pos[c] = plane_start[c];
+inline U element_from(U base, uint32_t t, uint64_t raw_bits, int len) {
+  const uint64_t v = len ? (delta_token_high(t) << len) | raw_bits : t;
+  const U z = static_cast<U>(v);
+  return static_cast<U>(base + static_cast<U>((z >> 1) ^ (U{0} - (z & 1))));
+}
+
+// x = b + unzigzag(value of the token and its raw bits), for every element in order. While 8
+// bytes of raw bits remain, elements of up to 32 bits (at most 30 raw bits each) read them from an
+// unchecked window refilled once per element; the rest goes through the checked reader.
+template <typename U>
+void rebuild(const uint8_t* base, const uint8_t* tokens, size_t n, uint32_t token_limit, BitReader& raw, uint8_t* out) {
   uint32_t bad = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const uint32_t t = ctx ? tokens[pos[ctx[i]]++] : tokens[i];
+  size_t i = 0;
+  if constexpr (sizeof(U) <= 4) {
+    BitCursor cur = raw.detach();
+    const uint8_t* safe_end = cur.ptr + (raw.bytes_ahead() >= 8 ? raw.bytes_ahead() - 8 : 0);
+    for (; i < n && cur.ptr < safe_end; ++i) {
+      cur.refill();
+      const U b = load_elem<U>(base, i);
+      const uint32_t t = tokens[i];
+      bad |= t >= token_limit ? 1u : 0u;
+      const int len = delta_raw_len(t);
+      const uint64_t bits = cur.peek(len);
+      cur.consume(len);
+      const U x = element_from<U>(b, t, bits, len);
+      std::memcpy(out + i * sizeof(U), &x, sizeof(U));
+    }
+    raw.attach(cur);
+  }
+  for (; i < n; ++i) {
+    const U b = load_elem<U>(base, i);
+    const uint32_t t = tokens[i];
     bad |= t >= token_limit ? 1u : 0u;
-    const int len = delta_raw_len(t);
-    uint64_t v = delta_token_high(t);
-    if (len) v = (v << len) | read_raw<U>(raw, len);
-    const U z = static_cast<U>(v);
-    const U d = static_cast<U>((z >> 1) ^ (U{0} - (z & 1)));
-    const U x = static_cast<U>(load_elem<U>(base, i) + d);
+    const int len = t >= token_limit ? 0 : delta_raw_len(t);
+    const U x = element_from<U>(b, t, len ? read_raw<U>(raw, len) : 0, len);
     std::memcpy(out + i * sizeof(U), &x, sizeof(U));
   }
   NNZ_CHECK(!bad, corrupt, "delta: a token too large for the dtype");
+}
+
+// The tokens in element order, each from the plane of its base element's context (planes[c]: the
+// next unread token of context c). Returns false if a context's plane is read past its end.
+template <typename U>
+bool gather_tokens(const uint8_t* base, size_t n, const KeyRule& rule, uint32_t lo, uint32_t top,
+                   const uint8_t** planes, const uint8_t* const* ends, uint8_t* tokens) {
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t key = delta_key<U>(load_elem<U>(base, i), rule.is_float, rule.is_signed, rule.mantissa_bits,
+                                      rule.exponent_mask);
+    const uint32_t c = std::min(std::max(key, lo) - lo, top);  // branch-free: contexts alternate at random
+    tokens[i] = *planes[c]++;
+  }
+  for (uint32_t c = 0; c <= top; ++c)
+    if (planes[c] != ends[c]) return false;
+  return true;
+}
+
+// Planes of context c hold the tokens of the elements whose base element is in context c; their
+// lengths are stored (u32 each). Gathering reads within the planes plus n zero bytes of slack, so
+// contexts that disagree with the stored lengths stay in bounds and are caught after it.
+template <typename U>
+void read_context_planes(ByteReader& in, const uint8_t* base, size_t n, const KeyRule& rule, int nctx, uint32_t lo,
+                         uint8_t* tokens) {
+  uint8_t* planes = scratch_bytes(3 * n) + n;
+  const uint8_t* next[kDeltaMaxContexts];
+  const uint8_t* ends[kDeltaMaxContexts];
+  size_t counts[kDeltaMaxContexts], at = 0;
+  for (int c = 0; c < nctx; ++c) {
+    counts[c] = in.u32();
+    NNZ_CHECK(counts[c] <= n - at, corrupt, "delta: plane lengths exceed the chunk");
+    next[c] = planes + at;
+    at += counts[c];
+    ends[c] = planes + at;
+  }
+  NNZ_CHECK(at == n, corrupt, "delta: plane lengths do not add up to the chunk");
+  for (int c = 0; c < nctx; ++c) decode_plane(in, counts[c], 8, planes + (next[c] - planes));
+  std::memset(planes + n, 0, n);
+  NNZ_CHECK(gather_tokens<U>(base, n, rule, lo, static_cast<uint32_t>(nctx - 1), next, ends, tokens), corrupt,
+            "delta: plane lengths disagree with the contexts of the base");
 }
 
 template <typename U>
@@ -88,33 +147,16 @@ void decode_coded_chunk(ByteReader& in, const uint8_t* base, size_t n, const Key
   const int nctx = in.u8();
   const uint32_t lo = in.u16();
   NNZ_CHECK(nctx >= 1 && nctx <= kDeltaMaxContexts, corrupt, "delta: bad context count");
-  uint8_t* scratch = scratch_bytes(2 * n);
-  uint8_t* tokens = scratch;
-  uint8_t* ctx = nctx > 1 ? scratch + n : nullptr;
-  size_t counts[kDeltaMaxContexts] = {};
-  if (ctx) {
-    const uint32_t top = static_cast<uint32_t>(nctx - 1);
-    for (size_t i = 0; i < n; ++i) {
-      const uint32_t key = delta_key<U>(load_elem<U>(base, i), rule.is_float, rule.is_signed, rule.mantissa_bits,
-                                        rule.exponent_mask);
-      const uint32_t c = key <= lo ? 0 : std::min(key - lo, top);
-      ctx[i] = static_cast<uint8_t>(c);
-      counts[c]++;
-    }
+  uint8_t* tokens = scratch_bytes(nctx > 1 ? 3 * n : n);
+  if (nctx > 1) {
+    read_context_planes<U>(in, base, n, rule, nctx, lo, tokens);
   } else {
-    counts[0] = n;
-  }
-  size_t start[kDeltaMaxContexts] = {};
-  size_t at = 0;
-  for (int c = 0; c < nctx; ++c) {
-    start[c] = at;
-    decode_plane(in, counts[c], 8, tokens + at);
-    at += counts[c];
+    decode_plane(in, n, 8, tokens);
   }
   const ByteSpan raw_bytes = in.bytes(in.u32());
   in.expect_end();
   BitReader raw(raw_bytes.data, raw_bytes.size);
-  rebuild<U>(base, tokens, ctx, start, n, delta_token_count(static_cast<int>(sizeof(U)) * 8), raw, out);
+  rebuild<U>(base, tokens, n, delta_token_count(static_cast<int>(sizeof(U)) * 8), raw, out);
   NNZ_CHECK(raw.finished_exactly(), corrupt, "delta: raw bits do not end where the elements do");
 }
 

@@ -84,7 +84,8 @@ ContextSplit choose_split(const ChunkTokens& ct, int max_contexts) {
   uint64_t best_cost = split_cost(hist, ct.key_min, best);
   for (int nctx = 2; nctx <= max_contexts; nctx *= 2) {
     const ContextSplit s = window_split(key_counts, ct.key_min, nctx);
-    const uint64_t cost = split_cost(hist, ct.key_min, s) + 2;  // +2: prefer fewer planes on a tie
+    // Contexts cost decode time (a gather pass): they must save 1% of the token planes.
+    const uint64_t cost = split_cost(hist, ct.key_min, s) + 4 * static_cast<uint64_t>(nctx) + best_cost / 100;
     if (cost < best_cost) {
       best_cost = cost;
       best = s;
@@ -126,14 +127,11 @@ void encode_chunk(const uint8_t* x, const uint8_t* b, size_t n, const DTypeInfo&
   header.u8(static_cast<uint8_t>(DeltaChunkMode::coded));
   header.u8(static_cast<uint8_t>(split.nctx));
   header.u16(static_cast<uint16_t>(split.lo));
-  std::vector<uint8_t> plane;
-  plane.reserve(n);
-  for (int c = 0; c < split.nctx; ++c) {
-    plane.clear();
-    for (size_t i = 0; i < n; ++i)
-      if (split.nctx == 1 || context_of(ct.keys[i], split) == static_cast<uint32_t>(c)) plane.push_back(ct.tokens[i]);
-    encode_plane(plane.data(), plane.size(), 8, out);
-  }
+  std::vector<std::vector<uint8_t>> planes(static_cast<size_t>(split.nctx));
+  for (size_t i = 0; i < n; ++i) planes[split.nctx == 1 ? 0 : context_of(ct.keys[i], split)].push_back(ct.tokens[i]);
+  if (split.nctx > 1)
+    for (const std::vector<uint8_t>& plane : planes) header.u32(static_cast<uint32_t>(plane.size()));
+  for (const std::vector<uint8_t>& plane : planes) encode_plane(plane.data(), plane.size(), 8, out);
   NNZ_CHECK(raw.size() <= UINT32_MAX, internal, "delta: raw bits of a chunk over 4 GiB");
   header.u32(static_cast<uint32_t>(raw.size()));
   header.bytes(raw);
