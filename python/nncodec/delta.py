@@ -203,8 +203,8 @@ def encode_against(array: np.ndarray, ref: tuple[int, str, np.ndarray], options,
     data = element_bytes(array)
     coded = _core.encode_delta(data, dtype_name(array.dtype), element_bytes(ref[2]), ref[0], 0,
                                options.chunk_elems, options.threads)
-    if len(coded.params) + coded.coded_bytes <= _DELTA_CHECK_SHARE * data.nbytes:
-        return coded
+    if coded.coded_bytes == 0 or len(coded.params) + coded.coded_bytes <= _DELTA_CHECK_SHARE * data.nbytes:
+        return coded  # a reference alone, or a difference that codes well
     other = plain()
     return other if len(other.params) + other.coded_bytes < len(coded.params) + coded.coded_bytes else coded
 

@@ -107,7 +107,10 @@ class NnzFile(Mapping):
             self._base_alive = [base_arrays_for(base)]
             self._reader.attach_base_arrays(self._base_alive[0])
             return
-        chain = base if isinstance(base, BaseChain) else BaseChain(Path(base))
+        if not isinstance(base, BaseChain):
+            st = self.path.stat()
+            base = BaseChain(Path(base), 0, frozenset({(st.st_dev, st.st_ino)}))
+        chain = base
         self._base_alive = chain.attach(self._reader, self.path, self.limits, self.threads)
 
     @property
