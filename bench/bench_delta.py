@@ -167,7 +167,7 @@ def minilm_cases(corpus: Path, work: Path) -> list[dict]:
     bases = {"float32": save_minilm(base_f32, work / "minilm_base.safetensors"),
              "bfloat16": save_minilm(dm.as_dtype(base_f32, torch.bfloat16), work / "minilm_base_bf16.safetensors")}
     cases = []
-    runs = [(1e-5, 40, 0), (5e-5, 150, 5)]
+    runs = [(1e-5, 30, 0), (5e-5, 100, 5)]
     for lr, steps, checkpoints in runs:
         print(f"MiniLM: {steps} steps at lr {lr}", flush=True)
         states = dm.train_minilm(corpus, lr, steps, checkpoints or 0)
@@ -203,7 +203,7 @@ def series_cases(states: list[dict], base: Path, work: Path, lr: float, steps: i
 
 def cnn_cases(work: Path) -> list[dict]:
     print("CNN: base", flush=True)
-    base = dm.train_cnn(None, flipped=False, lr=1e-3, steps=300)
+    base = dm.train_cnn(None, flipped=False, lr=1e-3, steps=200)
     bases = {"float32": save_cnn(base, work / "cnn_base.pt"),
              "bfloat16": save_cnn(dm.as_dtype(base, torch.bfloat16), work / "cnn_base_bf16.pt")}
     cases = []
