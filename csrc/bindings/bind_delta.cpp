@@ -61,6 +61,13 @@ void bind_delta(py::module_& m, py::class_<nnz::NnzReader, std::shared_ptr<nnz::
       },
       py::arg("encoded"), py::arg("source"), py::arg("index"));
   m.def(
+      "delta_residual",
+      [](const nnz::EncodedTensor& inner, double bound, int source, uint32_t index) {
+        NNZ_CHECK(source == 0 || source == 1, invalid_argument, "source must be 0 (base model) or 1 (this file)");
+        return nnz::delta_residual(inner, bound, static_cast<nnz::DeltaSource>(source), index);
+      },
+      py::arg("inner"), py::arg("bound"), py::arg("source"), py::arg("index"));
+  m.def(
       "encode_base_table",
       [](const py::bytes& base_name, const std::vector<std::tuple<std::string, std::string, std::vector<uint64_t>, uint64_t>>&
                                         tensors) {

@@ -11,15 +11,18 @@ is stored once. Everything else is coded as without a base.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import ml_dtypes
 import numpy as np
 
 from . import _core
 from .atomic import check_member_name
+from .codecs.coding import planned
 from .dtypes import dtype_name, element_bytes
 from .errors import BaseMismatchError, LimitExceededError, NnzError, UnsafeInputError, about
 from .limits import Limits
@@ -197,16 +200,51 @@ class DeltaPlan:
         return _core.encode_base_table(self.base.name.encode("utf-8", "surrogateescape"), self._entries)
 
 
-def encode_against(array: np.ndarray, ref: tuple[int, str, np.ndarray], options, plain):
-    """``array`` coded against its reference (codec delta), or by ``plain()`` where that is smaller
-    (only tried when the difference codes badly)."""
+def encode_against(name: str, array: np.ndarray, ref: tuple[int, str, np.ndarray], options, plain):
+    """``array`` coded against its reference, or by ``plain()`` (its coding without the base)
+    where that is smaller. Lossless: the difference of the bit patterns (codec delta, exact). A
+    tensor the plan gives to a lossy codec with an error bound E: the difference from the base,
+    coded by that codec within a bound that leaves room for rounding back into the dtype, so that
+    every weight stays within E of the model's (not of the base's), checked here."""
+    codec, settings = planned(name, array, options)
+    bound = codec.error_bound(settings) if codec.lossy else None
+    if bound is not None:
+        coded = _residual(array, ref, codec, bound, options)
+        other = plain()
+        return coded if coded is not None and _size(coded) < _size(other) else other
     data = element_bytes(array)
     coded = _core.encode_delta(data, dtype_name(array.dtype), element_bytes(ref[2]), ref[0], 0,
                                options.chunk_elems, options.threads)
-    if coded.coded_bytes == 0 or len(coded.params) + coded.coded_bytes <= _DELTA_CHECK_SHARE * data.nbytes:
+    if coded.coded_bytes == 0 or _size(coded) <= _DELTA_CHECK_SHARE * data.nbytes:
         return coded  # a reference alone, or a difference that codes well
     other = plain()
-    return other if len(other.params) + other.coded_bytes < len(coded.params) + coded.coded_bytes else coded
+    return other if _size(other) < _size(coded) else coded
+
+
+def _size(encoded) -> int:
+    return len(encoded.params) + encoded.coded_bytes
+
+
+def _residual(array: np.ndarray, ref, codec, bound: float, options):
+    """The residual coding of ``array`` within ``bound``, or None where it cannot keep it."""
+    if dtype_name(array.dtype) not in ("float32", "float16", "bfloat16"):
+        return None
+    x, b = array.astype(np.float64).reshape(-1), ref[2].astype(np.float64).reshape(-1)
+    if not (np.isfinite(x).all() and np.isfinite(b).all()):
+        return None
+    top = float(np.abs(x).max(initial=0.0)) + bound
+    half_ulp = math.ldexp(1.0, math.frexp(top)[1] - 2 - int(ml_dtypes.finfo(array.dtype).nmant)) if top > 0 else 0.0
+    inner_bound = bound - half_ulp - top * 2.0 ** -52  # what rounding b + r into the dtype may add
+    if inner_bound <= bound / 4:
+        return None
+    inner = codec.encode(x - b, codec.at_bound(inner_bound), options)
+    r = np.empty(x.size, np.float64)
+    _core.decode_payload(inner.codec, "float64", x.size, inner.params, np.frombuffer(inner.payload, np.uint8),
+                         r.view(np.uint8), options.threads)
+    back = (b + r).astype(array.dtype).astype(np.float64)
+    if not (np.abs(back - x) <= bound).all():
+        return None
+    return _core.delta_residual(inner, bound, ref[0], 0)
 
 
 def base_arrays_for(tensors: Mapping[str, np.ndarray]) -> list:

@@ -276,7 +276,7 @@ class NnzFile(Mapping):
 def _encode_one(name: str, array: np.ndarray, options: EncodeOptions, ref):
     if ref is None:
         return encode_array(name, array, options)
-    return encode_against(array, ref, options, lambda: encode_array(name, array, options))
+    return encode_against(name, array, ref, options, lambda: encode_array(name, array, options))
 
 
 def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, source_name: str | None = None,

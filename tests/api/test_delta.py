@@ -254,3 +254,23 @@ def test_random_base_and_perturbation_round_trip(tmp_path, dtype, how, n, chunk,
         got = f["t"]
         assert f.tensors[0].codec == "delta" or x.size < 64 or how in ("all_changed", "few_bits", "nan_inf")
     assert got.dtype == x.dtype and np.array_equal(got.view(np.uint8), x.view(np.uint8))
+
+
+@pytest.mark.parametrize("dtype, error", [(np.float32, 1e-4), (ml_dtypes.bfloat16, 2e-3), (np.float16, 5e-4)])
+def test_lossy_codec_with_a_base_bounds_the_error_against_the_model(tmp_path, dtype, error):
+    rng = np.random.default_rng(3)
+    b = (rng.standard_normal((256, 256)) * 0.04).astype(np.float32)
+    x = b + (rng.standard_normal(b.shape) * 2e-4).astype(np.float32)
+    base, tuned = {"w": b.astype(dtype), "bias": b[0].astype(dtype)}, {"w": x.astype(dtype), "bias": x[0].astype(dtype)}
+    save_file(base, tmp_path / "b.safetensors")
+    save_file(tuned, tmp_path / "t.safetensors")
+    alone = nncodec.encode_file(tmp_path / "t.safetensors", tmp_path / "a.nnz", codec="eb", params={"error": error})
+    coded = nncodec.encode_file(tmp_path / "t.safetensors", tmp_path / "d.nnz", codec="eb", params={"error": error},
+                                base=tmp_path / "b.safetensors")
+    assert coded.stat().st_size * 2 < alone.stat().st_size
+    with nncodec.load(coded, base=base) as f:
+        w = f["w"].astype(np.float64)
+        assert np.abs(w - tuned["w"].astype(np.float64)).max() <= error
+        assert np.array_equal(f["bias"].view(np.uint8), tuned["bias"].view(np.uint8))  # protected: exact
+        info = {t.name: t for t in f.tensors}
+        assert info["w"].codec == "delta" and nncodec.codecs.describe("delta", info["w"].params)["error_bound"] == error

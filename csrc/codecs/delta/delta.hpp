@@ -5,12 +5,15 @@
 //
 // params: u8 version (1), u8 source (0 = base table entry, 1 = tensor of this container),
 //         u32 index, u8 transform (0 = copy: the tensor equals its base, empty payload;
-//         1 = sub: the integer difference of the element bit patterns), u32 chunk_elems (sub).
+//         1 = sub: the integer difference of the element bit patterns; 2 = residual: a lossy
+//         codec's coding of x - b as float64, for a bound against the model's weights), then
+//         u32 chunk_elems (sub), or f64 bound, u8 + inner codec id, u32 + inner params (residual).
 // payload (sub): a chunk table (chunk_table.hpp); each chunk codes d = x - b (mod 2^W) zigzagged,
 // as tokens (value_token below) in token planes split by a context the decoder computes from the
 // base element (its exponent field, or the bit length of an integer), then the tokens' raw bits.
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "codecs/codec.hpp"
 
@@ -23,7 +26,7 @@ constexpr uint32_t kDeltaMaxChunkElems = uint32_t{1} << 28;
 constexpr int kDeltaMaxContexts = 16;
 
 enum class DeltaSource : uint8_t { base = 0, container = 1 };
-enum class DeltaTransform : uint8_t { copy = 0, sub = 1 };
+enum class DeltaTransform : uint8_t { copy = 0, sub = 1, residual = 2 };
 enum class DeltaChunkMode : uint8_t { equal = 0, coded = 1 };
 
 struct DeltaParams {
@@ -31,6 +34,10 @@ struct DeltaParams {
   uint32_t index = 0;
   DeltaTransform transform = DeltaTransform::copy;
   uint32_t chunk_elems = 0;  // sub only
+  // residual only: every element within `bound` of the model's; the residual's codec and params.
+  double bound = 0;
+  std::string inner_codec;
+  ByteSpan inner_params;     // points into the params parsed
 };
 
 // Parses and checks params (ErrorCode::corrupt, unsupported for a newer version).

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -10,6 +11,8 @@
 #include "common/error.hpp"
 #include "common/parallel.hpp"
 #include "entropy/plane_decode.hpp"
+#include "codecs/codec_table.hpp"
+#include "transform/float_convert.hpp"
 
 namespace nnz {
 namespace {
@@ -83,7 +86,7 @@ void rebuild(const uint8_t* base, const uint8_t* tokens, size_t n, uint32_t toke
       const U b = load_elem<U>(base, i);
       const uint32_t t = tokens[i];
       bad |= t >= token_limit ? 1u : 0u;
-      const int len = delta_raw_len(t);
+      const int len = t >= token_limit ? 0 : delta_raw_len(t);  // within the window even for bad tokens
       const uint64_t bits = cur.peek(len);
       cur.consume(len);
       const U x = element_from<U>(b, t, bits, len);
@@ -192,6 +195,25 @@ void decode_sub(const DecodeRequest& req, const DeltaParams& p, const uint8_t* b
   });
 }
 
+// x = dtype(b + r) with r the residual decoded by its codec as float64 (the sum in binary64,
+// rounded once into the dtype); a non-finite sum is corrupt (the encoder never makes one).
+void decode_residual(const DecodeRequest& req, const DeltaParams& p, const uint8_t* base, uint8_t* out, int threads) {
+  const DTypeInfo& info = dtype_info(req.dtype);
+  NNZ_CHECK(info.kind == DTypeKind::floating, corrupt, "delta: a residual of a non-float tensor");
+  NNZ_CHECK(p.inner_codec != kDeltaCodecId, corrupt, "delta: a residual coded as delta");
+  std::vector<uint8_t> residual(to_size(checked_mul(req.count, 8, "delta: residual size"), "delta: residual size"));
+  decode_tensor(DecodeRequest{p.inner_codec, DType::float64, req.count, p.inner_params, req.payload}, residual.data(),
+                threads);
+  const size_t esize = static_cast<size_t>(info.bits / 8);
+  for (size_t i = 0; i < static_cast<size_t>(req.count); ++i) {
+    double r;
+    std::memcpy(&r, residual.data() + 8 * i, 8);
+    const double v = load_float(req.dtype, base + i * esize) + r;
+    NNZ_CHECK(std::isfinite(v), corrupt, "delta: a residual gives a non-finite weight");
+    store_float(req.dtype, v, out + i * esize);
+  }
+}
+
 }  // namespace
 
 DeltaParams read_delta_params(ByteSpan params) {
@@ -205,11 +227,17 @@ DeltaParams read_delta_params(ByteSpan params) {
   p.source = static_cast<DeltaSource>(source);
   p.index = r.u32();
   const uint8_t transform = r.u8();
-  NNZ_CHECK(transform <= static_cast<uint8_t>(DeltaTransform::sub), corrupt, "delta: bad transform");
+  NNZ_CHECK(transform <= static_cast<uint8_t>(DeltaTransform::residual), corrupt, "delta: bad transform");
   p.transform = static_cast<DeltaTransform>(transform);
   if (p.transform == DeltaTransform::sub) {
     p.chunk_elems = r.u32();
     NNZ_CHECK(p.chunk_elems >= 1 && p.chunk_elems <= kDeltaMaxChunkElems, corrupt, "delta: bad chunk size");
+  } else if (p.transform == DeltaTransform::residual) {
+    const uint64_t bits = r.u64();
+    std::memcpy(&p.bound, &bits, 8);
+    NNZ_CHECK(std::isfinite(p.bound) && p.bound > 0, corrupt, "delta: bad error bound");
+    p.inner_codec = r.str(r.u8());
+    p.inner_params = r.bytes(r.u32());
   }
   r.expect_end();
   return p;
@@ -228,12 +256,17 @@ void DeltaCodec::decode(const DecodeRequest& req, uint8_t* out, int threads) {
     if (bytes) std::memcpy(out, base.data, static_cast<size_t>(bytes));
     return;
   }
+  if (p.transform == DeltaTransform::residual) return decode_residual(req, p, base.data, out, threads);
   decode_sub(req, p, base.data, out, threads);
 }
 
 CodecDescription DeltaCodec::describe(ByteSpan params) {
-  read_delta_params(params);
-  return kExactCodec;
+  const DeltaParams p = read_delta_params(params);
+  if (p.transform != DeltaTransform::residual) return kExactCodec;
+  const Codec* inner = find_codec(p.inner_codec);
+  NNZ_CHECK(inner != nullptr && p.inner_codec != kDeltaCodecId, unsupported, "delta: unknown residual codec");
+  inner->describe(p.inner_params);
+  return CodecDescription{p.bound, p.bound};
 }
 
 }  // namespace nnz

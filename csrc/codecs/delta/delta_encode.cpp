@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -156,6 +157,19 @@ void write_params(const DeltaOptions& options, DeltaTransform transform, uint32_
   if (transform == DeltaTransform::sub) w.u32(chunk_elems);
 }
 
+void write_residual(double bound, const std::string& codec, ByteSpan params, std::vector<uint8_t>& out) {
+  NNZ_CHECK(std::isfinite(bound) && bound > 0, invalid_argument, "delta: the bound must be finite and > 0");
+  NNZ_CHECK(!codec.empty() && codec.size() <= 32 && codec != kDeltaCodecId, invalid_argument, "delta: bad residual codec");
+  ByteWriter w(out);
+  uint64_t bits;
+  std::memcpy(&bits, &bound, 8);
+  w.u64(bits);
+  w.u8(static_cast<uint8_t>(codec.size()));
+  w.bytes(codec.data(), codec.size());
+  w.u32(static_cast<uint32_t>(params.size));
+  w.bytes(params.data, params.size);
+}
+
 }  // namespace
 
 EncodedTensor DeltaCodec::encode(const TensorRef& tensor, const DeltaOptions& options) {
@@ -194,6 +208,17 @@ EncodedTensor delta_with_ref(const EncodedTensor& encoded, DeltaSource source, u
   options.source = source;
   options.index = index;
   write_params(options, p.transform, p.chunk_elems, out.params);
+  if (p.transform == DeltaTransform::residual) write_residual(p.bound, p.inner_codec, p.inner_params, out.params);
+  return out;
+}
+
+EncodedTensor delta_residual(const EncodedTensor& inner, double bound, DeltaSource source, uint32_t index) {
+  EncodedTensor out{kDeltaCodecId, {}, inner.payload};
+  DeltaOptions options;
+  options.source = source;
+  options.index = index;
+  write_params(options, DeltaTransform::residual, 0, out.params);
+  write_residual(bound, inner.codec, ByteSpan{inner.params.data(), inner.params.size()}, out.params);
   return out;
 }
 
