@@ -141,6 +141,7 @@ class Page:
     def __init__(self, browser: Chromium, session: str):
         self.browser = browser
         self.session = session
+        self.first_event = 0  # messages() looks at events from here on (set by navigate)
         for domain in ("Page", "Runtime"):
             self.send(f"{domain}.enable")
 
@@ -148,9 +149,9 @@ class Page:
         return self.browser.send(method, params, self.session, timeout)
 
     def messages(self) -> list[str]:
-        """Console output and uncaught exceptions of this page (and its workers) so far."""
+        """Console output and uncaught exceptions of the page loaded last."""
         out = []
-        for e in list(self.browser.events):
+        for e in self.browser.events[self.first_event:]:
             if e.get("sessionId") != self.session:
                 continue
             if e["method"] == "Runtime.consoleAPICalled":
@@ -161,6 +162,7 @@ class Page:
         return out
 
     def navigate(self, url: str) -> None:
+        self.first_event = len(self.browser.events)
         self.send("Page.navigate", {"url": url})
         self.wait_for("document.readyState === 'complete'")
 
