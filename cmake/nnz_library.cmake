@@ -68,11 +68,13 @@ configure_file(${PROJECT_SOURCE_DIR}/cmake/nnz.pc.in ${PROJECT_BINARY_DIR}/nnz.p
 install(FILES ${PROJECT_BINARY_DIR}/nnz.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
 if(NNZ_BUILD_TESTS)
-  add_executable(nnz_capi_tests ${PROJECT_SOURCE_DIR}/tests/cpp/capi_tests.cpp)
-  target_link_libraries(nnz_capi_tests PRIVATE nnz_static nnz_encoder)  # encodes its test files
-  target_include_directories(nnz_capi_tests PRIVATE ${PROJECT_SOURCE_DIR}/csrc)
-  target_compile_options(nnz_capi_tests PRIVATE ${NNZ_WARNINGS})
-  add_test(NAME nnz_capi_tests COMMAND nnz_capi_tests)
+  foreach(suite capi restore)  # the C API, with files written by the encoder library
+    add_executable(nnz_${suite}_tests ${PROJECT_SOURCE_DIR}/tests/cpp/${suite}_tests.cpp)
+    target_link_libraries(nnz_${suite}_tests PRIVATE nnz_static nnz_encoder)
+    target_include_directories(nnz_${suite}_tests PRIVATE ${PROJECT_SOURCE_DIR}/csrc)
+    target_compile_options(nnz_${suite}_tests PRIVATE ${NNZ_WARNINGS})
+    add_test(NAME nnz_${suite}_tests COMMAND nnz_${suite}_tests)
+  endforeach()
   add_test(NAME libnnz_symbols COMMAND ${CMAKE_COMMAND} -DNM=${CMAKE_NM} -DSHARED=$<TARGET_FILE:nnz_shared>
     -DSTATIC=$<TARGET_FILE:nnz_static> -P ${PROJECT_SOURCE_DIR}/cmake/check_libnnz_symbols.cmake)
   # The fuzz targets' seed corpus and regression inputs, replayed without libFuzzer.

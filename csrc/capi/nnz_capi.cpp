@@ -20,6 +20,7 @@
 #include "container/nnz_reader.hpp"
 #include "container/parallel_decode.hpp"
 #include "container/restore.hpp"
+#include "container/restore_dir.hpp"
 
 #define NNZ_STR2(x) #x
 #define NNZ_STR(x) NNZ_STR2(x)
@@ -41,6 +42,7 @@ NNZ_SAME_CODE(NNZ_ERR_IO, io);
 NNZ_SAME_CODE(NNZ_ERR_NOT_FOUND, not_found);
 NNZ_SAME_CODE(NNZ_ERR_INTERNAL, internal);
 NNZ_SAME_CODE(NNZ_ERR_OUT_OF_MEMORY, out_of_memory);
+NNZ_SAME_CODE(NNZ_ERR_UNSAFE, unsafe);
 
 struct nnz_reader {
   nnz_reader(std::unique_ptr<nnz::ByteSource> source, const nnz::ReaderLimits& l) : reader(std::move(source), l), limits(l) {
@@ -159,6 +161,7 @@ const char* nnz_status_string(nnz_status status) {
     case NNZ_ERR_NOT_FOUND: return "not found";
     case NNZ_ERR_INTERNAL: return "internal error";
     case NNZ_ERR_OUT_OF_MEMORY: return "out of memory";
+    case NNZ_ERR_UNSAFE: return "unsafe";
   }
   return "unknown status";
 }
@@ -337,6 +340,14 @@ nnz_status nnz_restore(const nnz_reader* reader, const nnz_sink* sink, void* sin
               "sink or one of its callbacks is NULL");
     CallbackSink callbacks(*sink, sink_ctx);
     nnz::restore(reader->reader, callbacks, thread_count(threads));
+  });
+}
+
+nnz_status nnz_restore_to_dir(const nnz_reader* reader, const char* dir, int force, int threads, nnz_error* error) {
+  return guarded(error, [&] {
+    check_reader(reader);
+    NNZ_CHECK(dir != nullptr && *dir != '\0', invalid_argument, "dir is NULL or empty");
+    nnz::restore_to_dir(reader->reader, dir, force != 0, thread_count(threads));
   });
 }
 

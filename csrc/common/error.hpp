@@ -18,6 +18,7 @@ enum class ErrorCode : int {
   not_found = 7,         // no tensor/blob of that name
   internal = 8,          // a bug in nncodec
   out_of_memory = 9,     // an allocation failed (the C API reports std::bad_alloc with it)
+  unsafe = 10,           // the file asks for something refused: a name outside the output folder
 };
 
 class Error : public std::runtime_error {

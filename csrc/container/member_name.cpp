@@ -42,7 +42,7 @@ bool is_forbidden(long cp) {
 
 void check_member_name(const std::string& name) {
   const auto refuse = [&](const char* why) {
-    fail(ErrorCode::corrupt, "refusing to write file name '" + name.substr(0, 200) + "': " + why +
+    fail(ErrorCode::unsafe, "refusing to write file name '" + name.substr(0, 200) + "': " + why +
                                  " (the files of a model must have plain relative names)");
   };
   if (name.empty() || name.size() > kMaxMemberNameBytes) refuse("empty or too long");

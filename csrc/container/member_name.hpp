@@ -9,7 +9,7 @@ constexpr size_t kMaxMemberNameBytes = 4096;
 constexpr size_t kMaxMemberComponentBytes = 255;
 constexpr size_t kMaxMemberComponents = 16;
 
-// Fails with ErrorCode::corrupt unless `name` is valid UTF-8 and a plain relative path: no
+// Fails with ErrorCode::unsafe unless `name` is valid UTF-8 and a plain relative path: no
 // absolute path, no empty, "." or ".." component, no component starting with a dot, no control,
 // format or line-separator character, no backslash or colon, within the size limits above.
 void check_member_name(const std::string& name);

@@ -153,7 +153,7 @@ RestorePlan parse_plan(const NnzReader& reader, SectionStream& section) {
   std::set<std::string> folded;
   for (uint32_t i = 0; i < nfiles; ++i) {
     RestoreFile f = parse_file(r, reader, by_name, used);
-    NNZ_CHECK(folded.insert(fold_member_name(f.name)).second, corrupt,
+    NNZ_CHECK(folded.insert(fold_member_name(f.name)).second, unsafe,
               "nncodec/files: two files named '" + f.name.substr(0, 200) + "' (ignoring case)");
     plan.total_bytes = checked_add(plan.total_bytes, f.size, "nncodec/files: total size");
     plan.files.push_back(std::move(f));

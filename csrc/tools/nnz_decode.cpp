@@ -5,6 +5,9 @@
 //   nnz-decode --list model.nnz          the index only (nothing decoded)
 //   nnz-decode -o DIR model.nnz          each tensor's decoded bytes as DIR/<index>.bin, plus
 //                                        DIR/manifest.json (name, dtype, shape, bytes, xxh64)
+//   nnz-decode --restore -o DIR model.nnz  the model's own files (ONNX and its external data, a
+//                                        PyTorch archive, safetensors shards) into DIR, byte for
+//                                        byte; existing files are kept unless --force
 //
 // Tensors are decoded in batches of at most --max-memory bytes (a tensor larger than that is a
 // batch of its own), each batch in parallel on --threads threads. Output appears only when
@@ -48,6 +51,8 @@ struct Options {
   std::string file;
   std::string output_dir;
   bool list = false;
+  bool restore = false;
+  bool force = false;
   int threads = 0;
   uint64_t max_memory = default_max_memory();
   nnz_limits limits{};
@@ -64,6 +69,9 @@ const char kUsage[] =
     "  -o, --output DIR          write tensor i's decoded bytes to DIR/<i>.bin and a\n"
     "                            DIR/manifest.json (DIR must not exist)\n"
     "  -l, --list                list the tensors without decoding\n"
+    "  -r, --restore             write the model's files into DIR (-o): an ONNX model and its\n"
+    "                            external data, a PyTorch archive, safetensors shards\n"
+    "  -f, --force               with --restore: replace existing files of the model\n"
     "  -t, --tensor NAME         only this tensor (repeatable)\n"
     "  -j, --threads N           threads (default: one per available CPU)\n"
     "  --max-memory BYTES        decode in batches of at most this many bytes\n"
@@ -105,6 +113,10 @@ Options parse_args(int argc, char** argv) {
       o.output_dir = value();
     } else if (a == "-l" || a == "--list") {
       o.list = true;
+    } else if (a == "-r" || a == "--restore") {
+      o.restore = true;
+    } else if (a == "-f" || a == "--force") {
+      o.force = true;
     } else if (a == "-t" || a == "--tensor") {
       o.only.emplace_back(value());
     } else if (a == "-j" || a == "--threads") {
@@ -127,6 +139,9 @@ Options parse_args(int argc, char** argv) {
   }
   if (o.file.empty()) usage_error("no FILE given");
   if (o.list && !o.output_dir.empty()) usage_error("--list and --output exclude each other");
+  if (o.restore && (o.output_dir.empty() || o.list || !o.only.empty()))
+    usage_error("--restore needs -o DIR, and neither --list nor --tensor");
+  if (o.force && !o.restore) usage_error("--force is for --restore");
   return o;
 }
 
@@ -371,6 +386,10 @@ int main(int argc, char** argv) {
         const size_t i = r.find(name);
         if (std::find(selected.begin(), selected.end(), i) == selected.end()) selected.push_back(i);
       }
+    }
+    if (o.restore) {
+      r.restore_to_dir(o.output_dir, o.force, o.threads);
+      return 0;
     }
     return o.list ? list_tensors(r, selected) : decode_tensors(r, selected, o);
   } catch (const Error& e) {

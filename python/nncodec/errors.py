@@ -53,6 +53,7 @@ _BY_CODE = {
     7: NotFoundError,
     8: InternalError,
     9: MemoryError,
+    10: UnsafeInputError,
 }
 
 

@@ -283,3 +283,112 @@ def test_nnz_decode_removes_staging_folders_of_runs_killed_a_day_ago(prefix, nnz
     os.utime(stale, (two_days_ago, two_days_ago))
     check([prefix / "bin" / "nnz-decode", "-o", tmp_path / "tensors", nnz_files["lossless"]])
     assert not stale.exists() and fresh.exists() and (tmp_path / "tensors" / "manifest.json").is_file()
+
+
+@pytest.fixture(scope="session")
+def restore_example(prefix, tmp_path_factory) -> Path:
+    """examples/c/nnz_restore_memory.c built against the shared library."""
+    out = tmp_path_factory.mktemp("restore_example") / "nnz_restore_memory"
+    lib = libdir(prefix)
+    check([c_compiler(), "-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror", f"-I{prefix / 'include'}",
+           ROOT / "examples" / "c" / "nnz_restore_memory.c", "-o", out, f"-L{lib}", "-lnnz", f"-Wl,-rpath,{lib}"])
+    return out
+
+
+@pytest.fixture(scope="session")
+def model_files(tmp_path_factory) -> dict[str, list[Path]]:
+    """Source models of every format, each as its list of files (the model first)."""
+    import torch
+    from safetensors.numpy import save_file
+
+    work = tmp_path_factory.mktemp("sources")
+    onnx_dir = work / "onnx"
+    onnx_dir.mkdir()
+    model = onnx.load(str(build_model(work / "plain.onnx")))
+    onnx.save_model(model, str(onnx_dir / "model.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="model.onnx.data", size_threshold=256)
+    torch.save({"w": torch.randn(32, 16), "b": torch.arange(4, dtype=torch.int64)}, work / "model.pt")
+    rng = np.random.default_rng(3)
+    shards = work / "shards"
+    shards.mkdir()
+    save_file({"a": rng.standard_normal((64, 8)).astype(np.float32)}, str(shards / "m-1.safetensors"))
+    save_file({"b": rng.standard_normal((8,)).astype(np.float32)}, str(shards / "m-2.safetensors"))
+    (shards / "m.safetensors.index.json").write_text(json.dumps(
+        {"metadata": {}, "weight_map": {"a": "m-1.safetensors", "b": "m-2.safetensors"}}))
+    return {"plain-onnx": [work / "plain.onnx"], "onnx-external": [onnx_dir / "model.onnx", onnx_dir / "model.onnx.data"],
+            "torch": [work / "model.pt"],
+            "safetensors-sharded": [shards / "m.safetensors.index.json", shards / "m-1.safetensors",
+                                    shards / "m-2.safetensors"]}
+
+
+@pytest.mark.parametrize("kind", ["plain-onnx", "onnx-external", "torch", "safetensors-sharded"])
+def test_nnz_decode_restore_gives_every_file_back_byte_for_byte(prefix, model_files, kind, tmp_path):
+    files = model_files[kind]
+    nnz = nncodec.encode_file(files[0], tmp_path / "m.nnz")
+    out = tmp_path / "restored"
+    check([prefix / "bin" / "nnz-decode", "--restore", "-o", out, nnz])
+    assert sorted(p.name for p in out.rglob("*") if p.is_file()) == sorted(f.name for f in files)
+    for f in files:
+        assert (out / f.name).read_bytes() == f.read_bytes(), f.name
+    r = run([prefix / "bin" / "nnz-decode", "--restore", "-o", out, nnz])
+    assert r.returncode == 1 and "already exists" in r.stderr
+    check([prefix / "bin" / "nnz-decode", "--restore", "--force", "-j", "1", "-o", out, nnz])
+
+
+def test_nnz_decode_restore_of_a_lossy_file_equals_the_python_decoder(prefix, model_files, tmp_path):
+    nnz = nncodec.encode_file(model_files["plain-onnx"][0], tmp_path / "m.nnz", codec="eb", params={"rel_error": 0.05})
+    python = nncodec.decode_file(nnz, tmp_path / "python" / "plain.onnx")
+    check([prefix / "bin" / "nnz-decode", "--restore", "-o", tmp_path / "c", nnz])
+    assert (tmp_path / "c" / "plain.onnx").read_bytes() == python.read_bytes()
+
+
+def test_c_example_restores_an_onnx_model_into_memory_that_onnxruntime_runs(restore_example, model_files, tmp_path):
+    import onnxruntime as ort
+
+    source = model_files["plain-onnx"][0]
+    nnz = nncodec.encode_file(source, tmp_path / "m.nnz")
+    listing = check([restore_example, nnz, tmp_path / "model.onnx"])
+    data = source.read_bytes()
+    assert listing == f"{len(data)}  {fnv1a64(data):016x}  plain.onnx\n"
+    restored = ort.InferenceSession((tmp_path / "model.onnx").read_bytes(), providers=["CPUExecutionProvider"])
+    original = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    for a, b in zip(original.run(None, {"x": x}), restored.run(None, {"x": x})):
+        assert np.array_equal(a, b)
+
+
+def test_c_example_lists_the_external_data_too(restore_example, model_files, tmp_path):
+    files = model_files["onnx-external"]
+    listing = check([restore_example, nncodec.encode_file(files[0], tmp_path / "m.nnz")])
+    assert listing == "".join(f"{f.stat().st_size}  {fnv1a64(f.read_bytes()):016x}  {f.name}\n" for f in files)
+
+
+def test_restoring_a_format_1_0_file_is_unsupported_with_a_clear_message(prefix, tmp_path):
+    golden = next(p for p in GOLDEN_FILES if "onnx" in p.stem)
+    r = run([prefix / "bin" / "nnz-decode", "--restore", "-o", tmp_path / "out", golden])
+    assert r.returncode == 1 and "before format 1.1" in r.stderr
+
+
+def test_nnz_decode_restore_refuses_every_hostile_file_and_touches_no_decoy(prefix, tmp_path):
+    """The negative corpus's decode cases, through libnnz's restore into a folder of decoys. (One is
+    left out: an ONNX model that names external data outside its files is refused by the Python
+    package, which checks what the restored files hold; libnnz restores bytes, whatever the format.)"""
+    sys.path.insert(0, str(ROOT / "tests" / "hostile"))
+    from decoys import make_decoys
+
+    cases = json.loads((ROOT / "tests" / "hostile" / "expected.json").read_text())
+    decode_cases = [c for c in cases if c["args"][0] == "decode" and c["error"] and "--to" not in c["args"]
+                    and c["name"] != "files_reference_outside.nnz"]
+    assert len(decode_cases) >= 10
+    for k, case in enumerate(decode_cases):
+        out, victim = tmp_path / f"out{k}", tmp_path / f"victim{k}"
+        make_decoys(out, victim)
+        before = sorted((str(p), p.is_symlink(), p.read_bytes() if p.is_file() and not p.is_symlink() else b"")
+                        for p in out.rglob("*"))
+        r = run([prefix / "bin" / "nnz-decode", "--restore", "--force", "-o", out,
+                 ROOT / "tests" / "hostile" / "corpus" / case["name"]])
+        assert r.returncode == 1 and r.stderr.startswith("nnz-decode: error: "), (case["name"], r.stderr)
+        after = sorted((str(p), p.is_symlink(), p.read_bytes() if p.is_file() and not p.is_symlink() else b"")
+                       for p in out.rglob("*"))
+        assert after == before, case["name"]
+        assert [p.name for p in victim.iterdir()] == ["secret.txt"], case["name"]

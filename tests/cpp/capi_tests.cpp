@@ -113,7 +113,7 @@ void test_open_file_and_memory() {
   EXPECT(nnz_open_file(path.c_str(), nullptr, &r, &err) == NNZ_OK);
   check_listing_and_decode(r, ts);
   unsigned major = 0, minor = 9;
-  EXPECT(nnz_format_version(r, &major, &minor, nullptr) == NNZ_OK && major == 1 && minor == 0);
+  EXPECT(nnz_format_version(r, &major, &minor, nullptr) == NNZ_OK && major == 1 && minor == 1);
   nnz_close(r);
 
   const std::vector<uint8_t> bytes = read_all(path);
@@ -289,6 +289,7 @@ void test_misc() {
   EXPECT(std::string(nnz_version_string()) == expect);
   for (int s = 0; s <= 10; ++s) EXPECT(nnz_status_string(static_cast<nnz_status>(s)) != nullptr);
   EXPECT(std::string(nnz_status_string(NNZ_ERR_CHECKSUM)) == "checksum mismatch");
+  EXPECT(std::string(nnz_status_string(NNZ_ERR_UNSAFE)) == "unsafe");
   EXPECT(nnz_xxh64("", 0) == 0xEF46DB3751D8E999ULL);  // XXH64 reference value of empty input
   EXPECT(nnz_xxh64(nullptr, 5) == 0xEF46DB3751D8E999ULL);
   EXPECT(nnz_xxh64("abc", 3) == 0x44BC2CF5AD770999ULL);

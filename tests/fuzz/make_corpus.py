@@ -112,6 +112,27 @@ def nnz_file(arrays: dict[str, np.ndarray], codec_of, chunk: int, blobs: bool) -
         return path.read_bytes()
 
 
+def restore_seeds(out: Path) -> None:
+    """Whole models as the encoder writes them (format 1.1, with their files to restore): an ONNX
+    model with external data, PyTorch files and safetensors files."""
+    import tempfile
+
+    import nncodec
+
+    with tempfile.TemporaryDirectory() as tmp:
+        models = []
+        for k, data in enumerate(onnx_models()):
+            (Path(tmp) / f"m{k}.onnx").write_bytes(data)
+            models.append(Path(tmp) / f"m{k}.onnx")
+        (Path(tmp) / "weights.bin").write_bytes(np.arange(12, dtype=np.float32).tobytes())
+        for k, data in enumerate(torch_files() + safetensors_files()):
+            suffix = ".safetensors" if data[8:9] == b"{" else ".pt"
+            (Path(tmp) / f"t{k}{suffix}").write_bytes(data)
+            models.append(Path(tmp) / f"t{k}{suffix}")
+        for model in models:
+            write(out / "container", nncodec.encode_file(model, model.with_suffix(".nnz")).read_bytes())
+
+
 def container_seeds(out: Path, arrays: dict[str, np.ndarray]) -> None:
     items = list(arrays.items())
     write(out / "container", nnz_file(arrays, lambda i: "lossless", 64, True))
@@ -291,6 +312,7 @@ def main() -> None:
     container_seeds(args.out, arrays)
     entropy_seeds(args.out, rng)
     reader_seeds(args.out)
+    restore_seeds(args.out)
     pickle_seeds(args.out)
     json_seeds(args.out)
     for target in sorted(p for p in args.out.iterdir() if p.is_dir()):

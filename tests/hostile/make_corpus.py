@@ -26,7 +26,7 @@ from onnx import TensorProto, helper
 
 from nncodec import _core
 from nncodec.formats import byte_layout
-from nncodec.nnzfile import META_BLOB, SKELETON_BLOB
+from nncodec.nnzfile import FILES_BLOB, META_BLOB, SKELETON_BLOB
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -77,7 +77,8 @@ TO_NPZ = ["decode", "{file}", "--to", "npz", "-o", "{out}/tensors.npz"]
 
 
 def nnz_bytes(tensors: dict[str, np.ndarray] | None = None, meta: dict | bytes | None = None,
-              skeleton: bytes | None = None, raw: dict[str, tuple[str, list[int], object]] | None = None) -> bytes:
+              skeleton: bytes | None = None, raw: dict[str, tuple[str, list[int], object]] | None = None,
+              files: bytes | None = None) -> bytes:
     """A .nnz file with these tensors (coded lossless), metadata and skeleton, written by the
     container writer itself: hostile content in a well-formed container."""
     import tempfile
@@ -96,6 +97,8 @@ def nnz_bytes(tensors: dict[str, np.ndarray] | None = None, meta: dict | bytes |
             writer.add_blob(META_BLOB, 1, zlib.compress(text, 9))
         if skeleton is not None:
             writer.add_blob(SKELETON_BLOB, 1, zlib.compress(skeleton, 9))
+        if files is not None:
+            writer.add_blob(FILES_BLOB, 1, zlib.compress(files, 9))
         writer.finish()
         return path.read_bytes()
 
@@ -131,8 +134,22 @@ def onnx_external(locations: list[str], offsets: list[int] | None = None) -> tup
 
 
 def onnx_external_nnz(locations: list[str], source_name: str = "model.onnx", offsets=None) -> bytes:
+    """Format 1.0: the ModelProto without data, and slots."""
     skeleton, attrs, tensors = onnx_external(locations, offsets)
     return nnz_bytes(tensors, meta_for("onnx", source_name, attrs), skeleton)
+
+
+def onnx_files_nnz(locations: list[str], model_bytes: bytes | None = None, reuse: bool = False) -> bytes:
+    """Format 1.1: the model file and one external-data file per location, as the encoder lays them
+    out (nncodec/files), with whatever names the attack needs. ``reuse``: the first tensor goes
+    into every external file (a hole reused)."""
+    skeleton, _, tensors = onnx_external(locations)
+    files = [byte_layout.FileLayout("model.onnx", model_bytes or skeleton)]
+    for i, location in enumerate(locations):
+        name = "w0" if reuse else f"w{i}"
+        files.append(byte_layout.FileLayout(location, tensors[name].tobytes(), [byte_layout.Hole(0, name)]))
+    section = byte_layout.pack_files(files, tensors)
+    return nnz_bytes(tensors, meta_for("onnx", "model.onnx"), files=section)
 
 
 # safetensors: a sharded checkpoint (index + shards) with any shard names.
@@ -283,6 +300,59 @@ def _():
       "stored model file name")
 def _():
     return onnx_external_nnz(["m.data"], source_name="../../x.onnx")
+
+
+@case("files_through_symlink.nnz", "1 (format 1.1): a model file under a symlinked sub-folder", DECODE,
+      "UnsafeInputError", "symlink")
+def _():
+    return onnx_files_nnz(["link/m.data"])
+
+
+@case("files_dotfile.nnz", "2 (format 1.1): a model file named .bashrc", DECODE, "UnsafeInputError", "bashrc")
+def _():
+    return onnx_files_nnz([".bashrc"])
+
+
+@case("files_ssh_key.nnz", "2 (format 1.1): a model file at .ssh/authorized_keys", DECODE, "UnsafeInputError",
+      "authorized_keys")
+def _():
+    return onnx_files_nnz([".ssh/authorized_keys"])
+
+
+@case("files_into_user_folder.nnz", "2 (format 1.1): a model file at src/app.py, a user's existing folder", DECODE,
+      "UnsafeInputError", "holds files that are not this model's")
+def _():
+    return onnx_files_nnz(["src/app.py"])
+
+
+@case("files_parent.nnz", "2 (format 1.1): a model file at ../escape.data", DECODE, "UnsafeInputError", "escape")
+def _():
+    return onnx_files_nnz(["../escape.data"])
+
+
+@case("files_absolute.nnz", "2 (format 1.1): a model file at an absolute path", DECODE, "UnsafeInputError",
+      "plain relative")
+def _():
+    return onnx_files_nnz(["/tmp/nncodec-absolute.data"])
+
+
+@case("files_case_twins.nnz", "2 (format 1.1): two model files whose names differ only in case", DECODE,
+      "UnsafeInputError", "differ only in case|ignoring case")
+def _():
+    return onnx_files_nnz(["w.data", "W.data"])
+
+
+@case("files_reference_outside.nnz", "2 (format 1.1): a restored ONNX model whose tensor names external data "
+      "outside its files", DECODE, "UnsafeInputError", "not one of the model's files")
+def _():
+    skeleton, _, _ = onnx_external(["../../secret.txt"])
+    return onnx_files_nnz(["m.data"], model_bytes=skeleton)
+
+
+@case("files_holes_reuse_one_tensor.nnz", "6 (format 1.1): one tensor put in three files", DECODE,
+      "CorruptFileError", "more than one place")
+def _():
+    return onnx_files_nnz(["a.data", "b.data", "c.data"], reuse=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -66,7 +66,9 @@ typedef enum nnz_status {
   NNZ_ERR_IO = 6,               /* the operating system refused to open or read the file */
   NNZ_ERR_NOT_FOUND = 7,        /* no tensor of that name */
   NNZ_ERR_INTERNAL = 8,         /* a bug in libnnz: please report it */
-  NNZ_ERR_OUT_OF_MEMORY = 9     /* an allocation failed */
+  NNZ_ERR_OUT_OF_MEMORY = 9,    /* an allocation failed */
+  NNZ_ERR_UNSAFE = 10           /* the file asks for something refused: a file name outside the
+                                   output folder, a symlink on the way (docs/SECURITY.md) */
 } nnz_status;
 
 #define NNZ_ERROR_MESSAGE_SIZE 256
@@ -215,6 +217,15 @@ NNZ_API nnz_status nnz_restore_file(const nnz_reader* reader, size_t index, cons
  * only on NNZ_OK. */
 NNZ_API nnz_status nnz_restore(const nnz_reader* reader, const nnz_sink* sink, void* sink_ctx, int threads,
                                nnz_error* error);
+
+/* Restores the files into the folder `dir` (created if missing), as `nncodec decode` does: they
+ * are written into a private staging folder inside `dir`, synced, then moved into place without
+ * ever following a symlink; an existing file is replaced only with `force` non-zero (and never a
+ * symlink or anything but a regular file), and an existing sub-folder is entered only if it holds
+ * nothing but this model's files. Every check passes before the first file moves: on failure
+ * nothing of the model is left in `dir` (NNZ_ERR_UNSAFE for refused names and paths). */
+NNZ_API nnz_status nnz_restore_to_dir(const nnz_reader* reader, const char* dir, int force, int threads,
+                                      nnz_error* error);
 
 /* XXH64 (seed 0) of a byte range: the checksum nnz-decode prints for each decoded tensor. */
 NNZ_API uint64_t nnz_xxh64(const void* data, size_t size);

@@ -91,6 +91,11 @@ class Reader {
     nnz_error e;
     check(nnz_verify_tensor(handle_.get(), i, &e), e);
   }
+  // The model's files into `dir` (see nnz_restore_to_dir).
+  void restore_to_dir(const std::string& dir, bool force, int threads = 0) const {
+    nnz_error e;
+    check(nnz_restore_to_dir(handle_.get(), dir.c_str(), force ? 1 : 0, threads, &e), e);
+  }
   nnz_reader* handle() const { return handle_.get(); }
 
  private:
