@@ -4,8 +4,10 @@ freshly encoded files of format 1.1, and every failure an NnzError with the libr
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from conftest import GOLDEN, golden_files, node_report, python_tensors
+from conftest import GOLDEN, ROOT, golden_files, node_report, python_tensors
 
 import nncodec
 from nncodec.atomic import check_member_name
@@ -16,9 +18,13 @@ ARRAY_TYPES = {"float32": "Float32Array", "float64": "Float64Array", "float16": 
                "bfloat16": "Uint16Array", "int8": "Int8Array", "uint8": "Uint8Array", "int16": "Int16Array",
                "uint16": "Uint16Array", "int32": "Int32Array", "uint32": "Uint32Array", "int64": "BigInt64Array",
                "uint64": "BigUint64Array", "bool": "Uint8Array"}
-UNSUPPORTED, INVALID_ARGUMENT, NOT_FOUND = 3, 5, 7
 # torch.jit.script, writing the TorchScript model (golden.make_golden.model_sources)
 pytestmark = pytest.mark.filterwarnings(r"ignore:.*deprecated.*:DeprecationWarning")
+
+
+# nnz_status of the C API, as nnz.h declares it: {"CORRUPT": 1, ...}.
+STATUS = {m[1].removeprefix("ERR_"): int(m[2]) for m in
+          re.finditer(r"NNZ_(OK|ERR_\w+) = (\d+)", (ROOT / "csrc" / "include" / "nnz" / "nnz.h").read_text())}
 
 
 def check_tensors_like_python(result: dict) -> None:
@@ -38,8 +44,8 @@ def check_tensors_like_python(result: dict) -> None:
 
 
 def check_closed_and_missing(result: dict) -> None:
-    assert result["missing"]["error"]["code"] == NOT_FOUND
-    assert result["closed"]["error"]["code"] == INVALID_ARGUMENT
+    assert result["missing"]["error"]["code"] == STATUS["NOT_FOUND"]
+    assert result["closed"]["error"]["code"] == STATUS["INVALID_ARGUMENT"]
     assert result["closed"]["error"]["name"] == "NnzError"
 
 
@@ -65,10 +71,15 @@ def test_golden_files_of_every_codec_decode_to_the_python_decoders_bytes(golden_
     assert {"lossless", "raw", "pl", "eb", "sparse"} <= codecs
 
 
+def test_the_modules_status_codes_are_the_c_apis(golden_report):
+    assert STATUS["OK"] == 0 and STATUS["CORRUPT"] == 1 and len(STATUS) >= 10
+    assert golden_report["status"] == STATUS
+
+
 def test_golden_files_of_format_1_0_cannot_be_restored_by_the_core(golden_report):
     for result in golden_report["files"]:
         error = result["restore"]["error"]
-        assert (error["name"], error["code"]) == ("NnzError", UNSUPPORTED), result["path"]
+        assert (error["name"], error["code"]) == ("NnzError", STATUS["UNSUPPORTED"]), result["path"]
         assert "1.1" in error["message"]
 
 
@@ -135,7 +146,7 @@ def test_hostile_inputs_give_errors_never_traps_and_only_safe_names(wasm):
         outcomes = [result] + [t["decoded"] for t in result.get("tensors", [])] + [result.get("restore", {})]
         for outcome in outcomes:
             if "error" in outcome:
-                assert outcome["error"]["name"] == "NnzError" and 1 <= outcome["error"]["code"] <= 9, (
+                assert outcome["error"]["name"] == "NnzError" and outcome["error"]["code"] in STATUS.values(), (
                     result["path"], outcome["error"])
         for f in result.get("restore", {}).get("files", []):
             check_member_name(f["name"])

@@ -71,4 +71,4 @@ async function report(path) {
 
 const results = [];
 for (const path of process.argv.slice(2)) results.push(await report(path));
-process.stdout.write(JSON.stringify({ version: await NNZ.version(), files: results }));
+process.stdout.write(JSON.stringify({ version: await NNZ.version(), status: NNZ.STATUS, files: results }));
