@@ -16,12 +16,18 @@ set(NNZ_WASM_EXPORTS malloc free
 list(TRANSFORM NNZ_WASM_EXPORTS PREPEND "_")
 list(JOIN NNZ_WASM_EXPORTS "," NNZ_WASM_EXPORT_LIST)
 
+# WebAssembly SIMD (every current browser, Node.js 16.4+): the core's SSE2 code paths compile to
+# it through Emscripten's SSE2 headers. With link-time optimization across the core's translation
+# units, float32 decoding is about 1.5 times as fast as without both (bench/bench_wasm.py).
+set(NNZ_WASM_CODEGEN -msimd128 -msse2 -flto)
+target_compile_options(nnz_decoder PRIVATE ${NNZ_WASM_CODEGEN})
+
 add_executable(nnz_wasm ${PROJECT_SOURCE_DIR}/web/src/nnz_wasm.cpp ${PROJECT_SOURCE_DIR}/csrc/capi/nnz_capi.cpp)
 target_include_directories(nnz_wasm PRIVATE ${PROJECT_SOURCE_DIR}/csrc/include ${PROJECT_SOURCE_DIR}/csrc)
-target_compile_options(nnz_wasm PRIVATE ${NNZ_WARNINGS})
+target_compile_options(nnz_wasm PRIVATE ${NNZ_WARNINGS} ${NNZ_WASM_CODEGEN})
 target_link_libraries(nnz_wasm PRIVATE nnz_decoder)
 target_link_options(nnz_wasm PRIVATE
-  --no-entry -sSTANDALONE_WASM=1 -sEXPORTED_FUNCTIONS=${NNZ_WASM_EXPORT_LIST}
+  ${NNZ_WASM_CODEGEN} --no-entry -sSTANDALONE_WASM=1 -sEXPORTED_FUNCTIONS=${NNZ_WASM_EXPORT_LIST}
   -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=16MB -sMAXIMUM_MEMORY=4GB
   # The nnz_js imports are not Emscripten library functions: instantiating checks them instead.
   -sERROR_ON_UNDEFINED_SYMBOLS=0 -sWARN_ON_UNDEFINED_SYMBOLS=0)
