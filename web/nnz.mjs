@@ -5,6 +5,7 @@
 //   const file = await NNZ.open(arrayBuffer);        // validates header and index
 //   file.tensors          // [{name, dtype, shape, codec, codedBytes, decodedBytes}]
 //   file.decodeTensor(name)                           // a TypedArray (see ARRAY_TYPES)
+//   file.withTensor(name, (view) => ...)              // the same without a copy, during the call
 //   file.restore({onProgress})                        // [{name, bytes: Uint8Array}]
 //   file.close();
 //
@@ -223,6 +224,14 @@ export class NnzFile {
 
   // The decoded tensor (by name or index) as a new TypedArray of ARRAY_TYPES[dtype].
   decodeTensor(nameOrIndex) {
+    return this.withTensor(nameOrIndex, (view) => view.slice());
+  }
+
+  // Decodes a tensor into WebAssembly memory and returns fn(view), `view` a TypedArray of
+  // ARRAY_TYPES[dtype] over the decoded elements, without copying them (for a GPU upload, a
+  // hash, a copy into a buffer of your own). The view is valid during the call only: its memory
+  // is freed afterwards, and any call into this module (on any file) may move it.
+  withTensor(nameOrIndex, fn) {
     const reader = this.#live();
     const rt = this.rt;
     const index = typeof nameOrIndex === "number" ? nameOrIndex : this.index.get(nameOrIndex);
@@ -230,10 +239,10 @@ export class NnzFile {
     rt.check(rt.x.nnz_decoded_size(reader, index, rt.scratch, rt.error));
     const size = rt.u64(rt.scratch);
     const Type = ARRAY_TYPES[this.tensors[index].dtype] ?? Uint8Array;
-    const out = rt.malloc(size);
+    const out = rt.malloc(size);  // malloc aligns to 8 bytes: any element type can view it
     try {
       rt.check(rt.x.nnz_decode_tensor(reader, index, out, size, 1, rt.error));
-      return new Type(rt.heap().slice(out, out + size).buffer);
+      return fn(new Type(rt.x.memory.buffer, out, size / Type.BYTES_PER_ELEMENT));
     } finally {
       rt.free(out);
     }

@@ -36,6 +36,7 @@ def check_tensors_like_python(result: dict) -> None:
         assert {k: t[k] for k in ("dtype", "shape", "codec", "codedBytes")} == {k: want[k] for k in
                                                                              ("dtype", "shape", "codec", "codedBytes")}, where
         assert t["decoded"].get("sha256") == want["sha256"], f"{where}: {t['decoded']}"
+        assert t["viewed"] == t["decoded"], where  # withTensor's view: the same elements, no copy
         assert t["decoded"]["array"] == ARRAY_TYPES[t["dtype"]], where
         count = 1
         for d in t["shape"]:

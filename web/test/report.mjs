@@ -4,7 +4,7 @@
 //   node web/test/report.mjs FILE.nnz...
 //
 // Per file: the format version, every tensor's listing with the array type decodeTensor gave, its
-// length and the SHA-256 of its bytes, the restored files (name, size, SHA-256) with what the
+// length and the SHA-256 of its bytes (and the same of the view withTensor gives), the restored files (name, size, SHA-256) with what the
 // progress callback saw, and what calls on a closed file and on a missing tensor throw. Any
 // failure is recorded as {error: {name, code, message}}: NnzError's code, or null for anything
 // else (a trap of the WebAssembly module, a bug in nnz.mjs).
@@ -29,11 +29,10 @@ function attempt(fn) {
   }
 }
 
+const describe = (a) => ({ array: a.constructor.name, length: a.length, sha256: sha256(a) });
+
 function decoded(file, tensor) {
-  return attempt(() => {
-    const a = file.decodeTensor(tensor.name);
-    return { array: a.constructor.name, length: a.length, sha256: sha256(a) };
-  });
+  return attempt(() => describe(file.decodeTensor(tensor.name)));
 }
 
 function restored(file) {
@@ -60,7 +59,7 @@ async function report(path) {
   const out = {
     path,
     formatVersion: file.formatVersion,
-    tensors: file.tensors.map((t) => ({ ...t, decoded: decoded(file, t) })),
+    tensors: file.tensors.map((t) => ({ ...t, decoded: decoded(file, t), viewed: attempt(() => file.withTensor(t.name, describe)) })),
     restore: restored(file),
     missing: attempt(() => file.decodeTensor("\u0001 no such tensor")),
   };
