@@ -136,3 +136,17 @@ def check_golden(folder: Path, name: str, manifest: Mapping[str, Any] | None = N
         assert array.shape == expected[tensor].shape and array.tobytes() == expected[tensor].tobytes(), tensor
     assert stored_codecs(folder / f"{name}.nnz") == manifest[name]["codecs"]
     return decoded
+
+
+def staging_left_by(folder: Path, stale: str, fresh: str, age_s: float = 2 * 86400) -> tuple[Path, Path]:
+    """Two staging folders in ``folder`` as killed runs leave them: ``stale`` (``age_s`` old, to be
+    removed by the next run) and ``fresh`` (a run still going, to be kept)."""
+    import os
+    import time
+
+    paths = folder / stale, folder / fresh
+    for p in paths:
+        p.mkdir()
+        (p / "partial").write_bytes(b"partial")
+    os.utime(paths[0], (time.time() - age_s, time.time() - age_s))
+    return paths

@@ -147,13 +147,27 @@ void bind_container(py::module_& m) {
       .def(
           "restore_to",
           [](const nnz::NnzReader& r, const std::string& folder, const std::string& first_as, int threads,
-             uint64_t batch_bytes) {
-            py::gil_scoped_release release;
-            nnz::FileTreeSink sink(folder, first_as);
-            nnz::restore(r, sink, threads, batch_bytes);
+             uint64_t batch_bytes, const py::object& progress) {
+            // progress(bytes) is called with the GIL, every 16 MiB written and at the end.
+            uint64_t pending = 0;
+            const auto report = [&](bool all) {
+              if (progress.is_none() || pending == 0 || (!all && pending < (uint64_t{16} << 20))) return;
+              py::gil_scoped_acquire gil;
+              progress(pending);
+              pending = 0;
+            };
+            {
+              py::gil_scoped_release release;
+              nnz::FileTreeSink sink(folder, first_as, [&](uint64_t n) {
+                pending += n;
+                report(false);
+              });
+              nnz::restore(r, sink, threads, batch_bytes);
+            }
+            report(true);
           },
           py::arg("folder"), py::arg("first_as") = "", py::arg("threads") = 1,
-          py::arg("batch_bytes") = uint64_t{64} << 20)
+          py::arg("batch_bytes") = uint64_t{64} << 20, py::arg("progress") = py::none())
       .def(
           "read_blob",
           [](const nnz::NnzReader& r, const std::string& name) {

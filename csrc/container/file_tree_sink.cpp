@@ -63,6 +63,7 @@ void FileTreeSink::open(const std::string& stored_name, uint64_t size) {
 
 void FileTreeSink::write(const uint8_t* data, size_t size) {
   NNZ_CHECK(fd_ >= 0 && size <= expected_ - written_, internal, "FileTreeSink: write outside a file");
+  if (progress_) progress_(size);
   while (size > 0) {
     const ssize_t n = ::write(fd_, data, size);
     if (n < 0 && errno == EINTR) continue;

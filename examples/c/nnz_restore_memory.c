@@ -1,7 +1,7 @@
 /* nnz_restore_memory: restore the model files a .nnz file holds into memory with libnnz, the way
  * an app hands a runtime its model without writing anything to disk, and list them:
  *
- *   <size>  <FNV-1a 64 of the bytes, 16 hex digits>  <name>
+ *   <size>  <XXH64 of the bytes, 16 hex digits>  <name>
  *
  * With OUT, the first file (the model itself: .onnx, .pt, .safetensors) is also written there, for
  * a runtime that wants a path.
@@ -69,15 +69,6 @@ static int on_close(void* ctx) {
   return f->filled == f->size ? 0 : 1;
 }
 
-static uint64_t fnv1a64(const unsigned char* p, uint64_t n) {
-  uint64_t h = 0xcbf29ce484222325u, i;
-  for (i = 0; i < n; ++i) {
-    h ^= p[i];
-    h *= 0x100000001b3u;
-  }
-  return h;
-}
-
 int main(int argc, char** argv) {
   nnz_reader* reader = NULL;
   nnz_error error;
@@ -98,8 +89,8 @@ int main(int argc, char** argv) {
     status = 1;
   }
   for (i = 0; i < files.count && status == 0; ++i)
-    printf("%" PRIu64 "  %016" PRIx64 "  %s\n", files.files[i].size, fnv1a64(files.files[i].bytes, files.files[i].size),
-           files.files[i].name);
+    printf("%" PRIu64 "  %016" PRIx64 "  %s\n", files.files[i].size,
+           nnz_xxh64(files.files[i].bytes, (size_t)files.files[i].size), files.files[i].name);
   if (status == 0 && argc == 3 && files.count > 0) {
     FILE* out = fopen(argv[2], "wb");
     if (!out || fwrite(files.files[0].bytes, 1, (size_t)files.files[0].size, out) != files.files[0].size ||

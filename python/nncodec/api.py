@@ -17,13 +17,14 @@ from .errors import NnzError, UnsafeInputError, UnsupportedError, about
 from .formats import convert
 from .limits import DEFAULT_LIMITS, Budget, Limits, check_threads
 from .model import ModelDocument
-from .nnzfile import MEMORY_FLAG, NnzFile, TensorInfo, default_threads, write_document
+from .nnzfile import MEMORY_FLAG, NnzFile, default_threads, write_document
 
 PathLike = str | os.PathLike  # noqa: UP007
 
 
 def default_encoded_path(model: Path) -> Path:
-    return model.with_name(model.name + ".nnz") if model.suffix == ".nnz" else model.with_suffix(".nnz")
+    """MODEL with the suffix .nnz (a folder, or a .nnz file: MODEL.nnz)."""
+    return model.with_name(model.name + ".nnz") if model.is_dir() or model.suffix == ".nnz" else model.with_suffix(".nnz")
 
 
 def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str = "lossless",
@@ -56,8 +57,8 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
     model = Path(model)
     limits = limits or DEFAULT_LIMITS
     threads = check_threads(threads) or default_threads()
-    if not model.is_file():
-        raise NnzError(f"{model}: no such file")
+    if not model.is_file() and not model.is_dir():
+        raise NnzError(f"{model}: no such file or folder")
     out = Path(output) if output is not None else default_encoded_path(model)
     refuse_existing(out, force)
     if rounding not in ("calibrated", "nearest"):
@@ -73,6 +74,10 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
         options.unit.check_encodable(options.settings)
     with about(model):
         doc = formats.detect(model).read(model, limits)
+        hidden = doc.attrs.get("hidden") if doc.format == formats.folder_format.FORMAT else None
+        if hidden and status:
+            status(f"left out {len(hidden)} hidden file(s) ({', '.join(hidden[:3])}{', ...' if len(hidden) > 3 else ''}): "
+                   "names starting with a dot are never restored (docs/SECURITY.md)")
         extra_meta: dict[str, Any] = {}
         if target_cosine is not None:
             doc, options, extra_meta["fidelity"] = _fidelity_plan(doc, options, target_cosine, inputs, rounding, status)
@@ -144,7 +149,7 @@ def _decoded_path(f: NnzFile, nnz: Path, output: PathLike | None, to: str | None
 
 def decode_file(nnz: PathLike, output: PathLike | None = None, *, force: bool = False,
                 inline_external: bool = False, threads: int | None = None,
-                progress: Callable[[TensorInfo], None] | None = None, to: str | None = None,
+                progress: Callable[[int], None] | None = None, to: str | None = None,
                 max_total_bytes: int | None = None, limits: Limits | None = None) -> Path:
     """Rebuild the original model file from a .nnz file; returns the path of the model written.
 
@@ -155,6 +160,8 @@ def decode_file(nnz: PathLike, output: PathLike | None = None, *, force: bool = 
     "onnx-initializers") writes the model's tensors in that format instead (default output: the
     .nnz name with its suffix); files holding tensors only can be decoded this way.
     ``max_total_bytes`` caps the memory the decoded model may take (default: the machine's).
+    ``progress`` is told the bytes produced as decoding goes (of the model's files when they are
+    restored, of the decoded tensors for ``to``).
     """
     nnz = Path(nnz)
     limits = _limits(limits, max_total_bytes)
@@ -163,14 +170,16 @@ def decode_file(nnz: PathLike, output: PathLike | None = None, *, force: bool = 
         convert.suffix(to)
     with about(nnz), NnzFile(nnz, threads=threads, limits=limits) as f:
         out = _decoded_path(f, nnz, output, to)
-    refuse_existing(out, force)
+        folder = to is None and f.meta.get("source", {}).get("format") == formats.folder_format.FORMAT
+    if not folder:  # a model folder is restored into a folder, which may exist
+        refuse_existing(out, force)
     with about(nnz):
         with NnzFile(nnz, threads=threads, limits=limits) as f:
             budget = Budget(limits.memory, "memory budget", MEMORY_FLAG)
             if to is None and f.has_files:
-                _restore(f, out, force, inline_external, limits, budget)
+                _restore(f, out, force, inline_external, limits, budget, progress)
                 return out
-            doc = f.document(progress, budget)
+            doc = f.document(progress and (lambda info: progress(info.decoded_bytes)), budget)
         with staged_output(out.parent, force, main=out.name) as staging:
             if to is None:
                 formats.by_name(doc.format).write(doc, out, staging, inline_external=inline_external, limits=limits)
@@ -182,19 +191,23 @@ def decode_file(nnz: PathLike, output: PathLike | None = None, *, force: bool = 
 RESTORE_BATCH_BYTES = 64 << 20
 
 
-def _restore(f: NnzFile, out: Path, force: bool, inline_external: bool, limits: Limits, budget: Budget) -> None:
+def _restore(f: NnzFile, out: Path, force: bool, inline_external: bool, limits: Limits, budget: Budget,
+             progress: Callable[[int], None] | None) -> None:
     """The model's files restored by the core: the first under ``out``, the others (external data,
     shards) beside it under their stored names, with about one tensor in memory at a time."""
     files = f.files()
+    names = [name for name, _ in files]
     largest = max((t.decoded_bytes for t in f.tensors), default=0)
     budget.take(max(largest, min(RESTORE_BATCH_BYTES, sum(t.decoded_bytes for t in f.tensors))),
                 "restoring the model's files")
-    check_free_space(out.parent, sum(size for _, size in files))
     module = formats.by_name(f.meta["source"]["format"])
-    with staged_output(out.parent, force, main=out.name) as staging:
-        paths = [staging.path(out.name)] + [staging.path(name) for name, _ in files[1:]]
-        f.restore_into(staging.directory, out.name, RESTORE_BATCH_BYTES)
-        module.check_restored(paths, limits)
+    # A model file goes to ``out`` (its external data or shards beside it); a folder's files into ``out``.
+    dest, main = (out, None) if module is formats.folder_format else (out.parent, out.name)
+    check_free_space(dest, sum(size for _, size in files))
+    with staged_output(dest, force, main=main) as staging:
+        paths = [staging.path(main or names[0])] + [staging.path(name) for name in names[1:]]
+        f.restore_into(staging.directory, main or "", RESTORE_BATCH_BYTES, progress)
+        module.check_restored(list(zip(names, paths)), limits, f.meta["source"].get("attrs"))
         inline = getattr(module, "inline_external_data", None)
         if inline_external and inline:
             inline(paths)

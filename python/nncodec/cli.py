@@ -109,7 +109,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     given = _given_codec_params(args)
     codec = _chosen_codec(args, given)
     status = None if args.quiet else (lambda message: print(f"nncodec: {message}", file=sys.stderr))
-    before = formats.input_size(model) if model.is_file() else 0
+    before = formats.input_size(model) if model.exists() else 0
     with _progress_bar(before, "encode", args.quiet) as bar:
         out = encode_file(model, args.output, codec=codec, threads=args.threads, force=args.force,
                           progress=lambda name, array: bar.update(array.nbytes),
@@ -142,11 +142,12 @@ def _fidelity_line(fidelity) -> str:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    with about(args.file), NnzFile(args.file) as f:
-        total = sum(t.decoded_bytes for t in f.tensors)
+    with about(args.file), NnzFile(args.file) as f:  # the bytes the progress bar counts
+        restores = f.has_files and args.to is None
+        total = sum(size for _, size in f.files()) if restores else sum(t.decoded_bytes for t in f.tensors)
     with _progress_bar(total, "decode", args.quiet) as bar:
         out = decode_file(args.file, args.output, force=args.force, inline_external=args.inline_external,
-                          threads=args.threads, progress=lambda info: bar.update(info.decoded_bytes), to=args.to,
+                          threads=args.threads, progress=bar.update, to=args.to,
                           max_total_bytes=args.max_memory)
     if not args.quiet:
         print(f"{printable(args.file)} -> {printable(str(out))}")
@@ -203,10 +204,20 @@ def cmd_info(args: argparse.Namespace) -> int:
             "ratio": total_orig / total_coded if total_coded else None,
             "fidelity": f.meta.get("fidelity"),
         }
+        files = [{"name": name, "bytes": size} for name, size in f.files()] if f.has_files else []
     if args.json:
-        json.dump({"summary": summary, "tensors": rows}, sys.stdout, indent=1)
+        json.dump({"summary": summary, "tensors": rows, "files": files}, sys.stdout, indent=1)
         print()
         return 0
+    _print_info(summary, rows, files)
+    if args.verify:
+        print("checksums: all OK")
+    return 0
+
+
+def _print_info(summary: dict, rows: list[dict], files: list[dict]) -> None:
+    """The tensor table, its totals and the model's files, escaped (names come from the file)."""
+    total_orig, total_coded = summary["original_bytes"], summary["coded_bytes"]
     name_w = name_width([r["name"] for r in rows], 48, "name")
     print(f"{'name':<{name_w}}  {'dtype':<8} {'shape':<18} {'codec':<9} {'original':>12} {'coded':>12} {'ratio':>7} "
           f"{'max err':>9}")
@@ -221,9 +232,10 @@ def cmd_info(args: argparse.Namespace) -> int:
           f"file {summary['file_bytes']:,} bytes")
     if summary["fidelity"] is not None:
         print(printable(_fidelity_line(summary["fidelity"])))
-    if args.verify:
-        print("checksums: all OK")
-    return 0
+    if files:
+        print(f"files: {len(files)}, {sum(f['bytes'] for f in files):,} bytes restored")
+        for entry in files:
+            print(f"  {entry['bytes']:>14,}  {printable(entry['name'])}")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -202,12 +202,13 @@ class NnzFile(Mapping):
         """(name, size) of each file of the model, in order (checked names: see restore_into)."""
         return [(name, size) for name, size in self._reader.files()]
 
-    def restore_into(self, folder: Path, first_as: str = "", batch_bytes: int = 64 << 20) -> None:
+    def restore_into(self, folder: Path, first_as: str = "", batch_bytes: int = 64 << 20,
+                     progress: Callable[[int], None] | None = None) -> None:
         """Writes the model's files into ``folder`` (a fresh staging folder) under their stored
         names (the first as ``first_as`` if given), tensor by tensor with at most max(largest
-        tensor, ``batch_bytes``) decoded at once. The core checks every name first (the
-        output-folder policy, docs/SECURITY.md)."""
-        self._reader.restore_to(str(folder), first_as, self.threads, batch_bytes)
+        tensor, ``batch_bytes``) decoded at once; ``progress`` is told the bytes written as it goes.
+        The core checks every name first (the output-folder policy, docs/SECURITY.md)."""
+        self._reader.restore_to(str(folder), first_as, self.threads, batch_bytes, progress)
 
     def document(self, progress: Callable[[TensorInfo], None] | None = None,
                  budget: Budget | None = None) -> ModelDocument:
@@ -251,12 +252,15 @@ def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, so
     writer = _core.Writer(str(path))
     single = replace(options, threads=1)
     pending: deque[tuple[str, Future]] = deque()
+    sources = byte_layout.tensor_sources(doc.files, doc.tensors)
 
     def write_pending(keep: int) -> None:
         while len(pending) > keep:
             name, future = pending.popleft()
             array = doc.tensors[name]
             writer.add_tensor(name, dtype_name(array.dtype), list(array.shape), future.result())
+            if name in sources:  # coded and written: its pages of the mapped file can go
+                byte_layout.release(*sources[name])
             if progress:
                 progress(name, array)
 

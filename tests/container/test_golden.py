@@ -1,6 +1,7 @@
-"""Committed golden files of format version 1.0 keep decoding to what they decoded to when they
-were written (tests/golden/make_golden.py): every codec and mode, and a model of every source
-format. libnnz decodes the same files in test_libnnz.py."""
+"""Committed golden files keep decoding to what they decoded to when they were written
+(tests/golden/make_golden.py): of format 1.0 every codec and mode and a model of every source
+format, of format 1.1 the same models and a model folder. libnnz decodes (and restores) the same
+files in test_libnnz.py."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from checkers import GOLDEN, check_golden
 import nncodec
 
 CODECS = GOLDEN / "v1" / "codecs"
-MODELS = GOLDEN / "v1" / "models"
 CODEC_MANIFEST = json.loads((CODECS / "manifest.json").read_text())
-MODEL_MANIFEST = json.loads((MODELS / "manifest.json").read_text())
+MODEL_CASES = [(version, case) for version in ("v1", "v1.1")
+               for case in sorted(json.loads((GOLDEN / version / "models" / "manifest.json").read_text()))]
 
 
 def test_the_first_golden_file_still_decodes():
@@ -38,9 +39,17 @@ def test_codec_golden_file_decodes_to_its_arrays(case):
     check_golden(CODECS, case, CODEC_MANIFEST)
 
 
-@pytest.mark.parametrize("case", sorted(MODEL_MANIFEST))
-def test_model_golden_file_decodes_to_the_same_files(case, tmp_path):
-    nncodec.decode_file(MODELS / f"{case}.nnz", tmp_path / "model")
+@pytest.mark.parametrize("version, case", MODEL_CASES, ids=[f"{v}/{c}" for v, c in MODEL_CASES])
+def test_model_golden_file_decodes_to_the_same_files(version, case, tmp_path):
+    models = GOLDEN / version / "models"
+    nncodec.decode_file(models / f"{case}.nnz", tmp_path / "model")
     written = {p.relative_to(tmp_path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
                for p in sorted(tmp_path.rglob("*")) if p.is_file()}
-    assert written == MODEL_MANIFEST[case]["decoded"]
+    assert written == json.loads((models / "manifest.json").read_text())[case]["decoded"]
+
+
+def test_format_1_1_has_a_golden_model_of_every_source_format_and_a_folder():
+    assert {c for v, c in MODEL_CASES if v == "v1.1"} >= {"onnx-external", "torch-zip", "torch-legacy", "torchscript",
+                                                          "safetensors-sharded", "model-folder"}
+    with nncodec.load(GOLDEN / "v1.1" / "models" / "onnx-external.nnz") as f:
+        assert f.has_files and f._reader.version == (1, 1)

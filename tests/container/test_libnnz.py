@@ -115,6 +115,10 @@ def fnv1a64(data: bytes) -> int:
     return h
 
 
+def xxh64(data: bytes) -> int:
+    return _core.xxhash64(np.frombuffer(data, np.uint8))
+
+
 def shape_text(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape)) if shape else "scalar"
 
@@ -152,7 +156,7 @@ def test_c_example_output_matches_python_decoder(example, nnz_files, codec, buil
     assert out == expected
 
 
-GOLDEN_FILES = sorted((ROOT / "tests" / "golden" / "v1").rglob("*.nnz"))
+GOLDEN_FILES = sorted((ROOT / "tests" / "golden").rglob("*.nnz"))
 
 
 def golden_listing(path: Path) -> str:
@@ -273,16 +277,16 @@ def test_nnz_decode_fails_when_its_listing_cannot_be_written(prefix, nnz_files):
 
 
 def test_nnz_decode_removes_staging_folders_of_runs_killed_a_day_ago(prefix, nnz_files, tmp_path):
-    import time
+    from checkers import staging_left_by
 
-    stale, fresh = tmp_path / "tensors.partial-AAAAAA", tmp_path / "tensors.partial-BBBBBB"
-    for folder in (stale, fresh):
-        folder.mkdir()
-        (folder / "0.bin").write_bytes(b"partial")
-    two_days_ago = time.time() - 2 * 86400
-    os.utime(stale, (two_days_ago, two_days_ago))
+    stale, fresh = staging_left_by(tmp_path, "tensors.partial-AAAAAA", "tensors.partial-BBBBBB")
     check([prefix / "bin" / "nnz-decode", "-o", tmp_path / "tensors", nnz_files["lossless"]])
     assert not stale.exists() and fresh.exists() and (tmp_path / "tensors" / "manifest.json").is_file()
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    stale, fresh = staging_left_by(restored, ".nncodec-killed", ".nncodec-running")
+    check([prefix / "bin" / "nnz-decode", "--restore", "-o", restored, nnz_files["lossless"]])
+    assert not stale.exists() and fresh.exists()
 
 
 @pytest.fixture(scope="session")
@@ -349,7 +353,7 @@ def test_c_example_restores_an_onnx_model_into_memory_that_onnxruntime_runs(rest
     nnz = nncodec.encode_file(source, tmp_path / "m.nnz")
     listing = check([restore_example, nnz, tmp_path / "model.onnx"])
     data = source.read_bytes()
-    assert listing == f"{len(data)}  {fnv1a64(data):016x}  plain.onnx\n"
+    assert listing == f"{len(data)}  {xxh64(data):016x}  plain.onnx\n"
     restored = ort.InferenceSession((tmp_path / "model.onnx").read_bytes(), providers=["CPUExecutionProvider"])
     original = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
     x = np.random.default_rng(0).standard_normal((1, 3, 8, 8)).astype(np.float32)
@@ -360,11 +364,11 @@ def test_c_example_restores_an_onnx_model_into_memory_that_onnxruntime_runs(rest
 def test_c_example_lists_the_external_data_too(restore_example, model_files, tmp_path):
     files = model_files["onnx-external"]
     listing = check([restore_example, nncodec.encode_file(files[0], tmp_path / "m.nnz")])
-    assert listing == "".join(f"{f.stat().st_size}  {fnv1a64(f.read_bytes()):016x}  {f.name}\n" for f in files)
+    assert listing == "".join(f"{f.stat().st_size}  {xxh64(f.read_bytes()):016x}  {f.name}\n" for f in files)
 
 
 def test_restoring_a_format_1_0_file_is_unsupported_with_a_clear_message(prefix, tmp_path):
-    golden = next(p for p in GOLDEN_FILES if "onnx" in p.stem)
+    golden = next(p for p in GOLDEN_FILES if "onnx" in p.stem and p.parent.parent.name == "v1")
     r = run([prefix / "bin" / "nnz-decode", "--restore", "-o", tmp_path / "out", golden])
     assert r.returncode == 1 and "before format 1.1" in r.stderr
 
@@ -392,3 +396,22 @@ def test_nnz_decode_restore_refuses_every_hostile_file_and_touches_no_decoy(pref
                        for p in out.rglob("*"))
         assert after == before, case["name"]
         assert [p.name for p in victim.iterdir()] == ["secret.txt"], case["name"]
+
+
+@pytest.mark.parametrize("case", sorted(json.loads((ROOT / "tests" / "golden" / "v1.1" / "models" / "manifest.json")
+                                                   .read_text())))
+def test_nnz_decode_restores_every_format_1_1_golden_model(prefix, case, tmp_path):
+    import hashlib
+
+    manifest = json.loads((ROOT / "tests" / "golden" / "v1.1" / "models" / "manifest.json").read_text())[case]
+    out = tmp_path / "restored"
+    check([prefix / "bin" / "nnz-decode", "--restore", "-o", out, ROOT / "tests" / "golden" / "v1.1" / "models" /
+           f"{case}.nnz"])
+    written = {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+               for p in sorted(out.rglob("*")) if p.is_file()}
+    # The Python decoder wrote the model file under the name "model" (or the folder as "model/").
+    expected = {name.removeprefix("model/"): digest for name, digest in manifest["decoded"].items()}
+    if "model" in expected:
+        with nncodec.load(ROOT / "tests" / "golden" / "v1.1" / "models" / f"{case}.nnz") as f:
+            expected[f.files()[0][0]] = expected.pop("model")
+    assert written == expected

@@ -21,7 +21,8 @@ ROUND=600
 for t in "${TARGETS[@]}"; do
   mkdir -p "$WORK/$t/corpus" "$WORK/$t/artifacts"
   case "$t" in
-    readers | pickle | json) cmd=("$PY" tests/fuzz/fuzz_"$t".py) ;;
+    readers) cmd=("$PY" tests/fuzz/fuzz_readers.py) ;;
+    pickle | json) cmd=("$PY" tests/fuzz/fuzz_structured.py "$t") ;;
     *) cmd=("$BUILD/fuzz_$t") ;;
   esac
   extra=()

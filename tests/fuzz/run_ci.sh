@@ -28,7 +28,7 @@ for t in container codec entropy readers pickle json; do
   opts=(-timeout=10 -rss_limit_mb=2048 -artifact_prefix="$WORK/$t/")
   case "$t" in
     readers) cmd=("$PY" tests/fuzz/fuzz_readers.py) ;;
-    pickle | json) cmd=("$PY" tests/fuzz/fuzz_"$t".py); opts+=(-max_len=262144) ;;  # structure-aware: big inputs
+    pickle | json) cmd=("$PY" tests/fuzz/fuzz_structured.py "$t"); opts+=(-max_len=262144) ;;  # big inputs
     *) cmd=("$BUILD/fuzz_$t") ;;
   esac
   inputs=(tests/fuzz/corpus/"$t")

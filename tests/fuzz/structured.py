@@ -1,6 +1,6 @@
 """Structure-aware inputs and properties for fuzzing the pickle interpreter and the JSON readers,
 importable without atheris (the pytest replay of tests/fuzz/regressions/{pickle,json}/ uses the
-properties; the atheris targets fuzz_pickle.py and fuzz_json.py use the mutators too).
+properties; the atheris targets of fuzz_structured.py use the mutators too).
 
 Byte-level mutation rarely builds what hostile files are made of: nesting tens of thousands deep,
 floods of DUP or MEMOIZE, keys sharing one hash, huge shared tuples used as keys, JSON of deep or

@@ -1,5 +1,6 @@
-"""Writes the golden files of tests/golden/v1 (format version 1.0) that are missing: committed ones
-are never rewritten, they must keep decoding forever.
+"""Writes the golden files that are missing: committed ones are never rewritten, they must keep
+decoding forever. ``v1/`` holds files of format version 1.0 (complete: this nncodec writes 1.1, so
+missing 1.0 files cannot be made again), ``v1.1/`` files of format 1.1.
 
     PYTHONPATH=python python tests/golden/make_golden.py
 
@@ -11,6 +12,8 @@ are never rewritten, they must keep decoding forever.
 - ``v1/models/<case>.nnz``: one model per source format (ONNX with external data, torch zip,
   legacy and TorchScript, sharded safetensors); ``manifest.json`` lists the sha256 of every file
   the decoder writes for it.
+- ``v1.1/models/<case>.nnz``: the same models, and a model folder, as format 1.1 stores them
+  (the section nncodec/files, which libnnz restores too).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from nncodec.model import ModelDocument  # noqa: E402
 from nncodec.nnzfile import write_document  # noqa: E402
 
 V1 = HERE / "v1"
+V1_1 = HERE / "v1.1"
 
 
 def first_tensors(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -143,6 +147,19 @@ def model_sources(folder: Path) -> dict[str, Path]:
             "torchscript": folder / "script.jit", "safetensors-sharded": folder / "st.safetensors.index.json"}
 
 
+def folder_source(folder: Path) -> Path:
+    """A model folder: sharded safetensors, a config, a tokenizer-like JSON, a nested file."""
+    root = folder / "model-folder"
+    (root / "extra").mkdir(parents=True)  # makes ``folder`` too
+    sources = model_sources(folder)
+    for name in ("st-1.safetensors", "st-2.safetensors", "st.safetensors.index.json"):
+        (root / name).write_bytes((folder / name).read_bytes())
+    (root / "config.json").write_text(json.dumps({"hidden_size": 8, "architectures": ["Tiny"]}, indent=2))
+    (root / "tokenizer.json").write_text(json.dumps({"vocab": {f"t{i}": i for i in range(50)}}))
+    (root / "extra" / "zip.pt").write_bytes(sources["torch-zip"].read_bytes())
+    return root
+
+
 def decoded_files(nnz: Path, work: Path) -> dict[str, str]:
     """Relative name -> sha256 of every file ``decode_file`` writes for ``nnz`` (into ``work``)."""
     work.mkdir(parents=True)
@@ -163,13 +180,16 @@ def write_codecs() -> None:
     manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
-def write_models() -> None:
-    folder = V1 / "models"
+def write_models(version: Path) -> None:
+    folder = version / "models"
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path = folder / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     with tempfile.TemporaryDirectory() as tmp:
-        for case, source in model_sources(Path(tmp)).items():
+        sources = model_sources(Path(tmp))
+        if version == V1_1:
+            sources["model-folder"] = folder_source(Path(tmp) / "folder")
+        for case, source in sources.items():
             if case not in manifest:
                 encode_file(source, folder / f"{case}.nnz", threads=1)
                 manifest[case] = {"codecs": stored_codecs(folder / f"{case}.nnz"),
@@ -188,4 +208,5 @@ def write_first() -> None:
 if __name__ == "__main__":
     write_first()
     write_codecs()
-    write_models()
+    write_models(V1)
+    write_models(V1_1)

@@ -116,15 +116,12 @@ def test_outputs_are_fsynced_with_their_folder_before_they_appear(model, tmp_pat
 
 
 def test_staging_folders_of_killed_runs_are_removed_a_day_later(model, tmp_path):
+    from checkers import staging_left_by
+
     nnz = nncodec.encode_file(model, tmp_path / "m.nnz")
     out = tmp_path / "out"
     out.mkdir()
-    stale, fresh = out / ".nncodec-killed", out / ".nncodec-running"
-    for folder in (stale, fresh):
-        folder.mkdir()
-        (folder / "model.onnx").write_bytes(b"partial")
-    two_days_ago = time.time() - 2 * 86400
-    os.utime(stale, (two_days_ago, two_days_ago))
+    stale, fresh = staging_left_by(out, ".nncodec-killed", ".nncodec-running")
     nncodec.decode_file(nnz, out / "model.onnx")
     assert not stale.exists() and fresh.exists()
 

@@ -6,12 +6,13 @@ from pathlib import Path
 from types import ModuleType
 
 from ..errors import UnsupportedError
-from . import onnx_format, safetensors_format, torch_format
+from . import folder_format, onnx_format, safetensors_format, torch_format
 
 _FORMATS: dict[str, ModuleType] = {
     onnx_format.FORMAT: onnx_format,
     torch_format.FORMAT: torch_format,
     safetensors_format.FORMAT: safetensors_format,
+    folder_format.FORMAT: folder_format,
 }
 
 
@@ -25,7 +26,10 @@ def by_name(name: str) -> ModuleType:
 def detect(path: Path) -> ModuleType:
     """The format module for a model file: from its first bytes where they say it (a PyTorch
     archive or a safetensors header, whatever the name: ``pytorch_model.bin`` may be either),
-    else from its suffix, else from the first bytes ONNX files have in practice."""
+    else from its suffix, else from the first bytes ONNX files have in practice. A folder is a
+    model folder."""
+    if Path(path).is_dir():
+        return folder_format
     with open(path, "rb") as f:
         head = f.read(64)
     for module in (torch_format, safetensors_format):
@@ -44,5 +48,7 @@ def detect(path: Path) -> ModuleType:
 def input_size(path: Path) -> int:
     """Bytes of the model file and of the files it brings in (the shards of a safetensors index)."""
     module = detect(path)
+    if module is folder_format:
+        return sum((path / rel).stat().st_size for rel in folder_format.scan(path).files)
     files = module.input_files(path) if hasattr(module, "input_files") else [path]
     return sum(f.stat().st_size for f in files if f.is_file())

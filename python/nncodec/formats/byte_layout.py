@@ -17,6 +17,7 @@ sorted by offset, plus what the format module added), then the kept bytes of eac
 from __future__ import annotations
 
 import bisect
+import mmap
 
 import struct
 import zlib
@@ -112,18 +113,36 @@ def write_layouts(files: list[FileLayout], tensors: Mapping[str, np.ndarray], pa
         _write_one(path, len(f.data), entries, memoryview(b"".join(pieces)), tensors, used)
 
 
+def tensor_sources(files: list[FileLayout], tensors: Mapping[str, np.ndarray]) -> dict[str, tuple[Any, int, int]]:
+    """Where each tensor's bytes lie in the mapped files: name -> (buffer, offset, length)."""
+    return {h.tensor: (f.data, h.offset, tensors[h.tensor].nbytes) for f in files for h in f.holes}
+
+
+def release(data: Any, offset: int, length: int) -> None:
+    """Gives the pages of data[offset:offset + length] of a mapped file back to the kernel, so that
+    reading a checkpoint larger than memory keeps the resident set small (they are read again from
+    the file if touched). Bytes that are not a mapping are left as they are."""
+    if isinstance(data, mmap.mmap):
+        page = mmap.PAGESIZE
+        start, end = -(-offset // page) * page, (offset + length) // page * page
+        if end > start:
+            data.madvise(mmap.MADV_DONTNEED, start, end - start)
+    elif isinstance(data, memoryview) and hasattr(data.obj, "release"):
+        data.obj.release(offset, length)
+
+
 def format_attrs(doc, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     """What the format module recorded besides the files (torch views, safetensors metadata):
     the document's attributes, or for a format 1.0 file its JSON layout."""
     return doc.attrs if not doc.skeleton else unpack(doc.skeleton, limits)[0]
 
 
-def write_document_files(doc, out: Path, staging) -> list[Path]:
+def write_document_files(doc, out: Path, staging) -> list[tuple[str, Path]]:
     """Write a document's files into ``staging``: the first under the output's name, the others
-    (shards, external data) under their own; returns the paths written."""
+    (shards, external data) under their own; returns (stored name, path written) of each."""
     paths = [staging.path(out.name)] + [staging.path(f.name) for f in doc.files[1:]]
     write_layouts(doc.files, doc.tensors, paths)
-    return paths
+    return [(f.name, p) for f, p in zip(doc.files, paths)]
 
 
 def unpack(skeleton: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[dict[str, Any], memoryview]:

@@ -20,7 +20,7 @@ import math
 import os
 from collections import defaultdict
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -308,26 +308,30 @@ def write(doc: ModelDocument, out: Path, staging, *, inline_external: bool = Fal
     """Write the model to ``staging.path(out.name)``, its external-data files beside it (or their
     data inside the model with ``inline_external``)."""
     if doc.files:
-        paths = byte_layout.write_document_files(doc, out, staging)
-        check_restored(paths, limits)
+        files = byte_layout.write_document_files(doc, out, staging)
+        check_restored(files, limits)
         if inline_external:
-            inline_external_data(paths)
+            inline_external_data([p for _, p in files])
         return
     _write_slots(doc, out, staging, inline_external)
 
 
-def check_restored(paths: list[Path], limits: Limits = DEFAULT_LIMITS) -> None:
+def check_restored(files: list[tuple[str, Path]], limits: Limits = DEFAULT_LIMITS, attrs: Any = None) -> None:
     """The files came from a .nnz file, which may be hostile: the model's tensors may only name
-    external-data files that were restored with it (never a file elsewhere)."""
-    model = _map(paths[0])
+    external-data files that were restored with it (never a file elsewhere). ``files``: (stored
+    name, path) of each file restored, the model first."""
+    (model_name, model_path), others = files[0], files[1:]
+    model = _map(model_path)
     try:
         locations = onnx_wire.external_locations(model, len(model))
     except CorruptFileError as exc:
-        raise CorruptFileError(f"{paths[0].name}: not a readable ONNX model ({exc})") from None
-    restored = {p.relative_to(paths[0].parent).as_posix() for p in paths[1:]}
+        raise CorruptFileError(f"{model_path.name}: not a readable ONNX model ({exc})") from None
+    folder = PurePosixPath(model_name).parent
+    restored = {PurePosixPath(name).relative_to(folder).as_posix() for name, _ in others
+                if PurePosixPath(name).is_relative_to(folder)}
     for location in locations:
         if location not in restored:
-            raise UnsafeInputError(f"{paths[0].name}: a tensor's external data names {location[:200]!r}, which is "
+            raise UnsafeInputError(f"{model_path.name}: a tensor's external data names {location[:200]!r}, which is "
                                    "not one of the model's files")
 
 

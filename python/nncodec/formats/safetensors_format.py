@@ -178,8 +178,7 @@ def read(path: Path, limits: Limits = DEFAULT_LIMITS) -> ModelDocument:
 def write(doc: ModelDocument, out: Path, staging, *, limits: Limits = DEFAULT_LIMITS, **_options: Any) -> None:
     """Write the file (or the index and its shards) back, bit for bit after lossless coding."""
     if doc.files:
-        paths = byte_layout.write_document_files(doc, out, staging)
-        check_restored(paths, limits, doc.attrs.get("kind") == "sharded")
+        check_restored(byte_layout.write_document_files(doc, out, staging), limits)
         return
     header, _ = byte_layout.unpack(doc.skeleton, limits)  # format 1.0
     names = [f.get("name") if isinstance(f, dict) else None for f in header["files"]]
@@ -191,14 +190,15 @@ def write(doc: ModelDocument, out: Path, staging, *, limits: Limits = DEFAULT_LI
     # The first file takes the output's name; shards keep theirs, beside it (never outside).
     paths = [staging.path(out.name)] + [staging.path(n) for n in names[1:]]
     byte_layout.write_files(doc.skeleton, doc.tensors, paths, limits)
-    check_restored(paths, limits, sharded)
+    check_restored(list(zip(names, paths)), limits)
 
 
-def check_restored(paths: list[Path], limits: Limits = DEFAULT_LIMITS, sharded: bool | None = None) -> None:
+def check_restored(files: list[tuple[str, Path]], limits: Limits = DEFAULT_LIMITS, attrs: Any = None) -> None:
     """The files came from a .nnz file, which may be hostile: each safetensors file written (the
-    shards, after a sharded checkpoint's index) must pass safetensors' own checks."""
-    if sharded is None:
-        sharded = len(paths) > 1
+    shards, after a sharded checkpoint's index) must pass safetensors' own checks. ``files``:
+    (stored name, path) of each file restored, the model (or index) first."""
+    paths = [p for _, p in files]
+    sharded = len(paths) > 1
     for p in paths[1:] if sharded else paths:
         if sharded and not p.name.lower().endswith(".safetensors"):
             raise CorruptFileError(f"{p.name}: a safetensors checkpoint's files are the index and *.safetensors shards")

@@ -411,17 +411,18 @@ def check_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
 def write(doc: ModelDocument, out: Path, staging, *, limits: Limits = DEFAULT_LIMITS, **_options: Any) -> None:
     """Write the file back (byte for byte after lossless coding) to ``staging.path(out.name)``."""
     if doc.files:
-        paths = byte_layout.write_document_files(doc, out, staging)
+        files = byte_layout.write_document_files(doc, out, staging)
     else:  # format 1.0
-        paths = [staging.path(out.name)]
-        byte_layout.write_files(doc.skeleton, doc.tensors, paths, limits)
-    check_restored(paths, limits)
+        files = [(out.name, staging.path(out.name))]
+        byte_layout.write_files(doc.skeleton, doc.tensors, [files[0][1]], limits)
+    check_restored(files, limits)
 
 
-def check_restored(paths: list[Path], limits: Limits = DEFAULT_LIMITS) -> None:
+def check_restored(files: list[tuple[str, Path]], limits: Limits = DEFAULT_LIMITS, attrs: Any = None) -> None:
     """The file came from a .nnz file, which may be hostile: it must pass the same checks as any
-    input (allowed globals only, consistent storages) before it is released."""
-    check_file(paths[0], limits)
+    input (allowed globals only, consistent storages) before it is released. ``files``: (stored
+    name, path) of each file restored, the model first."""
+    check_file(files[0][1], limits)
 
 
 def _stored_views(doc: ModelDocument, limits: Limits) -> list:
