@@ -20,7 +20,7 @@ import nncodec
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
-GOLDEN = ROOT / "tests" / "golden" / "v1"
+GOLDEN = ROOT / "tests" / "golden"
 sys.path.insert(0, str(WEB / "test"))
 
 
@@ -131,6 +131,7 @@ def restorable(tmp_path_factory) -> dict[str, Restorable]:
     return out
 
 
-def golden_files() -> list[Path]:
-    """The committed files of format 1.0 (every codec, every source format)."""
-    return sorted(GOLDEN.rglob("*.nnz"))
+def golden_files(version: str) -> list[Path]:
+    """The committed files of a format version ("v1": 1.0, every codec and source format; "v1.1":
+    a model of every source format and a model folder)."""
+    return sorted((GOLDEN / version).rglob("*.nnz"))

@@ -4,7 +4,9 @@ freshly encoded files of format 1.1, and every failure an NnzError with the libr
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 from conftest import GOLDEN, ROOT, golden_files, node_report, python_tensors
@@ -52,7 +54,12 @@ def check_closed_and_missing(result: dict) -> None:
 
 @pytest.fixture(scope="module")
 def golden_report(wasm) -> dict:
-    return node_report(golden_files())
+    return node_report(golden_files("v1"))
+
+
+@pytest.fixture(scope="module")
+def golden_1_1_report(wasm) -> dict:
+    return node_report(golden_files("v1.1"))
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +82,20 @@ def test_golden_files_of_every_codec_decode_to_the_python_decoders_bytes(golden_
 def test_the_modules_status_codes_are_the_c_apis(golden_report):
     assert STATUS["OK"] == 0 and STATUS["CORRUPT"] == 1 and len(STATUS) >= 10
     assert golden_report["status"] == STATUS
+
+
+def test_golden_files_of_format_1_1_restore_to_the_files_their_manifest_lists(golden_1_1_report):
+    manifest = json.loads((GOLDEN / "v1.1" / "models" / "manifest.json").read_text())
+    assert len(golden_1_1_report["files"]) == len(manifest) >= 6
+    for result in golden_1_1_report["files"]:
+        check_tensors_like_python(result)
+        decoded = manifest[Path(result["path"]).stem]["decoded"]  # as `nncodec decode f.nnz -o DIR/model` writes
+        files = result["restore"]["files"]
+        if all(name.startswith("model/") for name in decoded):  # a model folder: DIR/model/<names>
+            names = [f"model/{f['name']}" for f in files]
+        else:  # a model file: DIR/model, the files it refers to beside it
+            names = ["model"] + [f["name"] for f in files[1:]]
+        assert dict(zip(names, (f["sha256"] for f in files))) == decoded, result["path"]
 
 
 def test_golden_files_of_format_1_0_cannot_be_restored_by_the_core(golden_report):
@@ -140,8 +161,8 @@ def test_damaged_files_raise_the_same_error_class_as_in_python(wasm, restorable,
 
 
 def test_hostile_inputs_give_errors_never_traps_and_only_safe_names(wasm):
-    paths = sorted((GOLDEN.parents[1] / "hostile" / "corpus").glob("*.nnz"))
-    paths += sorted((GOLDEN.parents[1] / "fuzz" / "corpus" / "container").iterdir())
+    paths = sorted((ROOT / "tests" / "hostile" / "corpus").glob("*.nnz"))
+    paths += sorted((ROOT / "tests" / "fuzz" / "corpus" / "container").iterdir())
     assert len(paths) >= 20
     for result in node_report(paths)["files"]:
         outcomes = [result] + [t["decoded"] for t in result.get("tensors", [])] + [result.get("restore", {})]

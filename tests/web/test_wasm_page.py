@@ -62,7 +62,7 @@ def test_page_restores_the_model_files_and_serves_them_for_download(page, restor
 
 
 def test_page_lists_the_tensors_of_a_format_1_0_file_and_says_why_nothing_is_restored(page):
-    path = GOLDEN / "tensors.nnz"
+    path = GOLDEN / "v1" / "tensors.nnz"
     r = decode_in_page(page, path)
     assert r["state"] == "done" and "1.1" in r["status"], r
     assert r["tensors"] == expected_rows(path)
