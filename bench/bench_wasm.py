@@ -59,7 +59,7 @@ def build_native(build: Path) -> tuple[Path, int]:
     run(["cmake", "--build", build, "-j", "2", "--target", "nnz_static", "nnz_shared"])
     harness = build / "native_decode_speed"
     cc = os.environ.get("CC") or shutil.which("cc") or "gcc"
-    run([cc, "-O2", "-std=c99", "-I", ROOT / "csrc" / "include", ROOT / "bench" / "native_decode_speed.c",
+    run([cc, "-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", "-I", ROOT / "csrc" / "include", ROOT / "bench" / "native_decode_speed.c",
          build / "libnnz.a", "-lstdc++", "-lm", "-lpthread", "-o", harness])
     so = next(p for p in sorted(build.glob("libnnz.so*")) if not p.is_symlink())
     stripped = build / "libnnz.stripped.so"
@@ -153,8 +153,44 @@ def native_speed(harness: Path, nnz: Path, repeat: int) -> dict:
     return json.loads(run([harness, nnz, repeat], env=NATIVE_ENV))
 
 
-def mbps(r: dict, what: str) -> float:
-    return r[f"{what}_bytes"] / r[f"{what}_seconds"] / 1e6
+def mbps(r: dict, what: str, clock: str = "") -> float:
+    """MB/s of a measurement ("decode", "copy", "restore"; clock "cpu" for CPU time)."""
+    size = r["restore_bytes" if what == "restore" else "decode_bytes"]
+    return size / r[f"{what}_{clock + '_' if clock else ''}seconds"] / 1e6
+
+
+def markdown(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def with_share(value: float, native: float) -> str:
+    return f"{value:.0f} ({value / native:.0%})"
+
+
+def decode_table(rows: list[dict]) -> str:
+    header = ["model", "float32 MB", "native, CPU time", "Node, CPU time", "native, wall", "Node, wall", "Chromium, wall",
+              "Chromium, first run", "Node -Os, wall"]
+    cells = []
+    for r in rows:
+        n, node, ch = r["native"], r["node -O3"], r["chromium"]
+        cells.append([r["model"], f"{n['decode_bytes'] / 1e6:.1f}", f"{mbps(n, 'decode', 'cpu'):.0f}",
+                      with_share(mbps(node, "decode", "cpu"), mbps(n, "decode", "cpu")), f"{mbps(n, 'decode'):.0f}",
+                      with_share(mbps(node, "decode"), mbps(n, "decode")), with_share(mbps(ch, "decode"), mbps(n, "decode")),
+                      f"{mbps(ch, 'first_decode'):.0f}", f"{mbps(r['node -Os'], 'decode'):.0f}"])
+    return markdown(header, cells)
+
+
+def restore_table(rows: list[dict]) -> str:
+    header = ["model", "decodeTensor(): Node", "decodeTensor(): Chromium", "restore: native, CPU time", "Node, CPU time",
+              "native, wall", "Node, wall", "Chromium, wall"]
+    cells = []
+    for r in rows:
+        n, node, ch = r["native"], r["node -O3"], r["chromium"]
+        cells.append([r["model"], f"{mbps(node, 'copy'):.0f}", f"{mbps(ch, 'copy'):.0f}", f"{mbps(n, 'restore', 'cpu'):.0f}",
+                      with_share(mbps(node, "restore", "cpu"), mbps(n, "restore", "cpu")), f"{mbps(n, 'restore'):.0f}",
+                      with_share(mbps(node, "restore"), mbps(n, "restore")), with_share(mbps(ch, "restore"), mbps(n, "restore"))])
+    return markdown(header, cells)
 
 
 def machine() -> str:
@@ -164,24 +200,6 @@ def machine() -> str:
     emcc = run(["emcc", "--version"], env={**os.environ, "NODE_PATH": "/usr/share/nodejs"}).splitlines()[0]
     return (f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; node {run(['node', '--version']).strip()}; "
             f"{chromium}; {emcc}; load average {os.getloadavg()[0]:.2f}")
-
-
-COLUMNS = ("| model | float32 MB | decode MB/s: native | Node | Chromium | Node -Os | decodeTensor() MB/s: Node "
-           "| Chromium | Chromium, first run | restore MB/s: native | Node | Chromium |")
-
-
-def table(rows: list[dict]) -> str:
-    lines = [COLUMNS, "|" + "---|" * (COLUMNS.count("|") - 1)]
-    for r in rows:
-        n, node, ch = r["native"], r["node -O3"], r["chromium"]
-        native = mbps(n, "decode")
-        decode = [f"{mbps(x, 'decode'):.0f} ({mbps(x, 'decode') / native:.0%})" for x in (node, ch)]
-        copy = [f"{x['decode_bytes'] / x['copy_seconds'] / 1e6:.0f}" for x in (node, ch)]
-        restore = [f"{mbps(x, 'restore'):.0f}" for x in (n, node, ch)]
-        cells = [r["model"], f"{n['decode_bytes'] / 1e6:.1f}", f"{native:.0f}", *decode, f"{mbps(r['node -Os'], 'decode'):.0f}",
-                 *copy, f"{ch['decode_bytes'] / ch['first_decode_seconds'] / 1e6:.0f}", *restore]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def measure_round(harness: Path, encoded: dict[Path, Path], wasm: dict[str, Path], repeat: int) -> list[dict]:
@@ -195,7 +213,7 @@ def measure_round(harness: Path, encoded: dict[Path, Path], wasm: dict[str, Path
 
 def fastest(a: dict, b: dict) -> dict:
     """Per measurement, the faster of two rounds."""
-    return {k: min(a[k], b[k]) if k.endswith("_seconds") else a[k] for k in a}
+    return {k: min(a[k], b[k]) if k.endswith("_seconds") and a[k] is not None else a[k] for k in a}
 
 
 def main() -> int:
@@ -218,7 +236,10 @@ def main() -> int:
     print(f"machine: {report['machine']}")
     print(f"command: python bench/bench_wasm.py {' '.join(sys.argv[1:])}".rstrip())
     print(f"nnz.wasm: {sizes['-O3']:,} bytes (-O3), {sizes['-Os']:,} bytes (-Os); libnnz.so stripped: {so_size:,} bytes\n")
-    print(table(rows))
+    print("Decode, MB/s of decoded float32 bytes (percent: of native, same clock):\n")
+    print(decode_table(rows))
+    print("\ndecodeTensor() (copied into new TypedArrays) and restore (MB/s of model file bytes):\n")
+    print(restore_table(rows))
     return 0
 
 
