@@ -35,6 +35,7 @@ export const ARRAY_TYPES = Object.freeze({
   uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array, bool: Uint8Array,
 });
 
+const utf8 = new TextDecoder();
 const isNode = typeof process === "object" && typeof process.versions?.node === "string";
 
 async function wasmSource(source) {
@@ -134,7 +135,7 @@ class Runtime {
     const heap = this.heap();
     const start = ptr >>> 0;
     const end = heap.indexOf(0, start);
-    return new TextDecoder().decode(heap.subarray(start, end));
+    return utf8.decode(heap.subarray(start, end));
   }
   malloc(size) {
     const ptr = this.x.malloc(Math.max(size, 1)) >>> 0;

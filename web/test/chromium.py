@@ -162,9 +162,11 @@ class Page:
         return out
 
     def navigate(self, url: str) -> None:
+        """Loads url and waits until its load event (not the previous document's)."""
         self.first_event = len(self.browser.events)
+        self.evaluate("window.__previous_document = true")
         self.send("Page.navigate", {"url": url})
-        self.wait_for("document.readyState === 'complete'")
+        self.wait_for("!window.__previous_document && document.readyState === 'complete'")
 
     def evaluate(self, expression: str, await_promise: bool = False) -> Any:
         result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
