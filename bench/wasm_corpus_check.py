@@ -13,7 +13,6 @@ Prints a table; exits non-zero on any difference.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import subprocess
 import sys
 import tempfile
@@ -23,14 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "web"))
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def differences(result: dict, expected_files: dict[str, str]) -> list[str]:
@@ -66,7 +57,7 @@ def main() -> int:
     cases = {}  # nnz -> {restored name: sha256} expected
     for name, model in models.items():
         nnz = nncodec.encode_file(model, work / f"{name}.nnz", force=True)
-        cases[nnz] = {model.name: sha256(model)}  # corpus models are single files
+        cases[nnz] = {model.name: corpus._sha256(model)}  # corpus models are single files
     lossy = nncodec.encode_file(models["tiny_cnn.onnx"], work / "tiny_cnn.eb.nnz", codec="eb",
                                 params={"rel_error": 0.02}, force=True)
     with tempfile.TemporaryDirectory() as tmp:
