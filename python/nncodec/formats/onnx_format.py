@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import os
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -321,18 +321,49 @@ def check_restored(files: list[tuple[str, Path]], limits: Limits = DEFAULT_LIMIT
     external-data files that were restored with it (never a file elsewhere). ``files``: (stored
     name, path) of each file restored, the model first."""
     (model_name, model_path), others = files[0], files[1:]
-    model = _map(model_path)
+    check_external_locations(model_path.name, _map(model_path), model_name, [name for name, _ in others])
+
+
+def check_external_locations(shown: str, model, model_name: str, others: list[str]) -> None:
+    """The serialized model ``model`` (stored as ``model_name``, called ``shown`` in errors) names
+    no external-data file but those among ``others`` (stored names of the files restored with it)."""
     try:
         locations = onnx_wire.external_locations(model, len(model))
     except CorruptFileError as exc:
-        raise CorruptFileError(f"{model_path.name}: not a readable ONNX model ({exc})") from None
-    folder = PurePosixPath(model_name).parent
-    restored = {PurePosixPath(name).relative_to(folder).as_posix() for name, _ in others
-                if PurePosixPath(name).is_relative_to(folder)}
+        raise CorruptFileError(f"{shown}: not a readable ONNX model ({exc})") from None
+    restored = external_names(model_name, others)
     for location in locations:
         if location not in restored:
-            raise UnsafeInputError(f"{model_path.name}: a tensor's external data names {location[:200]!r}, which is "
+            raise UnsafeInputError(f"{shown}: a tensor's external data names {location[:200]!r}, which is "
                                    "not one of the model's files")
+
+
+def external_names(model_name: str, others: list[str]) -> dict[str, str]:
+    """The locations the model stored as ``model_name`` may give its external data, each to the
+    stored name of the file it is: the files among ``others`` in the model's folder or below."""
+    folder = PurePosixPath(model_name).parent
+    return {PurePosixPath(name).relative_to(folder).as_posix(): name for name in others
+            if PurePosixPath(name).is_relative_to(folder)}
+
+
+def inline_external_bytes(model: onnx.ModelProto, data: Mapping[str, bytes]) -> None:
+    """Puts the external data of every tensor of ``model`` inside it, from ``data``: the bytes of
+    its external-data files by location (checked: the locations and ranges come from the file)."""
+    for t, _ in _model_tensors(model):
+        if t.data_location != TensorProto.EXTERNAL:
+            continue
+        info = _external_info(t)
+        location = info.get("location", "")
+        if location not in data:
+            raise UnsafeInputError(f"tensor {t.name!r}: its external data names {location[:200]!r}, which is not one "
+                                   "of the model's files")
+        offset, length = _external_range(info, t.name)
+        end = len(data[location]) if length is None else offset + length
+        if end > len(data[location]) or offset > end:
+            raise CorruptFileError(f"tensor {t.name!r}: its external data runs past the end of {location!r}")
+        t.raw_data = data[location][offset:end]
+        del t.external_data[:]
+        t.data_location = TensorProto.DEFAULT
 
 
 def inline_external_data(paths: list[Path]) -> None:
