@@ -9,7 +9,7 @@ Names, by the format of the source:
   storage where the file had them share it.
 - safetensors file or sharded checkpoint: the tensors' names in the files.
 - ONNX model: every tensor nncodec coded, by its name (graph initializers; ``Constant`` values by
-  the name of their output).
+  the name of their output); strings and other tensors kept in the model's bytes are not given.
 - model folder: the tensors of its weight files, each by its file's own names, prefixed with the
   file's path and ":" (``model.safetensors:lm_head.weight``) when the folder has several weight
   files, unless ``files`` chooses which ones to give (then unprefixed, names unique across them).
@@ -28,7 +28,8 @@ from .dtypes import dtype_name
 from .errors import CorruptFileError, NotFoundError, UnsupportedError
 from .formats import byte_layout, folder_format, torch_format
 from .model import ModelDocument
-from .nnzfile import SKELETON_BLOB, NnzFile, TensorInfo
+from .limits import Budget
+from .nnzfile import MEMORY_FLAG, SKELETON_BLOB, NnzFile, TensorInfo
 
 View = torch_format.StoredView
 
@@ -42,7 +43,8 @@ def _contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _whole(name: str, info: TensorInfo, dtype: str | None) -> View:
-    return View(name, info.name, dtype, 0, info.shape, _contiguous_strides(info.shape))
+    """The coded tensor ``name`` (of its model file) as it is."""
+    return View(name, name, dtype, 0, info.shape, _contiguous_strides(info.shape))
 
 
 def is_whole(view: View, coded: np.ndarray) -> bool:
@@ -52,7 +54,8 @@ def is_whole(view: View, coded: np.ndarray) -> bool:
 
 
 def _format_views(fmt: str, attrs: Mapping[str, Any], coded: Mapping[str, TensorInfo]) -> dict[str, View]:
-    """The views of one model file of format ``fmt``, its coded tensors by their names in that file."""
+    """The views of one model file of format ``fmt``, its coded tensors by their names in that file
+    (which the views' ``coded`` give)."""
     if fmt == torch_format.FORMAT:
         views = {}
         for view in torch_format.stored_views(attrs):
@@ -96,10 +99,10 @@ def _folder_views(f: NnzFile, files: Sequence[str] | None) -> dict[str, View]:
                 raise NotFoundError(f"{f.path.name} holds no weight file {path!r} (it holds: {', '.join(sorted(known))})")
         members = [m for m in members if m["path"] in files]
     prefixed = files is None and len(members) > 1
-    infos = {t.name: t for t in f.tensors}
     views: dict[str, View] = {}
     for member in members:
-        own = {name: infos[coded] for coded, name in member["tensors"].items() if coded in infos}
+        # In the container's order, which is the file's (the stored map is sorted by name).
+        own = {member["tensors"][t.name]: t for t in f.tensors if t.name in member["tensors"]}
         folder_name = {name: coded for coded, name in member["tensors"].items()}
         for name, view in _format_views(member["format"], member["attrs"], own).items():
             key = f"{member['path']}:{name}" if prefixed else name
@@ -133,4 +136,8 @@ def numpy_tensor(f: NnzFile, view: View) -> np.ndarray:
     if dtype is None:
         raise unsupported_dtype(view)
     coded = f[view.coded]
-    return coded if is_whole(view, coded) else torch_format.view_array(view, coded, dtype)
+    if is_whole(view, coded):
+        return coded
+    view.check_size(f.limits)
+    Budget(f.limits.memory, "memory budget", MEMORY_FLAG).take(view.nbytes, f"tensor {view.path!r}")
+    return torch_format.view_array(view, coded, dtype)

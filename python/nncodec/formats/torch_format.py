@@ -445,6 +445,13 @@ class StoredView:
     def nbytes(self) -> int:
         return math.prod(self.shape) * TORCH_DTYPE_SIZES[self.dtype]
 
+    def check_size(self, limits: Limits) -> None:
+        """The view, copied out, is within the tensor size limit (a view may repeat its storage's
+        elements without limit: stride 0)."""
+        if self.nbytes > limits.max_tensor_bytes:
+            raise LimitExceededError(f"tensor {self.path!r}: {self.nbytes:,} bytes, over the limit of "
+                                     f"{limits.max_tensor_bytes:,} (max_tensor_bytes)")
+
     def check_bounds(self, storage_bytes: int) -> None:
         """Every element of the view lies inside a storage of ``storage_bytes`` bytes."""
         if len(self.shape) != len(self.stride) or min(self.shape + self.stride + (self.offset,)) < 0:
@@ -491,9 +498,7 @@ def model_tensors(doc: ModelDocument, budget: Budget | None = None,
             raise UnsupportedError(f"tensor {view.path!r} has dtype {view.dtype}, which only its original format can hold")
         if view.coded not in doc.tensors:
             raise CorruptFileError(f"tensor {view.coded!r} is missing from the file")
-        if view.nbytes > limits.max_tensor_bytes:
-            raise LimitExceededError(f"tensor {view.path!r}: {view.nbytes:,} bytes, over the limit of "
-                                     f"{limits.max_tensor_bytes:,} (max_tensor_bytes)")
+        view.check_size(limits)
         if budget is not None:
             budget.take(view.nbytes, f"tensor {view.path!r}")
         out[view.path] = view_array(view, doc.tensors[view.coded], view_dtype)
