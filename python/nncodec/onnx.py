@@ -11,9 +11,10 @@ are restored into memory by the core, then handed over in memory:
   cannot serialize a model over 2 GB, but can hold one in memory).
 - ``inference_session``: a model without external data goes to onnxruntime as its bytes, as does
   one whose files total at most ``max_inline_bytes`` (its external data put inside first); a
-  larger one (over protobuf's 2 GB) goes as the model's bytes plus its external-data files in
-  memory (``SessionOptions.add_external_initializers_from_files_in_memory``), which onnxruntime
-  matches to the tensors' external-data locations.
+  larger one (over protobuf's 2 GB) goes as the model plus its external-data files in memory
+  (``SessionOptions.add_external_initializers_from_files_in_memory``), which onnxruntime matches
+  to the main graph's initializers by their external-data locations; tensors elsewhere (subgraph
+  initializers, constants), which onnxruntime would read only from files, are put inside first.
 
 A model folder's ONNX model is chosen with ``file`` (its path in the folder) when it has several.
 """
@@ -67,12 +68,12 @@ def _restored(path: str | os.PathLike, file: str | None, threads: int | None,
     return model, {location: data[name] for location, name in onnx_format.external_names(model_name, others).items()}
 
 
-def _inlined(model_bytes: bytes, external: dict[str, bytes]) -> onnx.ModelProto:
+def _inlined(model_bytes: bytes, external: dict[str, bytes], graph_initializers: bool = True) -> onnx.ModelProto:
     try:
         model = onnx.load_model_from_string(model_bytes)
     except DecodeError as exc:
         raise CorruptFileError(f"the restored model is not a readable ONNX model ({exc})") from None
-    onnx_format.inline_external_bytes(model, external)
+    onnx_format.inline_external_bytes(model, external, graph_initializers=graph_initializers)
     return model
 
 
@@ -100,4 +101,5 @@ def inference_session(path: str | os.PathLike, *, file: str | None = None, max_i
         options = session_kwargs.pop("sess_options", None) or onnxruntime.SessionOptions()
         options.add_external_initializers_from_files_in_memory(
             list(external), list(external.values()), [len(data) for data in external.values()])
-        return onnxruntime.InferenceSession(model_bytes, sess_options=options, **session_kwargs)
+        model = _inlined(model_bytes, external, graph_initializers=False)
+        return onnxruntime.InferenceSession(model.SerializeToString(), sess_options=options, **session_kwargs)

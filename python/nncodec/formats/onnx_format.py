@@ -16,6 +16,7 @@ each tensor proto in one fixed traversal order, the .nnz tensor name and where i
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections import defaultdict
@@ -346,10 +347,14 @@ def external_names(model_name: str, others: list[str]) -> dict[str, str]:
             if PurePosixPath(name).is_relative_to(folder)}
 
 
-def inline_external_bytes(model: onnx.ModelProto, data: Mapping[str, bytes]) -> None:
-    """Puts the external data of every tensor of ``model`` inside it, from ``data``: the bytes of
-    its external-data files by location (checked: the locations and ranges come from the file)."""
-    for t, _ in _model_tensors(model):
+def inline_external_bytes(model: onnx.ModelProto, data: Mapping[str, bytes], *, graph_initializers: bool = True) -> None:
+    """Puts the external data of the tensors of ``model`` inside it, from ``data``: the bytes of
+    its external-data files by location (checked: the locations and ranges come from the file).
+    ``graph_initializers`` False leaves those of the main graph's initializers external (the ones
+    onnxruntime takes from files in memory; it reads the others, in subgraphs, only from disk)."""
+    protos = _model_tensors(model)
+    skipped = 0 if graph_initializers else len(model.graph.initializer)  # _model_tensors gives them first
+    for t, _ in itertools.islice(protos, skipped, None):
         if t.data_location != TensorProto.EXTERNAL:
             continue
         info = _external_info(t)
