@@ -208,3 +208,39 @@ def test_a_file_of_tensors_only_gives_its_tensors():
         assert list(got) == list(f)
         for name in f:
             assert tuple(got[name].shape) == f[name].shape and storage_bytes(got[name]) == f[name].tobytes()
+
+
+def test_another_device_gets_the_same_layout(tmp_path):
+    base = torch.randn(6, 4)
+    src, nnz = encoded(tmp_path, {"w": base, "w_t": base.t(), "tail": base[2:], "h": torch.ones(3, dtype=torch.bfloat16)})
+    on_cpu, elsewhere = nncodec.torch.load_state_dict(nnz), nncodec.torch.load_state_dict(nnz, device="meta")
+    assert list(elsewhere) == list(on_cpu)
+    for name, t in on_cpu.items():
+        other = elsewhere[name]
+        assert other.device.type == "meta" and other.dtype == t.dtype
+        assert (other.shape, other.stride(), other.storage_offset()) == (t.shape, t.stride(), t.storage_offset())
+        assert other.untyped_storage().nbytes() == t.untyped_storage().nbytes()
+
+
+PEAK_PROBE = """
+import resource, sys, torch, nncodec.torch
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+state = nncodec.torch.load_state_dict(sys.argv[1])
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) << 10, sum(t.untyped_storage().nbytes() for t in state.values()))
+"""
+
+
+def test_memory_grows_by_the_tensors_and_about_one_more(tmp_path):
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    tensor_bytes = 16 << 20
+    state = {f"layer{i}.weight": torch.from_numpy(rng.standard_normal(tensor_bytes // 4).astype(np.float32)) for i in range(6)}
+    save_file(state, tmp_path / "big.safetensors")
+    nnz = nncodec.encode_file(tmp_path / "big.safetensors")
+    del state
+    out = subprocess.run([sys.executable, "-c", PEAK_PROBE, str(nnz)], capture_output=True, text=True, check=True, timeout=300)
+    grown, held = map(int, out.stdout.split())
+    assert held == 6 * tensor_bytes
+    assert grown <= held + 2 * tensor_bytes + (48 << 20), (grown, held)
