@@ -14,6 +14,7 @@ import pytest
 import nncodec
 import nncodec.onnx
 from nncodec.errors import NotFoundError, UnsafeInputError, UnsupportedError
+from loader_checks import same_outputs
 from onnx_models import constants_and_subgraphs, mlp
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -53,7 +54,7 @@ def test_a_session_runs_as_one_on_the_original(tmp_path, nothing_written, extern
     nothing_written()
     session = nncodec.onnx.inference_session(nnz, max_inline_bytes=max_inline_bytes, providers=["CPUExecutionProvider"])
     got = session.run(None, INPUTS)
-    assert [g.tobytes() for g in got] == [w.tobytes() for w in want]
+    assert same_outputs(want, got)
 
 
 def test_session_options_are_used_also_for_models_given_with_their_files(tmp_path):
@@ -64,7 +65,7 @@ def test_session_options_are_used_also_for_models_given_with_their_files(tmp_pat
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.optimized_model_filepath = ""
     session = nncodec.onnx.inference_session(nncodec.encode_file(src), max_inline_bytes=0, sess_options=options)
-    assert [g.tobytes() for g in session.run(None, x)] == [w.tobytes() for w in want]
+    assert same_outputs(want, session.run(None, x))
 
 
 @pytest.mark.parametrize("external", [False, True], ids=["inside", "external-data"])
@@ -87,7 +88,7 @@ def test_a_folders_onnx_model_and_the_choice_among_several(tmp_path):
     nnz = nncodec.encode_file(root, tmp_path / "export.nnz")
     for limit in (0, nncodec.onnx.MAX_INLINE_BYTES):
         got = nncodec.onnx.inference_session(nnz, max_inline_bytes=limit).run(None, INPUTS)
-        assert [g.tobytes() for g in got] == [w.tobytes() for w in want]
+        assert same_outputs(want, got)
     save(mlp(seed=3, hidden=32), root / "decoder.onnx", external=False)
     nnz = nncodec.encode_file(root, tmp_path / "two.nnz")
     with pytest.raises(NotFoundError, match="decoder.onnx, onnx/model.onnx"):

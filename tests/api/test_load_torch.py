@@ -20,24 +20,11 @@ import nncodec.torch
 from nncodec.errors import LimitExceededError, NotFoundError, UnsupportedError
 from nncodec.limits import Limits
 from onnx_models import constants_and_subgraphs, mlp
-from torch_checkpoints import assert_same, checkpoints, flat_tensors, storage_bytes, storage_groups
+from loader_checks import check_as_torch_load, check_same_tensors
+from torch_checkpoints import checkpoints, storage_bytes
 
 GOLDEN_MODELS = Path(__file__).resolve().parents[1] / "golden" / "v1" / "models"
 HOSTILE = Path(__file__).resolve().parents[1] / "hostile" / "corpus"
-
-
-def check_as_torch_load(original, loaded: dict[str, torch.Tensor]) -> None:
-    """``loaded`` holds every tensor of the object torch.load gave, by its path, in order: each
-    the same tensor (dtype, shape, stride, offset, storage bytes), sharing storages as they do."""
-    flat = flat_tensors(original)
-    paths = [path for path, _ in flat]
-    if len(set(paths)) == len(paths):  # nncodec makes repeated paths unique; their order is the check then
-        assert list(loaded) == paths
-    assert len(loaded) == len(flat)
-    for (path, tensor), got in zip(flat, loaded.values()):
-        assert_same(tensor, got, path)
-        assert not got.requires_grad
-    assert storage_groups([t for _, t in flat]) == storage_groups(list(loaded.values()))
 
 
 def encoded(tmp_path: Path, obj, legacy: bool = False) -> tuple[Path, Path]:
@@ -115,11 +102,7 @@ def bf16_state(seed: int) -> dict[str, torch.Tensor]:
 def test_safetensors_single_and_sharded_load_as_load_file(tmp_path):
     save_file(bf16_state(0), tmp_path / "model.safetensors", metadata={"format": "pt"})
     nnz = nncodec.encode_file(tmp_path / "model.safetensors")
-    got = nncodec.torch.load_state_dict(nnz)
-    want = load_file(tmp_path / "model.safetensors")
-    assert list(got) == list(want)
-    for name in want:
-        assert_same(want[name], got[name], name)
+    check_same_tensors(load_file(tmp_path / "model.safetensors"), nncodec.torch.load_state_dict(nnz))
 
     shards = {"model-00001-of-00002.safetensors": bf16_state(1), "model-00002-of-00002.safetensors":
               {f"layer.{k}": v for k, v in bf16_state(2).items()}}
@@ -128,10 +111,7 @@ def test_safetensors_single_and_sharded_load_as_load_file(tmp_path):
     index = {"metadata": {}, "weight_map": {k: name for name, tensors in shards.items() for k in tensors}}
     (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
     got = nncodec.torch.load_state_dict(nncodec.encode_file(tmp_path / "model.safetensors.index.json"))
-    want = {k: v for name in shards for k, v in load_file(tmp_path / name).items()}
-    assert sorted(got) == sorted(want)
-    for name in want:
-        assert_same(want[name], got[name], name)
+    check_same_tensors({k: v for name in shards for k, v in load_file(tmp_path / name).items()}, got, ordered=False)
 
 
 def test_a_safetensors_dtype_nncodec_codes_as_bytes_is_refused_by_name(tmp_path):
@@ -175,11 +155,7 @@ def test_a_folder_gives_each_weight_file_by_its_path_or_the_files_chosen(tmp_pat
     nnz = nncodec.encode_file(root, tmp_path / "m.nnz")
     everything = nncodec.torch.load_state_dict(nnz)
     assert sorted(everything) == sorted([f"model.safetensors:{k}" for k in bf16_state(0)] + ["extra.bin:w", "extra.bin:w_t"])
-    chosen = nncodec.torch.load_state_dict(nnz, files="model.safetensors")
-    want = load_file(root / "model.safetensors")
-    assert list(chosen) == list(want)
-    for name in want:
-        assert_same(want[name], chosen[name], name)
+    check_same_tensors(load_file(root / "model.safetensors"), nncodec.torch.load_state_dict(nnz, files="model.safetensors"))
     check_as_torch_load(torch.load(root / "extra.bin", weights_only=True),
                         nncodec.torch.load_state_dict(nnz, files=["extra.bin"]))
     with pytest.raises(NotFoundError, match="no weight file 'config.json'"):
@@ -195,10 +171,7 @@ def test_format_1_0_files_load_as_their_decoded_files(tmp_path, case):
         check_as_torch_load(torch.load(out, weights_only=True), got)
         return
     shards = sorted(p for p in tmp_path.iterdir() if p.suffix == ".safetensors")
-    want = {k: v for shard in shards for k, v in load_file(shard).items()}
-    assert sorted(got) == sorted(want)
-    for name in want:
-        assert_same(want[name], got[name], name)
+    check_same_tensors({k: v for shard in shards for k, v in load_file(shard).items()}, got, ordered=False)
 
 
 def test_a_file_of_tensors_only_gives_its_tensors():

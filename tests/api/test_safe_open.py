@@ -16,6 +16,7 @@ from safetensors.torch import save_file as save_torch
 import nncodec
 from nncodec.errors import CorruptFileError, NnzError
 from nncodec.nnzfile import NnzFile
+from loader_checks import check_as_safetensors
 from torch_checkpoints import assert_same
 
 
@@ -24,19 +25,6 @@ def numpy_state(seed: int) -> dict[str, np.ndarray]:
     return {"z.weight": rng.standard_normal((8, 4)).astype(np.float32), "a.bias": rng.standard_normal(4).astype(np.float16),
             "ids": np.arange(6, dtype=np.int64).reshape(2, 3), "mask": np.array([True, False]),
             "scalar": np.array(3.5, dtype=np.float64), "u16": np.array([1, 65535], dtype=np.uint16)}
-
-
-def check_as_safetensors(original, nnz, framework: str) -> None:
-    """Every call of the interface answers as safetensors.safe_open does on the original file."""
-    with safetensors_open(str(original), framework) as want, nncodec.safe_open(nnz, framework) as got:
-        assert got.keys() == want.keys()
-        assert got.metadata() == want.metadata()
-        for name in want.keys():
-            a, b = want.get_tensor(name), got.get_tensor(name)
-            if framework == "pt":
-                assert_same(a, b, name)
-            else:
-                assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes(), name
 
 
 @pytest.mark.parametrize("framework", ["np", "pt"])
