@@ -13,9 +13,12 @@ shards as one, the metadata of the first).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 from .errors import NnzError, NotFoundError, about
 from .limits import Limits
@@ -29,7 +32,7 @@ class SafeOpen:
     """An open .nnz file read like a safetensors file: ``keys()``, ``get_tensor(name)``,
     ``metadata()``; a context manager (``close`` releases the file)."""
 
-    def __init__(self, path: str | os.PathLike, framework: str = "np", device: Any = "cpu", *,
+    def __init__(self, path: str | os.PathLike, framework: str = "np", device: str | torch.device = "cpu", *,
                  threads: int | None = None, limits: Limits | None = None):
         if framework not in FRAMEWORKS:
             raise NnzError(f"framework {framework!r} is not one of {', '.join(FRAMEWORKS)}")
@@ -46,7 +49,7 @@ class SafeOpen:
         """The tensors' names, sorted (as safetensors gives them)."""
         return sorted(self._views)
 
-    def get_tensor(self, name: str) -> np.ndarray | Any:
+    def get_tensor(self, name: str) -> np.ndarray | torch.Tensor:
         """The tensor ``name``, decoded now: a numpy array, or a torch.Tensor on the device for "pt"."""
         view = self._views.get(name)
         if view is None:
@@ -83,7 +86,7 @@ class SafeOpen:
         self.close()
 
 
-def safe_open(path: str | os.PathLike, framework: str = "np", device: Any = "cpu", *,
+def safe_open(path: str | os.PathLike, framework: str = "np", device: str | torch.device = "cpu", *,
               threads: int | None = None, limits: Limits | None = None) -> SafeOpen:
     """Open the .nnz file at ``path`` as ``safetensors.safe_open`` opens a safetensors file:
     ``framework`` "np" (numpy arrays) or "pt" (torch tensors on ``device``); each tensor is

@@ -13,15 +13,17 @@ and handed to ``from_pretrained`` with the config, so transformers loads them as
 files (dtype, device_map, tied weights, key renames), and the model equals the one
 ``from_pretrained`` gives on the original folder.
 
-The weights are the folder's safetensors files (one file, or a sharded checkpoint's index and
-shards), else its PyTorch ``*.bin`` files, at the top of the folder; their tensors by their names
-in the files (what transformers reads). Models whose code lives in the folder
-(``trust_remote_code``) are not supported.
+The weights are those ``from_pretrained`` reads by default: ``model.safetensors`` (or the sharded
+checkpoint of ``model.safetensors.index.json``), else ``pytorch_model.bin`` (or its shards
+``pytorch_model-*.bin``), their tensors by their names in the files; other weight files of the
+folder (an optimizer's state, an adapter) are left alone, and ``variant`` is not supported. Nor
+are models whose code lives in the folder (``trust_remote_code``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import os
 import tempfile
 from collections.abc import Iterator
@@ -29,21 +31,25 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UnsupportedError, about
-from .formats import safetensors_format, torch_format
 from .limits import Limits
 from .model_views import weight_files
 from .nnzfile import NnzFile
 from .torch import state_dict
 
 
+# The weight files from_pretrained reads from a folder by default, safetensors first.
+CHECKPOINTS = (("model.safetensors", "model.safetensors.index.json"), ("pytorch_model.bin", "pytorch_model-*.bin"))
+
+
 def _checkpoint_files(members: list[dict[str, Any]]) -> list[str]:
-    """The weight files transformers would load: safetensors ones first, else PyTorch ones."""
-    top = [m for m in members if "/" not in m["path"]]
-    for fmt in (safetensors_format.FORMAT, torch_format.FORMAT):
-        chosen = [m["path"] for m in top if m["format"] == fmt]
+    """The folder's weight files transformers would load (other weight files, such as an
+    optimizer's state or an adapter, are not the model's)."""
+    for patterns in CHECKPOINTS:
+        chosen = [m["path"] for m in members if any(fnmatch.fnmatchcase(m["path"], p) for p in patterns)]
         if chosen:
             return chosen
-    raise UnsupportedError("the folder holds no safetensors or PyTorch weights at its top")
+    raise UnsupportedError("the folder holds none of the weight files from_pretrained reads (" +
+                           ", ".join(p for patterns in CHECKPOINTS for p in patterns) + ")")
 
 
 def _support_data(f: NnzFile) -> dict[str, bytes]:

@@ -37,11 +37,18 @@ def llama_sharded(tmp_path_factory) -> tuple[Path, Path]:
     return root, nncodec.encode_file(root, root.with_name("tiny-llama.nnz"))
 
 
-def same_model(a, b) -> None:
-    assert type(a) is type(b) and a.dtype == b.dtype and a.training == b.training is False
-    assert a.config.to_diff_dict() | {"_name_or_path": ""} == b.config.to_diff_dict() | {"_name_or_path": ""}
-    sa, sb = a.state_dict(), b.state_dict()
-    assert list(sa) == list(sb) and all(torch.equal(sa[k], sb[k]) for k in sa)
+def loaded_alike(model_class, root: Path, nnz: Path, **kwargs):
+    """``from_pretrained`` on the folder and nncodec's on its .nnz file, checked to give the same
+    model: class, dtype, config, every weight, the first output (hidden states or logits)."""
+    want = model_class.from_pretrained(root, **kwargs)
+    got = nncodec.transformers.from_pretrained(model_class, nnz, **kwargs)
+    assert type(got) is type(want) and got.dtype == want.dtype and got.training == want.training is False
+    assert got.config.to_diff_dict() | {"_name_or_path": ""} == want.config.to_diff_dict() | {"_name_or_path": ""}
+    ours, theirs = got.state_dict(), want.state_dict()
+    assert list(ours) == list(theirs) and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    with torch.no_grad():
+        assert torch.equal(got(TOKENS)[0], want(TOKENS)[0])
+    return want, got
 
 
 def test_bert_equals_from_pretrained_on_the_folder(bert):
@@ -49,11 +56,7 @@ def test_bert_equals_from_pretrained_on_the_folder(bert):
 
     root, nnz = bert
     for model_class in (BertModel, AutoModel):
-        want = model_class.from_pretrained(root)
-        got = nncodec.transformers.from_pretrained(model_class, nnz)
-        same_model(want, got)
-        with torch.no_grad():
-            assert torch.equal(got(TOKENS).last_hidden_state, want(TOKENS).last_hidden_state)
+        _, got = loaded_alike(model_class, root, nnz)
         assert got.config.name_or_path == str(nnz)
 
 
@@ -72,13 +75,9 @@ def test_a_sharded_bfloat16_llama_gives_the_same_logits_and_generation_settings(
 
     root, nnz = llama_sharded
     for model_class in (LlamaForCausalLM, AutoModelForCausalLM):
-        want = model_class.from_pretrained(root)
-        got = nncodec.transformers.from_pretrained(model_class, nnz)
-        same_model(want, got)
+        want, got = loaded_alike(model_class, root, nnz)
         assert got.dtype == torch.bfloat16
         assert got.generation_config.to_dict() == want.generation_config.to_dict()
-        with torch.no_grad():
-            assert torch.equal(got(TOKENS).logits, want(TOKENS).logits)
 
 
 def test_from_pretrained_keywords_are_transformers_own(llama_sharded):
@@ -86,12 +85,8 @@ def test_from_pretrained_keywords_are_transformers_own(llama_sharded):
 
     root, nnz = llama_sharded
     kwargs = {"dtype": torch.float32, "attn_implementation": "eager", "rms_norm_eps": 1e-3}  # a config override too
-    want = AutoModelForCausalLM.from_pretrained(root, **kwargs)
-    got = nncodec.transformers.from_pretrained(AutoModelForCausalLM, nnz, **kwargs)
-    same_model(want, got)
-    assert got.config.rms_norm_eps == 1e-3 and got.config._attn_implementation == "eager"
-    with torch.no_grad():
-        assert torch.equal(got(TOKENS).logits, want(TOKENS).logits)
+    _, got = loaded_alike(AutoModelForCausalLM, root, nnz, **kwargs)
+    assert got.dtype == torch.float32 and got.config.rms_norm_eps == 1e-3 and got.config._attn_implementation == "eager"
 
 
 def test_tied_embeddings_and_pytorch_bin_weights(tmp_path):
@@ -101,12 +96,12 @@ def test_tied_embeddings_and_pytorch_bin_weights(tmp_path):
     root = tmp_path / "bin-llama"
     model.config.save_pretrained(root)
     torch.save(model.state_dict(), root / "pytorch_model.bin")  # how older checkpoints ship
-    want = LlamaForCausalLM.from_pretrained(root)
-    got = nncodec.transformers.from_pretrained(LlamaForCausalLM, nncodec.encode_file(root))
-    same_model(want, got)
+    torch.save({"state": {0: {"exp_avg": torch.ones(3)}}}, root / "optimizer.pt")  # weights, not the model's
+    _, got = loaded_alike(LlamaForCausalLM, root, nncodec.encode_file(root))
     assert got.lm_head.weight.data_ptr() == got.model.embed_tokens.weight.data_ptr()
-    with torch.no_grad():
-        assert torch.equal(got(TOKENS).logits, want(TOKENS).logits)
+    (root / "pytorch_model.bin").unlink()
+    with pytest.raises(UnsupportedError, match="none of the weight files from_pretrained reads"):
+        nncodec.transformers.from_pretrained(LlamaForCausalLM, nncodec.encode_file(root, force=True))
 
 
 def test_no_weights_are_written_and_the_support_files_go_away(llama_sharded, monkeypatch, tmp_path):
