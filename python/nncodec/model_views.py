@@ -27,8 +27,8 @@ import numpy as np
 from .dtypes import dtype_name
 from .errors import CorruptFileError, NotFoundError, UnsupportedError
 from .formats import byte_layout, folder_format, torch_format
-from .model import ModelDocument
 from .limits import Budget
+from .model import ModelDocument
 from .nnzfile import MEMORY_FLAG, SKELETON_BLOB, NnzFile, TensorInfo
 
 View = torch_format.StoredView
@@ -128,11 +128,19 @@ def unsupported_dtype(view: View) -> UnsupportedError:
                             "format can hold")
 
 
-def numpy_tensor(f: NnzFile, view: View) -> np.ndarray:
-    """The tensor as a numpy array (its coded tensor decoded; a view of it copied out)."""
+def check_loadable(view: View) -> str:
+    """The view's dtype name, unless only its original format can hold the tensor: quantized ones
+    (their scales and zero points live in the file's pickle) and those coded as raw bytes."""
     if view.quantized:
         raise UnsupportedError(f"tensor {view.path!r} is quantized; it can only be decoded to its original format")
-    dtype = torch_format.VIEW_DTYPES.get(view.dtype) if view.dtype else None
+    if not view.dtype:
+        raise unsupported_dtype(view)
+    return view.dtype
+
+
+def numpy_tensor(f: NnzFile, view: View) -> np.ndarray:
+    """The tensor as a numpy array (its coded tensor decoded; a view of it copied out)."""
+    dtype = torch_format.VIEW_DTYPES.get(check_loadable(view))
     if dtype is None:
         raise unsupported_dtype(view)
     coded = f[view.coded]

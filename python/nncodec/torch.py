@@ -23,18 +23,15 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .errors import UnsupportedError, about
+from .errors import about
 from .limits import Limits
-from .model_views import View, model_views, unsupported_dtype
+from .model_views import View, check_loadable, model_views, unsupported_dtype
 from .nnzfile import NnzFile
 
 
 def torch_dtype(view: View) -> torch.dtype:
-    """The torch dtype of a view's elements (quantized tensors are refused: their scales and zero
-    points are not kept apart from the file's pickle)."""
-    if view.quantized:
-        raise UnsupportedError(f"tensor {view.path!r} is quantized; it can only be decoded to its original format")
-    dtype = getattr(torch, view.dtype, None) if view.dtype else None
+    """The torch dtype of a view's elements (see :func:`check_loadable` for those refused)."""
+    dtype = getattr(torch, check_loadable(view), None)
     if not isinstance(dtype, torch.dtype):
         raise unsupported_dtype(view)
     return dtype

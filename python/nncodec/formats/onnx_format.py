@@ -183,8 +183,10 @@ class _Reader:
         self.tensors: dict[str, np.ndarray] = {}
 
     def add(self, t: onnx_wire.WireTensor) -> None:
+        if t.external_location:  # the file goes with the model even when the tensor is not coded
+            self._external_file(t)
         if t.unusual or t.data_type not in _ONNX_TYPES:
-            return  # kept as it is, in the model's bytes
+            return  # kept as it is, in the model's bytes (and its external file's)
         dtype = NUMPY_DTYPES[_ONNX_TYPES[t.data_type][0]]
         shape = check_shape(t.dims, f"{self.path.name}: tensor {t.label!r}")
         count = math.prod(shape)
@@ -208,20 +210,25 @@ class _Reader:
             return None  # malformed or typed otherwise: kept as it is
         return self.model, begin
 
-    def _external(self, t: onnx_wire.WireTensor, dtype: np.dtype, count: int):
+    def _external_file(self, t: onnx_wire.WireTensor) -> byte_layout.FileLayout:
+        """The layout of the tensor's external-data file (its location checked), read once."""
         location = t.external.get("location", "")
-        path = safe_external_path(self.path.parent, location)
-        check_member_name(location, "external data file name")
-        offset, length = _external_range(t.external, t.label)
-        if not path.is_file():
-            raise CorruptFileError(f"tensor {t.label!r}: external data file {location!r} not found")
         layout = self.externals.get(location)
         if layout is None:
+            path = safe_external_path(self.path.parent, location)
+            check_member_name(location, "external data file name")
+            if not path.is_file():
+                raise CorruptFileError(f"tensor {t.label!r}: external data file {location!r} not found")
             layout = self.externals[location] = byte_layout.FileLayout(location, _map(path))
+        return layout
+
+    def _external(self, t: onnx_wire.WireTensor, dtype: np.dtype, count: int):
+        layout = self._external_file(t)
+        offset, length = _external_range(t.external, t.label)
         nbytes = count * dtype.itemsize
         if length is not None and length != nbytes or offset + nbytes > len(layout.data):
             raise CorruptFileError(f"tensor {t.label!r}: external data size does not match its shape")
-        self.ranges.add(location, offset, offset + nbytes, t.label)
+        self.ranges.add(layout.name, offset, offset + nbytes, t.label)
         return layout, offset
 
 
