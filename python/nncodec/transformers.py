@@ -84,6 +84,8 @@ def support_files(path: str | os.PathLike, *, threads: int | None = None,
 def _model_class_for(model_class: Any, folder: Path, trust_remote_code: bool | None) -> Any:
     """The model class itself, or for an Auto class the one it picks for the folder's config."""
     from transformers import AutoConfig, PreTrainedModel
+    # transformers' own choice among an Auto class's models: an Auto class cannot be given a state
+    # dict itself (it needs a model path for that), so the model class it picks is.
     from transformers.models.auto.auto_factory import _get_model_class
 
     if isinstance(model_class, type) and issubclass(model_class, PreTrainedModel):
