@@ -1,6 +1,7 @@
 """Shared fixtures and test policy.
 
-With NNCODEC_NO_SKIP=1 (CI), a skipped test fails the session: every test must run.
+With NNCODEC_NO_SKIP=1 (CI), a skipped test fails the session: every test must run. Nothing is
+downloaded (HF_HUB_OFFLINE=1).
 """
 
 from __future__ import annotations
@@ -9,6 +10,10 @@ import os
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+# The transformers models of the tests are built here: nothing may be fetched from the Hub (read
+# when huggingface_hub is imported, so set before any test module imports it).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 settings.register_profile(
     "default", deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]

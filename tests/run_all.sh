@@ -8,6 +8,12 @@ cd "$(dirname "$0")/.."
 VENV="${NNCODEC_TEST_VENV:-.venv-test}"
 JOBS="$(nproc 2>/dev/null || echo 2)"
 
+# Installs Debian packages a step needs (root, else sudo).
+apt_install() {
+  local sudo; sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
 PY="$VENV/bin/python"
 "$PY" -m pip install -q --disable-pip-version-check --upgrade pip
@@ -28,10 +34,16 @@ fuzzer_links() {
 }
 if ! fuzzer_links; then
   echo "installing clang and libclang-rt-dev (apt-get) for the fuzzing step"
-  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-dev >/dev/null
+  apt_install clang libclang-rt-dev
 fi
 bash tests/fuzz/run_ci.sh "$PY"
+
+echo "== WebAssembly decoder (Emscripten), tested in Node.js and headless Chromium by tests/web"
+if ! command -v emcmake >/dev/null || ! command -v node >/dev/null || ! command -v chromium >/dev/null; then
+  echo "installing emscripten, nodejs and chromium (apt-get) for the WebAssembly step"
+  apt_install emscripten nodejs chromium
+fi
+bash web/build.sh
 
 echo "== Python tests"
 cd tests  # import the installed package, not the source folder

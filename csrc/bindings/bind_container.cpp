@@ -1,11 +1,14 @@
 #include <pybind11/stl.h>
 
+#include <map>
+
 #include "bindings/bindings.hpp"
 #include "common/error.hpp"
 #include "container/nnz_reader.hpp"
 #include "container/nnz_writer.hpp"
 #include "container/file_map.hpp"
 #include "container/file_tree_sink.hpp"
+#include "container/memory_sink.hpp"
 #include "container/parallel_decode.hpp"
 #include "container/restore.hpp"
 #include "container/zlib_inflate.hpp"
@@ -28,6 +31,30 @@ py::dict tensor_entry_dict(const nnz::TensorEntry& t) {
 
 nnz::ReaderLimits limits(uint64_t max_index_bytes, uint64_t max_tensor_bytes) {
   return nnz::ReaderLimits{max_index_bytes, max_tensor_bytes};
+}
+
+// The named model files restored into new bytes objects (filled before Python sees them).
+py::dict restore_to_memory(const nnz::NnzReader& r, const std::vector<std::string>& names, int threads,
+                           uint64_t batch_bytes) {
+  std::map<std::string, uint64_t> sizes;
+  for (const nnz::RestoreFile& f : nnz::restore_plan(r).files) sizes.emplace(f.name, f.size);
+  py::dict out;
+  nnz::MemorySink sink;
+  for (const std::string& name : names) {
+    const auto found = sizes.find(name);
+    NNZ_CHECK(found != sizes.end(), not_found, "the file holds no model file named '" + name + "'");
+    auto bytes = py::reinterpret_steal<py::bytes>(
+        PyBytes_FromStringAndSize(nullptr, static_cast<py::ssize_t>(found->second)));
+    if (!bytes) throw py::error_already_set();
+    sink.add(name, reinterpret_cast<uint8_t*>(PyBytes_AS_STRING(bytes.ptr())), found->second);
+    out[py::str(name)] = bytes;
+  }
+  {
+    py::gil_scoped_release release;
+    nnz::restore(r, sink, threads, batch_bytes);
+  }
+  sink.check_complete();
+  return out;
 }
 
 }  // namespace
@@ -170,6 +197,8 @@ void bind_container(py::module_& m) {
           },
           py::arg("folder"), py::arg("first_as") = "", py::arg("threads") = 1,
           py::arg("batch_bytes") = uint64_t{64} << 20, py::arg("progress") = py::none())
+      .def("restore_to_memory", &restore_to_memory, py::arg("names"), py::arg("threads") = 1,
+           py::arg("batch_bytes") = uint64_t{64} << 20)
       .def(
           "read_blob",
           [](const nnz::NnzReader& r, const std::string& name) {

@@ -49,6 +49,14 @@ class SectionStream {
     std::copy(stored_.begin() + static_cast<long>(pos_), stored_.begin() + static_cast<long>(pos_ + n), out);
     pos_ += n;
   }
+  void skip(uint64_t n) {
+    uint8_t chunk[kChunk];
+    for (uint64_t done = 0; done < n;) {
+      const size_t k = static_cast<size_t>(std::min<uint64_t>(kChunk, n - done));
+      read(chunk, k);
+      done += k;
+    }
+  }
   void expect_end() {
     uint8_t extra;
     const bool more = inflater_ ? inflater_->read(&extra, 1) > 0 : pos_ < stored_.size();
@@ -165,10 +173,13 @@ RestorePlan parse_plan(const NnzReader& reader, SectionStream& section) {
 // Decoded tensors of the holes ahead, a batch at a time, with their CRC-32 where a file needs it.
 class HoleQueue {
  public:
-  HoleQueue(const NnzReader& reader, const RestorePlan& plan, int threads, uint64_t batch_bytes)
+  // The holes of the files wanted (wanted[i] for plan.files[i]).
+  HoleQueue(const NnzReader& reader, const RestorePlan& plan, const std::vector<bool>& wanted, int threads,
+            uint64_t batch_bytes)
       : reader_(reader), threads_(threads), batch_bytes_(batch_bytes) {
-    for (const RestoreFile& f : plan.files)
-      for (const RestoreHole& h : f.holes) holes_.push_back(&h);
+    for (size_t i = 0; i < plan.files.size(); ++i)
+      if (wanted[i])
+        for (const RestoreHole& h : plan.files[i].holes) holes_.push_back(&h);
   }
   // The next hole's bytes (as they go into the file) and CRC.
   std::pair<const uint8_t*, uint32_t> next() {
@@ -261,8 +272,15 @@ RestorePlan restore_plan(const NnzReader& reader) {
 void restore(const NnzReader& reader, RestoreSink& sink, int threads, uint64_t batch_bytes) {
   SectionStream section(reader);
   const RestorePlan plan = parse_plan(reader, section);
-  HoleQueue queue(reader, plan, std::max(threads, 1), batch_bytes);
-  for (const RestoreFile& f : plan.files) restore_file(f, section, queue, sink);
+  std::vector<bool> wanted;
+  for (const RestoreFile& f : plan.files) wanted.push_back(sink.wants(f.name));
+  HoleQueue queue(reader, plan, wanted, std::max(threads, 1), batch_bytes);
+  for (size_t i = 0; i < plan.files.size(); ++i) {
+    if (wanted[i])
+      restore_file(plan.files[i], section, queue, sink);
+    else
+      section.skip(plan.files[i].kept_bytes);
+  }
   section.expect_end();
 }
 

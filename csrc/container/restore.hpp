@@ -45,6 +45,9 @@ struct RestorePlan {
 class RestoreSink {
  public:
   virtual ~RestoreSink() = default;
+  // Whether the sink takes this file (asked once per file, before the restore starts); the files
+  // it declines are skipped without decoding their tensors (say, a model folder's configs alone).
+  virtual bool wants(const std::string& /*name*/) { return true; }
   virtual void open(const std::string& name, uint64_t size) = 0;
   virtual void write(const uint8_t* data, size_t size) = 0;
   virtual void close() = 0;
@@ -56,7 +59,7 @@ bool has_restore_plan(const NnzReader& reader);
 // The checked layout (ErrorCode::unsupported when the file has no `nncodec/files` section).
 RestorePlan restore_plan(const NnzReader& reader);
 
-// Streams every file through the sink. Tensors are decoded in batches of at most
+// Streams every file the sink wants through it. Tensors are decoded in batches of at most
 // max(largest tensor, batch_bytes) bytes, each batch on up to `threads` threads; the bytes
 // given to the sink never depend on either.
 void restore(const NnzReader& reader, RestoreSink& sink, int threads, uint64_t batch_bytes = uint64_t{64} << 20);

@@ -268,7 +268,7 @@ void decode_block(ByteSpan block, size_t n, size_t alphabet, Sym* out) {
   huffman_canonical_codes(lengths, tables.codes);
 
   const size_t streams = n < kHuffmanFourStreamMin ? 1 : 4;
-  const size_t q = ceil_div(n, streams);
+  const size_t q = static_cast<size_t>(ceil_div(n, streams));  // at most n
   uint64_t sizes[4] = {0, 0, 0, 0};
   for (size_t j = 0; j + 1 < streams; ++j) sizes[j] = in.u32();
   uint64_t listed = 0;

@@ -248,6 +248,15 @@ class NnzFile(Mapping):
         The core checks every name first (the output-folder policy, docs/SECURITY.md)."""
         self._reader.restore_to(str(folder), first_as, self.threads, batch_bytes, progress)
 
+    def read_files(self, names: list[str], batch_bytes: int = 64 << 20) -> dict[str, bytes]:
+        """The model's files ``names`` (stored names, as files() lists them) restored into memory,
+        byte for byte, drawn from the memory limit; the other files are skipped, their tensors not
+        decoded. At most max(largest tensor, ``batch_bytes``) is decoded at once besides."""
+        sizes = dict(self.files())
+        Budget(self.limits.memory, "memory budget", MEMORY_FLAG).take(
+            sum(sizes.get(name, 0) for name in names), f"restoring {len(names)} file(s) into memory")
+        return self._reader.restore_to_memory(names, self.threads, batch_bytes)
+
     def document(self, progress: Callable[[TensorInfo], None] | None = None,
                  budget: Budget | None = None) -> ModelDocument:
         """The model as read by its format module, with all tensors decoded; a file holding

@@ -1,4 +1,5 @@
-// Whole-file restore through the C API (nnz_restore, nnz_restore_to_dir), run under ASan/UBSan in
+// Whole-file restore through the C API (nnz_restore, nnz_restore_to_dir) and into memory (MemorySink),
+// run under ASan/UBSan in
 // CI: sections `nncodec/files` built here byte by byte (docs/FORMAT.md 9.1), good and hostile.
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +13,9 @@
 #include "codecs/lossless/lossless.hpp"
 #include "common/crc32.hpp"
 #include "common/dtype.hpp"
+#include "common/error.hpp"
+#include "container/memory_sink.hpp"
+#include "container/nnz_reader.hpp"
 #include "container/nnz_writer.hpp"
 #include "expect.hpp"
 #include "nnz/nnz.h"
@@ -146,6 +150,43 @@ void test_restore_streams_every_file_with_crcs_and_byte_order() {
   std::remove(path.c_str());
 }
 
+// The error code a call throws (ok when it returns).
+template <typename F>
+nnz::ErrorCode code_of(F call) {
+  try {
+    call();
+  } catch (const nnz::Error& e) {
+    return e.code();
+  }
+  return nnz::ErrorCode::ok;
+}
+
+void test_memory_sink_restores_the_files_chosen_and_skips_the_others() {
+  const std::vector<File> files = sample_files();
+  const std::string path = write_model("restore_memory", section(files, {10, 256}));
+  const nnz::NnzReader reader(nnz::open_file_source(path));
+  for (size_t chosen = 0; chosen < files.size(); ++chosen)
+    for (int threads : {1, 2}) {
+      std::vector<uint8_t> out(files[chosen].bytes.size());
+      nnz::MemorySink sink;
+      sink.add(files[chosen].name, out.data(), out.size());
+      nnz::restore(reader, sink, threads);
+      sink.check_complete();
+      EXPECT(out == files[chosen].bytes);
+    }
+  std::vector<uint8_t> small(3), whole(files[0].bytes.size());
+  nnz::MemorySink wrong_size;
+  wrong_size.add("model.bin", small.data(), small.size());
+  EXPECT(code_of([&] { nnz::restore(reader, wrong_size, 1); }) == nnz::ErrorCode::invalid_argument);
+  nnz::MemorySink unknown;
+  unknown.add("model.bin", whole.data(), whole.size());
+  unknown.add("missing.bin", small.data(), small.size());
+  nnz::restore(reader, unknown, 1);
+  EXPECT(whole == files[0].bytes);
+  EXPECT(code_of([&] { unknown.check_complete(); }) == nnz::ErrorCode::not_found);
+  std::remove(path.c_str());
+}
+
 // The status of restoring a file with this section; layout checks fail before the sink sees
 // anything (`checked_first`), damage to the kept bytes only when the restore reaches it.
 nnz_status restore_status(const std::vector<uint8_t>& files_section, bool checked_first = true) {
@@ -238,6 +279,7 @@ void test_restore_to_dir_writes_the_files_and_keeps_the_policy() {
 
 int main() {
   test_restore_streams_every_file_with_crcs_and_byte_order();
+  test_memory_sink_restores_the_files_chosen_and_skips_the_others();
   test_hostile_layouts_are_refused_before_the_sink_sees_a_name();
   test_restore_to_dir_writes_the_files_and_keeps_the_policy();
   return exit_status("restore tests");

@@ -16,6 +16,7 @@ from safetensors.numpy import save_file
 import nncodec
 from nncodec.cli import main as cli_main
 from nncodec.errors import UnsafeInputError
+from hf_models import save_bert
 
 
 def same_trees(a: Path, b: Path) -> list[str]:
@@ -27,18 +28,7 @@ def same_trees(a: Path, b: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def bert_folder(tmp_path_factory) -> Path:
-    """A small BERT and its tokenizer, built here and saved with save_pretrained (nothing downloaded)."""
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    root = tmp_path_factory.mktemp("bert") / "tiny-bert"
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=32)
-    BertModel(config).save_pretrained(root)
-    vocab = root.parent / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"tok{i}" for i in range(59)]) + "\n")
-    BertTokenizerFast(vocab_file=str(vocab)).save_pretrained(root)
-    return root
+    return save_bert(tmp_path_factory.mktemp("bert") / "tiny-bert")
 
 
 def test_a_save_pretrained_folder_comes_back_byte_for_byte(bert_folder, tmp_path):

@@ -94,6 +94,20 @@ def test_external_data_is_read_and_written_back_the_same_way(tmp_path):
     assert np.array_equal(run(src_dir / "m.onnx", x)[0], run(back, x)[0])
 
 
+def test_an_external_file_holding_only_tensors_nncodec_does_not_code_comes_back(tmp_path):
+    """A float8 initializer in its own external file: kept as bytes, its file still goes with the model."""
+    src_dir = tmp_path / "src"
+    src_dir.mkdir()
+    model = mlp(hidden=16)
+    f8 = onnx.helper.make_tensor("f8", onnx.TensorProto.FLOAT8E4M3FN, [4], bytes([0x38, 0x40, 0x30, 0x00]), raw=True)
+    model.graph.initializer.append(f8)
+    onnx.save_model(model, str(src_dir / "m.onnx"), save_as_external_data=True, all_tensors_to_one_file=False,
+                    size_threshold=0)  # one file per tensor, named after it
+    back = round_trip(tmp_path, src_dir / "m.onnx")
+    assert sorted(p.name for p in back.parent.iterdir()) == sorted(p.name for p in src_dir.iterdir())
+    assert all((back.parent / p.name).read_bytes() == p.read_bytes() for p in src_dir.iterdir())
+
+
 def test_external_data_can_be_inlined(tmp_path):
     src_dir = tmp_path / "src"
     src_dir.mkdir()

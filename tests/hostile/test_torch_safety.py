@@ -260,9 +260,10 @@ def test_absurd_stride_on_a_length_one_axis_is_harmless():
     import numpy as np
 
     from nncodec.errors import CorruptFileError
-    from nncodec.formats.torch_format import _view
+    from nncodec.formats.torch_format import StoredView, view_array
 
     storage = np.array([1.5, 2.5], np.float32)
-    assert _view("t", storage, np.dtype(np.float32), 1, (1,), (2**61,)).tolist() == [2.5]
+    view = StoredView("t", "t", "float32", 1, (1,), (2**61,))
+    assert view_array(view, storage, np.dtype(np.float32)).tolist() == [2.5]
     with pytest.raises(CorruptFileError):
-        _view("t", storage, np.dtype(np.float32), 0, (2,), (2**61,))
+        view_array(StoredView("t", "t", "float32", 0, (2,), (2**61,)), storage, np.dtype(np.float32))

@@ -16,10 +16,11 @@ each tensor proto in one fixed traversal order, the .nnz tensor name and where i
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -182,8 +183,10 @@ class _Reader:
         self.tensors: dict[str, np.ndarray] = {}
 
     def add(self, t: onnx_wire.WireTensor) -> None:
+        if t.external_location:  # the file goes with the model even when the tensor is not coded
+            self._external_file(t)
         if t.unusual or t.data_type not in _ONNX_TYPES:
-            return  # kept as it is, in the model's bytes
+            return  # kept as it is, in the model's bytes (and its external file's)
         dtype = NUMPY_DTYPES[_ONNX_TYPES[t.data_type][0]]
         shape = check_shape(t.dims, f"{self.path.name}: tensor {t.label!r}")
         count = math.prod(shape)
@@ -207,20 +210,25 @@ class _Reader:
             return None  # malformed or typed otherwise: kept as it is
         return self.model, begin
 
-    def _external(self, t: onnx_wire.WireTensor, dtype: np.dtype, count: int):
+    def _external_file(self, t: onnx_wire.WireTensor) -> byte_layout.FileLayout:
+        """The layout of the tensor's external-data file (its location checked), read once."""
         location = t.external.get("location", "")
-        path = safe_external_path(self.path.parent, location)
-        check_member_name(location, "external data file name")
-        offset, length = _external_range(t.external, t.label)
-        if not path.is_file():
-            raise CorruptFileError(f"tensor {t.label!r}: external data file {location!r} not found")
         layout = self.externals.get(location)
         if layout is None:
+            path = safe_external_path(self.path.parent, location)
+            check_member_name(location, "external data file name")
+            if not path.is_file():
+                raise CorruptFileError(f"tensor {t.label!r}: external data file {location!r} not found")
             layout = self.externals[location] = byte_layout.FileLayout(location, _map(path))
+        return layout
+
+    def _external(self, t: onnx_wire.WireTensor, dtype: np.dtype, count: int):
+        layout = self._external_file(t)
+        offset, length = _external_range(t.external, t.label)
         nbytes = count * dtype.itemsize
         if length is not None and length != nbytes or offset + nbytes > len(layout.data):
             raise CorruptFileError(f"tensor {t.label!r}: external data size does not match its shape")
-        self.ranges.add(location, offset, offset + nbytes, t.label)
+        self.ranges.add(layout.name, offset, offset + nbytes, t.label)
         return layout, offset
 
 
@@ -321,18 +329,53 @@ def check_restored(files: list[tuple[str, Path]], limits: Limits = DEFAULT_LIMIT
     external-data files that were restored with it (never a file elsewhere). ``files``: (stored
     name, path) of each file restored, the model first."""
     (model_name, model_path), others = files[0], files[1:]
-    model = _map(model_path)
+    check_external_locations(model_path.name, _map(model_path), model_name, [name for name, _ in others])
+
+
+def check_external_locations(shown: str, model, model_name: str, others: list[str]) -> None:
+    """The serialized model ``model`` (stored as ``model_name``, called ``shown`` in errors) names
+    no external-data file but those among ``others`` (stored names of the files restored with it)."""
     try:
         locations = onnx_wire.external_locations(model, len(model))
     except CorruptFileError as exc:
-        raise CorruptFileError(f"{model_path.name}: not a readable ONNX model ({exc})") from None
-    folder = PurePosixPath(model_name).parent
-    restored = {PurePosixPath(name).relative_to(folder).as_posix() for name, _ in others
-                if PurePosixPath(name).is_relative_to(folder)}
+        raise CorruptFileError(f"{shown}: not a readable ONNX model ({exc})") from None
+    restored = external_names(model_name, others)
     for location in locations:
         if location not in restored:
-            raise UnsafeInputError(f"{model_path.name}: a tensor's external data names {location[:200]!r}, which is "
+            raise UnsafeInputError(f"{shown}: a tensor's external data names {location[:200]!r}, which is "
                                    "not one of the model's files")
+
+
+def external_names(model_name: str, others: list[str]) -> dict[str, str]:
+    """The locations the model stored as ``model_name`` may give its external data, each to the
+    stored name of the file it is: the files among ``others`` in the model's folder or below."""
+    folder = PurePosixPath(model_name).parent
+    return {PurePosixPath(name).relative_to(folder).as_posix(): name for name in others
+            if PurePosixPath(name).is_relative_to(folder)}
+
+
+def inline_external_bytes(model: onnx.ModelProto, data: Mapping[str, bytes], *, graph_initializers: bool = True) -> None:
+    """Puts the external data of the tensors of ``model`` inside it, from ``data``: the bytes of
+    its external-data files by location (checked: the locations and ranges come from the file).
+    ``graph_initializers`` False leaves those of the main graph's initializers external (the ones
+    onnxruntime takes from files in memory; it reads the others, in subgraphs, only from disk)."""
+    protos = _model_tensors(model)
+    skipped = 0 if graph_initializers else len(model.graph.initializer)  # _model_tensors gives them first
+    for t, _ in itertools.islice(protos, skipped, None):
+        if t.data_location != TensorProto.EXTERNAL:
+            continue
+        info = _external_info(t)
+        location = info.get("location", "")
+        if location not in data:
+            raise UnsafeInputError(f"tensor {t.name!r}: its external data names {location[:200]!r}, which is not one "
+                                   "of the model's files")
+        offset, length = _external_range(info, t.name)
+        end = len(data[location]) if length is None else offset + length
+        if end > len(data[location]) or offset > end:
+            raise CorruptFileError(f"tensor {t.name!r}: its external data runs past the end of {location!r}")
+        t.raw_data = data[location][offset:end]
+        del t.external_data[:]
+        t.data_location = TensorProto.DEFAULT
 
 
 def inline_external_data(paths: list[Path]) -> None:

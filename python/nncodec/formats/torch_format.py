@@ -67,7 +67,7 @@ _CODED_DTYPES = {
     "qint8": "int8", "quint8": "uint8", "qint32": "int32",
 }
 # Torch dtypes numpy can hold, for rebuilding tensors from their storages.
-_VIEW_DTYPES = {**{d: NUMPY_DTYPES[d] for d in NUMPY_DTYPES},
+VIEW_DTYPES = {**{d: NUMPY_DTYPES[d] for d in NUMPY_DTYPES},
                 "complex64": np.dtype("<c8"), "complex128": np.dtype("<c16")}
 
 
@@ -425,11 +425,64 @@ def check_restored(files: list[tuple[str, Path]], limits: Limits = DEFAULT_LIMIT
     check_file(files[0][1], limits)
 
 
-def _stored_views(doc: ModelDocument, limits: Limits) -> list:
-    views = byte_layout.format_attrs(doc, limits).get("views", [])
+@dataclass(frozen=True)
+class StoredView:
+    """One tensor of the model as its file holds it: ``shape`` elements of ``dtype`` (a torch dtype
+    name; None for a dtype only the original format can hold, as safetensors' float8 tensors are
+    coded) with ``stride`` from element ``offset`` of the coded tensor ``coded`` (its storage, in
+    native byte order). Read from the .nnz file: :func:`stored_views` checks the types, and
+    :meth:`check_bounds` the bounds once the storage's size is known."""
+
+    path: str
+    coded: str
+    dtype: str | None
+    offset: int
+    shape: tuple[int, ...]
+    stride: tuple[int, ...]
+    quantized: bool = False
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * TORCH_DTYPE_SIZES[self.dtype]
+
+    def check_size(self, limits: Limits) -> None:
+        """The view, copied out, is within the tensor size limit (a view may repeat its storage's
+        elements without limit: stride 0)."""
+        if self.nbytes > limits.max_tensor_bytes:
+            raise LimitExceededError(f"tensor {self.path!r}: {self.nbytes:,} bytes, over the limit of "
+                                     f"{limits.max_tensor_bytes:,} (max_tensor_bytes)")
+
+    def check_bounds(self, storage_bytes: int) -> None:
+        """Every element of the view lies inside a storage of ``storage_bytes`` bytes."""
+        if len(self.shape) != len(self.stride) or min(self.shape + self.stride + (self.offset,)) < 0:
+            raise CorruptFileError(f"tensor {self.path!r}: malformed view")
+        if 0 in self.shape:
+            return
+        # An axis of length 1 never moves, so its stride (which a damaged file may make absurd) is not used.
+        last = self.offset + sum((n - 1) * s for n, s in zip(self.shape, self.stride) if n > 1)
+        if (last + 1) * TORCH_DTYPE_SIZES[self.dtype] > storage_bytes:
+            raise CorruptFileError(f"tensor {self.path!r} reaches past the end of its storage")
+
+
+def stored_views(attrs: Any) -> list[StoredView]:
+    """The tensors of a PyTorch file as views of its coded storages (its recorded attributes: see
+    :func:`_document`), type-checked: they come from the .nnz file."""
+    views = attrs.get("views", []) if isinstance(attrs, dict) else None
     if not isinstance(views, list):
         raise CorruptFileError("the stored tensor views are damaged")
-    return views
+    out = []
+    for entry in views:
+        try:
+            path, coded_name, dtype, offset, shape, stride, quantized = entry
+            view = StoredView(str(path), str(coded_name), str(dtype), int(offset), tuple(int(s) for s in shape),
+                              tuple(int(s) for s in stride), bool(quantized))
+        except (TypeError, ValueError):
+            raise CorruptFileError("the stored tensor views are damaged") from None
+        if view.dtype not in TORCH_DTYPE_SIZES:
+            raise CorruptFileError(f"tensor {view.path!r}: unknown dtype {view.dtype[:40]!r}")
+        check_shape(view.shape, f"tensor {view.path!r}")
+        out.append(view)
+    return out
 
 
 def model_tensors(doc: ModelDocument, budget: Budget | None = None,
@@ -437,47 +490,27 @@ def model_tensors(doc: ModelDocument, budget: Budget | None = None,
     """Every tensor of the model by its path, rebuilt from its storage (views copied out, each
     copy drawn from ``budget``: a view may repeat its storage's elements without limit)."""
     out: dict[str, np.ndarray] = {}
-    for entry in _stored_views(doc, limits):
-        try:
-            path, coded_name, dtype, offset, shape, stride, quantized = entry
-            path, coded_name, dtype, offset = str(path), str(coded_name), str(dtype), int(offset)
-            shape, stride = tuple(int(s) for s in shape), tuple(int(s) for s in stride)
-        except (TypeError, ValueError):
-            raise CorruptFileError("the stored tensor views are damaged") from None
-        if quantized:
-            raise UnsupportedError(f"tensor {path!r} is quantized; it can only be decoded to its original format")
-        view_dtype = _VIEW_DTYPES.get(dtype)
+    for view in stored_views(byte_layout.format_attrs(doc, limits)):
+        if view.quantized:
+            raise UnsupportedError(f"tensor {view.path!r} is quantized; it can only be decoded to its original format")
+        view_dtype = VIEW_DTYPES.get(view.dtype)
         if view_dtype is None:
-            raise UnsupportedError(f"tensor {path!r} has dtype {dtype}, which only its original format can hold")
-        if coded_name not in doc.tensors:
-            raise CorruptFileError(f"tensor {coded_name!r} is missing from the file")
-        check_shape(shape, f"tensor {path!r}")
-        nbytes = math.prod(shape) * view_dtype.itemsize
-        if nbytes > limits.max_tensor_bytes:
-            raise LimitExceededError(f"tensor {path!r}: {nbytes:,} bytes, over the limit of "
-                                     f"{limits.max_tensor_bytes:,} (max_tensor_bytes)")
+            raise UnsupportedError(f"tensor {view.path!r} has dtype {view.dtype}, which only its original format can hold")
+        if view.coded not in doc.tensors:
+            raise CorruptFileError(f"tensor {view.coded!r} is missing from the file")
+        view.check_size(limits)
         if budget is not None:
-            budget.take(nbytes, f"tensor {path!r}")
-        out[path] = _view(path, doc.tensors[coded_name], view_dtype, offset, shape, stride)
+            budget.take(view.nbytes, f"tensor {view.path!r}")
+        out[view.path] = view_array(view, doc.tensors[view.coded], view_dtype)
     return out
 
 
-def _view(path: str, coded: np.ndarray, dtype: np.dtype, offset: int, shape: tuple[int, ...],
-          stride: tuple[int, ...]) -> np.ndarray:
-    """A copy of the tensor ``shape``/``stride`` from element ``offset`` of the storage ``coded``."""
+def view_array(view: StoredView, coded: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A copy of the tensor ``view`` from its storage ``coded``, with numpy's ``dtype`` for its elements."""
     storage = np.ascontiguousarray(coded).reshape(-1).view(np.uint8)
-    elements = storage.nbytes // dtype.itemsize
-    if len(shape) != len(stride) or min(shape + stride + (offset,)) < 0:
-        raise CorruptFileError(f"tensor {path!r}: malformed view")
-    if 0 in shape:
-        try:
-            return np.empty(shape, dtype=dtype)
-        except (ValueError, MemoryError):
-            raise CorruptFileError(f"tensor {path!r}: malformed view") from None
-    if offset + sum((n - 1) * s for n, s in zip(shape, stride)) >= elements:
-        raise CorruptFileError(f"tensor {path!r} reaches past the end of its storage")
-    flat = storage[:elements * dtype.itemsize].view(dtype)
-    # The check above bounds the stride of every axis longer than 1; an axis of length 1 never
-    # moves, so its stride (which a damaged file may make absurd) is not used.
-    byte_strides = tuple(s * dtype.itemsize if n > 1 else 0 for n, s in zip(shape, stride))
-    return np.lib.stride_tricks.as_strided(flat[offset:], shape, byte_strides).copy()
+    view.check_bounds(storage.nbytes)
+    if 0 in view.shape:
+        return np.empty(view.shape, dtype=dtype)
+    flat = storage[:storage.nbytes // dtype.itemsize * dtype.itemsize].view(dtype)
+    byte_strides = tuple(s * dtype.itemsize if n > 1 else 0 for n, s in zip(view.shape, view.stride))
+    return np.lib.stride_tricks.as_strided(flat[view.offset:], view.shape, byte_strides).copy()

@@ -1,0 +1,175 @@
+"""The WebAssembly decoder (web/nnz.mjs + nnz.wasm) in Node.js against the Python decoder: the
+same tensor bytes for every committed golden file, the model files restored byte for byte from
+freshly encoded files of format 1.1, and every failure an NnzError with the library's code."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import GOLDEN, ROOT, golden_files, node_report, python_tensors
+
+import nncodec
+from nncodec.atomic import check_member_name
+from nncodec.errors import NnzError, error_class
+
+# The array type decodeTensor returns for each dtype (web/README.md).
+ARRAY_TYPES = {"float32": "Float32Array", "float64": "Float64Array", "float16": "Uint16Array",
+               "bfloat16": "Uint16Array", "int8": "Int8Array", "uint8": "Uint8Array", "int16": "Int16Array",
+               "uint16": "Uint16Array", "int32": "Int32Array", "uint32": "Uint32Array", "int64": "BigInt64Array",
+               "uint64": "BigUint64Array", "bool": "Uint8Array"}
+# torch.jit.script, writing the TorchScript model (golden.make_golden.model_sources)
+pytestmark = pytest.mark.filterwarnings(r"ignore:.*deprecated.*:DeprecationWarning")
+
+
+# nnz_status of the C API, as nnz.h declares it: {"CORRUPT": 1, ...}.
+STATUS = {m[1].removeprefix("ERR_"): int(m[2]) for m in
+          re.finditer(r"NNZ_(OK|ERR_\w+) = (\d+)", (ROOT / "csrc" / "include" / "nnz" / "nnz.h").read_text())}
+
+
+def check_tensors_like_python(result: dict) -> None:
+    expected = python_tensors(result["path"])
+    assert [t["name"] for t in result["tensors"]] == list(expected), result["path"]
+    for t in result["tensors"]:
+        want = expected[t["name"]]
+        where = f"{result['path']}: {t['name']}"
+        assert {k: t[k] for k in ("dtype", "shape", "codec", "codedBytes")} == {k: want[k] for k in
+                                                                             ("dtype", "shape", "codec", "codedBytes")}, where
+        assert t["decoded"].get("sha256") == want["sha256"], f"{where}: {t['decoded']}"
+        assert t["viewed"] == t["decoded"], where  # withTensor's view: the same elements, no copy
+        assert t["decoded"]["array"] == ARRAY_TYPES[t["dtype"]], where
+        count = 1
+        for d in t["shape"]:
+            count *= d
+        assert t["decoded"]["length"] == count, where
+
+
+def check_closed_and_missing(result: dict) -> None:
+    assert result["missing"]["error"]["code"] == STATUS["NOT_FOUND"]
+    assert result["closed"]["error"]["code"] == STATUS["INVALID_ARGUMENT"]
+    assert result["closed"]["error"]["name"] == "NnzError"
+
+
+@pytest.fixture(scope="module")
+def golden_report(wasm) -> dict:
+    return node_report(golden_files("v1"))
+
+
+@pytest.fixture(scope="module")
+def golden_1_1_report(wasm) -> dict:
+    return node_report(golden_files("v1.1"))
+
+
+@pytest.fixture(scope="module")
+def restore_report(wasm, restorable) -> dict[str, dict]:
+    report = node_report([case.nnz for case in restorable.values()])
+    return dict(zip(restorable, report["files"]))
+
+
+def test_golden_files_of_every_codec_decode_to_the_python_decoders_bytes(golden_report):
+    files = golden_report["files"]
+    assert len(files) >= 16 and {r["formatVersion"] for r in files} == {"1.0"}
+    codecs = set()
+    for result in files:
+        check_tensors_like_python(result)
+        check_closed_and_missing(result)
+        codecs |= {t["codec"] for t in result["tensors"]}
+    assert {"lossless", "raw", "pl", "eb", "sparse"} <= codecs
+
+
+def test_the_modules_status_codes_are_the_c_apis(golden_report):
+    assert STATUS["OK"] == 0 and STATUS["CORRUPT"] == 1 and len(STATUS) >= 10
+    assert golden_report["status"] == STATUS
+
+
+def test_golden_files_of_format_1_1_restore_to_the_files_their_manifest_lists(golden_1_1_report):
+    manifest = json.loads((GOLDEN / "v1.1" / "models" / "manifest.json").read_text())
+    assert len(golden_1_1_report["files"]) == len(manifest) >= 6
+    for result in golden_1_1_report["files"]:
+        check_tensors_like_python(result)
+        decoded = manifest[Path(result["path"]).stem]["decoded"]  # as `nncodec decode f.nnz -o DIR/model` writes
+        files = result["restore"]["files"]
+        if all(name.startswith("model/") for name in decoded):  # a model folder: DIR/model/<names>
+            names = [f"model/{f['name']}" for f in files]
+        else:  # a model file: DIR/model, the files it refers to beside it
+            names = ["model"] + [f["name"] for f in files[1:]]
+        assert dict(zip(names, (f["sha256"] for f in files))) == decoded, result["path"]
+
+
+def test_golden_files_of_format_1_0_cannot_be_restored_by_the_core(golden_report):
+    for result in golden_report["files"]:
+        error = result["restore"]["error"]
+        assert (error["name"], error["code"]) == ("NnzError", STATUS["UNSUPPORTED"]), result["path"]
+        assert "1.1" in error["message"]
+
+
+@pytest.mark.parametrize("case", ["onnx-external", "torch-zip", "torch-legacy", "torchscript", "safetensors-sharded",
+                                  "all-dtypes", "large", "example"])
+def test_lossless_files_restore_byte_for_byte_to_the_original_model_files(restore_report, restorable, case):
+    result = restore_report[case]
+    assert result["formatVersion"] == "1.1"
+    files = result["restore"]["files"]
+    got = {f["name"]: f["sha256"] for f in files}
+    assert got == restorable[case].originals == restorable[case].decoded
+    check_tensors_like_python(result)
+    check_closed_and_missing(result)
+
+
+@pytest.mark.parametrize("case", ["example-eb", "example-pl"])
+def test_lossy_files_restore_to_what_nncodec_decode_writes(restore_report, restorable, case):
+    result = restore_report[case]
+    got = {f["name"]: f["sha256"] for f in result["restore"]["files"]}
+    assert got == restorable[case].decoded
+    assert {t["codec"] for t in result["tensors"]} & {"eb", "pl", "sparse"}, "nothing was coded lossy"
+    check_tensors_like_python(result)
+
+
+def test_restore_reports_progress_up_to_the_total_size(restore_report):
+    for case, result in restore_report.items():
+        progress = result["restore"]["progress"]
+        total = sum(f["size"] for f in result["restore"]["files"])
+        assert progress["monotonic"] and progress["calls"] >= 1, case
+        assert progress["last"] == [total, total], case
+    assert restore_report["large"]["restore"]["progress"]["calls"] > 1
+
+
+def python_outcome(path) -> type[Exception] | None:
+    """The class of what the Python package raises reading every tensor of `path` (None: nothing)."""
+    try:
+        with nncodec.load(path, threads=1) as f:
+            f.read_all()
+    except NnzError as exc:
+        return type(exc)
+    return None
+
+
+def test_damaged_files_raise_the_same_error_class_as_in_python(wasm, restorable, tmp_path):
+    data = restorable["example"].nnz.read_bytes()
+    middle = len(data) // 2
+    cases = {"truncated.nnz": data[: len(data) // 3], "magic.nnz": b"XXXX" + data[4:],
+             "flipped.nnz": data[:middle] + bytes([data[middle] ^ 0x40]) + data[middle + 1:]}
+    for name, payload in cases.items():
+        (tmp_path / name).write_bytes(payload)
+    report = node_report([tmp_path / name for name in cases])
+    for result in report["files"]:
+        errors = [result.get("error")] + [t["decoded"].get("error") for t in result.get("tensors", [])]
+        error = next(e for e in errors if e)  # the first failure: at open, else while decoding
+        assert error["name"] == "NnzError" and error["message"], result["path"]
+        assert error_class(error["code"]) is python_outcome(result["path"]), (result["path"], error)
+
+
+def test_hostile_inputs_give_errors_never_traps_and_only_safe_names(wasm):
+    paths = sorted((ROOT / "tests" / "hostile" / "corpus").glob("*.nnz"))
+    paths += sorted((ROOT / "tests" / "fuzz" / "corpus" / "container").iterdir())
+    assert len(paths) >= 20
+    for result in node_report(paths)["files"]:
+        outcomes = [result] + [t["decoded"] for t in result.get("tensors", [])] + [result.get("restore", {})]
+        for outcome in outcomes:
+            if "error" in outcome:
+                assert outcome["error"]["name"] == "NnzError" and outcome["error"]["code"] in STATUS.values(), (
+                    result["path"], outcome["error"])
+        for f in result.get("restore", {}).get("files", []):
+            check_member_name(f["name"])
+
