@@ -274,3 +274,43 @@ def test_lossy_codec_with_a_base_bounds_the_error_against_the_model(tmp_path, dt
         assert np.array_equal(f["bias"].view(np.uint8), tuned["bias"].view(np.uint8))  # protected: exact
         info = {t.name: t for t in f.tensors}
         assert info["w"].codec == "delta" and nncodec.codecs.describe("delta", info["w"].params)["error_bound"] == error
+
+
+def test_framework_loaders_take_the_base(files):
+    """load_state_dict, safe_open and the ONNX loader decode a delta file given its base, equal
+    to the fine-tune's own loaders; without the base they refuse it."""
+    import onnx
+    import torch
+    from onnx import helper, numpy_helper
+    from safetensors.torch import load_file as torch_load_file
+
+    import nncodec.onnx
+    import nncodec.torch
+
+    tmp, base, tuned, out = files
+    expected = torch_load_file(tmp / "tuned.safetensors")
+    state = nncodec.torch.load_state_dict(out, base=tmp / "base.safetensors")
+    assert state.keys() == expected.keys() and all(torch.equal(state[k], expected[k]) for k in expected)
+    with nncodec.safe_open(out, "np", base=base) as f:
+        assert sorted(f.keys()) == sorted(tuned) and all(np.array_equal(f.get_tensor(k), tuned[k]) for k in tuned)
+    with pytest.raises(BaseMismatchError, match="base.safetensors"):
+        nncodec.torch.load_state_dict(out)
+
+    def graph(weights):
+        w = numpy_helper.from_array(weights["w"], "w")
+        node = helper.make_node("MatMul", ["x", "w"], ["y"])
+        g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 128])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 96])], [w])
+        return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+    onnx.save(graph(base), tmp / "base.onnx")
+    onnx.save(graph(tuned), tmp / "tuned.onnx")
+    delta = nncodec.encode_file(tmp / "tuned.onnx", tmp / "tuned_onnx.nnz", base=tmp / "base.onnx")
+    x = np.random.default_rng(1).standard_normal((1, 128)).astype(np.float32)
+    session = nncodec.onnx.inference_session(delta, base=tmp / "base.onnx")
+    import onnxruntime
+
+    original = onnxruntime.InferenceSession(str(tmp / "tuned.onnx"))
+    assert np.array_equal(session.run(None, {"x": x})[0], original.run(None, {"x": x})[0])
+    assert nncodec.onnx.load_model(delta, base=tmp / "base.onnx").SerializeToString() == \
+        (tmp / "tuned.onnx").read_bytes()
