@@ -123,12 +123,13 @@ def golden_arrays(path: Path) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
-def check_golden(folder: Path, name: str, manifest: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
-    """``folder/name.nnz`` decodes to ``folder/name.npz`` byte for byte and its tensors carry the
-    codecs the manifest (``folder/manifest.json`` by default) lists; returns the decoded arrays."""
+def check_golden(folder: Path, name: str, manifest: Mapping[str, Any] | None = None, base=None) -> dict[str, np.ndarray]:
+    """``folder/name.nnz`` (decoded with ``base``, for delta files) decodes to ``folder/name.npz``
+    byte for byte and its tensors carry the codecs the manifest (``folder/manifest.json`` by
+    default) lists; returns the decoded arrays."""
     manifest = manifest if manifest is not None else json.loads((folder / "manifest.json").read_text())
     expected = golden_arrays(folder / f"{name}.npz")
-    with nncodec.load(folder / f"{name}.nnz") as f:
+    with nncodec.load(folder / f"{name}.nnz", base=base) as f:
         f.verify()
         decoded = f.read_all()
     assert sorted(decoded) == sorted(expected)

@@ -103,7 +103,9 @@ void bind_container(py::module_& m) {
           py::arg("name"), py::arg("encoding"), py::arg("data"))
       .def("finish", &nnz::NnzWriter::finish);
 
-  py::class_<nnz::NnzReader>(m, "Reader")
+  py::class_<nnz::NnzReader, std::shared_ptr<nnz::NnzReader>> reader(m, "Reader");
+  bind_delta(m, reader);
+  reader
       .def(py::init([](const std::string& path, uint64_t max_index_bytes, uint64_t max_tensor_bytes) {
              return new nnz::NnzReader(nnz::open_file_source(path), limits(max_index_bytes, max_tensor_bytes));
            }),

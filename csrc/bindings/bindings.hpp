@@ -3,11 +3,16 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "codecs/codec.hpp"
 #include "common/byte_io.hpp"
+
+namespace nnz {
+class NnzReader;
+}
 
 namespace nnz_bindings {
 
@@ -34,5 +39,7 @@ void bind_eb(py::module_& m);
 void bind_sparse(py::module_& m);
 void bind_matrix_formats(py::module_& m);
 void bind_prune(py::module_& m);
+// Called by bind_container with the Reader class (its base methods).
+void bind_delta(py::module_& m, py::class_<nnz::NnzReader, std::shared_ptr<nnz::NnzReader>>& reader);
 
 }  // namespace nnz_bindings

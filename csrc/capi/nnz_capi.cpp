@@ -43,6 +43,7 @@ NNZ_SAME_CODE(NNZ_ERR_NOT_FOUND, not_found);
 NNZ_SAME_CODE(NNZ_ERR_INTERNAL, internal);
 NNZ_SAME_CODE(NNZ_ERR_OUT_OF_MEMORY, out_of_memory);
 NNZ_SAME_CODE(NNZ_ERR_UNSAFE, unsafe);
+NNZ_SAME_CODE(NNZ_ERR_BASE, base);
 
 struct nnz_reader {
   nnz_reader(std::unique_ptr<nnz::ByteSource> source, const nnz::ReaderLimits& l) : reader(std::move(source), l), limits(l) {
@@ -162,6 +163,7 @@ const char* nnz_status_string(nnz_status status) {
     case NNZ_ERR_INTERNAL: return "internal error";
     case NNZ_ERR_OUT_OF_MEMORY: return "out of memory";
     case NNZ_ERR_UNSAFE: return "unsafe";
+    case NNZ_ERR_BASE: return "wrong or missing base model";
   }
   return "unknown status";
 }
@@ -348,6 +350,48 @@ nnz_status nnz_restore_to_dir(const nnz_reader* reader, const char* dir, int for
     check_reader(reader);
     NNZ_CHECK(dir != nullptr && *dir != '\0', invalid_argument, "dir is NULL or empty");
     nnz::restore_to_dir(reader->reader, dir, force != 0, thread_count(threads));
+  });
+}
+
+int nnz_needs_base(const nnz_reader* reader) { return reader && reader->reader.needs_base() ? 1 : 0; }
+
+nnz_status nnz_base_info(const nnz_reader* reader, const char** name, size_t* tensor_count, nnz_error* error) {
+  return guarded(error, [&] {
+    check_reader(reader);
+    NNZ_CHECK(name != nullptr && tensor_count != nullptr, invalid_argument, "output pointer is NULL");
+    const nnz::BaseTable* table = reader->reader.base_table();
+    *name = table ? table->base_name.c_str() : "";
+    *tensor_count = table ? table->tensors.size() : 0;
+  });
+}
+
+nnz_status nnz_attach_base(nnz_reader* reader, const nnz_reader* base, int threads, nnz_error* error) {
+  return guarded(error, [&] {
+    check_reader(reader);
+    NNZ_CHECK(base != nullptr && base != reader, invalid_argument, "base is NULL or the reader itself");
+    // Not owned: every tensor the reader needs is decoded from it during attach_base, and kept.
+    std::shared_ptr<const nnz::NnzReader> borrowed(&base->reader, [](const nnz::NnzReader*) {});
+    reader->reader.attach_base(nnz::reader_base(std::move(borrowed), "given", thread_count(threads)));
+  });
+}
+
+nnz_status nnz_attach_base_tensors(nnz_reader* reader, const nnz_base_tensor* tensors, size_t count,
+                                   nnz_error* error) {
+  return guarded(error, [&] {
+    check_reader(reader);
+    NNZ_CHECK(tensors != nullptr || count == 0, invalid_argument, "tensors is NULL");
+    std::vector<nnz::BaseTensorView> views;
+    for (size_t i = 0; i < count; ++i) {
+      const nnz_base_tensor& t = tensors[i];
+      NNZ_CHECK(t.name != nullptr && (t.data != nullptr || t.size == 0) && (t.shape != nullptr || t.rank == 0),
+                invalid_argument, "base tensor " + std::to_string(i) + ": NULL name, data or shape");
+      NNZ_CHECK(t.dtype >= 0 && t.dtype <= 255 && t.rank <= 32, invalid_argument,
+                "base tensor " + std::to_string(i) + ": bad dtype or rank");
+      views.push_back(nnz::BaseTensorView{t.name, static_cast<uint8_t>(t.dtype),
+                                          std::vector<uint64_t>(t.shape, t.shape + t.rank),
+                                          nnz::ByteSpan{static_cast<const uint8_t*>(t.data), t.size}});
+    }
+    reader->reader.attach_base(nnz::memory_base(std::move(views)));
   });
 }
 

@@ -38,12 +38,25 @@ struct EncodedTensor {
   std::vector<uint8_t> payload;
 };
 
+// Where the tensors a `delta` tensor is coded against come from: the reader of its container, with
+// the base model attached (container/nnz_reader.hpp). `source` and `index` come from the
+// tensor's parameters (hostile): an implementation checks them and that the tensor it names is of
+// `dtype` with `count` elements, and fails with ErrorCode::base (or corrupt) otherwise.
+class BaseResolver {
+ public:
+  virtual ~BaseResolver() = default;
+  // The tensor's element bytes (count * dtype bytes), valid while `scratch` and the resolver are.
+  virtual ByteSpan resolve(uint8_t source, uint32_t index, DType dtype, uint64_t count,
+                           std::vector<uint8_t>& scratch) const = 0;
+};
+
 struct DecodeRequest {
   const std::string& codec;
   DType dtype;
   uint64_t count;
   ByteSpan params;
   ByteSpan payload;
+  const BaseResolver* base = nullptr;  // delta tensors only; nullptr: no base model was given
 };
 
 // What a tensor's stored parameters say about its error (for `nncodec info`).

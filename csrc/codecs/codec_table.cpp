@@ -2,6 +2,7 @@
 // (docs/ADDING_A_CODEC.md).
 #include "codecs/codec_table.hpp"
 
+#include "codecs/delta/delta.hpp"
 #include "codecs/eb/eb.hpp"
 #include "codecs/lossless/lossless.hpp"
 #include "codecs/pl/pl.hpp"
@@ -15,7 +16,7 @@ namespace {
 // Order is part of the fuzz corpus (tests/fuzz/corpus/codec/): new codecs go at the end.
 constexpr Codec kBuiltinCodecs[] = {
     codec_entry<LosslessCodec>(), codec_entry<RawCodec>(), codec_entry<PlCodec>(),
-    codec_entry<EbCodec>(),       codec_entry<SparseCodec>(),
+    codec_entry<EbCodec>(),       codec_entry<SparseCodec>(),   codec_entry<DeltaCodec>(),
 };
 
 std::vector<Codec>& codecs_added_for_testing() {

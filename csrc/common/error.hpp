@@ -19,6 +19,7 @@ enum class ErrorCode : int {
   internal = 8,          // a bug in nncodec
   out_of_memory = 9,     // an allocation failed (the C API reports std::bad_alloc with it)
   unsafe = 10,           // the file asks for something refused: a name outside the output folder
+  base = 11,             // a delta file's base model is missing, or is not the one it was coded against
 };
 
 class Error : public std::runtime_error {

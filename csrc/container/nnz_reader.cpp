@@ -5,9 +5,11 @@
 #include <set>
 
 #include "codecs/codec_table.hpp"
+#include "codecs/delta/delta.hpp"
 #include "common/checked_math.hpp"
 #include "common/error.hpp"
 #include "common/xxhash64.hpp"
+#include "container/zlib_inflate.hpp"
 
 namespace nnz {
 namespace {
@@ -112,6 +114,86 @@ NnzReader::NnzReader(std::unique_ptr<ByteSource> source, ReaderLimits limits)
               "index: overlapping or out-of-range sections");
     prev_end = r.first + r.second;
   }
+  read_base_table();
+}
+
+void NnzReader::read_base_table() {
+  const long i = find_blob(kBaseBlob);
+  if (i < 0) return;
+  const std::vector<uint8_t> stored = read_blob(static_cast<size_t>(i));
+  ByteSpan bytes{stored.data(), stored.size()};
+  std::vector<uint8_t> inflated;
+  if (blobs_[static_cast<size_t>(i)].encoding == BlobEncoding::zlib) {
+    inflated = ZlibInflater::inflate_all(bytes, limits_.max_index_bytes);
+    bytes = ByteSpan{inflated.data(), inflated.size()};
+  }
+  NNZ_CHECK(bytes.size <= limits_.max_index_bytes, limit_exceeded, "nncodec/base: larger than the configured index limit");
+  base_table_ = std::make_unique<BaseTable>(parse_base_table(bytes));
+}
+
+namespace {
+
+std::string shape_text(const std::vector<uint64_t>& shape) {
+  std::string s = "[";
+  for (size_t d = 0; d < shape.size(); ++d) s += (d ? ", " : "") + std::to_string(shape[d]);
+  return s + "]";
+}
+
+std::string dtype_text(uint8_t code) {
+  const DTypeInfo* d = find_dtype(code);
+  return d ? d->name : "dtype " + std::to_string(code);
+}
+
+}  // namespace
+
+void NnzReader::attach_base(std::shared_ptr<BaseSource> base) {
+  NNZ_CHECK(base != nullptr, invalid_argument, "no base model given");
+  NNZ_CHECK(base_ == nullptr, invalid_argument, "a base model is already attached");
+  std::vector<ByteSpan> spans;
+  const std::string coded = base_table_ && !base_table_->base_name.empty()
+                                ? " (the file was coded against '" + base_table_->base_name.substr(0, 200) + "')"
+                                : "";
+  for (const BaseTensorRef& t : base_table_ ? base_table_->tensors : std::vector<BaseTensorRef>{}) {
+    const std::string name = "'" + t.name.substr(0, 200) + "'";
+    const BaseTensorView* v = base->find(t.name);
+    NNZ_CHECK(v != nullptr, base, "wrong base model: it has no tensor " + name + coded);
+    NNZ_CHECK(v->dtype_code == t.dtype_code && v->shape == t.shape, base,
+              "wrong base model: tensor " + name + " is " + dtype_text(v->dtype_code) + " " + shape_text(v->shape) +
+                  ", the file was coded against " + dtype_text(t.dtype_code) + " " + shape_text(t.shape) + coded);
+    const DTypeInfo* d = find_dtype(t.dtype_code);
+    NNZ_CHECK(d != nullptr, unsupported, "base tensor " + name + ": unknown dtype code");
+    NNZ_CHECK(v->bytes.size == checked_mul(t.count, static_cast<uint64_t>(d->bits / 8), "base tensor size"), base,
+              "wrong base model: tensor " + name + " has the wrong number of bytes");
+    NNZ_CHECK(hash_matches(v->bytes.data, v->bytes.size, t.hash), base,
+              "wrong base model: tensor " + name + " differs from the one the file was coded against" + coded);
+    spans.push_back(v->bytes);
+  }
+  base_bytes_ = std::move(spans);
+  base_ = std::move(base);
+}
+
+ByteSpan NnzReader::Resolver::resolve(uint8_t source, uint32_t index, DType dtype, uint64_t count,
+                                      std::vector<uint8_t>& scratch) const {
+  const uint64_t bytes = checked_mul(count, static_cast<uint64_t>(dtype_bytes(dtype)), "tensor size");
+  if (source == static_cast<uint8_t>(DeltaSource::base)) {
+    const BaseTable* table = reader_.base_table_.get();
+    NNZ_CHECK(table && index < table->tensors.size(), corrupt, "delta: refers to a base tensor the file does not list");
+    const BaseTensorRef& t = table->tensors[index];
+    NNZ_CHECK(t.dtype_code == static_cast<uint8_t>(dtype) && t.count == count, corrupt,
+              "delta: base tensor '" + t.name.substr(0, 200) + "' is not of the tensor's dtype and size");
+    NNZ_CHECK(reader_.base_ != nullptr, base,
+              "coded against base tensor '" + t.name.substr(0, 200) + "' of base model '" + table->base_name.substr(0, 200) +
+                  "', which was not given (decode with its base: --base, base=)");
+    return reader_.base_bytes_[index];
+  }
+  NNZ_CHECK(allow_container_, corrupt, "delta: a deduplicated tensor refers to another deduplicated tensor");
+  NNZ_CHECK(index < reader_.tensors_.size(), corrupt, "delta: refers to a tensor the file does not hold");
+  const TensorEntry& t = reader_.tensors_[index];
+  NNZ_CHECK(t.dtype && t.dtype->dtype == dtype && t.count == count, corrupt,
+            "delta: tensor '" + t.name.substr(0, 200) + "' it repeats is not of its dtype and size");
+  scratch.resize(to_size(bytes, "tensor size"));
+  reader_.decode_with(index, scratch.data(), bytes, 1, reader_.inner_resolver_);
+  return ByteSpan{scratch.data(), scratch.size()};
 }
 
 void NnzReader::parse_index(ByteSpan index) {
@@ -188,6 +270,10 @@ void NnzReader::verify_tensor(size_t i) const {
 }
 
 void NnzReader::decode_tensor(size_t i, uint8_t* out, uint64_t out_bytes, int threads) const {
+  decode_with(i, out, out_bytes, threads, resolver_);
+}
+
+void NnzReader::decode_with(size_t i, uint8_t* out, uint64_t out_bytes, int threads, const BaseResolver& resolver) const {
   NNZ_CHECK(i < tensors_.size(), invalid_argument, "tensor index out of range");
   const TensorEntry& t = tensors_[i];
   const uint64_t need = t.decoded_bytes();
@@ -197,8 +283,9 @@ void NnzReader::decode_tensor(size_t i, uint8_t* out, uint64_t out_bytes, int th
   ReadScratch scratch;
   ByteSpan payload = read_payload(i, scratch, threads);
   try {
-    ::nnz::decode_tensor(DecodeRequest{t.codec, t.dtype->dtype, t.count, ByteSpan{t.params.data(), t.params.size()}, payload},
-                  out, threads);
+    ::nnz::decode_tensor(
+        DecodeRequest{t.codec, t.dtype->dtype, t.count, ByteSpan{t.params.data(), t.params.size()}, payload, &resolver},
+        out, threads);
   } catch (const Error& e) {
     throw Error(e.code(), "tensor '" + t.name + "': " + e.what());
   }

@@ -7,7 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "codecs/codec.hpp"
 #include "common/dtype.hpp"
+#include "container/base_source.hpp"
+#include "container/base_table.hpp"
 #include "container/byte_source.hpp"
 #include "container/nnz_format.hpp"
 
@@ -43,6 +46,8 @@ struct FormatVersion {
 class NnzReader {
  public:
   explicit NnzReader(std::unique_ptr<ByteSource> source, ReaderLimits limits = {});
+  NnzReader(const NnzReader&) = delete;
+  NnzReader& operator=(const NnzReader&) = delete;
 
   const std::vector<TensorEntry>& tensors() const { return tensors_; }
   const std::vector<BlobEntry>& blobs() const { return blobs_; }
@@ -60,15 +65,44 @@ class NnzReader {
   // The stored bytes of blob i (checksum verified); the caller applies its encoding.
   std::vector<uint8_t> read_blob(size_t i) const;
 
+  // The base model the file's delta tensors were coded against (section nncodec/base), or nullptr.
+  const BaseTable* base_table() const { return base_table_.get(); }
+  // Whether decoding needs a base model (the file refers to base tensors) and whether one is attached.
+  bool needs_base() const { return base_table_ && !base_table_->tensors.empty(); }
+  bool base_attached() const { return base_ != nullptr; }
+  // Checks every base tensor the file refers to against its fingerprint (name, dtype, shape, XXH64
+  // of the bytes) and keeps them for decoding; fails with ErrorCode::base naming the first tensor
+  // that is missing or differs, before anything is decoded. Call once, before decoding starts.
+  void attach_base(std::shared_ptr<BaseSource> base);
+
  private:
+  // Gives delta tensors their base: a base tensor, or (deduplication) another tensor of this file,
+  // which may itself only refer to base tensors.
+  class Resolver : public BaseResolver {
+   public:
+    Resolver(const NnzReader& reader, bool allow_container) : reader_(reader), allow_container_(allow_container) {}
+    ByteSpan resolve(uint8_t source, uint32_t index, DType dtype, uint64_t count,
+                     std::vector<uint8_t>& scratch) const override;
+
+   private:
+    const NnzReader& reader_;
+    bool allow_container_;
+  };
+
   void parse_index(ByteSpan index);
+  void read_base_table();
   ByteSpan read_payload(size_t i, ReadScratch& scratch, int threads) const;
+  void decode_with(size_t i, uint8_t* out, uint64_t out_bytes, int threads, const BaseResolver& resolver) const;
 
   std::unique_ptr<ByteSource> source_;
   ReaderLimits limits_;
   FormatVersion version_{0, 0};
   std::vector<TensorEntry> tensors_;
   std::vector<BlobEntry> blobs_;
+  std::unique_ptr<BaseTable> base_table_;
+  std::shared_ptr<BaseSource> base_;
+  std::vector<ByteSpan> base_bytes_;  // of each base table entry, once attached
+  Resolver resolver_{*this, true}, inner_resolver_{*this, false};
 };
 
 }  // namespace nnz

@@ -158,6 +158,7 @@ void encode_plane(const T* syms, size_t n, int width, std::vector<uint8_t>& out)
   write_packed(syms, n, width, out);
 }
 
+template void encode_plane<uint8_t>(const uint8_t*, size_t, int, std::vector<uint8_t>&);
 template void encode_plane<uint16_t>(const uint16_t*, size_t, int, std::vector<uint8_t>&);
 template void encode_plane<uint32_t>(const uint32_t*, size_t, int, std::vector<uint8_t>&);
 template void encode_plane<uint64_t>(const uint64_t*, size_t, int, std::vector<uint8_t>&);

@@ -8,6 +8,9 @@
 //   nnz-decode --restore -o DIR model.nnz  the model's own files (ONNX and its external data, a
 //                                        PyTorch archive, safetensors shards) into DIR, byte for
 //                                        byte; existing files are kept unless --force
+//   nnz-decode --base BASE.nnz ...       a delta file with its base (a .nnz; repeat --base for a
+//                                        chain, else each base's base is found beside it by the
+//                                        name it records)
 //
 // Tensors are decoded in batches of at most --max-memory bytes (a tensor larger than that is a
 // batch of its own), each batch in parallel on --threads threads. Output appears only when
@@ -57,6 +60,7 @@ struct Options {
   uint64_t max_memory = default_max_memory();
   nnz_limits limits{};
   std::vector<std::string> only;
+  std::vector<std::string> bases;  // --base: the chain, the file's base first
 };
 
 const char kUsage[] =
@@ -69,6 +73,9 @@ const char kUsage[] =
     "  -o, --output DIR          write tensor i's decoded bytes to DIR/<i>.bin and a\n"
     "                            DIR/manifest.json (DIR must not exist)\n"
     "  -l, --list                list the tensors without decoding\n"
+    "  -b, --base BASE.nnz       the base model a delta file was coded against (repeat for a chain:\n"
+    "                            the file's base first; a base's own base is otherwise found beside\n"
+    "                            it by the name it records); every base tensor is checked first\n"
     "  -r, --restore             write the model's files into DIR (-o): an ONNX model and its\n"
     "                            external data, a PyTorch archive, safetensors shards\n"
     "  -f, --force               with --restore: replace existing files of the model\n"
@@ -113,6 +120,8 @@ Options parse_args(int argc, char** argv) {
       o.output_dir = value();
     } else if (a == "-l" || a == "--list") {
       o.list = true;
+    } else if (a == "-b" || a == "--base") {
+      o.bases.emplace_back(value());
     } else if (a == "-r" || a == "--restore") {
       o.restore = true;
     } else if (a == "-f" || a == "--force") {
@@ -374,10 +383,52 @@ int decode_tensors(const Reader& r, const std::vector<size_t>& selected, const O
 
 }  // namespace
 
+// The base chain of a delta file: the --base files in order, then each base's recorded name beside
+// it (a plain file name only); at most kMaxBaseDepth files, none twice.
+constexpr int kMaxBaseDepth = 16;
+
+std::string recorded_base(const std::string& owner, const std::string& name) {
+  if (name.empty() || name == "." || name == ".." || name[0] == '.' || name.find('/') != std::string::npos ||
+      name.find('\\') != std::string::npos)
+    throw Error(NNZ_ERR_BASE, "'" + owner + "' was coded against a base it names '" + printable(name.data(), name.size()) +
+                                  "', not a plain file name: give it with --base");
+  const size_t slash = owner.find_last_of('/');
+  return (slash == std::string::npos ? std::string() : owner.substr(0, slash + 1)) + name;
+}
+
+void attach_chain(Reader& r, const std::string& path, const Options& o, size_t k, std::vector<std::pair<dev_t, ino_t>>& seen) {
+  if (!r.needs_base()) return;
+  if (k == 0 && o.bases.empty())
+    throw Error(NNZ_ERR_BASE, "'" + path + "' was coded against the base model '" +
+                                  printable(r.base_name().data(), r.base_name().size()) + "': give it with --base");
+  if (seen.size() > kMaxBaseDepth) throw Error(NNZ_ERR_LIMIT, "base chain longer than 16 files");
+  const std::string base = k < o.bases.size() ? o.bases[k] : recorded_base(path, r.base_name());
+  struct stat st;
+  if (::stat(base.c_str(), &st) != 0)
+    throw Error(NNZ_ERR_BASE, "base model '" + base + "' not found ('" + path + "' was coded against '" +
+                                  printable(r.base_name().data(), r.base_name().size()) + "')");
+  for (const auto& id : seen)
+    if (id.first == st.st_dev && id.second == st.st_ino) throw Error(NNZ_ERR_BASE, "base chain is a cycle: '" + base + "' is in it twice");
+  seen.emplace_back(st.st_dev, st.st_ino);
+  Reader b = [&] {
+    try {
+      return Reader::open(base, &o.limits);
+    } catch (const Error& e) {
+      throw Error(e.status(), "base model '" + base + "': " + e.what() + " (nnz-decode reads bases coded as .nnz)");
+    }
+  }();
+  attach_chain(b, base, o, k + 1, seen);
+  r.attach_base(b, o.threads);
+}
+
 int main(int argc, char** argv) {
   const Options o = parse_args(argc, argv);
   try {
-    const Reader r = Reader::open(o.file, &o.limits);
+    Reader r = Reader::open(o.file, &o.limits);
+    struct stat st;
+    std::vector<std::pair<dev_t, ino_t>> seen;
+    if (::stat(o.file.c_str(), &st) == 0) seen.emplace_back(st.st_dev, st.st_ino);
+    attach_chain(r, o.file, o, 0, seen);
     std::vector<size_t> selected;
     if (o.only.empty()) {
       for (size_t i = 0; i < r.size(); ++i) selected.push_back(i);

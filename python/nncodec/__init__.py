@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 
 from .errors import (
+    BaseMismatchError,
     ChecksumError,
     CorruptFileError,
     LimitExceededError,
@@ -71,4 +72,5 @@ __all__ = [
     "LimitExceededError",
     "UnsafeInputError",
     "NotFoundError",
+    "BaseMismatchError",
 ]

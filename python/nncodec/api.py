@@ -13,7 +13,8 @@ import numpy as np
 from . import codecs, formats
 from .atomic import check_free_space, check_member_name, refuse_existing, staged_output
 from .codecs.coding import EncodeOptions, lossy_candidate
-from .errors import NnzError, UnsafeInputError, UnsupportedError, about
+from .delta import DeltaPlan, read_base
+from .errors import BaseMismatchError, NnzError, UnsafeInputError, UnsupportedError, about
 from .formats import convert
 from .limits import DEFAULT_LIMITS, Budget, Limits, check_threads
 from .model import ModelDocument
@@ -32,7 +33,8 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
                 progress: Callable[[str, np.ndarray], None] | None = None,
                 params: Mapping[str, Any] | None = None, target_cosine: float | None = None,
                 inputs: PathLike | None = None, rounding: str = "nearest",
-                status: Callable[[str], None] | None = None, limits: Limits | None = None) -> Path:
+                status: Callable[[str], None] | None = None, limits: Limits | None = None,
+                base: PathLike | None = None) -> Path:
     """Compress a model file into a .nnz file; returns the path written.
 
     The output defaults to the model's name with the suffix ``.nnz``. An existing output is
@@ -53,6 +55,10 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
     also hold on the odd runs alone.
     ``status`` receives progress messages of that search. ``limits`` bound what the model file
     can make the readers spend (pickle opcodes and memory, JSON sizes; see nncodec.limits).
+    ``base``: a model file, folder or .nnz file the model is coded against (fine-tunes, checkpoint
+    series): tensors matching a base tensor by name, dtype and shape are coded as their difference
+    from it, tensors equal to a base tensor (any name) as a reference; decoding then needs the base
+    (``decode_file(..., base=)``), which is checked against fingerprints the file records.
     """
     model = Path(model)
     limits = limits or DEFAULT_LIMITS
@@ -72,6 +78,7 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
     else:
         options = EncodeOptions.from_params(codec, params, threads=threads)
         options.unit.check_encodable(options.settings)
+    delta = DeltaPlan(read_base(base, limits, threads)) if base is not None else None
     with about(model):
         doc = formats.detect(model).read(model, limits)
         hidden = doc.attrs.get("hidden") if doc.format == formats.folder_format.FORMAT else None
@@ -83,7 +90,7 @@ def encode_file(model: PathLike, output: PathLike | None = None, *, codec: str =
             doc, options, extra_meta["fidelity"] = _fidelity_plan(doc, options, target_cosine, inputs, rounding, status)
         with staged_output(out.parent, force, main=out.name) as staging:
             write_document(staging.path(out.name), doc, options, source_name=model.name, progress=progress,
-                           extra_meta=extra_meta)
+                           extra_meta=extra_meta, delta=delta)
     return out
 
 
@@ -150,7 +157,8 @@ def _decoded_path(f: NnzFile, nnz: Path, output: PathLike | None, to: str | None
 def decode_file(nnz: PathLike, output: PathLike | None = None, *, force: bool = False,
                 inline_external: bool = False, threads: int | None = None,
                 progress: Callable[[int], None] | None = None, to: str | None = None,
-                max_total_bytes: int | None = None, limits: Limits | None = None) -> Path:
+                max_total_bytes: int | None = None, limits: Limits | None = None,
+                base: PathLike | None = None) -> Path:
     """Rebuild the original model file from a .nnz file; returns the path of the model written.
 
     The output defaults to the original file name, next to the .nnz file. Files the model refers
@@ -162,6 +170,8 @@ def decode_file(nnz: PathLike, output: PathLike | None = None, *, force: bool = 
     ``max_total_bytes`` caps the memory the decoded model may take (default: the machine's).
     ``progress`` is told the bytes produced as decoding goes (of the model's files when they are
     restored, of the decoded tensors for ``to``).
+    ``base``: the base model of a file coded against one (a model file, folder or .nnz file); it
+    is checked before anything is written, and a missing or wrong base is a BaseMismatchError.
     """
     nnz = Path(nnz)
     limits = _limits(limits, max_total_bytes)
@@ -169,12 +179,15 @@ def decode_file(nnz: PathLike, output: PathLike | None = None, *, force: bool = 
     if to is not None:
         convert.suffix(to)
     with about(nnz), NnzFile(nnz, threads=threads, limits=limits) as f:
+        if f.needs_base and base is None:
+            raise BaseMismatchError(f"coded against the base model {f.base_name!r}: give it to decode "
+                                    "(--base, base=)")
         out = _decoded_path(f, nnz, output, to)
         folder = to is None and f.meta.get("source", {}).get("format") == formats.folder_format.FORMAT
     if not folder:  # a model folder is restored into a folder, which may exist
         refuse_existing(out, force)
     with about(nnz):
-        with NnzFile(nnz, threads=threads, limits=limits) as f:
+        with NnzFile(nnz, threads=threads, limits=limits, base=base) as f:
             budget = Budget(limits.memory, "memory budget", MEMORY_FLAG)
             if to is None and f.has_files:
                 _restore(f, out, force, inline_external, limits, budget, progress)
@@ -214,13 +227,15 @@ def _restore(f: NnzFile, out: Path, force: bool, inline_external: bool, limits: 
 
 
 def load(path: PathLike, *, threads: int | None = None, max_tensor_bytes: int | None = None,
-         max_total_bytes: int | None = None, limits: Limits | None = None) -> NnzFile:
+         max_total_bytes: int | None = None, limits: Limits | None = None, base=None) -> NnzFile:
     """Open a .nnz file as a read-only mapping name -> numpy array.
 
     Only the index is read here; each tensor is read and decoded when accessed. Use
     ``dict(load(path))`` to decode everything at once. ``max_tensor_bytes`` and
     ``max_total_bytes`` (what ``read_all`` may allocate) bound what the file can make this spend.
+    ``base``: the base model of a file coded against one (a model file, folder, .nnz file or a
+    mapping of arrays), checked against the file's fingerprints here.
     """
     with about(path):
         return NnzFile(path, threads=threads, max_tensor_bytes=max_tensor_bytes,
-                       limits=_limits(limits, max_total_bytes))
+                       limits=_limits(limits, max_total_bytes), base=base)

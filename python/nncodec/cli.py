@@ -115,7 +115,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
                           progress=lambda name, array: bar.update(array.nbytes),
                           params={**_plan_params(args), **given.get(codec, {})},
                           target_cosine=args.target_cosine, inputs=args.inputs, rounding=args.rounding or "nearest",
-                          status=status)
+                          status=status, base=args.base)
     if not args.quiet:
         after = out.stat().st_size
         print(f"{model} -> {out}: {_human(before)} -> {_human(after)} ({before / max(after, 1):.3f}x)")
@@ -143,12 +143,15 @@ def _fidelity_line(fidelity) -> str:
 
 def cmd_decode(args: argparse.Namespace) -> int:
     with about(args.file), NnzFile(args.file) as f:  # the bytes the progress bar counts
+        if f.needs_base and args.base is None:
+            raise NnzError(f"{args.file}: coded against the base model {printable(f.base_name or '?')!r}: "
+                           "give it with --base")
         restores = f.has_files and args.to is None
         total = sum(size for _, size in f.files()) if restores else sum(t.decoded_bytes for t in f.tensors)
     with _progress_bar(total, "decode", args.quiet) as bar:
         out = decode_file(args.file, args.output, force=args.force, inline_external=args.inline_external,
                           threads=args.threads, progress=bar.update, to=args.to,
-                          max_total_bytes=args.max_memory)
+                          max_total_bytes=args.max_memory, base=args.base)
     if not args.quiet:
         print(f"{printable(args.file)} -> {printable(str(out))}")
     return 0
@@ -203,6 +206,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             "coded_bytes": total_coded,
             "ratio": total_orig / total_coded if total_coded else None,
             "fidelity": f.meta.get("fidelity"),
+            "base": {"name": f.base_name, "tensors": len(f.base_tensors)} if f.needs_base else None,
         }
         files = [{"name": name, "bytes": size} for name, size in f.files()] if f.has_files else []
     if args.json:
@@ -232,6 +236,9 @@ def _print_info(summary: dict, rows: list[dict], files: list[dict]) -> None:
           f"file {summary['file_bytes']:,} bytes")
     if summary["fidelity"] is not None:
         print(printable(_fidelity_line(summary["fidelity"])))
+    if summary["base"] is not None:
+        print(f"base: coded against {printable(summary['base']['name'] or '?')!r} ({summary['base']['tensors']} base "
+              "tensors, each checked by name, dtype, shape and XXH64): decode with --base")
     if files:
         print(f"files: {len(files)}, {sum(f['bytes'] for f in files):,} bytes restored")
         for entry in files:
@@ -347,6 +354,10 @@ def _add_encode(sub) -> None:
                    help="smallest tensor (elements) a lossy codec touches (default 1024)")
     g.add_argument("--no-protect", action="store_true",
                    help="no default protection: biases, normalisation and small float tensors become lossy too")
+    p.add_argument("--base", default=None, metavar="BASE",
+                   help="code the model against a base model (a model file, folder or .nnz): tensors matching "
+                        "a base tensor by name, dtype and shape as their difference, equal ones as a reference; "
+                        "decoding then needs --base BASE")
     p.add_argument("--sparse", choices=("auto", "off"), default="auto",
                    help="code tensors with many exact zeros as positions + values when smaller (default auto)")
     p.add_argument("--threads", type=_thread_count, default=None, help="worker threads (default: all CPUs)")
@@ -370,6 +381,9 @@ def _add_decode(sub) -> None:
                    help="write the model's tensors in this format instead (tensors only: no graph, code or "
                    "other values; npz widens bfloat16 to float32 exactly); default output: FILE with "
                    "that format's suffix")
+    p.add_argument("--base", default=None, metavar="BASE",
+                   help="the base model FILE was coded against (a model file, folder or .nnz; a .nnz base's own "
+                        "base is found beside it by the name it records); checked before anything is written")
     p.add_argument("--inline-external", action="store_true",
                    help="ONNX: put external-data tensors inside the model instead of beside it")
     p.add_argument("--max-memory", type=_byte_size, default=None, metavar="SIZE",

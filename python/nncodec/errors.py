@@ -31,6 +31,10 @@ class UnsafeInputError(NnzError):
     """The input asks for something nncodec refuses to do (run code, read outside a folder)."""
 
 
+class BaseMismatchError(NnzError):
+    """A delta file's base model is missing, or is not the one the file was coded against."""
+
+
 class NotFoundError(NnzError, KeyError):
     """No tensor or section with that name."""
 
@@ -54,6 +58,7 @@ _BY_CODE = {
     8: InternalError,
     9: MemoryError,
     10: UnsafeInputError,
+    11: BaseMismatchError,
 }
 
 

@@ -66,6 +66,7 @@ class Limits:
     max_pickle_memory:  estimated bytes of the objects one pickle stream builds (memo, stack, values).
     max_depth:          nesting of containers built from a pickle (tuples used as keys included).
     max_equal_hashes:   dict keys or set items of one pickle with the same hash (quadratic insertion).
+    max_base_depth:     .nnz files in a chain of bases (a file coded against a .nnz coded against ...).
     """
 
     max_memory: int | None = None
@@ -79,6 +80,7 @@ class Limits:
     max_pickle_memory: int = 512 * _MiB
     max_depth: int = 1000
     max_equal_hashes: int = 1000
+    max_base_depth: int = 16
 
     def __post_init__(self) -> None:
         for f in fields(self):

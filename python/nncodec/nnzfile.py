@@ -22,6 +22,7 @@ from .limits import DEFAULT_LIMITS, Budget, Limits, check_threads
 from .formats import byte_layout
 from .model import TENSORS_ONLY, ModelDocument
 from .codecs.coding import EncodeOptions, encode_array
+from .delta import BASE_BLOB, BaseChain, DeltaPlan, base_arrays_for, encode_against
 
 META_BLOB = "nncodec/meta.json"
 SKELETON_BLOB = "nncodec/skeleton"  # format 1.0
@@ -69,11 +70,17 @@ class NnzFile(Mapping):
     Only the header and index are read when the file is opened; each tensor's bytes are read,
     checksum-verified and decoded when that tensor is accessed. ``limits`` bound what the file can
     make this spend (``max_tensor_bytes`` and ``max_blob_bytes`` override two of them).
+
+    ``base``: the base model of a file coded against one (``needs_base``): a model file or folder,
+    a .nnz file (whose own base is found by the name it records, beside it), or a mapping of
+    name -> array. Every base tensor the file refers to is checked against its fingerprint when
+    the file is opened (BaseMismatchError naming the first that differs); without it, the file
+    lists its tensors and decodes those that need no base.
     """
 
     def __init__(self, path: str | os.PathLike, *, threads: int | None = None,
                  max_tensor_bytes: int | None = None, max_blob_bytes: int | None = None,
-                 limits: Limits | None = None):
+                 limits: Limits | None = None, base=None):
         self.path = Path(path)
         self.threads = check_threads(threads) or default_threads()
         limits = limits or DEFAULT_LIMITS
@@ -91,6 +98,37 @@ class NnzFile(Mapping):
         self._index = {t.name: i for i, t in enumerate(self.tensors)}
         self._blobs = {name: (encoding, size) for name, encoding, size in self._reader.blob_names()}
         self.meta: dict[str, Any] = self._read_meta()
+        self._base_alive: list = []  # what the reader borrows base bytes from
+        if base is not None and self.needs_base:
+            self._attach_base(base)
+
+    def _attach_base(self, base) -> None:
+        if isinstance(base, Mapping):
+            self._base_alive = [base_arrays_for(base)]
+            self._reader.attach_base_arrays(self._base_alive[0])
+            return
+        if not isinstance(base, BaseChain):
+            st = self.path.stat()
+            base = BaseChain(Path(base), 0, frozenset({(st.st_dev, st.st_ino)}))
+        chain = base
+        self._base_alive = chain.attach(self._reader, self.path, self.limits, self.threads)
+
+    @property
+    def needs_base(self) -> bool:
+        """Whether the file's tensors were coded against a base model (decoding needs it)."""
+        return self._reader.needs_base()
+
+    @property
+    def base_name(self) -> str | None:
+        """The name of the base model the file was coded against (as recorded), or None."""
+        table = self._reader.base_table()
+        return table["base_name"].decode("utf-8", "replace") if table and table["tensors"] else None
+
+    @property
+    def base_tensors(self) -> list[tuple[str, str | None, tuple[int, ...], int]]:
+        """(name, dtype, shape, XXH64) of every base tensor the file refers to."""
+        table = self._reader.base_table()
+        return [tuple(t) for t in table["tensors"]] if table else []
 
     # Mapping protocol
     def __getitem__(self, name: str) -> np.ndarray:
@@ -244,12 +282,20 @@ class NnzFile(Mapping):
         self.close()
 
 
+def _encode_one(name: str, array: np.ndarray, options: EncodeOptions, ref):
+    if ref is None:
+        return encode_array(name, array, options)
+    return encode_against(name, array, ref, options, lambda: encode_array(name, array, options))
+
+
 def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, source_name: str | None = None,
                    progress: Callable[[str, np.ndarray], None] | None = None,
-                   extra_meta: Mapping[str, Any] | None = None) -> int:
+                   extra_meta: Mapping[str, Any] | None = None, delta: DeltaPlan | None = None) -> int:
     """Code every tensor of ``doc`` and write the .nnz file to ``path``; returns its size in bytes.
 
     ``extra_meta`` adds JSON-able entries to the metadata (say, the fidelity a lossy encoding reached).
+    ``delta``: the base model tensors are coded against (nncodec.delta); without it, tensors equal
+    to an earlier tensor of the model are still stored once.
 
     Tensors are coded in parallel (the native core releases the GIL) and written in order.
     """
@@ -260,14 +306,15 @@ def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, so
             raise CorruptFileError(f"tensor name {name!r} is not valid UTF-8") from None
     writer = _core.Writer(str(path))
     single = replace(options, threads=1)
-    pending: deque[tuple[str, Future]] = deque()
+    plan = delta or DeltaPlan(None)
+    pending: deque[tuple[str, Any, Future]] = deque()
     sources = byte_layout.tensor_sources(doc.files, doc.tensors)
 
     def write_pending(keep: int) -> None:
         while len(pending) > keep:
-            name, future = pending.popleft()
+            name, ref, future = pending.popleft()
             array = doc.tensors[name]
-            writer.add_tensor(name, dtype_name(array.dtype), list(array.shape), future.result())
+            writer.add_tensor(name, dtype_name(array.dtype), list(array.shape), plan.finish(future.result(), ref))
             if name in sources:  # coded and written: its pages of the mapped file can go
                 byte_layout.release(*sources[name])
             if progress:
@@ -275,11 +322,12 @@ def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, so
 
     with ThreadPoolExecutor(options.threads) as pool:
         for name, array in doc.tensors.items():
+            ref = plan.reference(name, array)
             if array.size >= LARGE_TENSOR_ELEMS:  # chunk-parallel, after what is queued
                 write_pending(0)
-                pending.append((name, pool.submit(encode_array, name, array, options)))
+                pending.append((name, ref, pool.submit(_encode_one, name, array, options, ref)))
             else:
-                pending.append((name, pool.submit(encode_array, name, array, single)))
+                pending.append((name, ref, pool.submit(_encode_one, name, array, single, ref)))
             write_pending(2 * options.threads)
         write_pending(0)
     meta = {  # the record nncodec.meta describes
@@ -292,6 +340,10 @@ def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, so
     meta_json = json.dumps(meta, sort_keys=True, separators=(",", ":")).encode()
     packed = zlib.compress(meta_json, 9)  # worth it for models with many tensors (names repeat)
     writer.add_blob(META_BLOB, *((1, packed) if len(packed) < len(meta_json) else (0, meta_json)))
+    table = plan.table()
+    if table is not None:
+        packed = zlib.compress(table, 9)
+        writer.add_blob(BASE_BLOB, *((1, packed) if len(packed) < len(table) else (0, table)))
     if doc.files:
         section = byte_layout.pack_files(doc.files, doc.tensors)
         writer.add_blob(FILES_BLOB, 1, zlib.compress(section, 9 if len(section) < 64 << 20 else 6))

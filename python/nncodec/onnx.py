@@ -58,9 +58,9 @@ def _model_files(f: NnzFile, file: str | None) -> tuple[str, list[str]]:
 
 
 def _restored(path: str | os.PathLike, file: str | None, threads: int | None,
-              limits: Limits | None) -> tuple[bytes, dict[str, bytes]]:
+              limits: Limits | None, base) -> tuple[bytes, dict[str, bytes]]:
     """The model's bytes and its external-data files' bytes by the location the model gives them."""
-    with NnzFile(path, threads=threads, limits=limits) as f:
+    with NnzFile(path, threads=threads, limits=limits, base=base) as f:
         model_name, others = _model_files(f, file)
         data = f.read_files([model_name, *others])
     model = data[model_name]
@@ -78,14 +78,16 @@ def _inlined(model_bytes: bytes, external: dict[str, bytes], graph_initializers:
 
 
 def load_model(path: str | os.PathLike, *, file: str | None = None, threads: int | None = None,
-               limits: Limits | None = None) -> onnx.ModelProto:
-    """The ONNX model of the .nnz file at ``path`` as an ``onnx.ModelProto``, its external data inside."""
+               limits: Limits | None = None, base=None) -> onnx.ModelProto:
+    """The ONNX model of the .nnz file at ``path`` as an ``onnx.ModelProto``, its external data
+    inside; ``base``: the base model of a file coded against one (as for :func:`nncodec.load`)."""
     with about(path):
-        return _inlined(*_restored(path, file, threads, limits))
+        return _inlined(*_restored(path, file, threads, limits, base))
 
 
 def inference_session(path: str | os.PathLike, *, file: str | None = None, max_inline_bytes: int = MAX_INLINE_BYTES,
-                      threads: int | None = None, limits: Limits | None = None, **session_kwargs: Any):
+                      threads: int | None = None, limits: Limits | None = None, base=None,
+                      **session_kwargs: Any):
     """An ``onnxruntime.InferenceSession`` of the ONNX model of the .nnz file at ``path``, built
     from memory (see the module docstring for how); ``session_kwargs`` go to InferenceSession
     (``sess_options``, ``providers``...). A model handed over with its external-data files adds
@@ -93,7 +95,7 @@ def inference_session(path: str | os.PathLike, *, file: str | None = None, max_i
     import onnxruntime
 
     with about(path):
-        model_bytes, external = _restored(path, file, threads, limits)
+        model_bytes, external = _restored(path, file, threads, limits, base)
         if not external:
             return onnxruntime.InferenceSession(model_bytes, **session_kwargs)
         if len(model_bytes) + sum(len(data) for data in external.values()) <= max_inline_bytes:

@@ -33,7 +33,7 @@ class SafeOpen:
     ``metadata()``; a context manager (``close`` releases the file)."""
 
     def __init__(self, path: str | os.PathLike, framework: str = "np", device: str | torch.device = "cpu", *,
-                 threads: int | None = None, limits: Limits | None = None):
+                 threads: int | None = None, limits: Limits | None = None, base=None):
         if framework not in FRAMEWORKS:
             raise NnzError(f"framework {framework!r} is not one of {', '.join(FRAMEWORKS)}")
         self.framework = FRAMEWORKS[framework]
@@ -42,7 +42,7 @@ class SafeOpen:
         self.device = device
         self._path = path
         with about(path):
-            self._file = NnzFile(path, threads=threads, limits=limits)
+            self._file = NnzFile(path, threads=threads, limits=limits, base=base)
             self._views = model_views(self._file)
 
     def keys(self) -> list[str]:
@@ -87,8 +87,9 @@ class SafeOpen:
 
 
 def safe_open(path: str | os.PathLike, framework: str = "np", device: str | torch.device = "cpu", *,
-              threads: int | None = None, limits: Limits | None = None) -> SafeOpen:
+              threads: int | None = None, limits: Limits | None = None, base=None) -> SafeOpen:
     """Open the .nnz file at ``path`` as ``safetensors.safe_open`` opens a safetensors file:
     ``framework`` "np" (numpy arrays) or "pt" (torch tensors on ``device``); each tensor is
-    decoded when it is asked for."""
-    return SafeOpen(path, framework, device, threads=threads, limits=limits)
+    decoded when it is asked for. ``base``: the base model of a file coded against one (as for
+    :func:`nncodec.load`)."""
+    return SafeOpen(path, framework, device, threads=threads, limits=limits, base=base)

@@ -74,13 +74,14 @@ def state_dict(f: NnzFile, files: Sequence[str] | None, device: str | torch.devi
 
 def load_state_dict(path: str | os.PathLike, device: str | torch.device = "cpu", *,
                     files: Sequence[str] | None = None, threads: int | None = None,
-                    limits: Limits | None = None) -> dict[str, torch.Tensor]:
+                    limits: Limits | None = None, base=None) -> dict[str, torch.Tensor]:
     """The model's tensors as ``dict[str, torch.Tensor]`` on ``device``, decoded from the .nnz file
     at ``path`` one coded tensor at a time (see the module docstring for what it equals).
 
     ``files``: for a model folder, the weight files to take (paths in the folder, or one path); by
     default all of them, names prefixed with the file's path when there are several
-    (:mod:`nncodec.model_views`).
+    (:mod:`nncodec.model_views`). ``base``: the base model of a file coded against one (as for
+    :func:`nncodec.load`).
     """
-    with about(path), NnzFile(path, threads=threads, limits=limits) as f:
+    with about(path), NnzFile(path, threads=threads, limits=limits, base=base) as f:
         return state_dict(f, [files] if isinstance(files, str) else files, device)

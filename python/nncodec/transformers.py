@@ -98,13 +98,14 @@ def _model_class_for(model_class: Any, folder: Path, trust_remote_code: bool | N
 
 
 def from_pretrained(model_class: Any, path: str | os.PathLike, *, threads: int | None = None,
-                    limits: Limits | None = None, **kwargs: Any):
+                    limits: Limits | None = None, base=None, **kwargs: Any):
     """``model_class.from_pretrained`` on the model folder compressed in the .nnz file at ``path``:
     ``model_class`` a model class (``LlamaForCausalLM``) or an Auto class (``AutoModel``),
-    ``kwargs`` those of ``from_pretrained`` (``dtype``, ``device_map``, config overrides...)."""
+    ``kwargs`` those of ``from_pretrained`` (``dtype``, ``device_map``, config overrides...);
+    ``base``: the base model of a file coded against one (as for :func:`nncodec.load`)."""
     from transformers import GenerationConfig
 
-    with about(path), NnzFile(path, threads=threads, limits=limits) as f:
+    with about(path), NnzFile(path, threads=threads, limits=limits, base=base) as f:
         data = _support_data(f)
         state = state_dict(f, _checkpoint_files(weight_files(f)), "cpu")
     with _written(data) as folder:

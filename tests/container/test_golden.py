@@ -48,6 +48,18 @@ def test_model_golden_file_decodes_to_the_same_files(version, case, tmp_path):
     assert written == json.loads((models / "manifest.json").read_text())[case]["decoded"]
 
 
+DELTA = GOLDEN / "v1.2" / "delta"
+DELTA_MANIFEST = json.loads((DELTA / "manifest.json").read_text())
+
+
+@pytest.mark.parametrize("case", sorted(DELTA_MANIFEST))
+def test_delta_golden_file_decodes_to_its_arrays_with_its_base(case):
+    against = DELTA_MANIFEST[case]["base"]
+    check_golden(DELTA, case, DELTA_MANIFEST, base=DELTA / against if against else None)
+    with nncodec.load(DELTA / f"{case}.nnz") as f:
+        assert f.needs_base == (against is not None) and f.base_name == against and f._reader.version == (1, 2)
+
+
 def test_format_1_1_has_a_golden_model_of_every_source_format_and_a_folder():
     assert {c for v, c in MODEL_CASES if v == "v1.1"} >= {"onnx-external", "torch-zip", "torch-legacy", "torchscript",
                                                           "safetensors-sharded", "model-folder"}

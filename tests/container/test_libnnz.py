@@ -156,7 +156,8 @@ def test_c_example_output_matches_python_decoder(example, nnz_files, codec, buil
     assert out == expected
 
 
-GOLDEN_FILES = sorted((ROOT / "tests" / "golden").rglob("*.nnz"))
+GOLDEN_FILES = sorted(p for p in (ROOT / "tests" / "golden").rglob("*.nnz") if not nncodec.load(p).needs_base)
+DELTA = ROOT / "tests" / "golden" / "v1.2" / "delta"
 
 
 def golden_listing(path: Path) -> str:
@@ -176,6 +177,27 @@ def golden_listing(path: Path) -> str:
 def test_c_example_decodes_every_golden_file(example, path):
     assert len(GOLDEN_FILES) >= 16
     assert check([example["shared"], path]) == golden_listing(path)
+
+
+@pytest.mark.parametrize("case, bases", [("tuned", ["base.nnz"]), ("chain", ["tuned.nnz"]),
+                                         ("chain", ["tuned.nnz", "base.nnz"])])
+def test_nnz_decode_decodes_delta_golden_files_with_their_base(prefix, case, bases, tmp_path):
+    expected = np.load(DELTA / f"{case}.npz")
+    with nncodec.load(DELTA / f"{case}.nnz") as f:
+        want = "".join(f"{_core.xxhash64(np.frombuffer(expected[t.name].tobytes(), np.uint8)):016x}  {t.dtype}  "
+                       f"{shape_text(t.shape)}  {t.name}\n" for t in f.tensors)
+    args = [a for b in bases for a in ("--base", DELTA / b)]
+    assert check([prefix / "bin" / "nnz-decode", *args, DELTA / f"{case}.nnz"]) == want
+    r = run([prefix / "bin" / "nnz-decode", DELTA / f"{case}.nnz"])
+    assert r.returncode == 1 and "give it with --base" in r.stderr
+    wrong = DELTA / ("chain.nnz" if case == "tuned" else "base.nnz")  # other weights of the same names
+    r = run([prefix / "bin" / "nnz-decode", "--base", wrong, DELTA / f"{case}.nnz"])
+    assert r.returncode == 1 and "wrong base model" in r.stderr and len(r.stderr.splitlines()) == 1
+    out = tmp_path / "restored"
+    check([prefix / "bin" / "nnz-decode", "--restore", "-o", out, *args, DELTA / f"{case}.nnz"])
+    restored = tmp_path / "py"
+    nncodec.decode_file(DELTA / f"{case}.nnz", restored, base=DELTA / bases[0])
+    assert (out / f"{case}.safetensors").read_bytes() == restored.read_bytes()
 
 
 def test_c_example_output_is_the_same_for_any_thread_count(example, nnz_files):

@@ -2,6 +2,7 @@
 // the core's NnzWriter, then read back only through the C API.
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -10,7 +11,10 @@
 #include <thread>
 #include <vector>
 
+#include "codecs/delta/delta.hpp"
 #include "codecs/lossless/lossless.hpp"
+#include "common/xxhash64.hpp"
+#include "container/base_table.hpp"
 #include "codecs/raw/raw.hpp"
 #include "common/dtype.hpp"
 #include "container/nnz_writer.hpp"
@@ -113,7 +117,7 @@ void test_open_file_and_memory() {
   EXPECT(nnz_open_file(path.c_str(), nullptr, &r, &err) == NNZ_OK);
   check_listing_and_decode(r, ts);
   unsigned major = 0, minor = 9;
-  EXPECT(nnz_format_version(r, &major, &minor, nullptr) == NNZ_OK && major == 1 && minor == 1);
+  EXPECT(nnz_format_version(r, &major, &minor, nullptr) == NNZ_OK && major == 1 && minor == 2);
   nnz_close(r);
 
   const std::vector<uint8_t> bytes = read_all(path);
@@ -299,6 +303,79 @@ void test_misc() {
 
 }  // namespace
 
+// A delta file against a base of one float32 tensor "w", and a tensor stored once for two names.
+void write_delta_file(const std::string& path, const std::vector<float>& base, const std::vector<float>& x) {
+  nnz::NnzWriter w(path);
+  nnz::DeltaOptions o;
+  o.base = reinterpret_cast<const uint8_t*>(base.data());
+  const uint64_t n = base.size();
+  w.add_tensor("w", nnz::DType::float32, {n},
+               nnz::DeltaCodec::encode(nnz::TensorRef{nnz::DType::float32, n, reinterpret_cast<const uint8_t*>(x.data())}, o));
+  nnz::DeltaOptions same;  // "w_tied" equals "w": a reference to tensor 0 of this file
+  same.source = nnz::DeltaSource::container;
+  same.base = reinterpret_cast<const uint8_t*>(x.data());
+  w.add_tensor("w_tied", nnz::DType::float32, {n},
+               nnz::DeltaCodec::encode(nnz::TensorRef{nnz::DType::float32, n, reinterpret_cast<const uint8_t*>(x.data())}, same));
+  nnz::BaseTable table;
+  table.base_name = "base.safetensors";
+  table.tensors.push_back(nnz::BaseTensorRef{"w", static_cast<uint8_t>(nnz::DType::float32), {n}, n,
+                                             nnz::xxhash64(base.data(), base.size() * 4)});
+  const std::vector<uint8_t> bytes = nnz::write_base_table(table);
+  w.add_blob(nnz::kBaseBlob, nnz::BlobEncoding::stored, bytes.data(), bytes.size());
+  w.finish();
+}
+
+void test_delta_file_needs_its_base() {
+  std::vector<float> base(5000), x;
+  for (size_t i = 0; i < base.size(); ++i) base[i] = std::sin(static_cast<float>(i)) * 0.05f;
+  x = base;
+  for (size_t i = 0; i < x.size(); i += 3) x[i] += 1e-4f;
+  const std::string path = temp_path("delta");
+  write_delta_file(path, base, x);
+  nnz_reader* r = nullptr;
+  nnz_error err;
+  EXPECT(nnz_open_file(path.c_str(), nullptr, &r, &err) == NNZ_OK);
+  EXPECT(nnz_needs_base(r) == 1);
+  const char* name = nullptr;
+  size_t count = 0;
+  EXPECT(nnz_base_info(r, &name, &count, &err) == NNZ_OK && std::string(name) == "base.safetensors" && count == 1);
+  std::vector<float> out(x.size());
+  EXPECT(nnz_decode_tensor(r, 0, out.data(), out.size() * 4, 1, &err) == NNZ_ERR_BASE);
+  EXPECT(std::string(err.message).find("'w'") != std::string::npos);
+  std::vector<float> wrong = base;
+  wrong[4999] += 1.0f;
+  const uint64_t shape[1] = {base.size()};
+  nnz_base_tensor t{"w", NNZ_DTYPE_FLOAT32, 1, shape, wrong.data(), wrong.size() * 4};
+  EXPECT(nnz_attach_base_tensors(r, &t, 1, &err) == NNZ_ERR_BASE);
+  EXPECT(std::string(err.message).find("tensor 'w' differs") != std::string::npos);
+  nnz_base_tensor renamed{"v", NNZ_DTYPE_FLOAT32, 1, shape, base.data(), base.size() * 4};
+  EXPECT(nnz_attach_base_tensors(r, &renamed, 1, &err) == NNZ_ERR_BASE);
+  t.data = base.data();
+  EXPECT(nnz_attach_base_tensors(r, &t, 1, &err) == NNZ_OK);
+  EXPECT(nnz_decode_tensor(r, 0, out.data(), out.size() * 4, 1, &err) == NNZ_OK && out == x);
+  std::fill(out.begin(), out.end(), 0.0f);
+  EXPECT(nnz_decode_tensor(r, 1, out.data(), out.size() * 4, 1, &err) == NNZ_OK && out == x);
+  nnz_close(r);
+  // The base from another reader: a file holding the base tensor, closed after attaching.
+  const std::string base_path = temp_path("delta_base");
+  {
+    nnz::NnzWriter w(base_path);
+    w.add_tensor("w", nnz::DType::float32, {base.size()},
+                 nnz::LosslessCodec::encode(nnz::TensorRef{nnz::DType::float32, base.size(),
+                                                           reinterpret_cast<const uint8_t*>(base.data())}, {}));
+    w.finish();
+  }
+  nnz::decoder::Reader delta = nnz::decoder::Reader::open(path);
+  {
+    const nnz::decoder::Reader b = nnz::decoder::Reader::open(base_path);
+    delta.attach_base(b, 2);
+  }
+  EXPECT(delta.decode(0, 1) == std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(x.data()),
+                                                    reinterpret_cast<const uint8_t*>(x.data() + x.size())));
+  std::remove(path.c_str());
+  std::remove(base_path.c_str());
+}
+
 int main() {
   test_open_file_and_memory();
   test_decode_all_same_for_any_thread_count();
@@ -307,5 +384,6 @@ int main() {
   test_errors();
   test_unknown_dtype_is_listed_but_not_decoded();
   test_misc();
+  test_delta_file_needs_its_base();
   return exit_status("C API tests");
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "codecs/codec_table.hpp"
+#include "codecs/delta/delta.hpp"
 #include "codecs/eb/eb.hpp"
 #include "codecs/lossless/lossless.hpp"
 #include "extras/matrix_formats.hpp"
@@ -411,6 +412,64 @@ void test_sparse_and_positions() {
 
 }  // namespace
 
+// A base for delta tensors: one tensor's bytes, whatever the reference says (the reader checks those).
+struct FixedBase : nnz::BaseResolver {
+  nnz::ByteSpan bytes;
+  nnz::ByteSpan resolve(uint8_t, uint32_t, nnz::DType, uint64_t, std::vector<uint8_t>&) const override { return bytes; }
+};
+
+void test_delta_all_dtypes_and_damage() {
+  std::mt19937 rng(11);
+  const nnz::DType dtypes[] = {nnz::DType::float32, nnz::DType::float16, nnz::DType::bfloat16, nnz::DType::float64,
+                               nnz::DType::int8,    nnz::DType::uint8,   nnz::DType::int16,    nnz::DType::int32,
+                               nnz::DType::uint64,  nnz::DType::boolean};
+  for (nnz::DType dt : dtypes) {
+    const size_t esize = static_cast<size_t>(nnz::dtype_bytes(dt));
+    for (size_t n : {0u, 1u, 7u, 1000u, 70001u}) {
+      std::vector<uint8_t> base(n * esize), x;
+      for (uint8_t& b : base) b = static_cast<uint8_t>(rng());
+      if (dt == nnz::DType::boolean) for (uint8_t& b : base) b &= 1;
+      x = base;
+      for (size_t i = 0; i < n; ++i)  // a few bits of most elements, some elements entirely
+        x[i * esize] = static_cast<uint8_t>(i % 13 == 0 ? rng() : x[i * esize] + rng() % 5);
+      if (dt == nnz::DType::boolean) for (uint8_t& b : x) b &= 1;
+      for (int contexts : {1, 16}) {
+        nnz::DeltaOptions o;
+        o.base = base.data();
+        o.chunk_elems = 4096;
+        o.max_contexts = contexts;
+        const nnz::EncodedTensor e = nnz::DeltaCodec::encode(nnz::TensorRef{dt, n, x.data()}, o);
+        FixedBase fb;
+        fb.bytes = nnz::ByteSpan{base.data(), base.size()};
+        auto decode = [&](const std::vector<uint8_t>& payload) {
+          std::vector<uint8_t> out(n * esize);
+          nnz::DecodeRequest req = request(e, dt, n, payload);
+          req.base = &fb;
+          nnz::decode_tensor(req, out.data(), 2);
+          return out;
+        };
+        EXPECT(decode(e.payload) == x);
+        EXPECT(throws_code([&] { nnz::decode_tensor(request(e, dt, n, e.payload), x.data(), 1); }, nnz::ErrorCode::base));
+        if (n == 1000 && !e.payload.empty()) damage_everywhere(e.payload, decode);
+      }
+    }
+  }
+  // Equal tensors are a reference alone; parameters are checked.
+  std::vector<uint8_t> same(64, 3);
+  nnz::DeltaOptions o;
+  o.base = same.data();
+  const nnz::EncodedTensor copy = nnz::DeltaCodec::encode(nnz::TensorRef{nnz::DType::float32, 16, same.data()}, o);
+  EXPECT(copy.payload.empty());
+  EXPECT(nnz::read_delta_params(nnz::ByteSpan{copy.params.data(), copy.params.size()}).transform ==
+         nnz::DeltaTransform::copy);
+  for (size_t cut = 0; cut < copy.params.size(); ++cut)
+    EXPECT(throws_code([&] { nnz::read_delta_params(nnz::ByteSpan{copy.params.data(), cut}); }, nnz::ErrorCode::corrupt));
+  std::vector<uint8_t> newer = copy.params;
+  newer[0] = 2;
+  EXPECT(throws_code([&] { nnz::read_delta_params(nnz::ByteSpan{newer.data(), newer.size()}); },
+                     nnz::ErrorCode::unsupported));
+}
+
 int main() {
   test_huffman_round_trip();
   test_huffman_byte_and_wide_outputs_agree();
@@ -423,5 +482,6 @@ int main() {
   test_token_streams();
   test_eb_bound_and_hostile_payloads();
   test_sparse_and_positions();
+  test_delta_all_dtypes_and_damage();
   return exit_status("core tests");
 }

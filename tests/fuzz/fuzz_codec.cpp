@@ -2,7 +2,8 @@
 //
 // Input: u8 codec (index into codec_ids(), modulo: every codec of the table is fuzzed, in table
 // order), u8 dtype code, u32 element count (reduced so the output stays under 1 MiB), u16 params
-// length, params, payload (the rest). Seeds: tests/fuzz/make_corpus.py.
+// length, params, payload (the rest). Seeds: tests/fuzz/make_corpus.py. Delta tensors get a base
+// of the tensor's size whose byte i is (131 i + 7) mod 256 (make_corpus.py codes against it).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -16,6 +17,14 @@
 namespace {
 
 constexpr uint64_t kMaxOutputBytes = uint64_t{1} << 20;  // larger outputs only cost page faults
+
+struct PatternBase : nnz::BaseResolver {
+  nnz::ByteSpan resolve(uint8_t, uint32_t, nnz::DType dtype, uint64_t count, std::vector<uint8_t>& scratch) const override {
+    scratch.resize(static_cast<size_t>(count) * static_cast<size_t>(nnz::dtype_bytes(dtype)));
+    for (size_t i = 0; i < scratch.size(); ++i) scratch[i] = static_cast<uint8_t>(131 * i + 7);
+    return nnz::ByteSpan{scratch.data(), scratch.size()};
+  }
+};
 
 }  // namespace
 
@@ -31,7 +40,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const nnz::ByteSpan params = in.bytes(in.u16());
     const nnz::ByteSpan payload = in.bytes(in.remaining());
     std::vector<uint8_t> out(static_cast<size_t>(count * esize));
-    nnz::decode_tensor(nnz::DecodeRequest{codec, dtype->dtype, count, params, payload}, out.data(), 1);
+    static const PatternBase base;
+    nnz::decode_tensor(nnz::DecodeRequest{codec, dtype->dtype, count, params, payload, &base}, out.data(), 1);
   } catch (const nnz::Error&) {
     // A clean rejection. Anything else (std::bad_alloc, std::length_error...) escapes and is
     // reported by libFuzzer as a crash.

@@ -72,6 +72,9 @@ def encode(codec: str, array: np.ndarray, chunk_elems: int):
         if name != "float32":
             return None
         return name, _core.encode_pl(data, name, 0.004, 2, 0.001, False, min(chunk_elems, 4096), 1)[0]
+    if codec == "delta":  # against the base fuzz_codec.cpp gives: byte i is (131 i + 7) mod 256
+        base = ((np.arange(data.nbytes, dtype=np.uint64) * 131 + 7) % 256).astype(np.uint8)
+        return name, _core.encode_delta(data, name, base, 0, 0, chunk_elems, 1)
     if codec != "sparse":
         raise SystemExit(f"no seed encoder for codec {codec!r}: add one to encode() in {Path(__file__).name}")
     values = _core.sparse_values(data, name)  # the non-zeros coded by lossless

@@ -14,6 +14,9 @@ missing 1.0 files cannot be made again), ``v1.1/`` files of format 1.1.
   the decoder writes for it.
 - ``v1.1/models/<case>.nnz``: the same models, and a model folder, as format 1.1 stores them
   (the section nncodec/files, which libnnz restores too).
+- ``v1.2/delta/<case>.nnz`` + ``.npz``: format 1.2 delta coding: ``base`` (no base), ``tuned``
+  coded against ``base.nnz``, ``chain`` against ``tuned.nnz`` (a chain of two), ``dedup`` (tensors
+  stored once for two names, no base); ``manifest.json`` lists each one's codecs and base.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from nncodec.nnzfile import write_document  # noqa: E402
 
 V1 = HERE / "v1"
 V1_1 = HERE / "v1.1"
+V1_2 = HERE / "v1.2"
 
 
 def first_tensors(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -205,8 +209,47 @@ def write_first() -> None:
     save_arrays(V1 / "tensors.npz", tensors)
 
 
+def delta_states(rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
+    """A base, a fine-tune of it and a checkpoint after that (every dtype the delta codec takes)."""
+    base = {"w": (rng.standard_normal((64, 48)) * 0.05).astype(np.float32),
+            "h": (rng.standard_normal(900) * 0.1).astype(np.float16),
+            "b16": (rng.standard_normal((30, 30)) * 0.02).astype(ml_dtypes.bfloat16),
+            "d": rng.standard_normal(50),
+            "ids": rng.integers(-1000, 1000, 77).astype(np.int32),
+            "frozen": rng.standard_normal(40).astype(np.float32)}
+    states = [base]
+    for _ in range(2):
+        prev = states[-1]
+        states.append({k: (v + (rng.standard_normal(v.shape) * 1e-3).astype(v.dtype)) if k not in ("ids", "frozen")
+                       else v.copy() for k, v in prev.items()})
+    return states
+
+
+def write_delta() -> None:
+    folder = V1_2 / "delta"
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    base, tuned, chain = delta_states(np.random.default_rng(20261201))
+    cases = [("base", base, None), ("tuned", tuned, "base.nnz"), ("chain", chain, "tuned.nnz"),
+             ("dedup", {**base, "w_tied": base["w"].copy()}, None)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for case, tensors, against in cases:
+            if case in manifest:
+                continue
+            source = Path(tmp) / f"{case}.safetensors"
+            from safetensors.numpy import save_file
+
+            save_file(tensors, source)
+            encode_file(source, folder / f"{case}.nnz", threads=1, base=folder / against if against else None)
+            save_arrays(folder / f"{case}.npz", tensors)
+            manifest[case] = {"codecs": stored_codecs(folder / f"{case}.nnz"), "base": against}
+    manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
 if __name__ == "__main__":
     write_first()
     write_codecs()
     write_models(V1)
     write_models(V1_1)
+    write_delta()

@@ -67,8 +67,10 @@ typedef enum nnz_status {
   NNZ_ERR_NOT_FOUND = 7,        /* no tensor of that name */
   NNZ_ERR_INTERNAL = 8,         /* a bug in libnnz: please report it */
   NNZ_ERR_OUT_OF_MEMORY = 9,    /* an allocation failed */
-  NNZ_ERR_UNSAFE = 10           /* the file asks for something refused: a file name outside the
+  NNZ_ERR_UNSAFE = 10,          /* the file asks for something refused: a file name outside the
                                    output folder, a symlink on the way (docs/SECURITY.md) */
+  NNZ_ERR_BASE = 11             /* a delta file's base model is missing, or is not the one the file
+                                   was coded against (a tensor missing or differing) */
 } nnz_status;
 
 #define NNZ_ERROR_MESSAGE_SIZE 256
@@ -226,6 +228,43 @@ NNZ_API nnz_status nnz_restore(const nnz_reader* reader, const nnz_sink* sink, v
  * nothing of the model is left in `dir` (NNZ_ERR_UNSAFE for refused names and paths). */
 NNZ_API nnz_status nnz_restore_to_dir(const nnz_reader* reader, const char* dir, int force, int threads,
                                       nnz_error* error);
+
+/* Delta files (format 1.2).
+ * A file coded against a base model (`nncodec encode --base`) holds the differences of its tensors
+ * from the base's, and the fingerprint of every base tensor it refers to (name, dtype, shape and
+ * XXH64 of the bytes). Its delta tensors decode (nnz_decode_tensor, nnz_decode_all, nnz_restore)
+ * once the base is attached; before that they fail with NNZ_ERR_BASE. Tensors stored once for
+ * several names (deduplication inside one file) need no base. Attach the base before decoding
+ * starts, from one thread. */
+
+/* 1 if the file refers to a base model, else 0 (also for NULL). */
+NNZ_API int nnz_needs_base(const nnz_reader* reader);
+
+/* The name the base model had when the file was written (a hint, valid until nnz_close; "" if the
+ * file needs no base) and the number of base tensors the file refers to. */
+NNZ_API nnz_status nnz_base_info(const nnz_reader* reader, const char** name, size_t* tensor_count,
+                                 nnz_error* error);
+
+/* Attaches the base from another open reader (which may have its own base attached: a chain).
+ * Every base tensor the file refers to is decoded from `base` and checked against its fingerprint;
+ * the first one missing or different fails with NNZ_ERR_BASE naming it, and nothing is attached.
+ * The decoded base tensors are kept by `reader`: `base` may be closed after this call. */
+NNZ_API nnz_status nnz_attach_base(nnz_reader* reader, const nnz_reader* base, int threads, nnz_error* error);
+
+/* One base tensor in the caller's memory. */
+typedef struct nnz_base_tensor {
+  const char* name;      /* NUL-terminated UTF-8 */
+  int dtype;             /* an nnz_dtype code */
+  size_t rank;
+  const uint64_t* shape; /* rank extents (may be NULL when rank is 0) */
+  const void* data;      /* the element bytes, little-endian, C order */
+  size_t size;           /* bytes at data */
+} nnz_base_tensor;
+
+/* Attaches base tensors held in memory (borrowed: the bytes must stay valid and unchanged until
+ * nnz_close; the array itself and the names may go after the call). Checked as nnz_attach_base. */
+NNZ_API nnz_status nnz_attach_base_tensors(nnz_reader* reader, const nnz_base_tensor* tensors, size_t count,
+                                           nnz_error* error);
 
 /* XXH64 (seed 0) of a byte range: the checksum nnz-decode prints for each decoded tensor. */
 NNZ_API uint64_t nnz_xxh64(const void* data, size_t size);

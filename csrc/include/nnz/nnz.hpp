@@ -96,6 +96,20 @@ class Reader {
     nnz_error e;
     check(nnz_restore_to_dir(handle_.get(), dir.c_str(), force ? 1 : 0, threads, &e), e);
   }
+  // Delta files: whether the file needs a base model, its recorded name, and attaching one (see
+  // nnz_attach_base; `base` may be closed afterwards).
+  bool needs_base() const { return nnz_needs_base(handle_.get()) != 0; }
+  std::string base_name() const {
+    const char* name = "";
+    size_t count = 0;
+    nnz_error e;
+    check(nnz_base_info(handle_.get(), &name, &count, &e), e);
+    return name;
+  }
+  void attach_base(const Reader& base, int threads = 0) {
+    nnz_error e;
+    check(nnz_attach_base(handle_.get(), base.handle(), threads, &e), e);
+  }
   nnz_reader* handle() const { return handle_.get(); }
 
  private:

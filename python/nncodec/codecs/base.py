@@ -188,6 +188,16 @@ class Codec:
             return {}
         return {"error_bound": described[0], "max_error": described[1]} if self.lossy else {"max_error": 0.0}
 
+    def error_bound(self, settings: Settings) -> float | None:
+        """The absolute bound every weight keeps under ``settings`` (resolved for one tensor by
+        ``for_tensor``), if the codec has one. Coding against a base model then codes the
+        difference from the base with this codec, at a bound that leaves room for rounding."""
+        return None
+
+    def at_bound(self, bound: float) -> Settings:
+        """Settings that keep every weight within ``bound`` (codecs with ``error_bound``)."""
+        raise UnsupportedError(f"codec {self.id!r} has no error bound")
+
     def with_bounds(self, settings: Settings, bounds: Mapping[str, float]) -> Settings:
         """``settings`` with an error bound per tensor name (bounded codecs)."""
         raise UnsupportedError(f"codec {self.id!r} has no error bound to choose")

@@ -85,6 +85,12 @@ class Eb(Codec):
         return _core.encode_eb(element_bytes(array), dtype_name(array.dtype), settings.error, options.chunk_elems,
                                options.threads)
 
+    def error_bound(self, settings: EbSettings) -> float | None:
+        return settings.error
+
+    def at_bound(self, bound: float) -> EbSettings:
+        return EbSettings(error=bound)
+
     def with_bounds(self, settings: EbSettings, bounds: Mapping[str, float]) -> EbSettings:
         return EbSettings(error_by_tensor=dict(bounds))
 

@@ -1,0 +1,316 @@
+"""Delta coding against a base model (--base): round trips, the base check, deduplication, chains,
+the command line, and random bases with random perturbations (hypothesis)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import ml_dtypes
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from safetensors.numpy import load_file, save_file
+
+import nncodec
+from nncodec import BaseMismatchError, CorruptFileError, LimitExceededError
+from nncodec.cli import main
+from nncodec.delta import BaseModel, DeltaPlan
+from nncodec.limits import Limits
+from nncodec.model import TENSORS_ONLY, ModelDocument
+from nncodec.nnzfile import NnzFile, write_document
+from nncodec.codecs.coding import EncodeOptions
+
+
+def _base_and_tuned(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    base = {"embed": (rng.standard_normal((300, 64)) * 0.05).astype(np.float32),
+            "w": (rng.standard_normal((128, 96)) * 0.04).astype(np.float32),
+            "bias": rng.standard_normal(96).astype(np.float32),
+            "steps": np.arange(10, dtype=np.int64)}
+    tuned = {k: v.copy() for k, v in base.items()}
+    tuned["w"] += (rng.standard_normal(tuned["w"].shape) * 1e-4).astype(np.float32)
+    tuned["embed"][:20] += np.float32(1e-3)
+    tuned["head"] = tuned["embed"].copy()  # tied: stored once
+    return base, tuned
+
+
+@pytest.fixture
+def files(tmp_path):
+    base, tuned = _base_and_tuned()
+    save_file(base, tmp_path / "base.safetensors")
+    save_file(tuned, tmp_path / "tuned.safetensors")
+    out = nncodec.encode_file(tmp_path / "tuned.safetensors", tmp_path / "tuned.nnz", base=tmp_path / "base.safetensors")
+    return tmp_path, base, tuned, out
+
+
+def test_round_trip_is_exact_and_smaller(files):
+    tmp, base, tuned, out = files
+    alone = nncodec.encode_file(tmp / "tuned.safetensors", tmp / "alone.nnz")
+    assert out.stat().st_size * 1.3 < alone.stat().st_size
+    restored = nncodec.decode_file(out, tmp / "restored.safetensors", base=tmp / "base.safetensors")
+    assert restored.read_bytes() == (tmp / "tuned.safetensors").read_bytes()
+    with nncodec.load(out, base=base) as f:
+        codecs = {t.name: t.codec for t in f.tensors}
+        assert all(np.array_equal(f[k], v) for k, v in tuned.items())
+    assert codecs == {"embed": "delta", "w": "delta", "bias": "delta", "steps": "delta", "head": "delta"}
+    with NnzFile(out) as f:
+        sizes = {t.name: t.coded_bytes for t in f.tensors}
+        assert f.needs_base and f.base_name == "base.safetensors"
+        assert sorted(t[0] for t in f.base_tensors) == ["bias", "embed", "steps", "w"]
+    assert sizes["bias"] == sizes["steps"] == sizes["head"] == 0  # references only
+
+
+def _no_output(tmp):
+    return not (tmp / "restored.safetensors").exists() and not any(p.name.startswith(".nncodec") for p in tmp.iterdir())
+
+
+def test_missing_base_fails_before_writing(files):
+    tmp, _, _, out = files
+    with pytest.raises(BaseMismatchError, match="base.safetensors"):
+        nncodec.decode_file(out, tmp / "restored.safetensors")
+    assert _no_output(tmp)
+    with nncodec.load(out) as f:  # lists its tensors; tensors that need the base say so
+        assert len(f) == 5
+        with pytest.raises(BaseMismatchError, match="'w'.*not given"):
+            f["w"]
+
+
+def test_wrong_base_names_the_first_mismatching_tensor(files):
+    tmp, base, _, out = files
+    changed = {k: v.copy() for k, v in base.items()}
+    changed["w"][3, 4] = np.nextafter(changed["w"][3, 4], np.float32(1))  # one bit of one tensor
+    save_file(changed, tmp / "changed.safetensors")
+    with pytest.raises(BaseMismatchError, match="tensor 'w' differs"):
+        nncodec.decode_file(out, tmp / "restored.safetensors", base=tmp / "changed.safetensors")
+    assert _no_output(tmp)
+    other = dict(base)
+    del other["bias"]
+    save_file(other, tmp / "other.safetensors")
+    with pytest.raises(BaseMismatchError, match="no tensor 'bias'"):
+        nncodec.decode_file(out, tmp / "restored.safetensors", base=tmp / "other.safetensors")
+    reshaped = {**base, "w": base["w"].reshape(96, 128)}
+    save_file(reshaped, tmp / "reshaped.safetensors")
+    with pytest.raises(BaseMismatchError, match=r"tensor 'w' is float32 \[96, 128\]"):
+        nncodec.decode_file(out, tmp / "restored.safetensors", base=tmp / "reshaped.safetensors")
+    with pytest.raises(BaseMismatchError):
+        nncodec.load(out, base={k: v.astype(np.float64) for k, v in base.items()})
+    assert _no_output(tmp)
+
+
+def test_truncated_base_fails_before_writing(files):
+    tmp, _, _, out = files
+    data = (tmp / "base.safetensors").read_bytes()
+    (tmp / "cut.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(nncodec.NnzError, match="cut.safetensors"):
+        nncodec.decode_file(out, tmp / "restored.safetensors", base=tmp / "cut.safetensors")
+    base_nnz = nncodec.encode_file(tmp / "base.safetensors", tmp / "base.nnz")
+    (tmp / "cut.nnz").write_bytes(base_nnz.read_bytes()[:-100])
+    with pytest.raises(CorruptFileError, match="cut.nnz"):
+        nncodec.decode_file(out, tmp / "restored.safetensors", base=tmp / "cut.nnz")
+    assert _no_output(tmp)
+
+
+def test_base_given_as_nnz_and_as_folder(files):
+    tmp, _, tuned, out = files
+    base_nnz = nncodec.encode_file(tmp / "base.safetensors", tmp / "base.nnz")
+    restored = nncodec.decode_file(out, tmp / "restored.safetensors", base=base_nnz)
+    assert restored.read_bytes() == (tmp / "tuned.safetensors").read_bytes()
+    folder = tmp / "folder"
+    folder.mkdir()
+    shutil.copy(tmp / "tuned.safetensors", folder / "model.safetensors")
+    (folder / "config.json").write_text("{}")
+    base_folder = tmp / "base_folder"
+    base_folder.mkdir()
+    shutil.copy(tmp / "base.safetensors", base_folder / "model.safetensors")
+    coded = nncodec.encode_file(folder, tmp / "folder.nnz", base=base_folder)
+    with NnzFile(coded) as f:
+        assert f.needs_base and {t.codec for t in f.tensors} == {"delta"}
+    back = nncodec.decode_file(coded, tmp / "back", base=base_folder)
+    assert (back / "model.safetensors").read_bytes() == (folder / "model.safetensors").read_bytes()
+
+
+def test_dedup_inside_one_container_needs_no_base(tmp_path):
+    _, tuned = _base_and_tuned()
+    save_file(tuned, tmp_path / "m.safetensors")
+    out = nncodec.encode_file(tmp_path / "m.safetensors")
+    with NnzFile(out) as f:
+        by_name = {t.name: t for t in f.tensors}
+        assert not f.needs_base
+        assert by_name["head"].codec == "delta" and by_name["head"].coded_bytes == 0
+        assert by_name["embed"].codec == "lossless"
+        assert np.array_equal(f["head"], tuned["embed"])
+    back = nncodec.decode_file(out, tmp_path / "back.safetensors")
+    assert back.read_bytes() == (tmp_path / "m.safetensors").read_bytes()
+
+
+def _series(tmp, n=3):
+    base, _ = _base_and_tuned()
+    save_file(base, tmp / "ckpt_0.safetensors")
+    rng = np.random.default_rng(1)
+    state, previous = base, tmp / "ckpt_0.safetensors"
+    for k in range(1, n + 1):
+        state = {name: (v + (rng.standard_normal(v.shape) * 1e-4).astype(v.dtype)) if v.dtype == np.float32 else v
+                 for name, v in state.items()}
+        save_file(state, tmp / f"ckpt_{k}.safetensors")
+        nncodec.encode_file(tmp / f"ckpt_{k}.safetensors", tmp / f"ckpt_{k}.nnz", base=previous)
+        previous = tmp / f"ckpt_{k}.nnz"
+    return state
+
+
+def test_checkpoint_chain_resolves_by_recorded_names(tmp_path):
+    last = _series(tmp_path)
+    back = nncodec.decode_file(tmp_path / "ckpt_3.nnz", tmp_path / "back.safetensors", base=tmp_path / "ckpt_2.nnz")
+    assert back.read_bytes() == (tmp_path / "ckpt_3.safetensors").read_bytes()
+    assert all(np.array_equal(a, last[k]) for k, a in load_file(back).items())
+    with pytest.raises(LimitExceededError, match="max_base_depth"):
+        nncodec.load(tmp_path / "ckpt_3.nnz", base=tmp_path / "ckpt_2.nnz", limits=Limits(max_base_depth=1))
+    os.remove(tmp_path / "ckpt_0.safetensors")  # the end of the chain is missing
+    with pytest.raises(BaseMismatchError, match="ckpt_0.safetensors"):
+        nncodec.decode_file(tmp_path / "ckpt_3.nnz", tmp_path / "x.safetensors", base=tmp_path / "ckpt_2.nnz")
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_base_chain_cycle_is_refused(tmp_path):
+    base, tuned = _base_and_tuned()
+    save_file(base, tmp_path / "m0.safetensors")
+    save_file(tuned, tmp_path / "m1.safetensors")
+    nncodec.encode_file(tmp_path / "m0.safetensors", tmp_path / "B.nnz")
+    nncodec.encode_file(tmp_path / "m1.safetensors", tmp_path / "A.nnz", base=tmp_path / "B.nnz")  # A records B.nnz
+    nncodec.encode_file(tmp_path / "m0.safetensors", tmp_path / "B2.nnz", base=tmp_path / "A.nnz")  # records A.nnz
+    os.replace(tmp_path / "B2.nnz", tmp_path / "B.nnz")  # A -> B -> A
+    with pytest.raises(BaseMismatchError, match="cycle"):
+        nncodec.load(tmp_path / "A.nnz", base=tmp_path / "B.nnz")
+
+
+def test_cli_base(files, capsys):
+    tmp, _, _, _ = files
+    assert main(["encode", str(tmp / "tuned.safetensors"), "-o", str(tmp / "cli.nnz"), "--base",
+                 str(tmp / "base.safetensors"), "-q"]) == 0
+    assert main(["info", str(tmp / "cli.nnz")]) == 0
+    assert "coded against 'base.safetensors'" in capsys.readouterr().out
+    assert main(["decode", str(tmp / "cli.nnz"), "-o", str(tmp / "restored.safetensors"), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "--base" in err and len(err.strip().splitlines()) == 1 and _no_output(tmp)
+    assert main(["decode", str(tmp / "cli.nnz"), "-o", str(tmp / "restored.safetensors"), "-q", "--base",
+                 str(tmp / "base.safetensors")]) == 0
+    assert (tmp / "restored.safetensors").read_bytes() == (tmp / "tuned.safetensors").read_bytes()
+
+
+# Random bases and perturbations: decode(encode(x, base), base) == x bit for bit.
+
+DTYPES = ("float32", "float16", "bfloat16", "float64", "int8", "uint8", "int16", "int32", "uint32", "int64",
+          "uint64", "bool")
+PERTURBATIONS = ("none", "few_bits", "small_noise", "sign_flips", "nan_inf", "all_changed")
+
+
+def _numpy(name: str) -> np.dtype:
+    return np.dtype(ml_dtypes.bfloat16) if name == "bfloat16" else np.dtype(name)
+
+
+def _random_tensor(rng, dtype: np.dtype, n: int) -> np.ndarray:
+    if dtype.kind == "f" or dtype == np.dtype(ml_dtypes.bfloat16):
+        return (rng.standard_normal(n) * 10.0 ** rng.integers(-4, 2)).astype(dtype)
+    if dtype == np.bool_:
+        return rng.integers(0, 2, n).astype(np.bool_)
+    return rng.integers(0, 256, n * dtype.itemsize, dtype=np.uint8).view(dtype)
+
+
+def _perturbed(rng, base: np.ndarray, how: str) -> np.ndarray:
+    bits = base.copy().view(np.dtype(f"u{base.dtype.itemsize}"))
+    n = bits.size
+    pick = rng.integers(0, max(n, 1), max(1, n // 50)) if n else np.zeros(0, np.int64)
+    if how == "few_bits":
+        bits[pick] ^= (1 << rng.integers(0, 8 * base.dtype.itemsize, pick.size)).astype(bits.dtype)
+    elif how == "small_noise":
+        bits += rng.integers(-3, 4, n).astype(bits.dtype)
+    elif how == "sign_flips":
+        bits[pick] ^= np.array(1 << (8 * base.dtype.itemsize - 1), dtype=np.uint64).astype(bits.dtype)
+    elif how == "nan_inf" and base.dtype.kind != "b":
+        specials = np.array([np.nan, np.inf, -np.inf], dtype=np.float64)
+        if base.dtype.kind in "iu":
+            bits[pick] = np.iinfo(bits.dtype).max
+        else:
+            out = bits.view(base.dtype)
+            out[pick] = specials[rng.integers(0, 3, pick.size)].astype(base.dtype)
+    elif how == "all_changed":
+        bits[:] = rng.integers(0, 256, n * base.dtype.itemsize, dtype=np.uint8).view(bits.dtype)
+    out = bits.view(base.dtype)
+    return out.astype(np.bool_) if base.dtype == np.bool_ else out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(dtype=st.sampled_from(DTYPES), how=st.sampled_from(PERTURBATIONS), n=st.integers(0, 3000),
+       chunk=st.sampled_from([64, 1000, 1 << 18]), seed=st.integers(0, 2**32 - 1))
+def test_random_base_and_perturbation_round_trip(tmp_path, dtype, how, n, chunk, seed):
+    rng = np.random.default_rng(seed)
+    base = _random_tensor(rng, _numpy(dtype), n)
+    x = _perturbed(rng, base, how)
+    path = tmp_path / f"{dtype}_{how}_{n}_{seed}.nnz"
+    write_document(path, ModelDocument(TENSORS_ONLY, {"t": x}), EncodeOptions(chunk_elems=chunk),
+                   delta=DeltaPlan(BaseModel("base", {"t": base})))
+    with NnzFile(path, base={"t": base}) as f:
+        got = f["t"]
+        assert f.tensors[0].codec == "delta" or x.size < 64 or how in ("all_changed", "few_bits", "nan_inf")
+    assert got.dtype == x.dtype and np.array_equal(got.view(np.uint8), x.view(np.uint8))
+
+
+@pytest.mark.parametrize("dtype, error", [(np.float32, 1e-4), (ml_dtypes.bfloat16, 2e-3), (np.float16, 5e-4)])
+def test_lossy_codec_with_a_base_bounds_the_error_against_the_model(tmp_path, dtype, error):
+    rng = np.random.default_rng(3)
+    b = (rng.standard_normal((256, 256)) * 0.04).astype(np.float32)
+    x = b + (rng.standard_normal(b.shape) * 2e-4).astype(np.float32)
+    base, tuned = {"w": b.astype(dtype), "bias": b[0].astype(dtype)}, {"w": x.astype(dtype), "bias": x[0].astype(dtype)}
+    save_file(base, tmp_path / "b.safetensors")
+    save_file(tuned, tmp_path / "t.safetensors")
+    alone = nncodec.encode_file(tmp_path / "t.safetensors", tmp_path / "a.nnz", codec="eb", params={"error": error})
+    coded = nncodec.encode_file(tmp_path / "t.safetensors", tmp_path / "d.nnz", codec="eb", params={"error": error},
+                                base=tmp_path / "b.safetensors")
+    assert coded.stat().st_size * 2 < alone.stat().st_size
+    with nncodec.load(coded, base=base) as f:
+        w = f["w"].astype(np.float64)
+        assert np.abs(w - tuned["w"].astype(np.float64)).max() <= error
+        assert np.array_equal(f["bias"].view(np.uint8), tuned["bias"].view(np.uint8))  # protected: exact
+        info = {t.name: t for t in f.tensors}
+        assert info["w"].codec == "delta" and nncodec.codecs.describe("delta", info["w"].params)["error_bound"] == error
+
+
+def test_framework_loaders_take_the_base(files):
+    """load_state_dict, safe_open and the ONNX loader decode a delta file given its base, equal
+    to the fine-tune's own loaders; without the base they refuse it."""
+    import onnx
+    import torch
+    from onnx import helper, numpy_helper
+    from safetensors.torch import load_file as torch_load_file
+
+    import nncodec.onnx
+    import nncodec.torch
+
+    tmp, base, tuned, out = files
+    expected = torch_load_file(tmp / "tuned.safetensors")
+    state = nncodec.torch.load_state_dict(out, base=tmp / "base.safetensors")
+    assert state.keys() == expected.keys() and all(torch.equal(state[k], expected[k]) for k in expected)
+    with nncodec.safe_open(out, "np", base=base) as f:
+        assert sorted(f.keys()) == sorted(tuned) and all(np.array_equal(f.get_tensor(k), tuned[k]) for k in tuned)
+    with pytest.raises(BaseMismatchError, match="base.safetensors"):
+        nncodec.torch.load_state_dict(out)
+
+    def graph(weights):
+        w = numpy_helper.from_array(weights["w"], "w")
+        node = helper.make_node("MatMul", ["x", "w"], ["y"])
+        g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 128])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 96])], [w])
+        return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+    onnx.save(graph(base), tmp / "base.onnx")
+    onnx.save(graph(tuned), tmp / "tuned.onnx")
+    delta = nncodec.encode_file(tmp / "tuned.onnx", tmp / "tuned_onnx.nnz", base=tmp / "base.onnx")
+    x = np.random.default_rng(1).standard_normal((1, 128)).astype(np.float32)
+    session = nncodec.onnx.inference_session(delta, base=tmp / "base.onnx")
+    import onnxruntime
+
+    original = onnxruntime.InferenceSession(str(tmp / "tuned.onnx"))
+    assert np.array_equal(session.run(None, {"x": x})[0], original.run(None, {"x": x})[0])
+    assert nncodec.onnx.load_model(delta, base=tmp / "base.onnx").SerializeToString() == \
+        (tmp / "tuned.onnx").read_bytes()
