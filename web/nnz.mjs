@@ -16,7 +16,7 @@
 
 export const STATUS = Object.freeze({
   OK: 0, CORRUPT: 1, CHECKSUM: 2, UNSUPPORTED: 3, LIMIT: 4, INVALID_ARGUMENT: 5, IO: 6, NOT_FOUND: 7,
-  INTERNAL: 8, OUT_OF_MEMORY: 9, UNSAFE: 10,
+  INTERNAL: 8, OUT_OF_MEMORY: 9, UNSAFE: 10, BASE: 11,
 });
 
 export class NnzError extends Error {

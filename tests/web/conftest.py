@@ -62,7 +62,7 @@ def python_tensors(path: Path) -> dict[str, dict]:
 
 @dataclass
 class Restorable:
-    """A .nnz file of format 1.1 and the model files it must restore to."""
+    """A .nnz file the current encoder wrote and the model files it must restore to."""
 
     nnz: Path
     decoded: dict[str, str]                                 # name -> sha256 of what `nncodec decode` writes

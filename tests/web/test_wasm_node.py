@@ -1,11 +1,12 @@
 """The WebAssembly decoder (web/nnz.mjs + nnz.wasm) in Node.js against the Python decoder: the
 same tensor bytes for every committed golden file, the model files restored byte for byte from
-freshly encoded files of format 1.1, and every failure an NnzError with the library's code."""
+freshly encoded files (format 1.1 and later), and every failure an NnzError with the library's code."""
 
 from __future__ import annotations
 
 import json
 import re
+import struct
 from pathlib import Path
 
 import pytest
@@ -109,7 +110,8 @@ def test_golden_files_of_format_1_0_cannot_be_restored_by_the_core(golden_report
                                   "all-dtypes", "large", "example"])
 def test_lossless_files_restore_byte_for_byte_to_the_original_model_files(restore_report, restorable, case):
     result = restore_report[case]
-    assert result["formatVersion"] == "1.1"
+    major, minor = struct.unpack_from("<HH", restorable[case].nnz.read_bytes(), 8)  # as the encoder wrote it
+    assert result["formatVersion"] == f"{major}.{minor}" and (major, minor) >= (1, 1)
     files = result["restore"]["files"]
     got = {f["name"]: f["sha256"] for f in files}
     assert got == restorable[case].originals == restorable[case].decoded
@@ -173,3 +175,18 @@ def test_hostile_inputs_give_errors_never_traps_and_only_safe_names(wasm):
         for f in result.get("restore", {}).get("files", []):
             check_member_name(f["name"])
 
+
+
+def test_files_coded_against_a_base_list_their_tensors_and_refuse_the_delta_ones_with_base():
+    """The module takes no base: a delta file's listing is the Python decoder's, and its delta
+    tensors and its restore throw BASE."""
+    path = GOLDEN / "v1.2" / "delta" / "tuned.nnz"
+    with nncodec.load(path) as f:
+        listing = {t.name: {"dtype": t.dtype, "shape": list(t.shape), "codec": t.codec, "codedBytes": t.coded_bytes}
+                   for t in f.tensors}
+    (result,) = node_report([path])["files"]
+    assert result["formatVersion"] == "1.2"
+    assert {t["name"]: {k: t[k] for k in ("dtype", "shape", "codec", "codedBytes")} for t in result["tensors"]} == listing
+    delta = [t for t in result["tensors"] if t["codec"] == "delta"]
+    assert delta and all(t["decoded"]["error"]["code"] == STATUS["BASE"] for t in delta)
+    assert result["restore"]["error"]["code"] == STATUS["BASE"]
