@@ -160,6 +160,17 @@ def save_cnn(state: dict, path: Path) -> Path:
     return path
 
 
+def fine_tune_cases(case: str, tuned: dict, bases: dict, change: float, save) -> list[dict]:
+    """The fine-tune in float32 and cast to bfloat16, each against the base of its dtype;
+    ``save(state, dtype)`` writes one and gives its path."""
+    cases = []
+    for dtype, cast in (("float32", None), ("bfloat16", torch.bfloat16)):
+        path = save(tuned if cast is None else dm.as_dtype(tuned, cast), dtype)
+        cases.append({"case": case, "dtype": dtype, "kind": "fine-tune", "model": str(path), "base": str(bases[dtype]),
+                      "mean_rel_change": change})
+    return cases
+
+
 def minilm_cases(corpus: Path, work: Path) -> list[dict]:
     from safetensors.torch import load_file
 
@@ -173,11 +184,8 @@ def minilm_cases(corpus: Path, work: Path) -> list[dict]:
         states = dm.train_minilm(corpus, lr, steps, checkpoints or 0)
         final = states[-1]
         change = dm.mean_relative_change(base_f32, final)
-        for dtype, cast in (("float32", None), ("bfloat16", torch.bfloat16)):
-            st = final if cast is None else dm.as_dtype(final, cast)
-            path = save_minilm(st, work / f"minilm_lr{lr:g}_{steps}_{dtype}.safetensors")
-            cases.append({"case": f"MiniLM fine-tune, lr {lr:g}, {steps} steps", "dtype": dtype, "kind": "fine-tune",
-                          "model": str(path), "base": str(bases[dtype]), "mean_rel_change": change})
+        cases += fine_tune_cases(f"MiniLM fine-tune, lr {lr:g}, {steps} steps", final, bases, change,
+                                 lambda st, dtype: save_minilm(st, work / f"minilm_lr{lr:g}_{steps}_{dtype}.safetensors"))
         if checkpoints:
             cases += series_cases(states, bases["float32"], work, lr, steps)
     copy = work / "minilm_copy.safetensors"
@@ -211,11 +219,8 @@ def cnn_cases(work: Path) -> list[dict]:
         print(f"CNN: {steps} steps at lr {lr}", flush=True)
         tuned = dm.train_cnn(base, flipped=True, lr=lr, steps=steps, seed=1)
         change = dm.mean_relative_change(base, tuned)
-        for dtype, cast in (("float32", None), ("bfloat16", torch.bfloat16)):
-            st = tuned if cast is None else dm.as_dtype(tuned, cast)
-            path = save_cnn(st, work / f"cnn_lr{lr:g}_{steps}_{dtype}.pt")
-            cases.append({"case": f"CNN fine-tune, lr {lr:g}, {steps} steps", "dtype": dtype, "kind": "fine-tune",
-                          "model": str(path), "base": str(bases[dtype]), "mean_rel_change": change})
+        cases += fine_tune_cases(f"CNN fine-tune, lr {lr:g}, {steps} steps", tuned, bases, change,
+                                 lambda st, dtype: save_cnn(st, work / f"cnn_lr{lr:g}_{steps}_{dtype}.pt"))
     return cases
 
 
@@ -275,6 +280,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="bench/results", help="folder for bench_delta.{md,json,png}")
     p.add_argument("--zstd-level", type=int, default=19)
     p.add_argument("--corpus", default=None, help="corpus folder (default: bench/corpus.py's)")
+    p.add_argument("--cases", nargs="*", default=None,
+                   help="measure only the cases whose name contains one of these (all are still trained)")
     args = p.parse_args(argv)
     import corpus as corpus_module
 
@@ -286,6 +293,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_delta_") as tmp:
         work = Path(tmp)
         cases = cnn_cases(work) + minilm_cases(corpus, work)
+        if args.cases:  # a checkpoint of a series stays: it is the next one's base
+            cases = [c for c in cases if c["kind"] == "series" or any(s in c["case"] for s in args.cases)]
         rows = []
         for case in cases:
             rows.append(measure(case, work, args.zstd_level))

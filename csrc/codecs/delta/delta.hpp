@@ -12,7 +12,9 @@
 // as tokens (value_token below) in token planes split by a context the decoder computes from the
 // base element (its exponent field, or the bit length of an integer), then the tokens' raw bits.
 #pragma once
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "codecs/codec.hpp"
@@ -78,6 +80,14 @@ inline int delta_raw_len(uint32_t t) { return t < kDeltaLiteralTokens ? 0 : stat
 inline uint64_t delta_token_high(uint32_t t) { return t < kDeltaLiteralTokens ? t : (4u | (t & 3u)); }
 // Tokens a W-bit element can have: those whose value fits in W bits.
 inline uint32_t delta_token_count(int width) { return width <= 4 ? (1u << width) : 16u + 4u * static_cast<uint32_t>(width - 4); }
+
+// Element i of a W-bit tensor's bytes, unaligned.
+template <typename U>
+inline U load_elem(const uint8_t* p, size_t i) {
+  U v;
+  std::memcpy(&v, p + i * sizeof(U), sizeof(U));
+  return v;
+}
 
 // The context key of a base element: floats its exponent field, integers the bit length of
 // (zigzagged, if signed) value.

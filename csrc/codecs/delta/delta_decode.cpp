@@ -33,13 +33,6 @@ struct TrimScratch {
   }
 };
 
-template <typename U>
-inline U load_elem(const uint8_t* p, size_t i) {
-  U v;
-  std::memcpy(&v, p + i * sizeof(U), sizeof(U));
-  return v;
-}
-
 struct KeyRule {
   bool is_float, is_signed;
   int mantissa_bits;

@@ -15,13 +15,6 @@
 namespace nnz {
 namespace {
 
-template <typename U>
-inline U load_elem(const uint8_t* p, size_t i) {
-  U v;
-  std::memcpy(&v, p + i * sizeof(U), sizeof(U));
-  return v;
-}
-
 struct ChunkTokens {
   std::vector<uint8_t> tokens;
   std::vector<uint32_t> keys;
