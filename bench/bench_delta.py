@@ -293,8 +293,10 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_delta_") as tmp:
         work = Path(tmp)
         cases = cnn_cases(work) + minilm_cases(corpus, work)
-        if args.cases:  # a checkpoint of a series stays: it is the next one's base
-            cases = [c for c in cases if c["kind"] == "series" or any(s in c["case"] for s in args.cases)]
+        if args.cases:
+            chosen = [c for c in cases if any(s in c["case"] for s in args.cases)]
+            series = any(c["kind"] == "series" for c in chosen)  # all of it: each checkpoint is the next one's base
+            cases = [c for c in cases if c in chosen or (series and c["kind"] == "series")]
         rows = []
         for case in cases:
             rows.append(measure(case, work, args.zstd_level))
