@@ -14,7 +14,7 @@ Cases:
 - with ``--corpus``: the public corpus files (bench/corpus.py fetches them).
 
 Per case and thread count: encode and decode (restore) wall time and GB/s of the source bytes,
-each in a child process whose peak resident memory (``ru_maxrss``) is compared with 2 x the
+each in a child process whose peak resident memory (its VmHWM) is compared with 2 x the
 largest tensor + 256 MiB; the restored files are compared with the originals byte for byte.
 Beside them: ``safetensors.torch.load_file`` of every shard (seconds), and ZipNN (byte mode, the
 file's dtype) compressing and decompressing each weight file in memory (ratio, seconds).
@@ -27,6 +27,7 @@ import filecmp
 import json
 import os
 import platform
+import resource
 import shutil
 import struct
 import subprocess
@@ -38,15 +39,14 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peak_memory import child_command, peak_bytes  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 GiB, MiB = 1 << 30, 1 << 20
 HIDDEN, INTERMEDIATE, VOCAB = 4096, 11008, 32000
 SHARD_BYTES = 2 * GiB
 
-# A child process running nncodec's command line that records its own peak resident memory.
-_CHILD = ("import atexit, resource, runpy, sys; peak = sys.argv[1]; "
-          "atexit.register(lambda: open(peak, 'w').write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))); "
-          "sys.argv = ['nncodec', *sys.argv[2:]]; runpy.run_module('nncodec', run_name='__main__')")
 
 
 @dataclass
@@ -160,13 +160,17 @@ def corpus_cases() -> list[Case]:
     return cases
 
 
-def run_child(args: list[str]) -> tuple[float, int]:
-    """(seconds, peak resident bytes) of ``python -m nncodec ARGS`` in a child process."""
+def run_child(args: list[str]) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, peak resident bytes) of ``python -m nncodec ARGS`` in a child."""
     with tempfile.TemporaryDirectory() as tmp:
         peak = Path(tmp) / "peak"
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", _CHILD, str(peak), *args], check=True)
-        return time.perf_counter() - start, int(peak.read_text()) * 1024
+        subprocess.run(child_command(peak, args), check=True)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        return wall, cpu, peak_bytes(peak)
 
 
 def same_files(case: Case, restored: Path) -> bool:
@@ -178,10 +182,11 @@ def measure(case: Case, work: Path, threads: int) -> dict:
     nnz = work / f"{case.name}.nnz"
     out = work / f"{case.name}-restored"
     shutil.rmtree(out, ignore_errors=True)
-    encode_s, encode_rss = run_child(["encode", str(case.source), "-o", str(nnz), "-f", "-q", "--threads", str(threads)])
+    encode_s, encode_cpu, encode_rss = run_child(["encode", str(case.source), "-o", str(nnz), "-f", "-q", "--threads", str(threads)])
     target = out if case.source.is_dir() else out / case.source.name
-    decode_s, decode_rss = run_child(["decode", str(nnz), "-o", str(target), "-q", "--threads", str(threads)])
-    result = {"encode_s": encode_s, "decode_s": decode_s, "encode_rss": encode_rss, "decode_rss": decode_rss,
+    decode_s, decode_cpu, decode_rss = run_child(["decode", str(nnz), "-o", str(target), "-q", "--threads", str(threads)])
+    result = {"encode_s": encode_s, "decode_s": decode_s, "encode_cpu_s": encode_cpu, "decode_cpu_s": decode_cpu,
+              "encode_rss": encode_rss, "decode_rss": decode_rss,
               "nnz_bytes": nnz.stat().st_size, "identical": same_files(case, out)}
     shutil.rmtree(out, ignore_errors=True)
     return result
@@ -217,22 +222,39 @@ def peers(case: Case) -> dict:
             "zipnn_decompress_s": decompress_s}
 
 
-def report(cases: list[Case], thread_counts: list[int]) -> None:
+def disk_write_speed(folder: Path, size: int = GiB) -> float:
+    """Bytes per second of writing ``size`` bytes into ``folder`` and fsyncing them (what decode
+    and encode end with), for reading the wall times against."""
+    path = folder / "disk-speed.tmp"
+    block = os.urandom(16 * MiB)
+    start = time.perf_counter()
+    with open(path, "wb") as f:
+        for _ in range(size // len(block)):
+            f.write(block)
+        f.flush()
+        os.fsync(f.fileno())
+    seconds = time.perf_counter() - start
+    path.unlink()
+    return size / seconds
+
+
+def report(cases: list[Case], thread_counts: list[int], disk: float) -> None:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     print(f"machine: {cpu}, {os.cpu_count()} CPUs, {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / GiB:.0f} GiB; "
-          f"command: python bench/bench_scale.py {' '.join(sys.argv[1:])}")
+          f"command: python bench/bench_scale.py {' '.join(sys.argv[1:])}; its disk writes {disk / 1e9:.2f} GB/s "
+          "(1 GiB, fsync)")
     print()
-    print("| case | size | largest tensor | threads | ratio | encode GB/s | decode GB/s | encode peak RSS | "
-          "decode peak RSS | bound (2 x largest + 256 MiB) | identical |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("| case | size | largest tensor | threads | ratio | encode GB/s | decode GB/s | encode / decode CPU s | "
+          "encode peak RSS | decode peak RSS | bound (2 x largest + 256 MiB) | identical |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for c in cases:
         bound = 2 * c.largest_tensor + 256 * MiB
         for t in thread_counts:
             r = c.runs[t]
             print(f"| {c.name} | {c.total / GiB:.2f} GiB | {c.largest_tensor / MiB:.0f} MiB | {t} | "
                   f"{c.total / r['nnz_bytes']:.3f}x | {c.total / r['encode_s'] / 1e9:.2f} | {c.total / r['decode_s'] / 1e9:.2f} | "
-                  f"{r['encode_rss'] / MiB:.0f} MiB | {r['decode_rss'] / MiB:.0f} MiB | {bound / MiB:.0f} MiB | "
+                  f"{r['encode_cpu_s']:.0f} / {r['decode_cpu_s']:.0f} | {r['encode_rss'] / MiB:.0f} MiB | {r['decode_rss'] / MiB:.0f} MiB | {bound / MiB:.0f} MiB | "
                   f"{'yes' if r['identical'] else 'NO'} |")
     print()
     print("| case | nncodec 2-thread speed-up (encode / decode) | safetensors load | ZipNN ratio | "
@@ -269,7 +291,7 @@ def main() -> None:
             c.runs["peers"] = peers(c)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report(cases, args.threads)
+    report(cases, args.threads, disk_write_speed(args.cache))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ memory it makes nncodec hold, under the address-space limit the tests use.
     .venv-test/bin/python bench/hostile_inputs.py [--limit-mb 1536] [--markdown]
 
 Each input runs through the command line (``python -m nncodec ...``) in a child process; the
-table gives its exit status, wall time, peak resident memory (``ru_maxrss`` of the child) and the
+table gives its exit status, wall time, peak resident memory (the child's VmHWM) and the
 first words of its error line.
 """
 
@@ -25,11 +25,10 @@ HOSTILE = ROOT / "tests" / "hostile"
 sys.path.insert(0, str(HOSTILE))
 from decoys import make_decoys  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from peak_memory import child_command, peak_bytes  # noqa: E402
 
-# The command line in a child that records its own peak resident memory when it exits.
-_CHILD = ("import atexit, resource, runpy, sys; peak = sys.argv[1]; "
-          "atexit.register(lambda: open(peak, 'w').write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))); "
-          "sys.argv = ['nncodec', *sys.argv[2:]]; runpy.run_module('nncodec', run_name='__main__')")
+
 
 
 def run(case: dict, limit: int) -> tuple[int, float, float, str]:
@@ -46,10 +45,11 @@ def run(case: dict, limit: int) -> tuple[int, float, float, str]:
 
         peak_file = Path(tmp) / "peak"
         start = time.perf_counter()
-        result = subprocess.run([sys.executable, "-c", _CHILD, str(peak_file), *args], cwd=work, capture_output=True,
-                                text=True, preexec_fn=limit_memory)
+        result = subprocess.run(child_command(peak_file, args), cwd=work, capture_output=True, text=True,
+                                preexec_fn=limit_memory)
         seconds = time.perf_counter() - start
-        peak = int(peak_file.read_text()) / 1024 if peak_file.exists() else float("nan")
+        peak_b = peak_bytes(peak_file)
+        peak = peak_b / 2**20 if peak_b is not None else float("nan")
         message = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "ok"
         message = message.replace(str(work) + "/", "")
     return result.returncode, seconds, peak, message

@@ -8,7 +8,7 @@ import os
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -323,9 +323,10 @@ def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, so
     with ThreadPoolExecutor(options.threads) as pool:
         for name, array in doc.tensors.items():
             ref = plan.reference(name, array)
-            if array.size >= LARGE_TENSOR_ELEMS:  # chunk-parallel, after what is queued
-                write_pending(0)
+            if array.size >= LARGE_TENSOR_ELEMS:  # chunk-parallel once what is queued is coded
+                wait([future for _, _, future in pending])
                 pending.append((name, ref, pool.submit(_encode_one, name, array, options, ref)))
+                write_pending(1)  # the coded ones are written while this one is coded
             else:
                 pending.append((name, ref, pool.submit(_encode_one, name, array, single, ref)))
             write_pending(2 * options.threads)
