@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "codecs/chunk_table.hpp"
 #include "codecs/lossless/lossless.hpp"
@@ -145,35 +146,56 @@ double estimated_plane_bits(const uint32_t* hist, uint64_t n) {
   return std::min(8.0 * static_cast<double>(n), bits / 0.97 + kTableBits);
 }
 
+// Estimates of fine blocks b0 .. b0+3: each block's byte planes (fine[b * nbytes + j]) and the
+// four merged (coarse[j]).
 template <typename U>
-bool finer_chunks_pay(const uint8_t* src, uint64_t count, uint32_t fine, bool is_float, bool is_signed) {
+void estimate_block_group(const uint8_t* src, uint64_t count, uint32_t fine, size_t b0, size_t blocks, bool is_float,
+                          bool is_signed, double* fine_est, double* coarse_est) {
   constexpr int nbytes = sizeof(U);
-  const size_t blocks = static_cast<size_t>(ceil_div(count, fine));
+  const size_t group = std::min(blocks, b0 + 4) - b0;
   // Even and odd elements count into two copies (merged below): neighbours share exponent bytes,
   // and increments of one counter in a row would wait on each other.
   const size_t block_size = static_cast<size_t>(nbytes) * 256;
-  std::vector<uint32_t> hist(2 * blocks * block_size, 0);
-  for (uint64_t i = 0; i < count; ++i) {
+  std::vector<uint32_t> hist(2 * group * block_size, 0);
+  const uint64_t first = static_cast<uint64_t>(b0) * fine, end = std::min<uint64_t>(count, first + group * fine);
+  for (uint64_t i = first; i < end; ++i) {
     const U x = load_element<U>(src, static_cast<size_t>(i));
-    uint32_t* h = hist.data() + (2 * static_cast<size_t>(i / fine) + (i & 1)) * block_size;
+    uint32_t* h = hist.data() + (2 * static_cast<size_t>((i - first) / fine) + (i & 1)) * block_size;
     for (int j = 0; j < nbytes; ++j) h[j * 256 + plane_byte(x, j, is_float, is_signed)]++;
   }
-  for (size_t b = 0; b < blocks; ++b)
+  for (size_t b = 0; b < group; ++b)
     for (size_t k = 0; k < block_size; ++k) hist[2 * b * block_size + k] += hist[(2 * b + 1) * block_size + k];
+  uint32_t merged[256];
+  for (int j = 0; j < nbytes; ++j) {
+    std::fill(merged, merged + 256, 0);
+    uint64_t merged_n = 0;
+    for (size_t b = 0; b < group; ++b) {
+      const uint32_t* h = hist.data() + 2 * b * block_size + static_cast<size_t>(j) * 256;
+      const uint64_t n = std::min<uint64_t>(fine, count - (b0 + b) * fine);
+      fine_est[(b0 + b) * nbytes + static_cast<size_t>(j)] = estimated_plane_bits(h, n);
+      for (int k = 0; k < 256; ++k) merged[k] += h[k];
+      merged_n += n;
+    }
+    coarse_est[j] = estimated_plane_bits(merged, merged_n);
+  }
+}
+
+// Whether chunks of `fine` elements code smaller than chunks four times larger. The estimates
+// are made in parallel and summed in one fixed order: the answer never depends on the threads.
+template <typename U>
+bool finer_chunks_pay(const uint8_t* src, uint64_t count, uint32_t fine, bool is_float, bool is_signed, int threads) {
+  constexpr int nbytes = sizeof(U);
+  const size_t blocks = static_cast<size_t>(ceil_div(count, fine)), groups = (blocks + 3) / 4;
+  std::vector<double> fine_est(blocks * nbytes), coarse_est(groups * nbytes);
+  parallel_for(groups, threads, [&](size_t g) {
+    estimate_block_group<U>(src, count, fine, 4 * g, blocks, is_float, is_signed, fine_est.data(),
+                            coarse_est.data() + g * nbytes);
+  });
   double fine_bits = 0, coarse_bits = 0;
-  std::vector<uint32_t> merged(256);
-  for (size_t b0 = 0; b0 < blocks; b0 += 4) {
+  for (size_t g = 0; g < groups; ++g) {
     for (int j = 0; j < nbytes; ++j) {
-      std::fill(merged.begin(), merged.end(), 0);
-      uint64_t merged_n = 0;
-      for (size_t b = b0; b < std::min(blocks, b0 + 4); ++b) {
-        const uint32_t* h = hist.data() + 2 * b * block_size + static_cast<size_t>(j) * 256;
-        const uint64_t n = std::min<uint64_t>(fine, count - b * fine);
-        fine_bits += estimated_plane_bits(h, n);
-        for (int s = 0; s < 256; ++s) merged[s] += h[s];
-        merged_n += n;
-      }
-      coarse_bits += estimated_plane_bits(merged.data(), merged_n);
+      for (size_t b = 4 * g; b < std::min(blocks, 4 * g + 4); ++b) fine_bits += fine_est[b * nbytes + static_cast<size_t>(j)];
+      coarse_bits += coarse_est[g * nbytes + static_cast<size_t>(j)];
     }
   }
   constexpr double kMinGain = 0.001;  // finer chunks also cost decode time (more tables to build)
@@ -187,10 +209,10 @@ uint32_t chunk_elems_for(const TensorRef& tensor, const LosslessOptions& options
   const bool is_float = info.kind == DTypeKind::floating, is_signed = info.kind == DTypeKind::signed_int;
   bool pays = false;
   switch (info.bits) {
-    case 8: pays = finer_chunks_pay<uint8_t>(tensor.data, tensor.count, fine, is_float, is_signed); break;
-    case 16: pays = finer_chunks_pay<uint16_t>(tensor.data, tensor.count, fine, is_float, is_signed); break;
-    case 32: pays = finer_chunks_pay<uint32_t>(tensor.data, tensor.count, fine, is_float, is_signed); break;
-    case 64: pays = finer_chunks_pay<uint64_t>(tensor.data, tensor.count, fine, is_float, is_signed); break;
+    case 8: pays = finer_chunks_pay<uint8_t>(tensor.data, tensor.count, fine, is_float, is_signed, options.threads); break;
+    case 16: pays = finer_chunks_pay<uint16_t>(tensor.data, tensor.count, fine, is_float, is_signed, options.threads); break;
+    case 32: pays = finer_chunks_pay<uint32_t>(tensor.data, tensor.count, fine, is_float, is_signed, options.threads); break;
+    case 64: pays = finer_chunks_pay<uint64_t>(tensor.data, tensor.count, fine, is_float, is_signed, options.threads); break;
   }
   return pays ? fine : options.chunk_elems;
 }
