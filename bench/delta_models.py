@@ -158,8 +158,13 @@ class EfficientNetLite0(nn.Module):
 
 
 def efficientnet_state(corpus: Path) -> dict:
-    """The corpus file's tensors (ImageNet-trained EfficientNet-Lite0)."""
-    return torch.load(corpus / "models" / EFFICIENTNET_FILE, weights_only=True)
+    """The ImageNet-trained EfficientNet-Lite0 of the corpus file as the module's state dict, the
+    form a training script saves it in. (The file stores its convolution weights in a permuted
+    layout; a module's parameters are contiguous, so a fine-tune saved from the module and the file
+    itself differ in layout, and a tensor stored in another layout is not matched to its base.)"""
+    model = EfficientNetLite0()
+    model.load_state_dict(torch.load(corpus / "models" / EFFICIENTNET_FILE, weights_only=True))
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def digit_images(size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
