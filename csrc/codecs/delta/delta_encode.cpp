@@ -186,7 +186,9 @@ EncodedTensor DeltaCodec::encode(const TensorRef& tensor, const DeltaOptions& op
     const uint64_t first = static_cast<uint64_t>(c) * chunk_elems;
     const size_t n = static_cast<size_t>(std::min<uint64_t>(chunk_elems, tensor.count - first));
     const size_t at = static_cast<size_t>(first) * esize;
-    encode_any_chunk(tensor.data + at, options.base + at, n, info, options.max_contexts, chunks[c]);
+    std::vector<uint8_t> coded;  // on this thread's stack, as lossless does (no shared cache lines)
+    encode_any_chunk(tensor.data + at, options.base + at, n, info, options.max_contexts, coded);
+    chunks[c] = std::move(coded);
   });
   write_params(options, DeltaTransform::sub, chunk_elems, result.params);
   write_chunk_table(chunks, result.payload, "delta");

@@ -74,7 +74,9 @@ EncodedTensor EbCodec::encode(const TensorRef& tensor, const EbOptions& options)
   parallel_for(chunks.size(), options.threads, [&](size_t c) {
     const uint64_t first = static_cast<uint64_t>(c) * options.chunk_elems;
     const size_t n = static_cast<size_t>(std::min<uint64_t>(options.chunk_elems, tensor.count - first));
-    encode_chunk(tensor.dtype, tensor.data + first * esize, n, options.max_error, chunks[c]);
+    std::vector<uint8_t> coded;  // on this thread's stack, as lossless does (no shared cache lines)
+    encode_chunk(tensor.dtype, tensor.data + first * esize, n, options.max_error, coded);
+    chunks[c] = std::move(coded);
   });
   EncodedTensor result;
   result.codec = kEbCodecId;

@@ -229,7 +229,11 @@ EncodedTensor LosslessCodec::encode(const TensorRef& tensor, const LosslessOptio
   parallel_for(chunks.size(), options.threads, [&](size_t c) {
     const uint64_t first = static_cast<uint64_t>(c) * chunk_elems;
     const size_t n = static_cast<size_t>(std::min<uint64_t>(chunk_elems, tensor.count - first));
-    encode_chunk(tensor.dtype, tensor.data + first * esize, n, chunks[c]);
+    // Coded into a vector of this thread's stack: vectors next to each other in `chunks` share
+    // cache lines, and two threads appending to neighbours would contend for them on every byte.
+    std::vector<uint8_t> coded;
+    encode_chunk(tensor.dtype, tensor.data + first * esize, n, coded);
+    chunks[c] = std::move(coded);
   });
   EncodedTensor result;
   result.codec = kLosslessCodecId;
