@@ -23,4 +23,5 @@ def child_command(peak_file: Path, args: list[str]) -> list[str]:
 
 def peak_bytes(peak_file: Path) -> int | None:
     """What the child wrote (None if it ended without writing: killed, or exited past atexit)."""
-    return int(peak_file.read_text()) * 1024 if peak_file.exists() and peak_file.read_text() else None
+    text = peak_file.read_text() if peak_file.exists() else ""
+    return int(text) * 1024 if text else None
