@@ -11,6 +11,16 @@ void bind_entropy(py::module_& m) {
   m.def(
       "xxhash64", [](const ByteArray& data) { return nnz::xxhash64(data.data(), static_cast<size_t>(data.size())); },
       py::arg("data"));
+  py::class_<nnz::Xxh64>(m, "Xxh64", "XXH64 of bytes given in pieces (files hashed as they are read).")
+      .def(py::init<>())
+      .def(
+          "update",
+          [](nnz::Xxh64& h, const ByteArray& data) {
+            py::gil_scoped_release release;
+            h.update(data.data(), static_cast<size_t>(data.size()));
+          },
+          py::arg("data"))
+      .def("digest", &nnz::Xxh64::digest);
   m.def(
       "huffman_code_lengths",
       [](const py::array_t<uint64_t, py::array::c_style>& freq, int max_bits) {

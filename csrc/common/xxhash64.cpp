@@ -36,29 +36,50 @@ inline uint64_t merge_round(uint64_t acc, uint64_t val) {
 
 }  // namespace
 
-uint64_t xxhash64(const void* data, size_t size, uint64_t seed) {
+Xxh64::Xxh64(uint64_t seed) : acc_{seed + P1 + P2, seed + P2, seed, seed - P1}, seed_(seed) {}
+
+void Xxh64::update(const void* data, size_t size) {
   const uint8_t* p = static_cast<const uint8_t*>(data);
   const uint8_t* const end = p + size;
-  uint64_t h;
-  if (size >= 32) {
-    uint64_t v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed, v4 = seed - P1;
-    const uint8_t* const limit = end - 32;
-    do {
-      v1 = round(v1, read64(p));
-      v2 = round(v2, read64(p + 8));
-      v3 = round(v3, read64(p + 16));
-      v4 = round(v4, read64(p + 24));
-      p += 32;
-    } while (p <= limit);
-    h = rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18);
-    h = merge_round(h, v1);
-    h = merge_round(h, v2);
-    h = merge_round(h, v3);
-    h = merge_round(h, v4);
-  } else {
-    h = seed + P5;
+  total_ += size;
+  if (pending_size_ + size < 32) {
+    if (size) std::memcpy(pending_ + pending_size_, p, size);
+    pending_size_ += size;
+    return;
   }
-  h += static_cast<uint64_t>(size);
+  uint64_t v1 = acc_[0], v2 = acc_[1], v3 = acc_[2], v4 = acc_[3];
+  if (pending_size_) {  // complete the stripe left over from the last piece
+    const size_t fill = 32 - pending_size_;
+    std::memcpy(pending_ + pending_size_, p, fill);
+    p += fill;
+    v1 = round(v1, read64(pending_));
+    v2 = round(v2, read64(pending_ + 8));
+    v3 = round(v3, read64(pending_ + 16));
+    v4 = round(v4, read64(pending_ + 24));
+    pending_size_ = 0;
+  }
+  for (; end - p >= 32; p += 32) {
+    v1 = round(v1, read64(p));
+    v2 = round(v2, read64(p + 8));
+    v3 = round(v3, read64(p + 16));
+    v4 = round(v4, read64(p + 24));
+  }
+  acc_[0] = v1, acc_[1] = v2, acc_[2] = v3, acc_[3] = v4;
+  pending_size_ = static_cast<size_t>(end - p);
+  if (pending_size_) std::memcpy(pending_, p, pending_size_);
+}
+
+uint64_t Xxh64::digest() const {
+  uint64_t h;
+  if (total_ >= 32) {
+    h = rotl(acc_[0], 1) + rotl(acc_[1], 7) + rotl(acc_[2], 12) + rotl(acc_[3], 18);
+    for (uint64_t v : acc_) h = merge_round(h, v);
+  } else {
+    h = seed_ + P5;
+  }
+  h += total_;
+  const uint8_t* p = pending_;
+  const uint8_t* const end = pending_ + pending_size_;
   while (end - p >= 8) {
     h ^= round(0, read64(p));
     h = rotl(h, 27) * P1 + P4;
@@ -80,6 +101,12 @@ uint64_t xxhash64(const void* data, size_t size, uint64_t seed) {
   h *= P3;
   h ^= h >> 32;
   return h;
+}
+
+uint64_t xxhash64(const void* data, size_t size, uint64_t seed) {
+  Xxh64 h(seed);
+  h.update(data, size);
+  return h.digest();
 }
 
 }  // namespace nnz

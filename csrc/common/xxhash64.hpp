@@ -6,6 +6,22 @@
 
 namespace nnz {
 
+// XXH64 of bytes given in pieces (files hashed as they are read); equal to xxhash64() of their
+// concatenation.
+class Xxh64 {
+ public:
+  explicit Xxh64(uint64_t seed = 0);
+  void update(const void* data, size_t size);
+  uint64_t digest() const;
+
+ private:
+  uint64_t acc_[4];
+  uint64_t seed_;
+  uint64_t total_ = 0;
+  uint8_t pending_[32];
+  size_t pending_size_ = 0;
+};
+
 uint64_t xxhash64(const void* data, size_t size, uint64_t seed = 0);
 
 }  // namespace nnz

@@ -204,7 +204,7 @@ class _Commit:
 
     def run(self) -> None:
         for rel in self.produced:
-            _fsync_file(self.staging.directory / rel)
+            fsync_path(self.staging.directory / rel)
         dest_fd = os.open(self.staging.dest_dir, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
         staging_fd = os.open(self.staging.directory, _DIR_FLAGS)
         try:
@@ -217,7 +217,8 @@ class _Commit:
             os.close(dest_fd)
 
 
-def _fsync_file(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync of a file, or of a folder (its entries: a rename into it made durable)."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
         os.fsync(fd)

@@ -322,6 +322,25 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_codec_options(p) -> None:
+    """--codec, each codec's settings (Codec.add_cli_args) and the plan's: encode's and batch's."""
+    p.add_argument("--codec", choices=codecs.ids(), default=None,
+                   help="; ".join(f"{c.id}: {c.summary}" for c in codecs.registered()))
+    for codec in codecs.registered():
+        codec.add_cli_args(p)
+    g = p.add_argument_group("lossy coding: which tensors")
+    g.add_argument("--keep", action="append", default=[], metavar="GLOB",
+                   help="tensors matching GLOB stay lossless (repeatable)")
+    g.add_argument("--lossy", action="append", default=[], metavar="GLOB",
+                   help="float tensors matching GLOB are coded lossily even if protected (repeatable)")
+    g.add_argument("--min-lossy-size", type=_non_negative, default=None, metavar="N",
+                   help="smallest tensor (elements) a lossy codec touches (default 1024)")
+    g.add_argument("--no-protect", action="store_true",
+                   help="no default protection: biases, normalisation and small float tensors become lossy too")
+    p.add_argument("--sparse", choices=("auto", "off"), default="auto",
+                   help="code tensors with many exact zeros as positions + values when smaller (default auto)")
+
+
 def _add_encode(sub) -> None:
     """The encode command: codec settings from each codec (Codec.add_cli_args), the plan's and a fidelity target's."""
     p = sub.add_parser("encode", help="compress a model file into .nnz",
@@ -331,11 +350,8 @@ def _add_encode(sub) -> None:
                        "torch and without running them: only tensors, containers and plain values are allowed.")
     p.add_argument("model", help="model file to compress")
     p.add_argument("-o", "--output", help="output file (default: MODEL with suffix .nnz)")
-    p.add_argument("--codec", choices=codecs.ids(), default=None,
-                   help="; ".join(f"{c.id}: {c.summary}" for c in codecs.registered()))
-    for codec in codecs.registered():
-        codec.add_cli_args(p)
-    g = p.add_argument_group("lossy coding: which tensors, fidelity targets (see docs/error-bounded.md)")
+    _add_codec_options(p)
+    g = p.add_argument_group("fidelity targets (see docs/error-bounded.md)")
     g.add_argument("--target-cosine", type=float, default=None, metavar="C",
                    help="ONNX: choose the error bound of each tensor so that the decoded model's outputs "
                         "keep cosine similarity >= C (say 0.9995) on the calibration inputs")
@@ -346,20 +362,10 @@ def _add_encode(sub) -> None:
                    help="with --target-cosine: 'nearest' (default) keeps every weight within its tensor's bound E; "
                         "'calibrated' rounds the weights of Conv/MatMul/Gemm layers the inputs cover down or up for "
                         "the layer's outputs (within 2E); it learns from every other run and needs at least 2")
-    g.add_argument("--keep", action="append", default=[], metavar="GLOB",
-                   help="tensors matching GLOB stay lossless (repeatable)")
-    g.add_argument("--lossy", action="append", default=[], metavar="GLOB",
-                   help="float tensors matching GLOB are coded lossily even if protected (repeatable)")
-    g.add_argument("--min-lossy-size", type=_non_negative, default=None, metavar="N",
-                   help="smallest tensor (elements) a lossy codec touches (default 1024)")
-    g.add_argument("--no-protect", action="store_true",
-                   help="no default protection: biases, normalisation and small float tensors become lossy too")
     p.add_argument("--base", default=None, metavar="BASE",
                    help="code the model against a base model (a model file, folder or .nnz): tensors matching "
                         "a base tensor by name, dtype and shape as their difference, equal ones as a reference; "
                         "decoding then needs --base BASE")
-    p.add_argument("--sparse", choices=("auto", "off"), default="auto",
-                   help="code tensors with many exact zeros as positions + values when smaller (default auto)")
     p.add_argument("--threads", type=_thread_count, default=None, help="worker threads (default: all CPUs)")
     p.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
@@ -465,12 +471,72 @@ def _add_prune(sub) -> None:
     p.set_defaults(func=cmd_prune)
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import BatchSettings, restore_batch, run_batch
+
+    given = _given_codec_params(args)
+    codec = _chosen_codec(args, given)
+    settings = BatchSettings(executor=args.executor, workers=args.workers, threads=args.threads or 1,
+                             address=args.address, codec=codec, params={**_plan_params(args), **given.get(codec, {})},
+                             auto_bases=not args.no_auto_base, base_map=Path(args.base_map) if args.base_map else None)
+    say = (lambda message: None) if args.quiet else (lambda message: print(f"nncodec: {message}", file=sys.stderr))
+    if args.restore:
+        with _progress_bar(None, "restore", args.quiet) as bar:
+            restored = restore_batch(Path(args.src), Path(args.dst), settings, force=args.force,
+                                     progress=lambda n, rel: bar.update(n))
+        say(f"restored {len(restored)} model(s) into {printable(args.dst)}, every file checked against the manifest")
+        return 0
+    from .batch.collection import discover, stat_of
+
+    total = sum(stat_of(m)[0] for m in discover(Path(args.src)).models)
+    with _progress_bar(total, "batch", args.quiet) as bar:
+        report = run_batch(Path(args.src), Path(args.dst), settings, progress=lambda n, rel: bar.update(n),
+                           status=None if args.quiet else say)
+    coded_in = sum(r.source_bytes for r in report.coded)
+    coded_out = sum(r.output_bytes for r in report.coded)
+    say(f"coded {len(report.coded)} model(s) ({sum(1 for r in report.coded if r.base)} against a base), "
+        f"{_human(coded_in)} -> {_human(coded_out)}; {len(report.skipped)} up to date; "
+        f"{len(report.not_models)} file(s) not a model")
+    for rel, message in report.failed:
+        _error(f"{rel}: {message}")
+    return 1 if report.failed else 0
+
+
+def _add_batch(sub) -> None:
+    """The batch command (nncodec/batch)."""
+    p = sub.add_parser("batch", help="compress a whole collection of models (local processes or Ray)",
+                       description="Code every model under SRC (model files and model folders, found in the folder "
+                       "tree or listed one per line in a list file) into DST: one container per model (DST/PATH.nnz) "
+                       "and DST/manifest.jsonl, one row per model. Identical tensors across the collection are "
+                       "stored once and fine-tunes are coded against the closest earlier model (automatic bases). "
+                       "Each container is decoded and compared with its source before its row is written; a rerun "
+                       "skips the models whose row matches their source. With --restore: nncodec batch --restore "
+                       "DST OUT restores every model, bases first, byte for byte.")
+    p.add_argument("src", metavar="SRC", help="collection: a folder tree or a list file (with --restore: DST)")
+    p.add_argument("dst", metavar="DST", help="destination folder (with --restore: OUT)")
+    p.add_argument("--restore", action="store_true", help="restore the models of the batch SRC into the folder DST")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: a process pool on this machine (default); ray: one Ray task per model")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster to connect to (say auto); default: start a local one")
+    p.add_argument("--workers", type=_thread_count, default=1, help="models coded at once (default 1)")
+    p.add_argument("--threads", type=_thread_count, default=None, help="threads per worker (default 1)")
+    _add_codec_options(p)
+    p.add_argument("--base-map", metavar="FILE.json", default=None,
+                   help="bases given: a JSON object, model path -> base model path or null (paths under SRC)")
+    p.add_argument("--no-auto-base", action="store_true",
+                   help="no automatic bases: each model is coded alone (or against its --base-map base)")
+    p.add_argument("-f", "--force", action="store_true", help="with --restore: overwrite existing models")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=cmd_batch)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nncodec", description="Compress neural-network model files into .nnz and back.")
     parser.add_argument("--version", action="version", version=f"nncodec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_encode, _add_decode, _add_info, _add_compare, _add_verify, _add_prune):
+    for add in (_add_encode, _add_decode, _add_info, _add_compare, _add_verify, _add_prune, _add_batch):
         add(sub)
     return parser
 

@@ -1,0 +1,115 @@
+"""Where ``nncodec batch`` runs its tasks: a local process pool, or a Ray cluster.
+
+``run(fn, jobs, memory)`` yields ``(index, result)`` as tasks finish, in any order; a result is
+the exception the task raised (an NnzError names the model's file) or its return value. A
+worker that dies (killed, out of memory) is not the task's fault: its tasks run again, up to
+``RETRIES`` times, on a fresh pool or another Ray worker.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+from ..errors import NnzError
+
+RETRIES = 3
+EXECUTORS = ("local", "ray")
+
+
+class WorkerLostError(NnzError):
+    """A task's worker died on every attempt."""
+
+
+class LocalExecutor:
+    """A pool of ``workers`` processes (spawned: no threads of the parent carried into them)."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+
+    def run(self, fn: Callable, jobs: Sequence, memory: Callable | None = None) -> Iterator[tuple[int, object]]:
+        attempts = dict.fromkeys(range(len(jobs)), 0)
+        pending = set(range(len(jobs)))
+        while pending:
+            with ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = {pool.submit(fn, jobs[i]): i for i in sorted(pending)}
+                broken = False
+                while futures:
+                    done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        i = futures.pop(future)
+                        try:
+                            result = future.result()
+                        except BrokenProcessPool:
+                            broken = True
+                            continue
+                        except Exception as exc:  # the task's own error, reported for its model
+                            result = exc
+                        pending.discard(i)
+                        yield i, result
+                if not broken:
+                    continue
+            for i in sorted(pending):
+                attempts[i] += 1
+                if attempts[i] > RETRIES:
+                    pending.discard(i)
+                    yield i, WorkerLostError(f"its worker died {attempts[i]} times")
+
+    def close(self) -> None:
+        pass
+
+
+class RayExecutor:
+    """One Ray task per model, ``threads`` CPUs each, with the memory the model needs reserved
+    (``memory(job)`` bytes) so that Ray schedules by it; at most ``workers`` at once. Connects to
+    ``address`` (``auto``: the cluster of this machine), or starts a local cluster if none."""
+
+    def __init__(self, workers: int, threads: int, address: str | None = None):
+        import ray
+
+        self.ray, self.workers, self.threads = ray, workers, threads
+        self._started = not ray.is_initialized()
+        if self._started:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                     **({} if address else {"num_cpus": max(workers * threads, 1)}))
+        self._remote: dict[Callable, object] = {}
+
+    def run(self, fn: Callable, jobs: Sequence, memory: Callable | None = None) -> Iterator[tuple[int, object]]:
+        from ray.exceptions import RayTaskError, WorkerCrashedError
+
+        remote = self._remote.setdefault(fn, self.ray.remote(fn))
+        queue, running = list(range(len(jobs))), {}
+        while queue or running:
+            while queue and len(running) < self.workers:
+                i = queue.pop(0)
+                options = {"num_cpus": self.threads, "max_retries": RETRIES, "retry_exceptions": False,
+                           "name": f"nncodec-{fn.__name__}"}
+                if memory is not None:
+                    options["memory"] = memory(jobs[i])
+                running[remote.options(**options).remote(jobs[i])] = i
+            done, _ = self.ray.wait(list(running), num_returns=1)
+            i = running.pop(done[0])
+            try:
+                result = self.ray.get(done[0])
+            except RayTaskError as exc:
+                result = exc.cause if isinstance(exc.cause, BaseException) else NnzError(str(exc).splitlines()[0])
+            except WorkerCrashedError:
+                result = WorkerLostError(f"its worker died {RETRIES + 1} times")
+            yield i, result
+
+    def close(self) -> None:
+        if self._started:
+            self.ray.shutdown()
+
+
+def executor(kind: str, workers: int, threads: int, address: str | None = None):
+    if kind == "local":
+        return LocalExecutor(workers)
+    if kind == "ray":
+        try:
+            return RayExecutor(workers, threads, address)
+        except ImportError:
+            raise NnzError("--executor ray needs Ray: pip install ray") from None
+    raise NnzError(f"unknown executor {kind!r} (choose from {', '.join(EXECUTORS)})")

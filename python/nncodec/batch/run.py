@@ -1,0 +1,289 @@
+"""``nncodec batch``: code every model of a collection into a mirror of it, and restore it.
+
+A run holds a lock on the destination, so two runs never write it at once; its work folders
+(``DST/.nncodec-batch/``) hold only what running tasks write and are removed at the start and the
+end of every run, so a killed run leaves nothing behind but complete containers and manifest rows.
+A container is moved into place only after it was decoded and compared with its source, and
+its row is appended only after that: a model without a row is redone by the next run, one
+whose row matches its source (size and mtime, the output present with its recorded size, the
+same codec, its base unchanged) is skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import codecs
+from ..atomic import check_member_name
+from ..atomic import OutputExistsError
+from ..errors import NnzError, UnsafeInputError
+from ..limits import DEFAULT_LIMITS, MAX_THREADS
+from . import bases as base_choice, manifest, tasks
+from .collection import Collection, discover, stat_of
+from .executors import EXECUTORS, executor
+from .manifest import Row
+
+STATE = ".nncodec-batch"
+STREAMING_SLACK = 256 << 20  # what a task needs besides 2 x its largest tensor (the streaming bound)
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """How a batch runs: the executor and its workers (``threads`` each), the codec and its
+    parameters (as for encode_file), and where bases come from (``auto_bases``, ``base_map``)."""
+
+    executor: str = "local"
+    workers: int = 1
+    threads: int = 1
+    address: str | None = None
+    codec: str = "lossless"
+    params: dict = field(default_factory=dict)
+    auto_bases: bool = True
+    base_map: Path | None = None
+
+    def __post_init__(self):
+        if self.executor not in EXECUTORS:
+            raise NnzError(f"unknown executor {self.executor!r} (choose from {', '.join(EXECUTORS)})")
+        for name in ("workers", "threads"):
+            if not 1 <= getattr(self, name) <= MAX_THREADS:
+                raise NnzError(f"{name} must be from 1 to {MAX_THREADS}")
+        codecs.get(self.codec)
+        if self.codec != "lossless" and (self.auto_bases or self.base_map) and not self._alone_only():
+            raise NnzError("bases across the collection need the lossless codec (a lossily coded base decodes "
+                           "to other weights than its source); use --no-auto-base with a lossy codec")
+
+    def _alone_only(self) -> bool:
+        return not self.auto_bases and self.base_map is None
+
+
+@dataclass
+class BatchReport:
+    coded: list[Row] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)     # models whose row matched
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    not_models: list[str] = field(default_factory=list)  # files of the tree that are no model
+
+
+Progress = Callable[[int, str], None]  # (source bytes just finished, model path)
+
+
+@contextlib.contextmanager
+def _locked(dst: Path) -> Iterator[Path]:
+    """The destination's state folder, locked for this run, with its work folder empty."""
+    state = dst / STATE
+    state.mkdir(parents=True, exist_ok=True)
+    with open(state / "lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise NnzError(f"{dst}: another nncodec batch is writing it") from None
+        work = state / "work"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        try:
+            yield work
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _up_to_date(collection: Collection, rows: dict[str, Row], dst: Path, codec: str) -> set[str]:
+    """The models whose row matches their source, container and base (recursively)."""
+    models = {m.rel: m for m in collection.models}
+    memo: dict[str, bool] = {}
+
+    def ok(rel: str, seen: frozenset = frozenset()) -> bool:
+        if rel not in memo:
+            row, model = rows.get(rel), models.get(rel)
+            out = dst / row.output if row else None
+            memo[rel] = bool(
+                row and model and rel not in seen and row.codec == codec and row.output == model.output
+                and stat_of(model) == (row.source_bytes, row.source_mtime_ns)
+                and out.is_file() and not out.is_symlink() and out.stat().st_size == row.output_bytes
+                and (row.base is None or (ok(row.base, seen | {rel}) and rows[row.base].source_xxh64 == row.base_xxh64)))
+        return memo[rel]
+
+    return {rel for rel in models if ok(rel)}
+
+
+def _memory(job) -> int:
+    """What Ray reserves for a task: an encode job says (2 x its largest tensor + slack), a scan or
+    an estimate reads through memory maps."""
+    return getattr(job, "memory", STREAMING_SLACK)
+
+
+def _plan_bases(collection, todo: list[str], rows: dict[str, Row], settings: BatchSettings, run):
+    """Model -> base model for the models to code (the others keep the base their row records),
+    and model -> its largest tensor's bytes where its tensors were read."""
+    order = [m.rel for m in collection.models]
+    fixed = {rel: rows[rel].base for rel in order if rel not in todo}
+    if settings.base_map is not None:
+        given = base_choice.read_map(settings.base_map, set(order))
+        fixed.update({rel: base for rel, base in given.items() if rel in todo})
+    if not settings.auto_bases:
+        fixed.update({rel: None for rel in todo if rel not in fixed})
+        return base_choice.choose(order, {}, fixed, DEFAULT_LIMITS.max_base_depth), {}
+    signatures = dict(run(_scan, collection.models, "reading tensors"))
+    found = base_choice.candidates([signatures[rel] for rel in order])
+    by_rel = {m.rel: m for m in collection.models}
+    asked = [rel for rel in todo if rel not in fixed and found[rel]]
+    jobs = [(by_rel[rel], [by_rel[c] for c in found[rel]]) for rel in asked]
+    estimates = dict(run(_estimate, jobs, "choosing bases"))
+    largest = {rel: sig.largest for rel, sig in signatures.items()}
+    return base_choice.choose(order, estimates, fixed, DEFAULT_LIMITS.max_base_depth), largest
+
+
+def _scan(model):
+    return model.rel, tasks.scan(model)
+
+
+def _estimate(job):
+    model, candidates = job
+    return model.rel, tasks.estimate(model, candidates)
+
+
+def run_batch(src: Path, dst: Path, settings: BatchSettings | None = None,
+              progress: Progress | None = None, status: Callable[[str], None] | None = None) -> BatchReport:
+    """Codes every model under ``src`` into ``dst`` (see the module docstring); a model that fails
+    is reported in the result and left without a row, the others go on."""
+    settings = settings or BatchSettings()
+    src, dst = Path(src), Path(dst)
+    collection = discover(src)
+    if dst.resolve() == src.resolve() or src.resolve() in dst.resolve().parents and src.is_dir():
+        raise NnzError(f"{dst}: the destination must not be inside the collection")
+    dst.mkdir(parents=True, exist_ok=True)
+    report = BatchReport(not_models=collection.skipped)
+    with _locked(dst) as work:
+        rows = {rel: row for rel, row in manifest.read(dst).items() if rel in {m.rel for m in collection.models}}
+        done = _up_to_date(collection, rows, dst, settings.codec)
+        manifest.compact(dst, [rows[m.rel] for m in collection.models if m.rel in rows])
+        report.skipped = [m.rel for m in collection.models if m.rel in done]
+        todo = [m.rel for m in collection.models if m.rel not in done]
+        if not todo:
+            return report
+        pool = executor(settings.executor, settings.workers, settings.threads, settings.address)
+        try:
+            _code(collection, todo, rows, settings, pool, work, dst, report, progress, status)
+        finally:
+            pool.close()
+    return report
+
+
+def _code(collection, todo, rows, settings, pool, work, dst, report, progress, status) -> None:
+    def run(fn, jobs, what):
+        if status:
+            status(f"{what}: {len(jobs)} task(s)")
+        for i, result in pool.run(fn, jobs, _memory):
+            if isinstance(result, BaseException):
+                raise NnzError(f"{what}: {result}") from None
+            yield result
+
+    by_rel = {m.rel: m for m in collection.models}
+    chosen, largest = _plan_bases(collection, todo, rows, settings, run)
+    hashes = {rel: row.source_xxh64 for rel, row in rows.items() if rel not in todo}
+    jobs = [tasks.EncodeJob(by_rel[rel], by_rel[chosen[rel]] if chosen[rel] else None, hashes.get(chosen[rel]), dst,
+                            work, settings.codec, settings.params, settings.threads,
+                            2 * largest.get(rel, stat_of(by_rel[rel])[0]) + STREAMING_SLACK) for rel in todo]
+    if status:
+        status(f"coding {len(jobs)} model(s), {sum(1 for j in jobs if j.base)} against a base")
+    for i, result in pool.run(tasks.encode, jobs, _memory):
+        rel = jobs[i].model.rel
+        if isinstance(result, BaseException):
+            report.failed.append((rel, str(result).splitlines()[0] if str(result) else type(result).__name__))
+            continue
+        hashes[rel] = result.source_xxh64
+        manifest.append(dst, result)
+        report.coded.append(result)
+        if progress:
+            progress(result.source_bytes, rel)
+    _record_base_hashes(dst, collection, report, rows, hashes)
+
+
+def _record_base_hashes(dst, collection, report, rows, hashes) -> None:
+    """Each new row gets its base's source XXH64 (known once the base was verified), so that a
+    changed base makes a rerun redo its dependents; written as one atomic rewrite."""
+    rows = {**rows, **{row.source: row for row in report.coded}}
+    fixed = []
+    for m in collection.models:
+        if m.rel in rows:
+            row = rows[m.rel]
+            if row.base is not None and row.base_xxh64 is None:
+                row = Row(**{**row.__dict__, "base_xxh64": hashes.get(row.base)})
+            fixed.append(row)
+    manifest.compact(dst, fixed)
+    report.coded = [r for r in fixed if r.source in {c.source for c in report.coded}]
+
+
+def _safe_rel(rel: str, what: str) -> str:
+    """A path from the manifest (which may be hostile): plain relative components only."""
+    try:
+        return check_member_name(rel, what)
+    except UnsafeInputError as exc:
+        raise UnsafeInputError(f"manifest: {exc}") from None
+
+
+def _no_links_below(root: Path, rel: str) -> None:
+    here = root
+    for part in Path(rel).parts[:-1]:
+        here = here / part
+        if here.is_symlink():
+            raise UnsafeInputError(f"{here} is a symlink: refusing to restore through it")
+
+
+def restore_batch(dst: Path, out: Path, settings: BatchSettings | None = None, force: bool = False,
+                  progress: Progress | None = None) -> list[str]:
+    """Restores every model of ``dst``'s manifest under ``out``, bases before the models coded
+    against them, each file checked against its recorded XXH64; returns the models restored."""
+    settings = settings or BatchSettings(auto_bases=False)
+    dst, out = Path(dst), Path(out)
+    rows = manifest.read(dst)
+    if not rows:
+        raise NnzError(f"{dst}: no {manifest.MANIFEST} with any model")
+    for row in rows.values():
+        _safe_rel(row.source, "model path")
+        _safe_rel(row.output, "container path")
+        if row.base is not None and row.base not in rows:
+            raise NnzError(f"{dst / manifest.MANIFEST}: {row.source} needs the base {row.base}, which it does not list")
+        target = out / row.source
+        _no_links_below(out, row.source)
+        if os.path.lexists(target) and not force:
+            raise OutputExistsError(f"{target} exists (use --force to overwrite)")
+    levels = _levels(rows)
+    pool = executor(settings.executor, settings.workers, settings.threads, settings.address)
+    restored = []
+    try:
+        for level in levels:
+            jobs = [tasks.RestoreJob(rows[rel], dst / rows[rel].output, out / rel,
+                                     out / rows[rel].base if rows[rel].base else None, settings.threads) for rel in level]
+            for _, result in pool.run(tasks.restore, jobs):
+                if isinstance(result, BaseException):
+                    raise result
+                restored.append(result)
+                if progress:
+                    progress(rows[result].source_bytes, result)
+    finally:
+        pool.close()
+    return restored
+
+
+def _levels(rows: dict[str, Row]) -> list[list[str]]:
+    """The models in waves: each after the wave holding its base."""
+    depth: dict[str, int] = {}
+
+    def level(rel: str, seen: tuple = ()) -> int:
+        if rel not in depth:
+            if rel in seen or len(seen) > DEFAULT_LIMITS.max_base_depth:
+                raise NnzError(f"manifest: the bases of {rel} form a cycle or a chain too deep")
+            base = rows[rel].base
+            depth[rel] = 0 if base is None else level(base, (*seen, rel)) + 1
+        return depth[rel]
+
+    waves: dict[int, list[str]] = {}
+    for rel in sorted(rows):
+        waves.setdefault(level(rel), []).append(rel)
+    return [waves[d] for d in sorted(waves)]

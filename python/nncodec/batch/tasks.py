@@ -1,0 +1,232 @@
+"""What a worker of ``nncodec batch`` does with one model: read its tensors' signatures, estimate
+what it costs against candidate bases, code and verify it, restore it. Plain functions of plain
+data (picklable jobs and results), so that any executor can run them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import _core, formats
+from ..codecs.coding import EncodeOptions, encode_array
+from ..delta import SOURCE_BASE, tensor_hash
+from ..dtypes import dtype_name, element_bytes
+from ..atomic import fsync_path
+from ..errors import ChecksumError, NnzError
+from ..limits import DEFAULT_LIMITS
+from .collection import FILE_MODEL, HASH_BLOCK, Fingerprint, Model, file_xxh64, stat_of
+from .manifest import Row
+
+SAMPLE_TENSORS = 8         # largest matched tensors a base estimate codes a sample of
+SAMPLE_ELEMS = 1 << 18     # elements of each sample (from the middle of the tensor)
+ESTIMATE_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A model's tensors as bases are chosen from: (name, dtype, shape, XXH64, bytes) each."""
+
+    model: Model
+    format: str
+    tensors: tuple[tuple[str, str, tuple[int, ...], int, int], ...]
+    largest: int
+
+    @property
+    def tensor_bytes(self) -> int:
+        return sum(t[4] for t in self.tensors)
+
+
+def _tensors(model: Model):
+    return formats.detect(model.path).read(model.path, DEFAULT_LIMITS)
+
+
+def scan(model: Model) -> Signature:
+    doc = _tensors(model)
+    rows = tuple((n, dtype_name(a.dtype), tuple(a.shape), tensor_hash(a), a.nbytes)
+                 for n, a in doc.tensors.items() if dtype_name(a.dtype) is not None)
+    return Signature(model, doc.format, rows, max((r[4] for r in rows), default=0))
+
+
+def _sample(array: np.ndarray) -> np.ndarray:
+    flat = array.reshape(-1)
+    n = min(flat.size, SAMPLE_ELEMS)
+    start = (flat.size - n) // 2
+    return np.ascontiguousarray(flat[start:start + n])
+
+
+def _coded_size(encoded) -> int:
+    return len(encoded.params) + encoded.coded_bytes
+
+
+def estimate(model: Model, candidates: list[Model], threads: int = 1) -> tuple[int, dict[str, int]]:
+    """(estimated coded bytes of ``model`` alone, and against each candidate base) from samples
+    of its largest tensors that share name, dtype and shape with the candidate; tensors equal to
+    one of the candidate's (any name) cost nothing."""
+    tensors = _tensors(model).tensors
+    options = EncodeOptions(threads=threads)
+    ratio_alone: dict[str, float] = {}
+
+    def alone(name: str) -> float:
+        if name not in ratio_alone:
+            s = _sample(tensors[name])
+            ratio_alone[name] = _coded_size(encode_array(name, s, options)) / max(s.nbytes, 1)
+        return ratio_alone[name]
+
+    known = {n: a for n, a in tensors.items() if dtype_name(a.dtype) is not None}
+    by_size = sorted(known, key=lambda n: -known[n].nbytes)
+    rest = sum(known[n].nbytes for n in by_size[SAMPLE_TENSORS:])
+    head_ratio = sum(alone(n) * known[n].nbytes for n in by_size[:SAMPLE_TENSORS]) / max(
+        sum(known[n].nbytes for n in by_size[:SAMPLE_TENSORS]), 1)
+    total_alone = int(sum(alone(n) * known[n].nbytes for n in by_size[:SAMPLE_TENSORS]) + head_ratio * rest)
+    return total_alone, {c.rel: _against(known, _tensors(c).tensors, alone, head_ratio) for c in candidates}
+
+
+def _against(tensors: dict, base: dict, alone, ratio_unsampled: float) -> int:
+    hashes = {(dtype_name(a.dtype), a.size, tensor_hash(a)) for a in base.values() if dtype_name(a.dtype)}
+    cost, sampled = 0.0, 0
+    for name in sorted(tensors, key=lambda n: -tensors[n].nbytes):
+        a = tensors[name]
+        if (dtype_name(a.dtype), a.size, tensor_hash(a)) in hashes:
+            continue
+        b = base.get(name)
+        matched = b is not None and b.dtype == a.dtype and b.shape == a.shape
+        if matched and sampled < SAMPLE_TENSORS:
+            sampled += 1
+            s, r = _sample(a), _sample(b)
+            coded = _core.encode_delta(element_bytes(s), dtype_name(a.dtype), element_bytes(r), SOURCE_BASE, 0,
+                                       ESTIMATE_CHUNK, 1)
+            cost += min(_coded_size(coded) / max(s.nbytes, 1), alone(name)) * a.nbytes
+        elif matched:
+            cost += ratio_unsampled * 0.5 * a.nbytes  # a matched tensor past the samples: half of alone
+        else:
+            cost += (alone(name) if sampled < SAMPLE_TENSORS else ratio_unsampled) * a.nbytes
+    return int(cost)
+
+
+@dataclass(frozen=True)
+class EncodeJob:
+    model: Model
+    base: Model | None
+    base_xxh64: str | None
+    dst: Path
+    work: Path
+    codec: str
+    params: dict
+    threads: int
+    memory: int  # bytes the task may take (what Ray reserves for it)
+
+
+def _reset_peak_rss() -> None:
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current resident set
+
+
+def _peak_rss() -> int:
+    with contextlib.suppress(OSError, AttributeError):
+        return int(re.search(r"VmHWM:\s+(\d+) kB", Path("/proc/self/status").read_text()).group(1)) * 1024
+    return 0
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def encode(job: EncodeJob) -> Row:
+    """Codes the model into a private work folder, decodes it back and compares every file with
+    the source (hashing the source as it goes), then moves the container into place."""
+    from ..api import encode_file
+
+    _reset_peak_rss()
+    start = time.perf_counter()
+    work = job.work / f"{uuid.uuid4().hex}"
+    work.mkdir(parents=True)
+    try:
+        nnz = work / "model.nnz"
+        size, mtime = stat_of(job.model)
+        encode_file(job.model.path, nnz, codec=job.codec, params=job.params, threads=job.threads,
+                    base=job.base.path if job.base else None)
+        files = verify(nnz, job.model, job.base, work / "restored", job.threads)
+        fp = Fingerprint(size, mtime, files)
+        if stat_of(job.model) != (size, mtime):
+            raise NnzError(f"{job.model.path}: changed while it was coded")
+        out_bytes, out_hash = nnz.stat().st_size, f"{file_xxh64(nnz):016x}"
+        target = job.dst / job.model.output
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(nnz, target)
+        fsync_path(target.parent)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return Row(source=job.model.rel, format=formats.detect(job.model.path).FORMAT, source_bytes=size,
+               source_mtime_ns=mtime, source_xxh64=fp.xxh64, files=[list(f) for f in files], output=job.model.output,
+               output_bytes=out_bytes, output_xxh64=out_hash, ratio=size / max(out_bytes, 1), codec=job.codec,
+               base=job.base.rel if job.base else None, base_xxh64=job.base_xxh64,
+               seconds=time.perf_counter() - start, worker=worker_name(), peak_rss_bytes=_peak_rss())
+
+
+def verify(nnz: Path, model: Model, base: Model | None, folder: Path, threads: int):
+    """Restores ``nnz`` into ``folder`` and compares it with the model's files; returns
+    (name, bytes, XXH64) of each source file. A difference is a ChecksumError naming the file."""
+    from ..nnzfile import NnzFile
+
+    folder.mkdir()
+    with NnzFile(nnz, threads=threads, base=base.path if base else None) as f:
+        stored = [name for name, _ in f.files()]
+        first = model.path.name if model.kind == FILE_MODEL else ""
+        f.restore_into(folder, first)
+    restored = [first, *stored[1:]] if first else stored
+    sources = model.files()
+    if sorted(restored) != sorted(name for name, _ in sources):
+        raise ChecksumError(f"{nnz}: restores the files {sorted(restored)}, the model has "
+                            f"{sorted(n for n, _ in sources)}")
+    out = []
+    for name, path in sources:
+        digest = _compare(path, folder / name)
+        out.append((name, path.stat().st_size, f"{digest:016x}"))
+        (folder / name).unlink()
+    return tuple(out)
+
+
+def _compare(source: Path, restored: Path) -> int:
+    """XXH64 of ``source``, read once, failing where ``restored`` differs from it."""
+    h = _core.Xxh64()
+    with open(source, "rb") as a, open(restored, "rb") as b:
+        while True:
+            x, y = a.read(HASH_BLOCK), b.read(HASH_BLOCK)
+            if x != y:
+                raise ChecksumError(f"{source}: the decoded file differs from it")
+            if not x:
+                return h.digest()
+            h.update(np.frombuffer(x, np.uint8))
+
+
+@dataclass(frozen=True)
+class RestoreJob:
+    row: Row
+    nnz: Path
+    out: Path            # where the model goes (a file, or a folder)
+    base: Path | None    # the restored base model
+    threads: int
+
+
+def restore(job: RestoreJob) -> str:
+    """Decodes one container to its model and checks every file against the manifest's XXH64s."""
+    from ..api import decode_file
+
+    if f"{file_xxh64(job.nnz):016x}" != job.row.output_xxh64:
+        raise ChecksumError(f"{job.nnz}: its XXH64 is not the manifest's")
+    decode_file(job.nnz, job.out, threads=job.threads, base=job.base)
+    root = job.out if job.row.format == "folder" else job.out.parent
+    for name, _, digest in job.row.files:
+        if f"{file_xxh64(root / name):016x}" != digest:
+            raise ChecksumError(f"{root / name}: restored bytes differ from the source's (manifest XXH64)")
+    return job.row.source
