@@ -94,3 +94,17 @@ def build(root: Path, big_elems: int = 0) -> dict[str, str]:
         kinds["big/ckpt.safetensors"] = "unrelated"
     (root / "README.md").write_text("a model collection\n")
     return kinds
+
+
+def overwrite_with_fine_tune(path: Path) -> None:
+    """Replaces the model at ``path`` (safetensors or torch) by a fine-tune of it (a changed source)."""
+    from safetensors.torch import load_file
+
+    model = _mlp(0)
+    torch_file = path.suffix == ".pt"
+    model.load_state_dict(torch.load(path, weights_only=True) if torch_file else load_file(str(path)))
+    tuned = train(model, 99, 5, 1e-4)
+    if torch_file:
+        torch.save(tuned, path)
+    else:
+        _save_safetensors(tuned, path)

@@ -16,7 +16,7 @@ import fcntl
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import codecs
@@ -25,7 +25,7 @@ from ..atomic import OutputExistsError
 from ..errors import NnzError, UnsafeInputError
 from ..limits import DEFAULT_LIMITS, MAX_THREADS
 from . import bases as base_choice, manifest, tasks
-from .collection import Collection, discover, stat_of
+from .collection import Collection, discover, fingerprint, stat_of
 from .executors import EXECUTORS, executor
 from .manifest import Row
 
@@ -93,9 +93,20 @@ def _locked(dst: Path) -> Iterator[Path]:
 
 
 def _up_to_date(collection: Collection, rows: dict[str, Row], dst: Path, codec: str) -> set[str]:
-    """The models whose row matches their source, container and base (recursively)."""
+    """The models whose row matches their source, container and base (recursively). A source
+    of the recorded size whose mtime changed is hashed: equal bytes keep the row (its mtime
+    updated in ``rows``)."""
     models = {m.rel: m for m in collection.models}
     memo: dict[str, bool] = {}
+
+    def same_source(rel: str) -> bool:
+        row, (size, mtime) = rows[rel], stat_of(models[rel])
+        if (size, mtime) == (row.source_bytes, row.source_mtime_ns):
+            return True
+        if size != row.source_bytes or fingerprint(models[rel]).xxh64 != row.source_xxh64:
+            return False
+        rows[rel] = replace(row, source_mtime_ns=mtime)
+        return True
 
     def ok(rel: str, seen: frozenset = frozenset()) -> bool:
         if rel not in memo:
@@ -103,9 +114,10 @@ def _up_to_date(collection: Collection, rows: dict[str, Row], dst: Path, codec: 
             out = dst / row.output if row else None
             memo[rel] = bool(
                 row and model and rel not in seen and row.codec == codec and row.output == model.output
-                and stat_of(model) == (row.source_bytes, row.source_mtime_ns)
                 and out.is_file() and not out.is_symlink() and out.stat().st_size == row.output_bytes
+                and same_source(rel)
                 and (row.base is None or (ok(row.base, seen | {rel}) and rows[row.base].source_xxh64 == row.base_xxh64)))
+            # ok(row.base) holds only where the base has a row
         return memo[rel]
 
     return {rel for rel in models if ok(rel)}
@@ -117,9 +129,10 @@ def _memory(job) -> int:
     return getattr(job, "memory", STREAMING_SLACK)
 
 
-def _plan_bases(collection, todo: list[str], rows: dict[str, Row], settings: BatchSettings, run):
+def _plan_bases(collection, todo: list[str], rows: dict[str, Row], settings: BatchSettings, run, failed: dict):
     """Model -> base model for the models to code (the others keep the base their row records),
-    and model -> its largest tensor's bytes where its tensors were read."""
+    and model -> its largest tensor's bytes where its tensors were read. Models whose tensors
+    cannot be read go into ``failed`` (model -> error) and serve as no base."""
     order = [m.rel for m in collection.models]
     fixed = {rel: rows[rel].base for rel in order if rel not in todo}
     if settings.base_map is not None:
@@ -128,23 +141,25 @@ def _plan_bases(collection, todo: list[str], rows: dict[str, Row], settings: Bat
     if not settings.auto_bases:
         fixed.update({rel: None for rel in todo if rel not in fixed})
         return base_choice.choose(order, {}, fixed, DEFAULT_LIMITS.max_base_depth), {}
-    signatures = dict(run(_scan, collection.models, "reading tensors"))
+    signatures = {}
+    for model, result in run(tasks.scan, collection.models, "reading tensors"):
+        if isinstance(result, BaseException):
+            failed[model.rel] = result
+        else:
+            signatures[model.rel] = result
+    order = [rel for rel in order if rel in signatures]
     found = base_choice.candidates([signatures[rel] for rel in order])
     by_rel = {m.rel: m for m in collection.models}
-    asked = [rel for rel in todo if rel not in fixed and found[rel]]
-    jobs = [(by_rel[rel], [by_rel[c] for c in found[rel]]) for rel in asked]
-    estimates = dict(run(_estimate, jobs, "choosing bases"))
+    jobs = [(by_rel[rel], [by_rel[c] for c in found[rel]]) for rel in todo if rel not in fixed and found.get(rel)]
+    estimates = {job[0].rel: result for job, result in run(_estimate, jobs, "choosing bases")
+                 if not isinstance(result, BaseException)}  # no estimate: the model is coded alone
     largest = {rel: sig.largest for rel, sig in signatures.items()}
     return base_choice.choose(order, estimates, fixed, DEFAULT_LIMITS.max_base_depth), largest
 
 
-def _scan(model):
-    return model.rel, tasks.scan(model)
-
-
 def _estimate(job):
     model, candidates = job
-    return model.rel, tasks.estimate(model, candidates)
+    return tasks.estimate(model, candidates)
 
 
 def run_batch(src: Path, dst: Path, settings: BatchSettings | None = None,
@@ -178,30 +193,34 @@ def _code(collection, todo, rows, settings, pool, work, dst, report, progress, s
     def run(fn, jobs, what):
         if status:
             status(f"{what}: {len(jobs)} task(s)")
-        for i, result in pool.run(fn, jobs, _memory):
-            if isinstance(result, BaseException):
-                raise NnzError(f"{what}: {result}") from None
-            yield result
+        return ((jobs[i], result) for i, result in pool.run(fn, jobs, _memory))
 
     by_rel = {m.rel: m for m in collection.models}
-    chosen, largest = _plan_bases(collection, todo, rows, settings, run)
+    failed: dict[str, BaseException] = {}
+    chosen, largest = _plan_bases(collection, todo, rows, settings, run, failed)
     hashes = {rel: row.source_xxh64 for rel, row in rows.items() if rel not in todo}
-    jobs = [tasks.EncodeJob(by_rel[rel], by_rel[chosen[rel]] if chosen[rel] else None, hashes.get(chosen[rel]), dst,
-                            work, settings.codec, settings.params, settings.threads,
-                            2 * largest.get(rel, stat_of(by_rel[rel])[0]) + STREAMING_SLACK) for rel in todo]
+    jobs = [tasks.EncodeJob(by_rel[rel], by_rel[chosen[rel]] if chosen.get(rel) else None, hashes.get(chosen.get(rel)),
+                            dst, work, settings.codec, settings.params, settings.threads,
+                            2 * largest.get(rel, stat_of(by_rel[rel])[0]) + STREAMING_SLACK)
+            for rel in todo if rel not in failed]
     if status:
         status(f"coding {len(jobs)} model(s), {sum(1 for j in jobs if j.base)} against a base")
-    for i, result in pool.run(tasks.encode, jobs, _memory):
-        rel = jobs[i].model.rel
+    for job, result in run(tasks.encode, jobs, "coding"):
         if isinstance(result, BaseException):
-            report.failed.append((rel, str(result).splitlines()[0] if str(result) else type(result).__name__))
+            failed[job.model.rel] = result
             continue
-        hashes[rel] = result.source_xxh64
+        hashes[result.source] = result.source_xxh64
         manifest.append(dst, result)
         report.coded.append(result)
         if progress:
-            progress(result.source_bytes, rel)
+            progress(result.source_bytes, result.source)
+    report.failed = [(rel, _one_line(failed[rel])) for rel in todo if rel in failed]
     _record_base_hashes(dst, collection, report, rows, hashes)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _record_base_hashes(dst, collection, report, rows, hashes) -> None:
@@ -213,7 +232,7 @@ def _record_base_hashes(dst, collection, report, rows, hashes) -> None:
         if m.rel in rows:
             row = rows[m.rel]
             if row.base is not None and row.base_xxh64 is None:
-                row = Row(**{**row.__dict__, "base_xxh64": hashes.get(row.base)})
+                row = replace(row, base_xxh64=hashes.get(row.base))
             fixed.append(row)
     manifest.compact(dst, fixed)
     report.coded = [r for r in fixed if r.source in {c.source for c in report.coded}]

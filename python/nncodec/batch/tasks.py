@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import _core, formats
+from .. import _core, codecs, formats
 from ..codecs.coding import EncodeOptions, encode_array
 from ..delta import SOURCE_BASE, tensor_hash
 from ..dtypes import dtype_name, element_bytes
@@ -155,7 +155,10 @@ def encode(job: EncodeJob) -> Row:
         size, mtime = stat_of(job.model)
         encode_file(job.model.path, nnz, codec=job.codec, params=job.params, threads=job.threads,
                     base=job.base.path if job.base else None)
-        files = verify(nnz, job.model, job.base, work / "restored", job.threads)
+        if codecs.get(job.codec).lossy:
+            files = verify_within_bounds(nnz, job.model, job.threads)
+        else:
+            files = verify(nnz, job.model, job.base, work / "restored", job.threads)
         fp = Fingerprint(size, mtime, files)
         if stat_of(job.model) != (size, mtime):
             raise NnzError(f"{job.model.path}: changed while it was coded")
@@ -194,6 +197,35 @@ def verify(nnz: Path, model: Model, base: Model | None, folder: Path, threads: i
         out.append((name, path.stat().st_size, f"{digest:016x}"))
         (folder / name).unlink()
     return tuple(out)
+
+
+def verify_within_bounds(nnz: Path, model: Model, threads: int):
+    """A lossy container checked tensor by tensor against the source: every decoded weight within
+    the error its codec records for the tensor (0 for lossless ones: bit for bit), one tensor
+    decoded at a time; returns (name, bytes, XXH64) of each source file."""
+    from ..nnzfile import NnzFile
+
+    source = _tensors(model).tensors
+    with NnzFile(nnz, threads=threads) as f:
+        if sorted(t.name for t in f.tensors) != sorted(source):
+            raise ChecksumError(f"{nnz}: holds other tensors than {model.path}")
+        for t in f.tensors:
+            bound = codecs.describe(t.codec, t.params).get("max_error", 0.0)
+            if not _within(f[t.name], source[t.name], bound):
+                raise ChecksumError(f"{nnz}: tensor {t.name!r} is not within its recorded error {bound:g} of the source")
+    return tuple((name, p.stat().st_size, f"{file_xxh64(p):016x}") for name, p in model.files())
+
+
+def _within(decoded: np.ndarray, original: np.ndarray, bound: float) -> bool:
+    if decoded.dtype != original.dtype or decoded.shape != original.shape:
+        return False
+    if bound == 0 or dtype_name(original.dtype) not in ("float64", "float32", "float16", "bfloat16"):
+        return np.array_equal(element_bytes(decoded), element_bytes(original))
+    a, b = decoded.astype(np.float64), original.astype(np.float64)
+    finite = np.isfinite(b)
+    same_special = np.array_equal(np.isnan(a), np.isnan(b)) and np.array_equal(a[~finite & ~np.isnan(b)],
+                                                                               b[~finite & ~np.isnan(b)])
+    return same_special and bool((np.abs(a[finite] - b[finite]) <= bound).all())
 
 
 def _compare(source: Path, restored: Path) -> int:
