@@ -89,11 +89,16 @@ def build(root: Path, big_elems: int = 0) -> dict[str, str]:
     _fine_tune_bert(bert, root / "bert-tuned", 3)
     kinds["bert-tuned"] = "sharded fine-tune"
     if big_elems:
-        g = torch.Generator().manual_seed(5)
-        _save_safetensors({"w": torch.randn(big_elems, generator=g) * 0.02}, root / "big/ckpt.safetensors")
-        kinds["big/ckpt.safetensors"] = "unrelated"
+        kinds[add_large_checkpoint(root, big_elems)] = "unrelated"
     (root / "README.md").write_text("a model collection\n")
     return kinds
+
+
+def add_large_checkpoint(root: Path, elems: int) -> str:
+    """An unrelated float32 checkpoint of ``elems`` weights (a task that takes a while)."""
+    g = torch.Generator().manual_seed(5)
+    _save_safetensors({"w": torch.randn(elems, generator=g) * 0.02}, root / "big/ckpt.safetensors")
+    return "big/ckpt.safetensors"
 
 
 def overwrite_with_fine_tune(path: Path) -> None:

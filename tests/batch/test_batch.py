@@ -240,3 +240,47 @@ def test_second_run_on_the_same_destination_is_refused(collection, coded):
         fcntl.flock(lock, fcntl.LOCK_EX)
         with pytest.raises(NnzError, match="another nncodec batch"):
             run_batch(collection[0], coded)
+
+
+def _pool_workers() -> list[int]:
+    """The processes of the local executor's pool: children of this process spawned by multiprocessing."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if ppid == os.getpid() and b"spawn_main" in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def test_killed_local_worker_is_retried(collection, tmp_path):
+    import threading
+
+    root = tmp_path / "src"
+    shutil.copytree(collection[0], root)
+    batch_collection.add_large_checkpoint(root, 8 << 20)
+    dst = tmp_path / "dst"
+    work, stop, killed = dst / ".nncodec-batch" / "work", threading.Event(), []
+
+    def kill_when_coding():
+        while not stop.is_set() and not killed:
+            if work.is_dir() and any(work.iterdir()):  # a task is coding a model
+                for pid in _pool_workers():
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+            time.sleep(0.005)
+
+    killer = threading.Thread(target=kill_when_coding)
+    killer.start()
+    try:
+        report = run_batch(root, dst, BatchSettings(workers=2))
+    finally:
+        stop.set()
+        killer.join()
+    assert killed and not report.failed
+    assert len(_rows(dst)) == MODEL_COUNT + 1 and not _leftovers(dst)
+    restore_batch(dst, tmp_path / "out", BatchSettings(auto_bases=False))
+    _same_tree(root, tmp_path / "out")

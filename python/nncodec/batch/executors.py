@@ -24,41 +24,50 @@ class WorkerLostError(NnzError):
 
 
 class LocalExecutor:
-    """A pool of ``workers`` processes (spawned: no threads of the parent carried into them)."""
+    """A pool of ``workers`` processes (spawned: no threads of the parent carried into them),
+    kept for every run of tasks until ``close``, and started afresh when a worker died."""
 
     def __init__(self, workers: int):
         self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _fresh_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
 
     def run(self, fn: Callable, jobs: Sequence, memory: Callable | None = None) -> Iterator[tuple[int, object]]:
         attempts = dict.fromkeys(range(len(jobs)), 0)
         pending = set(range(len(jobs)))
         while pending:
-            with ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures = {pool.submit(fn, jobs[i]): i for i in sorted(pending)}
-                broken = False
-                while futures:
-                    done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        i = futures.pop(future)
-                        try:
-                            result = future.result()
-                        except BrokenProcessPool:
-                            broken = True
-                            continue
-                        except Exception as exc:  # the task's own error, reported for its model
-                            result = exc
-                        pending.discard(i)
-                        yield i, result
-                if not broken:
-                    continue
-            for i in sorted(pending):
-                attempts[i] += 1
-                if attempts[i] > RETRIES:
+            pool = self._fresh_pool()
+            futures = {pool.submit(fn, jobs[i]): i for i in sorted(pending)}
+            broken = False
+            while futures:
+                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for future in done:
+                    i = futures.pop(future)
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        continue
+                    except Exception as exc:  # the task's own error, reported for its model
+                        result = exc
                     pending.discard(i)
-                    yield i, WorkerLostError(f"its worker died {attempts[i]} times")
+                    yield i, result
+            if broken:
+                self.close()
+                for i in sorted(pending):
+                    attempts[i] += 1
+                    if attempts[i] > RETRIES:
+                        pending.discard(i)
+                        yield i, WorkerLostError(f"its worker died {attempts[i]} times")
 
     def close(self) -> None:
-        pass
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
 
 
 class RayExecutor:
