@@ -483,14 +483,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if args.restore:
         with _progress_bar(None, "restore", args.quiet) as bar:
             restored = restore_batch(Path(args.src), Path(args.dst), settings, force=args.force,
-                                     progress=lambda n, rel: bar.update(n))
+                                     progress=lambda n, total: _advance(bar, n, total))
         say(f"restored {len(restored)} model(s) into {printable(args.dst)}, every file checked against the manifest")
         return 0
-    from .batch.collection import discover, stat_of
-
-    total = sum(stat_of(m)[0] for m in discover(Path(args.src)).models)
-    with _progress_bar(total, "batch", args.quiet) as bar:
-        report = run_batch(Path(args.src), Path(args.dst), settings, progress=lambda n, rel: bar.update(n),
+    with _progress_bar(None, "batch", args.quiet) as bar:
+        report = run_batch(Path(args.src), Path(args.dst), settings, progress=lambda n, total: _advance(bar, n, total),
                            status=None if args.quiet else say)
     coded_in = sum(r.source_bytes for r in report.coded)
     coded_out = sum(r.output_bytes for r in report.coded)
@@ -500,6 +497,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
     for rel, message in report.failed:
         _error(f"{rel}: {message}")
     return 1 if report.failed else 0
+
+
+def _advance(bar, n: int, total: int) -> None:
+    bar.total = total
+    bar.update(n)
 
 
 def _add_batch(sub) -> None:
@@ -573,7 +575,10 @@ def _run(args: argparse.Namespace) -> int:
         _error(f"interrupted ({exc or 'SIGINT'})")
         return 130
     except OSError as exc:
-        _error(str(exc) if exc.filename else f"{exc.strerror or exc} (writing the output)")
+        if isinstance(exc, NnzError):  # an existing output (OutputExistsError): its message says which
+            _error(str(exc))
+        else:
+            _error(str(exc) if exc.filename else f"{exc.strerror or exc} (writing the output)")
         return 1
     except (NnzError, MemoryError, RecursionError) as exc:
         _error(str(exc) if isinstance(exc, NnzError) else f"out of memory or nested too deeply ({type(exc).__name__})")

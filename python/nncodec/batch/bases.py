@@ -31,16 +31,18 @@ def candidates(signatures: list[Signature]) -> dict[str, list[str]]:
     by_name: dict[tuple, list[int]] = defaultdict(list)
     out: dict[str, list[str]] = {}
     for i, sig in enumerate(signatures):
-        shared: dict[int, int] = defaultdict(int)
+        equal: dict[int, int] = defaultdict(int)    # bytes equal in content (cost nothing)
+        shared: dict[int, int] = defaultdict(int)   # bytes equal in content or in name, dtype and shape
         for name, dtype, shape, digest, nbytes in sig.tensors:
             first = by_content.get((dtype, shape, digest))
             if first is not None:
+                equal[first] += nbytes
                 shared[first] += nbytes
             for j in by_name.get((name, dtype, shape), ()):
                 if j != first:
                     shared[j] += nbytes
         enough = [j for j, b in shared.items() if b >= MIN_SHARE * max(sig.tensor_bytes, 1)]
-        enough.sort(key=lambda j: (-shared[j], j))
+        enough.sort(key=lambda j: (-equal[j], -shared[j], j))  # a copy first: it beats any delta
         out[sig.model.rel] = [signatures[j].model.rel for j in enough[:MAX_CANDIDATES]]
         for name, dtype, shape, digest, _ in sig.tensors:
             by_content.setdefault((dtype, shape, digest), i)

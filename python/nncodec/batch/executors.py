@@ -23,6 +23,10 @@ class WorkerLostError(NnzError):
     """A task's worker died on every attempt."""
 
 
+def _ready() -> None:
+    from . import tasks  # noqa: F401  (what every task imports)
+
+
 class LocalExecutor:
     """A pool of ``workers`` processes (spawned: no threads of the parent carried into them),
     kept for every run of tasks until ``close``, and started afresh when a worker died."""
@@ -30,6 +34,12 @@ class LocalExecutor:
     def __init__(self, workers: int):
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
+
+    def warm_up(self) -> None:
+        """Starts the workers (each imports nncodec) without waiting for them."""
+        pool = self._fresh_pool()
+        for _ in range(self.workers):
+            pool.submit(_ready)
 
     def _fresh_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -78,16 +88,26 @@ class RayExecutor:
     def __init__(self, workers: int, threads: int, address: str | None = None):
         import ray
 
-        self.ray, self.workers, self.threads = ray, workers, threads
-        self._started = not ray.is_initialized()
-        if self._started:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                     **({} if address else {"num_cpus": max(workers * threads, 1)}))
+        self.ray, self.workers, self.threads, self.address = ray, workers, threads, address
+        self._started = False
+        self._max_memory: int | None = None
         self._remote: dict[Callable, object] = {}
+
+    def warm_up(self) -> None:
+        pass  # connecting or starting a cluster waits for the first task: a rerun with nothing to do needs none
+
+    def _connect(self) -> None:
+        if not self.ray.is_initialized():
+            self.ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                          **({} if self.address else {"num_cpus": max(self.workers * self.threads, 1)}))
+            self._started = True
+        # A reservation above the cluster's memory would never be scheduled: cap it there.
+        self._max_memory = int(self.ray.cluster_resources().get("memory", 0)) or None
 
     def run(self, fn: Callable, jobs: Sequence, memory: Callable | None = None) -> Iterator[tuple[int, object]]:
         from ray.exceptions import RayTaskError, WorkerCrashedError
 
+        self._connect()
         remote = self._remote.setdefault(fn, self.ray.remote(fn))
         queue, running = list(range(len(jobs))), {}
         while queue or running:
@@ -96,7 +116,7 @@ class RayExecutor:
                 options = {"num_cpus": self.threads, "max_retries": RETRIES, "retry_exceptions": False,
                            "name": f"nncodec-{fn.__name__}"}
                 if memory is not None:
-                    options["memory"] = memory(jobs[i])
+                    options["memory"] = min(memory(jobs[i]), self._max_memory or memory(jobs[i]))
                 running[remote.options(**options).remote(jobs[i])] = i
             done, _ = self.ray.wait(list(running), num_returns=1)
             i = running.pop(done[0])
@@ -111,6 +131,7 @@ class RayExecutor:
     def close(self) -> None:
         if self._started:
             self.ray.shutdown()
+            self._started = False
 
 
 def executor(kind: str, workers: int, threads: int, address: str | None = None):

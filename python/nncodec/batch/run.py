@@ -25,7 +25,7 @@ from ..atomic import OutputExistsError
 from ..errors import NnzError, UnsafeInputError
 from ..limits import DEFAULT_LIMITS, MAX_THREADS
 from . import bases as base_choice, manifest, tasks
-from .collection import Collection, discover, fingerprint, stat_of
+from .collection import Collection, Model, discover, fingerprint, stat_of
 from .executors import EXECUTORS, executor
 from .manifest import Row
 
@@ -70,7 +70,7 @@ class BatchReport:
     not_models: list[str] = field(default_factory=list)  # files of the tree that are no model
 
 
-Progress = Callable[[int, str], None]  # (source bytes just finished, model path)
+Progress = Callable[[int, int], None]  # (source bytes just finished, source bytes of all the work)
 
 
 @contextlib.contextmanager
@@ -149,53 +149,55 @@ def _plan_bases(collection, todo: list[str], rows: dict[str, Row], settings: Bat
             signatures[model.rel] = result
     order = [rel for rel in order if rel in signatures]
     found = base_choice.candidates([signatures[rel] for rel in order])
-    by_rel = {m.rel: m for m in collection.models}
-    jobs = [(by_rel[rel], [by_rel[c] for c in found[rel]]) for rel in todo if rel not in fixed and found.get(rel)]
-    estimates = {job[0].rel: result for job, result in run(_estimate, jobs, "choosing bases")
+    jobs = [(signatures[rel], [signatures[c] for c in found[rel]]) for rel in todo if rel not in fixed and found.get(rel)]
+    estimates = {job[0].model.rel: result for job, result in run(_estimate, jobs, "choosing bases")
                  if not isinstance(result, BaseException)}  # no estimate: the model is coded alone
     largest = {rel: sig.largest for rel, sig in signatures.items()}
     return base_choice.choose(order, estimates, fixed, DEFAULT_LIMITS.max_base_depth), largest
 
 
 def _estimate(job):
-    model, candidates = job
-    return tasks.estimate(model, candidates)
+    return tasks.estimate(*job)
 
 
 def run_batch(src: Path, dst: Path, settings: BatchSettings | None = None,
               progress: Progress | None = None, status: Callable[[str], None] | None = None) -> BatchReport:
     """Codes every model under ``src`` into ``dst`` (see the module docstring); a model that fails
-    is reported in the result and left without a row, the others go on."""
+    is reported in the result and left without a row, the others go on. ``progress(n, total)``
+    is told the source bytes of each model coded (``n``) and of all the models to code."""
     settings = settings or BatchSettings()
     src, dst = Path(src), Path(dst)
-    collection = discover(src)
-    if dst.resolve() == src.resolve() or src.resolve() in dst.resolve().parents and src.is_dir():
-        raise NnzError(f"{dst}: the destination must not be inside the collection")
-    dst.mkdir(parents=True, exist_ok=True)
-    report = BatchReport(not_models=collection.skipped)
-    with _locked(dst) as work:
-        rows = {rel: row for rel, row in manifest.read(dst).items() if rel in {m.rel for m in collection.models}}
-        done = _up_to_date(collection, rows, dst, settings.codec)
-        manifest.compact(dst, [rows[m.rel] for m in collection.models if m.rel in rows])
-        report.skipped = [m.rel for m in collection.models if m.rel in done]
-        todo = [m.rel for m in collection.models if m.rel not in done]
-        if not todo:
-            return report
-        pool = executor(settings.executor, settings.workers, settings.threads, settings.address)
-        try:
-            _code(collection, todo, rows, settings, pool, work, dst, report, progress, status)
-        finally:
-            pool.close()
+    pool = executor(settings.executor, settings.workers, settings.threads, settings.address)
+    try:
+        pool.warm_up()  # local workers start while the collection is read
+        collection = discover(src)
+        if dst.resolve() == src.resolve() or src.resolve() in dst.resolve().parents and src.is_dir():
+            raise NnzError(f"{dst}: the destination must not be inside the collection")
+        dst.mkdir(parents=True, exist_ok=True)
+        report = BatchReport(not_models=collection.skipped)
+        with _locked(dst) as work:
+            rows = {rel: row for rel, row in manifest.read(dst).items() if rel in {m.rel for m in collection.models}}
+            done = _up_to_date(collection, rows, dst, settings.codec)
+            manifest.compact(dst, [rows[m.rel] for m in collection.models if m.rel in rows])
+            report.skipped = [m.rel for m in collection.models if m.rel in done]
+            todo = [m.rel for m in collection.models if m.rel not in done]
+            if todo:
+                _code(collection, todo, rows, settings, pool, work, dst, report, progress, status)
+    finally:
+        pool.close()
     return report
 
 
 def _code(collection, todo, rows, settings, pool, work, dst, report, progress, status) -> None:
     def run(fn, jobs, what):
+        """(job, result) of each job, the largest models first (so that the workers end together)."""
         if status:
             status(f"{what}: {len(jobs)} task(s)")
+        jobs = sorted(jobs, key=lambda job: -sizes[_model_of(job).rel])
         return ((jobs[i], result) for i, result in pool.run(fn, jobs, _memory))
 
     by_rel = {m.rel: m for m in collection.models}
+    sizes = {m.rel: stat_of(m)[0] for m in collection.models}
     failed: dict[str, BaseException] = {}
     chosen, largest = _plan_bases(collection, todo, rows, settings, run, failed)
     hashes = {rel: row.source_xxh64 for rel, row in rows.items() if rel not in todo}
@@ -213,9 +215,13 @@ def _code(collection, todo, rows, settings, pool, work, dst, report, progress, s
         manifest.append(dst, result)
         report.coded.append(result)
         if progress:
-            progress(result.source_bytes, result.source)
+            progress(result.source_bytes, sum(sizes[rel] for rel in todo))
     report.failed = [(rel, _one_line(failed[rel])) for rel in todo if rel in failed]
     _record_base_hashes(dst, collection, report, rows, hashes)
+
+
+def _model_of(job) -> Model:
+    return job if isinstance(job, Model) else job[0].model if isinstance(job, tuple) else job.model
 
 
 def _one_line(exc: BaseException) -> str:
@@ -284,7 +290,7 @@ def restore_batch(dst: Path, out: Path, settings: BatchSettings | None = None, f
                     raise result
                 restored.append(result)
                 if progress:
-                    progress(rows[result].source_bytes, result)
+                    progress(rows[result].source_bytes, sum(row.source_bytes for row in rows.values()))
     finally:
         pool.close()
     return restored

@@ -68,12 +68,14 @@ def _coded_size(encoded) -> int:
     return len(encoded.params) + encoded.coded_bytes
 
 
-def estimate(model: Model, candidates: list[Model], threads: int = 1) -> tuple[int, dict[str, int]]:
-    """(estimated coded bytes of ``model`` alone, and against each candidate base) from samples
-    of its largest tensors that share name, dtype and shape with the candidate; tensors equal to
-    one of the candidate's (any name) cost nothing."""
-    tensors = _tensors(model).tensors
-    options = EncodeOptions(threads=threads)
+def estimate(sig: Signature, candidates: list[Signature]) -> tuple[int, dict[str, int]]:
+    """(estimated coded bytes of the model alone, and against each candidate base) from samples
+    of its largest tensors, coded alone and, where the candidate has a tensor of the same name,
+    dtype and shape, as their delta; tensors equal to one of the candidate's (any name, by the
+    signatures' hashes) cost nothing. Only the sampled tensors are read."""
+    tensors = _tensors(sig.model).tensors
+    options = EncodeOptions(threads=1)
+    rows = sorted(sig.tensors, key=lambda t: (-t[4], t[0]))
     ratio_alone: dict[str, float] = {}
 
     def alone(name: str) -> float:
@@ -82,34 +84,31 @@ def estimate(model: Model, candidates: list[Model], threads: int = 1) -> tuple[i
             ratio_alone[name] = _coded_size(encode_array(name, s, options)) / max(s.nbytes, 1)
         return ratio_alone[name]
 
-    known = {n: a for n, a in tensors.items() if dtype_name(a.dtype) is not None}
-    by_size = sorted(known, key=lambda n: -known[n].nbytes)
-    rest = sum(known[n].nbytes for n in by_size[SAMPLE_TENSORS:])
-    head_ratio = sum(alone(n) * known[n].nbytes for n in by_size[:SAMPLE_TENSORS]) / max(
-        sum(known[n].nbytes for n in by_size[:SAMPLE_TENSORS]), 1)
-    total_alone = int(sum(alone(n) * known[n].nbytes for n in by_size[:SAMPLE_TENSORS]) + head_ratio * rest)
-    return total_alone, {c.rel: _against(known, _tensors(c).tensors, alone, head_ratio) for c in candidates}
+    head = rows[:SAMPLE_TENSORS]
+    head_ratio = sum(alone(t[0]) * t[4] for t in head) / max(sum(t[4] for t in head), 1)
+    total_alone = int(head_ratio * sum(t[4] for t in rows))
+    return total_alone, {c.model.rel: _against(rows, tensors, c, alone, head_ratio) for c in candidates}
 
 
-def _against(tensors: dict, base: dict, alone, ratio_unsampled: float) -> int:
-    hashes = {(dtype_name(a.dtype), a.size, tensor_hash(a)) for a in base.values() if dtype_name(a.dtype)}
+def _against(rows: list, tensors: dict, base: Signature, alone, ratio_unsampled: float) -> int:
+    equal = {(dtype, shape, digest) for _, dtype, shape, digest, _ in base.tensors}
+    by_name = {name: (dtype, shape) for name, dtype, shape, _, _ in base.tensors}
+    base_tensors = None
     cost, sampled = 0.0, 0
-    for name in sorted(tensors, key=lambda n: -tensors[n].nbytes):
-        a = tensors[name]
-        if (dtype_name(a.dtype), a.size, tensor_hash(a)) in hashes:
+    for name, dtype, shape, digest, nbytes in rows:
+        if (dtype, shape, digest) in equal:
             continue
-        b = base.get(name)
-        matched = b is not None and b.dtype == a.dtype and b.shape == a.shape
+        matched = by_name.get(name) == (dtype, shape)
         if matched and sampled < SAMPLE_TENSORS:
             sampled += 1
-            s, r = _sample(a), _sample(b)
-            coded = _core.encode_delta(element_bytes(s), dtype_name(a.dtype), element_bytes(r), SOURCE_BASE, 0,
-                                       ESTIMATE_CHUNK, 1)
-            cost += min(_coded_size(coded) / max(s.nbytes, 1), alone(name)) * a.nbytes
+            base_tensors = base_tensors if base_tensors is not None else _tensors(base.model).tensors
+            s, r = _sample(tensors[name]), _sample(base_tensors[name])
+            coded = _core.encode_delta(element_bytes(s), dtype, element_bytes(r), SOURCE_BASE, 0, ESTIMATE_CHUNK, 1)
+            cost += min(_coded_size(coded) / max(s.nbytes, 1), alone(name)) * nbytes
         elif matched:
-            cost += ratio_unsampled * 0.5 * a.nbytes  # a matched tensor past the samples: half of alone
+            cost += ratio_unsampled * 0.5 * nbytes  # a matched tensor past the samples: half of alone
         else:
-            cost += (alone(name) if sampled < SAMPLE_TENSORS else ratio_unsampled) * a.nbytes
+            cost += (alone(name) if sampled < SAMPLE_TENSORS else ratio_unsampled) * nbytes
     return int(cost)
 
 
