@@ -59,6 +59,7 @@ def _non_negative(text: str) -> int:
 def _progress_bar(total: int, desc: str, quiet: bool):
     from tqdm import tqdm
 
+    tqdm.monitor_interval = 0  # no monitor thread: batch forks its workers from a one-thread process
     # tqdm disables itself when stderr is not a terminal (disable=None).
     return tqdm(total=total, desc=desc, unit="B", unit_scale=True, file=sys.stderr, leave=False,
                 disable=True if quiet else None)

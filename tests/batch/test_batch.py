@@ -102,6 +102,9 @@ def test_restore_gives_the_collection_back(collection, coded, tmp_path):
     _same_tree(collection[0], tmp_path / "out")
     with pytest.raises(NnzError, match="exists"):
         restore_batch(coded, tmp_path / "out", BatchSettings(auto_bases=False))
+    (tmp_path / "out" / "mlp" / "ft0.safetensors").write_bytes(b"damaged")
+    restore_batch(coded, tmp_path / "out", BatchSettings(auto_bases=False), force=True)
+    _same_tree(collection[0], tmp_path / "out")
 
 
 def test_rerun_does_nothing(collection, coded):

@@ -4,10 +4,11 @@ Candidates are the earlier models (in the collection's sorted order) that share 
 ``MIN_SHARE`` of the model's tensor bytes, by equal content (any name: copies, the same weights in
 another format) or by name, dtype and shape (fine-tunes, checkpoints); the ``MAX_CANDIDATES`` that
 share most are estimated on samples of the largest tensors (tasks.estimate), and the one that
-codes the model smallest is its base if it beats coding it alone by ``GAIN``. The first model
-holding a tensor is thus the base of the later ones holding it. Chains are allowed up to the
-depth limit. Everything here is deterministic: the same collection gives the same graph,
-whatever the executor or the number of workers.
+codes the model smallest is its base if it beats coding it alone by ``GAIN`` (the estimate
+runs in the task that then codes the model). The first model holding a tensor is thus the base
+of the later ones holding it; chains (a checkpoint against the one before) form where they pay,
+and as bases are earlier models there is no cycle. Everything here is deterministic: the same
+collection gives the same graph, whatever the executor or the number of workers.
 """
 
 from __future__ import annotations
@@ -52,33 +53,24 @@ def candidates(signatures: list[Signature]) -> dict[str, list[str]]:
     return out
 
 
-def choose(order: list[str], estimates: dict[str, tuple[int, dict[str, int]]], fixed: dict[str, str | None],
-           max_depth: int) -> dict[str, str | None]:
-    """Model -> its base: ``fixed`` ones as given (a base map, the bases of models already coded),
-    the others the cheapest estimated candidate within ``max_depth``, or None."""
-    bases: dict[str, str | None] = {}
-    depth: dict[str, int] = {}
+def pick(alone: int, against: dict[str, int]) -> str | None:
+    """The candidate that codes the model smallest, if it beats coding it alone by GAIN (ties:
+    the first in the collection's order, as ``against`` lists them)."""
+    best = min(against.items(), key=lambda item: item[1], default=None)
+    return best[0] if best is not None and best[1] < GAIN * alone else None
 
-    def depth_of(rel: str, seen: tuple = ()) -> int:
-        if rel in depth:
-            return depth[rel]
-        if rel in seen:
-            raise NnzError(f"the bases form a cycle: {' -> '.join((*seen, rel))}")
-        base = fixed[rel] if rel in fixed else bases.get(rel)
-        depth[rel] = 0 if base is None else depth_of(base, (*seen, rel)) + 1
-        return depth[rel]
 
-    for rel in order:
-        if rel in fixed:
-            bases[rel] = fixed[rel]
-        else:
-            alone, against = estimates.get(rel, (0, {}))
-            usable = [(cost, c) for c, cost in against.items() if depth_of(c) + 1 <= max_depth]
-            best = min(usable, default=None)
-            bases[rel] = best[1] if best is not None and best[0] < GAIN * alone else None
-        if depth_of(rel) > max_depth:
-            raise NnzError(f"{rel}: its chain of bases is deeper than {max_depth} models")
-    return bases
+def check_graph(bases: dict[str, str | None]) -> None:
+    """Refuses bases that form a cycle (a base map can write one)."""
+    done: set[str] = set()
+    for rel in bases:
+        path: list[str] = []
+        while rel is not None and rel not in done:
+            if rel in path:
+                raise NnzError(f"the bases form a cycle: {' -> '.join([*path[path.index(rel):], rel])}")
+            path.append(rel)
+            rel = bases.get(rel)
+        done.update(path)
 
 
 def read_map(path: Path, models: set[str]) -> dict[str, str | None]:

@@ -9,6 +9,7 @@ worker that dies (killed, out of memory) is not the task's fault: its tasks run 
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -23,13 +24,23 @@ class WorkerLostError(NnzError):
     """A task's worker died on every attempt."""
 
 
+def _start_method() -> str:
+    """fork while this process has one thread (workers start at once, nncodec already imported:
+    about a second less per run than spawn, which imports it again), else spawn (forking a
+    process with other threads, a Ray driver's say, could copy a lock some thread holds)."""
+    try:
+        return "fork" if len(os.listdir("/proc/self/task")) == 1 else "spawn"
+    except OSError:
+        return "spawn"
+
+
 def _ready() -> None:
     from . import tasks  # noqa: F401  (what every task imports)
 
 
 class LocalExecutor:
-    """A pool of ``workers`` processes (spawned: no threads of the parent carried into them),
-    kept for every run of tasks until ``close``, and started afresh when a worker died."""
+    """A pool of ``workers`` processes, kept for every run of tasks until ``close``, and started
+    afresh when a worker died."""
 
     def __init__(self, workers: int):
         self.workers = workers
@@ -43,7 +54,7 @@ class LocalExecutor:
 
     def _fresh_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(_start_method()))
         return self._pool
 
     def run(self, fn: Callable, jobs: Sequence, memory: Callable | None = None) -> Iterator[tuple[int, object]]:

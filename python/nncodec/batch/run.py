@@ -23,7 +23,7 @@ from .. import codecs
 from ..atomic import check_member_name
 from ..atomic import OutputExistsError
 from ..errors import NnzError, UnsafeInputError
-from ..limits import DEFAULT_LIMITS, MAX_THREADS
+from ..limits import MAX_THREADS
 from . import bases as base_choice, manifest, tasks
 from .collection import Collection, Model, discover, fingerprint, stat_of
 from .executors import EXECUTORS, executor
@@ -130,34 +130,28 @@ def _memory(job) -> int:
 
 
 def _plan_bases(collection, todo: list[str], rows: dict[str, Row], settings: BatchSettings, run, failed: dict):
-    """Model -> base model for the models to code (the others keep the base their row records),
-    and model -> its largest tensor's bytes where its tensors were read. Models whose tensors
-    cannot be read go into ``failed`` (model -> error) and serve as no base."""
+    """Per model to code: its base if fixed (a base map; None: alone), else the signatures it and
+    its candidate bases have (the task estimates them and picks). The models already coded keep
+    the base their row records. Models whose tensors cannot be read go into ``failed`` (model ->
+    error) and serve as no base."""
     order = [m.rel for m in collection.models]
     fixed = {rel: rows[rel].base for rel in order if rel not in todo}
     if settings.base_map is not None:
         given = base_choice.read_map(settings.base_map, set(order))
         fixed.update({rel: base for rel, base in given.items() if rel in todo})
+    base_choice.check_graph(fixed)
     if not settings.auto_bases:
-        fixed.update({rel: None for rel in todo if rel not in fixed})
-        return base_choice.choose(order, {}, fixed, DEFAULT_LIMITS.max_base_depth), {}
+        return {rel: (fixed.get(rel), None, ()) for rel in todo}
     signatures = {}
     for model, result in run(tasks.scan, collection.models, "reading tensors"):
         if isinstance(result, BaseException):
             failed[model.rel] = result
         else:
             signatures[model.rel] = result
-    order = [rel for rel in order if rel in signatures]
-    found = base_choice.candidates([signatures[rel] for rel in order])
-    jobs = [(signatures[rel], [signatures[c] for c in found[rel]]) for rel in todo if rel not in fixed and found.get(rel)]
-    estimates = {job[0].model.rel: result for job, result in run(_estimate, jobs, "choosing bases")
-                 if not isinstance(result, BaseException)}  # no estimate: the model is coded alone
-    largest = {rel: sig.largest for rel, sig in signatures.items()}
-    return base_choice.choose(order, estimates, fixed, DEFAULT_LIMITS.max_base_depth), largest
-
-
-def _estimate(job):
-    return tasks.estimate(*job)
+    found = base_choice.candidates([signatures[rel] for rel in order if rel in signatures])
+    return {rel: (fixed[rel], signatures.get(rel), ()) if rel in fixed
+            else (None, signatures.get(rel), tuple(signatures[c] for c in found.get(rel, ())))
+            for rel in todo}
 
 
 def run_batch(src: Path, dst: Path, settings: BatchSettings | None = None,
@@ -199,29 +193,30 @@ def _code(collection, todo, rows, settings, pool, work, dst, report, progress, s
     by_rel = {m.rel: m for m in collection.models}
     sizes = {m.rel: stat_of(m)[0] for m in collection.models}
     failed: dict[str, BaseException] = {}
-    chosen, largest = _plan_bases(collection, todo, rows, settings, run, failed)
+    plans = _plan_bases(collection, todo, rows, settings, run, failed)
     hashes = {rel: row.source_xxh64 for rel, row in rows.items() if rel not in todo}
-    jobs = [tasks.EncodeJob(by_rel[rel], by_rel[chosen[rel]] if chosen.get(rel) else None, hashes.get(chosen.get(rel)),
-                            dst, work, settings.codec, settings.params, settings.threads,
-                            2 * largest.get(rel, stat_of(by_rel[rel])[0]) + STREAMING_SLACK)
-            for rel in todo if rel not in failed]
+    jobs = [tasks.EncodeJob(by_rel[rel], by_rel[base] if base else None, dst, work, settings.codec, settings.params,
+                            settings.threads, 2 * (sig.largest if sig else sizes[rel]) + STREAMING_SLACK, sig, found)
+            for rel, (base, sig, found) in plans.items() if rel not in failed]
     if status:
-        status(f"coding {len(jobs)} model(s), {sum(1 for j in jobs if j.base)} against a base")
+        status(f"coding {len(jobs)} model(s), {sum(1 for j in jobs if j.base or j.candidates)} with a base to "
+               "consider")
     for job, result in run(tasks.encode, jobs, "coding"):
         if isinstance(result, BaseException):
             failed[job.model.rel] = result
             continue
-        hashes[result.source] = result.source_xxh64
-        manifest.append(dst, result)
-        report.coded.append(result)
+        row = replace(result, base_xxh64=hashes.get(result.base))
+        hashes[row.source] = row.source_xxh64
+        manifest.append(dst, row)
+        report.coded.append(row)
         if progress:
-            progress(result.source_bytes, sum(sizes[rel] for rel in todo))
+            progress(row.source_bytes, sum(sizes[rel] for rel in todo))
     report.failed = [(rel, _one_line(failed[rel])) for rel in todo if rel in failed]
     _record_base_hashes(dst, collection, report, rows, hashes)
 
 
 def _model_of(job) -> Model:
-    return job if isinstance(job, Model) else job[0].model if isinstance(job, tuple) else job.model
+    return job if isinstance(job, Model) else job.model
 
 
 def _one_line(exc: BaseException) -> str:
@@ -284,7 +279,8 @@ def restore_batch(dst: Path, out: Path, settings: BatchSettings | None = None, f
     try:
         for level in levels:
             jobs = [tasks.RestoreJob(rows[rel], dst / rows[rel].output, out / rel,
-                                     out / rows[rel].base if rows[rel].base else None, settings.threads) for rel in level]
+                                     out / rows[rel].base if rows[rel].base else None, settings.threads, force)
+                    for rel in level]
             for _, result in pool.run(tasks.restore, jobs):
                 if isinstance(result, BaseException):
                     raise result
@@ -300,13 +296,21 @@ def _levels(rows: dict[str, Row]) -> list[list[str]]:
     """The models in waves: each after the wave holding its base."""
     depth: dict[str, int] = {}
 
-    def level(rel: str, seen: tuple = ()) -> int:
-        if rel not in depth:
-            if rel in seen or len(seen) > DEFAULT_LIMITS.max_base_depth:
-                raise NnzError(f"manifest: the bases of {rel} form a cycle or a chain too deep")
+    base_choice.check_graph({rel: row.base for rel, row in rows.items()})
+
+    def level(rel: str) -> int:
+        chain = []
+        while rel not in depth:  # iterative: a series of checkpoints may chain thousands
+            chain.append(rel)
             base = rows[rel].base
-            depth[rel] = 0 if base is None else level(base, (*seen, rel)) + 1
-        return depth[rel]
+            if base is None:
+                depth[rel] = 0
+                break
+            rel = base
+        for r in reversed(chain):
+            if r not in depth:
+                depth[r] = depth[rows[r].base] + 1
+        return depth[chain[0]] if chain else depth[rel]
 
     waves: dict[int, list[str]] = {}
     for rel in sorted(rows):

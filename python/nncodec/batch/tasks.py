@@ -114,15 +114,28 @@ def _against(rows: list, tensors: dict, base: Signature, alone, ratio_unsampled:
 
 @dataclass(frozen=True)
 class EncodeJob:
+    """One model to code: against ``base``, or against the cheapest of ``candidates`` (the
+    model's ``signature`` and theirs; bases.pick), or alone."""
+
     model: Model
     base: Model | None
-    base_xxh64: str | None
     dst: Path
     work: Path
     codec: str
     params: dict
     threads: int
     memory: int  # bytes the task may take (what Ray reserves for it)
+    signature: Signature | None = None
+    candidates: tuple[Signature, ...] = ()
+
+    def chosen_base(self) -> Model | None:
+        if not self.candidates:
+            return self.base
+        from .bases import pick
+
+        alone, against = estimate(self.signature, list(self.candidates))
+        rel = pick(alone, against)
+        return next((c.model for c in self.candidates if c.model.rel == rel), None)
 
 
 def _reset_peak_rss() -> None:
@@ -147,17 +160,18 @@ def encode(job: EncodeJob) -> Row:
 
     _reset_peak_rss()
     start = time.perf_counter()
+    base = job.chosen_base()
     work = job.work / f"{uuid.uuid4().hex}"
     work.mkdir(parents=True)
     try:
         nnz = work / "model.nnz"
         size, mtime = stat_of(job.model)
         encode_file(job.model.path, nnz, codec=job.codec, params=job.params, threads=job.threads,
-                    base=job.base.path if job.base else None)
+                    base=base.path if base else None)
         if codecs.get(job.codec).lossy:
             files = verify_within_bounds(nnz, job.model, job.threads)
         else:
-            files = verify(nnz, job.model, job.base, work / "restored", job.threads)
+            files = verify(nnz, job.model, base, work / "restored", job.threads)
         fp = Fingerprint(size, mtime, files)
         if stat_of(job.model) != (size, mtime):
             raise NnzError(f"{job.model.path}: changed while it was coded")
@@ -171,7 +185,7 @@ def encode(job: EncodeJob) -> Row:
     return Row(source=job.model.rel, format=formats.detect(job.model.path).FORMAT, source_bytes=size,
                source_mtime_ns=mtime, source_xxh64=fp.xxh64, files=[list(f) for f in files], output=job.model.output,
                output_bytes=out_bytes, output_xxh64=out_hash, ratio=size / max(out_bytes, 1), codec=job.codec,
-               base=job.base.rel if job.base else None, base_xxh64=job.base_xxh64,
+               base=base.rel if base else None, base_xxh64=None,
                seconds=time.perf_counter() - start, worker=worker_name(), peak_rss_bytes=_peak_rss())
 
 
@@ -247,6 +261,7 @@ class RestoreJob:
     out: Path            # where the model goes (a file, or a folder)
     base: Path | None    # the restored base model
     threads: int
+    force: bool = False  # replace the model's files where they exist
 
 
 def restore(job: RestoreJob) -> str:
@@ -255,7 +270,7 @@ def restore(job: RestoreJob) -> str:
 
     if f"{file_xxh64(job.nnz):016x}" != job.row.output_xxh64:
         raise ChecksumError(f"{job.nnz}: its XXH64 is not the manifest's")
-    decode_file(job.nnz, job.out, threads=job.threads, base=job.base)
+    decode_file(job.nnz, job.out, threads=job.threads, base=job.base, force=job.force)
     root = job.out if job.row.format == "folder" else job.out.parent
     for name, _, digest in job.row.files:
         if f"{file_xxh64(root / name):016x}" != digest:
