@@ -5,6 +5,7 @@
 
 #include "common/byte_io.hpp"
 #include "common/error.hpp"
+#include "common/huge_pages.hpp"
 
 namespace nnz {
 
@@ -14,6 +15,7 @@ inline void write_chunk_table(const std::vector<std::vector<uint8_t>>& chunks, s
   size_t total = 4 * chunks.size();
   for (const std::vector<uint8_t>& chunk : chunks) total += chunk.size();
   payload.reserve(payload.size() + total);
+  advise_huge_pages(payload.data(), payload.capacity());
   ByteWriter out(payload);
   for (const std::vector<uint8_t>& chunk : chunks) {
     NNZ_CHECK(chunk.size() <= UINT32_MAX, internal, std::string(what) + ": chunk larger than 4 GiB");
