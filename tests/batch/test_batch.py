@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import batch_collection
@@ -287,3 +288,31 @@ def test_killed_local_worker_is_retried(collection, tmp_path):
     assert len(_rows(dst)) == MODEL_COUNT + 1 and not _leftovers(dst)
     restore_batch(dst, tmp_path / "out", BatchSettings(auto_bases=False))
     _same_tree(root, tmp_path / "out")
+
+
+def test_long_chain_of_bases_is_checked_without_recursion(tmp_path):
+    """A rerun over a chain of bases longer than Python's recursion limit (each model coded against
+    the next, as a base map may say, so checking the first walks the whole chain): every model is
+    up to date."""
+    from safetensors.numpy import save_file
+
+    from nncodec.batch.collection import Collection, Model, stat_of
+    from nncodec.batch.run import _up_to_date
+
+    src, dst, count = tmp_path / "src", tmp_path / "dst", sys.getrecursionlimit() + 500
+    src.mkdir()
+    dst.mkdir()
+    models, rows = [], {}
+    for i in range(count):
+        model = Model(f"ckpt{i}.safetensors", src / f"ckpt{i}.safetensors", "file")
+        save_file({"w": np.full(4, i, np.float32)}, str(model.path))
+        (dst / model.output).write_bytes(b"x")
+        size, mtime = stat_of(model)
+        rows[model.rel] = manifest.Row(
+            source=model.rel, format="safetensors", source_bytes=size, source_mtime_ns=mtime, source_xxh64=f"{i:016x}",
+            files=[], output=model.output, output_bytes=1, output_xxh64="0" * 16, ratio=1.0, codec="lossless",
+            base=f"ckpt{i + 1}.safetensors" if i + 1 < count else None,
+            base_xxh64=f"{i + 1:016x}" if i + 1 < count else None, seconds=0.0,
+            worker="w", peak_rss_bytes=0)
+        models.append(model)
+    assert _up_to_date(Collection(src, models), rows, dst, "lossless") == {m.rel for m in models}

@@ -108,16 +108,29 @@ def _up_to_date(collection: Collection, rows: dict[str, Row], dst: Path, codec: 
         rows[rel] = replace(row, source_mtime_ns=mtime)
         return True
 
-    def ok(rel: str, seen: frozenset = frozenset()) -> bool:
-        if rel not in memo:
-            row, model = rows.get(rel), models.get(rel)
-            out = dst / row.output if row else None
-            memo[rel] = bool(
-                row and model and rel not in seen and row.codec == codec and row.output == model.output
-                and out.is_file() and not out.is_symlink() and out.stat().st_size == row.output_bytes
-                and same_source(rel)
-                and (row.base is None or (ok(row.base, seen | {rel}) and rows[row.base].source_xxh64 == row.base_xxh64)))
-            # ok(row.base) holds only where the base has a row
+    def own_ok(rel: str) -> bool:
+        row, model = rows.get(rel), models.get(rel)
+        out = dst / row.output if row else None
+        return bool(row and model and row.codec == codec and row.output == model.output
+                    and out.is_file() and not out.is_symlink() and out.stat().st_size == row.output_bytes
+                    and same_source(rel))
+
+    def ok(rel: str) -> bool:
+        """Walks the chain of bases down to a known model, then decides back up (no recursion:
+        a checkpoint series may chain thousands)."""
+        chain: list[str] = []
+        at: str | None = rel
+        while at is not None and at not in memo:
+            if at in chain:  # a cycle (a hand-edited manifest): none of it is up to date
+                memo.update(dict.fromkeys(chain, False))
+                return False
+            chain.append(at)
+            at = rows[at].base if at in rows else None
+        for r in reversed(chain):
+            row = rows.get(r)
+            base_ok = row is not None and (row.base is None or (
+                memo.get(row.base, False) and rows[row.base].source_xxh64 == row.base_xxh64))
+            memo[r] = base_ok and own_ok(r)
         return memo[rel]
 
     return {rel for rel in models if ok(rel)}
