@@ -57,8 +57,8 @@ class Collection:
     skipped: list[str] = field(default_factory=list)  # files that are no model, symlinks
 
 
-def _is_model_folder(folder: Path, names: list[str]) -> bool:
-    return any(n in FOLDER_MARKERS or n.endswith(safetensors_format.INDEX_SUFFIX) for n in names)
+def _is_model_folder(folder: Path) -> bool:
+    return any(n in FOLDER_MARKERS or n.endswith(safetensors_format.INDEX_SUFFIX) for n in os.listdir(folder))
 
 
 def _model_file(path: Path) -> bool:
@@ -80,7 +80,7 @@ def discover(root: Path) -> Collection:
     if not root.is_dir():
         raise NnzError(f"{root}: no such folder or list file")
     found = Collection(root)
-    if _is_model_folder(root, os.listdir(root)):
+    if _is_model_folder(root):
         found.models.append(Model(root.name, root, FOLDER_MODEL))
         return found
     members: set[Path] = set()
@@ -91,7 +91,7 @@ def discover(root: Path) -> Collection:
             if (here / d).is_symlink():
                 found.skipped.append(_rel(root, here / d) + "/ (a symlink)")
                 dirs.remove(d)
-            elif _is_model_folder(here / d, os.listdir(here / d)):
+            elif _is_model_folder(here / d):
                 found.models.append(Model(_rel(root, here / d), here / d, FOLDER_MODEL))
                 dirs.remove(d)
         for name in sorted(n for n in names if not n.startswith(".")):

@@ -20,8 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import codecs
-from ..atomic import check_member_name
-from ..atomic import OutputExistsError
+from ..atomic import OutputExistsError, check_member_name
 from ..errors import NnzError, UnsafeInputError
 from ..limits import MAX_THREADS
 from . import bases as base_choice, manifest, tasks
@@ -54,12 +53,9 @@ class BatchSettings:
             if not 1 <= getattr(self, name) <= MAX_THREADS:
                 raise NnzError(f"{name} must be from 1 to {MAX_THREADS}")
         codecs.get(self.codec)
-        if self.codec != "lossless" and (self.auto_bases or self.base_map) and not self._alone_only():
+        if self.codec != "lossless" and (self.auto_bases or self.base_map is not None):
             raise NnzError("bases across the collection need the lossless codec (a lossily coded base decodes "
                            "to other weights than its source); use --no-auto-base with a lossy codec")
-
-    def _alone_only(self) -> bool:
-        return not self.auto_bases and self.base_map is None
 
 
 @dataclass
@@ -116,24 +112,28 @@ def _up_to_date(collection: Collection, rows: dict[str, Row], dst: Path, codec: 
                     and same_source(rel))
 
     def ok(rel: str) -> bool:
-        """Walks the chain of bases down to a known model, then decides back up (no recursion:
-        a checkpoint series may chain thousands)."""
-        chain: list[str] = []
-        at: str | None = rel
-        while at is not None and at not in memo:
-            if at in chain:  # a cycle (a hand-edited manifest): none of it is up to date
-                memo.update(dict.fromkeys(chain, False))
-                return False
-            chain.append(at)
-            at = rows[at].base if at in rows else None
-        for r in reversed(chain):
+        for r in reversed(_chain_to_known(rel, memo, lambda m: rows[m].base if m in rows else None)):
             row = rows.get(r)
             base_ok = row is not None and (row.base is None or (
                 memo.get(row.base, False) and rows[row.base].source_xxh64 == row.base_xxh64))
-            memo[r] = base_ok and own_ok(r)
+            memo[r] = base_ok and own_ok(r)  # in a cycle (a hand-edited manifest) none is up to date
         return memo[rel]
 
     return {rel for rel in models if ok(rel)}
+
+
+def _chain_to_known(rel: str, known, base_of) -> list[str]:
+    """``rel`` and its bases in turn, down to (without) the first in ``known``, the end of the
+    chain or a model already in it (a cycle): walked, not recursed, as a checkpoint series may
+    chain thousands."""
+    chain: list[str] = []
+    seen: set[str] = set()
+    at: str | None = rel
+    while at is not None and at not in known and at not in seen:
+        chain.append(at)
+        seen.add(at)
+        at = base_of(at)
+    return chain
 
 
 def _memory(job) -> int:
@@ -183,7 +183,8 @@ def run_batch(src: Path, dst: Path, settings: BatchSettings | None = None,
         dst.mkdir(parents=True, exist_ok=True)
         report = BatchReport(not_models=collection.skipped)
         with _locked(dst) as work:
-            rows = {rel: row for rel, row in manifest.read(dst).items() if rel in {m.rel for m in collection.models}}
+            present = {m.rel for m in collection.models}
+            rows = {rel: row for rel, row in manifest.read(dst).items() if rel in present}
             done = _up_to_date(collection, rows, dst, settings.codec)
             manifest.compact(dst, [rows[m.rel] for m in collection.models if m.rel in rows])
             report.skipped = [m.rel for m in collection.models if m.rel in done]
@@ -205,6 +206,7 @@ def _code(collection, todo, rows, settings, pool, work, dst, report, progress, s
 
     by_rel = {m.rel: m for m in collection.models}
     sizes = {m.rel: stat_of(m)[0] for m in collection.models}
+    total = sum(sizes[rel] for rel in todo)
     failed: dict[str, BaseException] = {}
     plans = _plan_bases(collection, todo, rows, settings, run, failed)
     hashes = {rel: row.source_xxh64 for rel, row in rows.items() if rel not in todo}
@@ -223,7 +225,7 @@ def _code(collection, todo, rows, settings, pool, work, dst, report, progress, s
         manifest.append(dst, row)
         report.coded.append(row)
         if progress:
-            progress(row.source_bytes, sum(sizes[rel] for rel in todo))
+            progress(row.source_bytes, total)
     report.failed = [(rel, _one_line(failed[rel])) for rel in todo if rel in failed]
     _record_base_hashes(dst, collection, report, rows, hashes)
 
@@ -249,7 +251,8 @@ def _record_base_hashes(dst, collection, report, rows, hashes) -> None:
                 row = replace(row, base_xxh64=hashes.get(row.base))
             fixed.append(row)
     manifest.compact(dst, fixed)
-    report.coded = [r for r in fixed if r.source in {c.source for c in report.coded}]
+    coded = {c.source for c in report.coded}
+    report.coded = [r for r in fixed if r.source in coded]
 
 
 def _safe_rel(rel: str, what: str) -> str:
@@ -288,6 +291,7 @@ def restore_batch(dst: Path, out: Path, settings: BatchSettings | None = None, f
             raise OutputExistsError(f"{target} exists (use --force to overwrite)")
     levels = _levels(rows)
     pool = executor(settings.executor, settings.workers, settings.threads, settings.address)
+    total = sum(row.source_bytes for row in rows.values())
     restored = []
     try:
         for level in levels:
@@ -299,7 +303,7 @@ def restore_batch(dst: Path, out: Path, settings: BatchSettings | None = None, f
                     raise result
                 restored.append(result)
                 if progress:
-                    progress(rows[result].source_bytes, sum(row.source_bytes for row in rows.values()))
+                    progress(rows[result].source_bytes, total)
     finally:
         pool.close()
     return restored
@@ -312,18 +316,9 @@ def _levels(rows: dict[str, Row]) -> list[list[str]]:
     base_choice.check_graph({rel: row.base for rel, row in rows.items()})
 
     def level(rel: str) -> int:
-        chain = []
-        while rel not in depth:  # iterative: a series of checkpoints may chain thousands
-            chain.append(rel)
-            base = rows[rel].base
-            if base is None:
-                depth[rel] = 0
-                break
-            rel = base
-        for r in reversed(chain):
-            if r not in depth:
-                depth[r] = depth[rows[r].base] + 1
-        return depth[chain[0]] if chain else depth[rel]
+        for r in reversed(_chain_to_known(rel, depth, lambda m: rows[m].base)):
+            depth[r] = 0 if rows[r].base is None else depth[rows[r].base] + 1
+        return depth[rel]
 
     waves: dict[int, list[str]] = {}
     for rel in sorted(rows):
