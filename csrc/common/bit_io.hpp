@@ -107,6 +107,14 @@ class BitReader {
     consume(n);
     return v;
   }
+  // Moves to bit `at` of the stream (at most its length): the bits before it count as consumed.
+  void seek(uint64_t at) {
+    NNZ_CHECK(at <= static_cast<uint64_t>(size_) * 8, internal, "bit stream: seek past the end");
+    pos_ = static_cast<size_t>(at >> 3);
+    bits_ = 0;
+    count_ = 0;
+    read(static_cast<int>(at & 7));
+  }
   // Stream bytes from the reader's position on (0 once it has run past the end).
   size_t bytes_ahead() const { return pos_ < size_ ? size_ - pos_ : 0; }
   BitCursor detach() const { return BitCursor{data_ + pos_, bits_, count_}; }

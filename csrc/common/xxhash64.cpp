@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "common/bit_io.hpp"
+
 namespace nnz {
 namespace {
 
@@ -13,14 +15,15 @@ constexpr uint64_t P5 = 0x27D4EB2F165667C5ULL;
 
 inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 
-inline uint64_t read64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
-  return v;
-}
+// Unaligned little-endian loads: one instruction each (a byte-by-byte loop kept the hash at
+// 1.5 GB/s, a fifth of what its four independent lanes allow).
+inline uint64_t read64(const uint8_t* p) { return load64_le(p); }
 inline uint64_t read32(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap32(v);
+#endif
   return v;
 }
 

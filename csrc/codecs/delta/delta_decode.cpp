@@ -57,70 +57,166 @@ inline uint64_t read_raw(BitReader& raw, int len) {
   return raw.read(len);
 }
 
+
+// What a token of an element of up to 32 bits stands for: its value is `high | raw bits`, with
+// `len` raw bits (`mask` = 2^len - 1). Looked up, not computed, in the hot loop.
+struct TokenMeaning {
+  uint64_t mask;
+  uint32_t high;
+  uint32_t len;
+};
+
+struct TokenMeanings {
+  TokenMeaning of[256];
+  explicit TokenMeanings(uint32_t token_limit) {
+    for (uint32_t t = 0; t < 256; ++t) {
+      const int len = t < token_limit ? delta_raw_len(t) : 0;  // never used: tokens are checked first
+      of[t] = TokenMeaning{(uint64_t{1} << len) - 1, static_cast<uint32_t>(len ? delta_token_high(t) << len : t),
+                           static_cast<uint32_t>(len)};
+    }
+  }
+};
+
 template <typename U>
-inline U element_from(U base, uint32_t t, uint64_t raw_bits, int len) {
-  const uint64_t v = len ? (delta_token_high(t) << len) | raw_bits : t;
+inline U add_unzigzag(U base, uint64_t v) {
   const U z = static_cast<U>(v);
   return static_cast<U>(base + static_cast<U>((z >> 1) ^ (U{0} - (z & 1))));
 }
 
-// x = b + unzigzag(value of the token and its raw bits), for every element in order. While 8
-// bytes of raw bits remain, elements of up to 32 bits (at most 30 raw bits each) read them from an
-// unchecked window refilled once per element; the rest goes through the checked reader.
+// out[k] = base[k] + unzigzag(out[k]) for k < n: a pass of its own, which vectorizes (inside the
+// token loop it did not). `out` is the tensor's own buffer, never the base's.
 template <typename U>
-void rebuild(const uint8_t* base, const uint8_t* tokens, size_t n, uint32_t token_limit, BitReader& raw, uint8_t* out) {
-  uint32_t bad = 0;
-  size_t i = 0;
-  if constexpr (sizeof(U) <= 4) {
-    BitCursor cur = raw.detach();
-    const uint8_t* safe_end = cur.ptr + (raw.bytes_ahead() >= 8 ? raw.bytes_ahead() - 8 : 0);
-    for (; i < n && cur.ptr < safe_end; ++i) {
-      cur.refill();
-      const U b = load_elem<U>(base, i);
-      const uint32_t t = tokens[i];
-      bad |= t >= token_limit ? 1u : 0u;
-      const int len = t >= token_limit ? 0 : delta_raw_len(t);  // within the window even for bad tokens
-      const uint64_t bits = cur.peek(len);
-      cur.consume(len);
-      const U x = element_from<U>(b, t, bits, len);
-      std::memcpy(out + i * sizeof(U), &x, sizeof(U));
-    }
-    raw.attach(cur);
+void add_values(const uint8_t* __restrict base, size_t n, uint8_t* __restrict out) {
+  for (size_t k = 0; k < n; ++k) {
+    const U x = add_unzigzag<U>(load_elem<U>(base, k), load_elem<U>(out, k));
+    std::memcpy(out + k * sizeof(U), &x, sizeof(U));
   }
-  for (; i < n; ++i) {
-    const U b = load_elem<U>(base, i);
-    const uint32_t t = tokens[i];
-    bad |= t >= token_limit ? 1u : 0u;
-    const int len = t >= token_limit ? 0 : delta_raw_len(t);
-    const U x = element_from<U>(b, t, len ? read_raw<U>(raw, len) : 0, len);
-    std::memcpy(out + i * sizeof(U), &x, sizeof(U));
-  }
-  NNZ_CHECK(!bad, corrupt, "delta: a token too large for the dtype");
 }
 
-// The tokens in element order, each from the plane of its base element's context (planes[c]: the
-// next unread token of context c). Returns false if a context's plane is read past its end.
-template <typename U>
-bool gather_tokens(const uint8_t* base, size_t n, const KeyRule& rule, uint32_t lo, uint32_t top,
-                   const uint8_t** planes, const uint8_t* const* ends, uint8_t* tokens) {
-  for (size_t i = 0; i < n; ++i) {
-    const uint32_t key = delta_key<U>(load_elem<U>(base, i), rule.is_float, rule.is_signed, rule.mantissa_bits,
-                                      rule.exponent_mask);
-    const uint32_t c = std::min(std::max(key, lo) - lo, top);  // branch-free: contexts alternate at random
-    tokens[i] = *planes[c]++;
+// Token sources: every element's token from one plane in element order, or from the plane of
+// its base element's context (planes[c]: the next unread token of context c; context_of maps a
+// key to its context, clamped to the stored range). Keys: a float's exponent field, an integer's
+// bit length (of its zigzagged value if signed), as delta_key; one source per kind so that the
+// hot loop has no test of the kind.
+struct FlatTokens {
+  const uint8_t* tokens;
+  template <typename U>
+  inline uint32_t next(size_t i, U) const { return tokens[i]; }
+};
+
+struct FloatContextTokens {
+  int mantissa_bits;
+  uint32_t exponent_mask;
+  const uint8_t* context_of;
+  const uint8_t** planes;
+  template <typename U>
+  inline uint32_t next(size_t, U b) const {
+    return *planes[context_of[static_cast<uint32_t>(b >> mantissa_bits) & exponent_mask]]++;
   }
-  for (uint32_t c = 0; c <= top; ++c)
-    if (planes[c] != ends[c]) return false;
-  return true;
+};
+
+template <bool kSigned>
+struct IntContextTokens {
+  const uint8_t* context_of;
+  const uint8_t** planes;
+  template <typename U>
+  inline uint32_t next(size_t, U b) const {
+    return *planes[context_of[delta_key<U>(b, false, kSigned, 0, 0)]]++;
+  }
+};
+
+// Where fast_elements stopped: the next element and its raw bit offset.
+struct Progress {
+  size_t element;
+  uint64_t bit;
+};
+
+// x = b + unzigzag(value of the token and its raw bits) for elements of up to 32 bits (at most 30
+// raw bits each), while 8 bytes of raw bits lie at the element's bit offset: one unaligned load
+// there each. The offsets are a running sum of lengths, so elements do not wait for each other's
+// reads (a shared bit window made one serial chain). Everything the loop reads is in locals: the
+// byte stores to `out` could otherwise alias them and force reloads.
+template <typename U, typename Tokens>
+inline Progress fast_elements(const uint8_t* base, size_t n, ByteSpan raw, const Tokens tokens, uint8_t* out) {
+  static const TokenMeanings meanings(delta_token_count(static_cast<int>(sizeof(U)) * 8));
+  const TokenMeaning* const meaning = meanings.of;
+  const uint8_t* const raw_data = raw.data;
+  const uint64_t fast_end = raw.size >= 8 ? (static_cast<uint64_t>(raw.size) - 8) * 8 : 0;
+  uint64_t at = 0;
+  size_t i = 0;
+  for (; i < n && at <= fast_end; ++i) {
+    const U b = load_elem<U>(base, i);
+    const TokenMeaning m = meaning[tokens.template next<U>(i, b)];
+    const uint64_t bits = (load64_le(raw_data + (at >> 3)) >> (at & 7)) & m.mask;
+    at += m.len;
+    const U v = static_cast<U>(m.high | bits);
+    std::memcpy(out + i * sizeof(U), &v, sizeof(U));
+  }
+  add_values<U>(base, i, out);
+  return Progress{i, at};
+}
+
+template <typename U, typename Tokens>
+Progress fast_elements_generic(const uint8_t* base, size_t n, ByteSpan raw, const Tokens& tokens, uint8_t* out) {
+  return fast_elements<U>(base, n, raw, tokens, out);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// With BMI2 the variable shifts need no count register (chosen at run time, as huffman_decode's).
+template <typename U, typename Tokens>
+__attribute__((target("bmi2"))) Progress fast_elements_bmi2(const uint8_t* base, size_t n, ByteSpan raw,
+                                                             const Tokens& tokens, uint8_t* out) {
+  return fast_elements<U>(base, n, raw, tokens, out);
+}
+template <typename U, typename Tokens>
+Progress fast_elements_for_this_cpu(const uint8_t* base, size_t n, ByteSpan raw, const Tokens& tokens, uint8_t* out) {
+  static const bool bmi2 = __builtin_cpu_supports("bmi2");
+  return bmi2 ? fast_elements_bmi2<U>(base, n, raw, tokens, out) : fast_elements_generic<U>(base, n, raw, tokens, out);
+}
+#else
+template <typename U, typename Tokens>
+Progress fast_elements_for_this_cpu(const uint8_t* base, size_t n, ByteSpan raw, const Tokens& tokens, uint8_t* out) {
+  return fast_elements_generic<U>(base, n, raw, tokens, out);
+}
+#endif
+
+// Every element of the chunk: the fast path, then the checked bit reader for the last ones (and
+// for 64-bit elements, whose raw bits may not fit one load). The raw bits must end exactly.
+template <typename U, typename Tokens>
+void rebuild(const uint8_t* base, size_t n, ByteSpan raw_bytes, const Tokens& tokens, uint8_t* out) {
+  Progress done{0, 0};
+  if constexpr (sizeof(U) <= 4) done = fast_elements_for_this_cpu<U>(base, n, raw_bytes, tokens, out);
+  size_t i = done.element;
+  const uint64_t at = done.bit;
+  NNZ_CHECK(at <= static_cast<uint64_t>(raw_bytes.size) * 8, corrupt, "delta: raw bits do not end where the elements do");
+  BitReader raw(raw_bytes.data, raw_bytes.size);
+  raw.seek(at);
+  for (; i < n; ++i) {
+    const U b = load_elem<U>(base, i);
+    const uint32_t t = tokens.template next<U>(i, b);
+    const int len = delta_raw_len(t);
+    const uint64_t v = len ? (delta_token_high(t) << len) | read_raw<U>(raw, len) : t;
+    const U x = add_unzigzag<U>(b, v);
+    std::memcpy(out + i * sizeof(U), &x, sizeof(U));
+  }
+  NNZ_CHECK(raw.finished_exactly(), corrupt, "delta: raw bits do not end where the elements do");
+}
+
+// Token limits are powers of two (4 x the width), so one OR over the tokens (which vectorizes)
+// checks them all before any is used.
+inline void check_tokens(const uint8_t* tokens, size_t n, uint32_t token_limit) {
+  uint8_t bits_used = 0;
+  for (size_t i = 0; i < n; ++i) bits_used |= tokens[i];
+  NNZ_CHECK(bits_used < token_limit, corrupt, "delta: a token too large for the dtype");
 }
 
 // Planes of context c hold the tokens of the elements whose base element is in context c; their
-// lengths are stored (u32 each). Gathering reads within the planes plus n zero bytes of slack, so
-// contexts that disagree with the stored lengths stay in bounds and are caught after it.
+// lengths are stored (u32 each). Elements read their planes within the planes plus n zero bytes
+// of slack, so contexts that disagree with the stored lengths stay in bounds and are caught after.
 template <typename U>
-void read_context_planes(ByteReader& in, const uint8_t* base, size_t n, const KeyRule& rule, int nctx, uint32_t lo,
-                         uint8_t* tokens) {
-  uint8_t* planes = scratch_bytes(3 * n) + n;
+void decode_context_chunk(ByteReader& in, const uint8_t* base, size_t n, const KeyRule& rule, int nctx, uint32_t lo,
+                          uint8_t* out) {
+  uint8_t* planes = scratch_bytes(2 * n);
   const uint8_t* next[kDeltaMaxContexts];
   const uint8_t* ends[kDeltaMaxContexts];
   size_t counts[kDeltaMaxContexts], at = 0;
@@ -134,8 +230,23 @@ void read_context_planes(ByteReader& in, const uint8_t* base, size_t n, const Ke
   NNZ_CHECK(at == n, corrupt, "delta: plane lengths do not add up to the chunk");
   for (int c = 0; c < nctx; ++c) decode_plane(in, counts[c], 8, planes + (next[c] - planes));
   std::memset(planes + n, 0, n);
-  NNZ_CHECK(gather_tokens<U>(base, n, rule, lo, static_cast<uint32_t>(nctx - 1), next, ends, tokens), corrupt,
-            "delta: plane lengths disagree with the contexts of the base");
+  check_tokens(planes, n, delta_token_count(static_cast<int>(sizeof(U)) * 8));
+  // Keys: a float's exponent field (up to 11 bits), an integer's bit length (up to 64).
+  uint8_t context_of[2048];
+  const uint32_t keys = rule.is_float ? rule.exponent_mask + 1 : 65;
+  for (uint32_t key = 0; key < keys; ++key)
+    context_of[key] = static_cast<uint8_t>(std::min(std::max(key, lo) - lo, static_cast<uint32_t>(nctx - 1)));
+  const ByteSpan raw_bytes = in.bytes(in.u32());
+  in.expect_end();
+  if (rule.is_float) {
+    rebuild<U>(base, n, raw_bytes, FloatContextTokens{rule.mantissa_bits, rule.exponent_mask, context_of, next}, out);
+  } else if (rule.is_signed) {
+    rebuild<U>(base, n, raw_bytes, IntContextTokens<true>{context_of, next}, out);
+  } else {
+    rebuild<U>(base, n, raw_bytes, IntContextTokens<false>{context_of, next}, out);
+  }
+  for (int c = 0; c < nctx; ++c)
+    NNZ_CHECK(next[c] == ends[c], corrupt, "delta: plane lengths disagree with the contexts of the base");
 }
 
 template <typename U>
@@ -143,17 +254,13 @@ void decode_coded_chunk(ByteReader& in, const uint8_t* base, size_t n, const Key
   const int nctx = in.u8();
   const uint32_t lo = in.u16();
   NNZ_CHECK(nctx >= 1 && nctx <= kDeltaMaxContexts, corrupt, "delta: bad context count");
-  uint8_t* tokens = scratch_bytes(nctx > 1 ? 3 * n : n);
-  if (nctx > 1) {
-    read_context_planes<U>(in, base, n, rule, nctx, lo, tokens);
-  } else {
-    decode_plane(in, n, 8, tokens);
-  }
+  if (nctx > 1) return decode_context_chunk<U>(in, base, n, rule, nctx, lo, out);
+  uint8_t* tokens = scratch_bytes(n);
+  decode_plane(in, n, 8, tokens);
+  check_tokens(tokens, n, delta_token_count(static_cast<int>(sizeof(U)) * 8));
   const ByteSpan raw_bytes = in.bytes(in.u32());
   in.expect_end();
-  BitReader raw(raw_bytes.data, raw_bytes.size);
-  rebuild<U>(base, tokens, n, delta_token_count(static_cast<int>(sizeof(U)) * 8), raw, out);
-  NNZ_CHECK(raw.finished_exactly(), corrupt, "delta: raw bits do not end where the elements do");
+  rebuild<U>(base, n, raw_bytes, FlatTokens{tokens}, out);
 }
 
 template <typename U>
