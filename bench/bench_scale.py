@@ -242,12 +242,35 @@ def disk_write_speed(folder: Path, size: int = GiB) -> float:
     return size / seconds
 
 
-def report(cases: list[Case], thread_counts: list[int], disk: float) -> None:
+TOUCH_CHILD = """
+import sys, time, numpy as np
+blocks, start = [], time.perf_counter()
+for _ in range(int(sys.argv[1])):
+    blocks.append(np.ones(1 << 30, np.uint8))
+print(time.perf_counter() - start)
+"""
+
+
+def touch_free_memory() -> tuple[int, float]:
+    """Touches the machine's free memory once (all but 1.5 GiB, in a child that then exits) and
+    gives (bytes, seconds). A virtual machine's memory may be backed by its host only when first
+    touched, at a cost per page far above a copy's: the page cache growing into such memory made
+    writes run at a third of their speed, and made encode and decode timings depend on what ran
+    before them. The seconds show the cost once (the first touch) for the record."""
+    free = next(int(line.split()[1]) * 1024 for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemFree:"))
+    gib = max(0, int((free - 1.5 * GiB) // GiB))
+    out = subprocess.run([sys.executable, "-c", TOUCH_CHILD, str(gib)], capture_output=True, text=True, check=True)
+    return gib * GiB, float(out.stdout)
+
+
+def report(cases: list[Case], thread_counts: list[int], disk: float, touched: tuple[int, float]) -> None:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     print(f"machine: {cpu}, {os.cpu_count()} CPUs, {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / GiB:.0f} GiB; "
           f"command: python bench/bench_scale.py {' '.join(sys.argv[1:])}; its disk writes {disk / 1e9:.2f} GB/s "
-          "(1 GiB, fsync)")
+          f"(1 GiB, fsync); before timing, its free memory was touched once ({touched[0] / GiB:.0f} GiB in "
+          f"{touched[1]:.1f} s: see touch_free_memory)")
     print()
     print("| case | size | largest tensor | threads | ratio | encode GB/s | decode GB/s | encode / decode CPU s | "
           "encode peak RSS | decode peak RSS | bound (2 x largest + 256 MiB) | identical |")
@@ -293,6 +316,7 @@ def main() -> None:
     cases = [llm_case(args.cache, args.size_gib) if n == "llm-bf16" else bert_case(args.cache) for n in args.cases]
     if args.corpus:
         cases += corpus_cases()
+    touched = touch_free_memory()
     work = Path(tempfile.mkdtemp(prefix="nncodec-scale-", dir=args.work or args.cache))
     try:
         for c in cases:
@@ -304,7 +328,7 @@ def main() -> None:
         disk = disk_write_speed(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report(cases, args.threads, disk)
+    report(cases, args.threads, disk, touched)
 
 
 if __name__ == "__main__":

@@ -58,8 +58,13 @@ void bind_codecs(py::module_& m) {
   py::class_<nnz::EncodedTensor>(m, "EncodedTensor")
       .def_readonly("codec", &nnz::EncodedTensor::codec)
       .def_property_readonly("params", [](const nnz::EncodedTensor& e) { return to_bytes(e.params); })
-      .def_property_readonly("payload", [](const nnz::EncodedTensor& e) { return to_bytes(e.payload); })
-      .def_property_readonly("coded_bytes", [](const nnz::EncodedTensor& e) { return e.payload.size(); });
+      .def_property_readonly("payload",
+                             [](const nnz::EncodedTensor& e) {
+                               nnz::EncodedTensor whole = e;
+                               whole.gather();
+                               return to_bytes(whole.payload);
+                             })
+      .def_property_readonly("coded_bytes", [](const nnz::EncodedTensor& e) { return e.payload_bytes(); });
 
   m.def(
       "encode_lossless",

@@ -1,27 +1,24 @@
-// The framing shared by chunked codecs (lossless, pl, eb): a u32 byte size per chunk, then the chunks.
+// The framing shared by chunked codecs (lossless, eb, delta): a u32 byte size per chunk, then the chunks.
 #pragma once
 #include <string>
 #include <vector>
 
 #include "common/byte_io.hpp"
 #include "common/error.hpp"
-#include "common/huge_pages.hpp"
+#include "codecs/codec.hpp"
 
 namespace nnz {
 
-// Writes the chunk table and the chunks (the counterpart of read_chunk_table).
-inline void write_chunk_table(const std::vector<std::vector<uint8_t>>& chunks, std::vector<uint8_t>& payload,
-                              const char* what) {
-  size_t total = 4 * chunks.size();
-  for (const std::vector<uint8_t>& chunk : chunks) total += chunk.size();
-  payload.reserve(payload.size() + total);
-  advise_huge_pages(payload.data(), payload.capacity());
-  ByteWriter out(payload);
+// Appends the chunk table to the payload of `result` and moves the chunks after it, not copied
+// (the counterpart of read_chunk_table).
+inline void write_chunk_table(std::vector<std::vector<uint8_t>>& chunks, EncodedTensor& result, const char* what) {
+  NNZ_CHECK(result.chunks.empty(), internal, std::string(what) + ": a second chunk table");
+  ByteWriter out(result.payload);
   for (const std::vector<uint8_t>& chunk : chunks) {
     NNZ_CHECK(chunk.size() <= UINT32_MAX, internal, std::string(what) + ": chunk larger than 4 GiB");
     out.u32(static_cast<uint32_t>(chunk.size()));
   }
-  for (const std::vector<uint8_t>& chunk : chunks) out.bytes(chunk);
+  result.chunks = std::move(chunks);
 }
 
 // Splits a payload into `count` chunks; the sizes must account for every byte.

@@ -32,10 +32,27 @@ struct TensorRef {
   const uint8_t* data;  // count * dtype_bytes(dtype) bytes, little-endian elements
 };
 
+// A coded tensor. Its payload is `payload` followed by `chunks`, in order: chunked codecs leave
+// their chunks where their threads coded them, and a writer writes them from there (gathering
+// them into one buffer first was a copy of the whole payload into fresh memory, serial after the
+// parallel coding, measured at a quarter of a 2-thread encode's time on bfloat16 shards).
 struct EncodedTensor {
   std::string codec;
   std::vector<uint8_t> params;
   std::vector<uint8_t> payload;
+  std::vector<std::vector<uint8_t>> chunks;
+
+  uint64_t payload_bytes() const {
+    uint64_t total = payload.size();
+    for (const std::vector<uint8_t>& chunk : chunks) total += chunk.size();
+    return total;
+  }
+  // The payload in one piece, for the consumers that need it so (a codec wrapping another).
+  void gather() {
+    payload.reserve(static_cast<size_t>(payload_bytes()));
+    for (const std::vector<uint8_t>& chunk : chunks) payload.insert(payload.end(), chunk.begin(), chunk.end());
+    chunks.clear();
+  }
 };
 
 // Where the tensors a `delta` tensor is coded against come from: the reader of its container, with

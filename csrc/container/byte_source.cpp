@@ -36,7 +36,7 @@ class FileSource : public ByteSource {
   ByteSpan read(uint64_t offset, uint64_t n, ReadScratch& scratch, int threads) const override {
     check_range(offset, n, size_);
     const size_t size = to_size(n, "read");
-    scratch.reset(new uint8_t[size]);
+    uint8_t* const dst = scratch.reserve(size);
     // Copying out of the page cache is a large part of decoding a big tensor: slices of at least
     // 4 MiB are read in parallel.
     constexpr size_t kSlice = size_t{4} << 20;
@@ -44,9 +44,9 @@ class FileSource : public ByteSource {
     const size_t per = slices ? static_cast<size_t>(ceil_div(size, slices)) : 0;
     parallel_for(slices, threads, [&](size_t s) {
       const size_t begin = s * per, end = std::min(size, begin + per);
-      read_exactly(scratch.get() + begin, end - begin, offset + begin);
+      read_exactly(dst + begin, end - begin, offset + begin);
     });
-    return ByteSpan{scratch.get(), size};
+    return ByteSpan{dst, size};
   }
 
  private:

@@ -59,23 +59,20 @@ void FileTreeSink::open(const std::string& stored_name, uint64_t size) {
   name_ = name;
   expected_ = size;
   written_ = 0;
+  out_ = std::make_unique<DirectFileAppender>(fd_, name_);
 }
 
 void FileTreeSink::write(const uint8_t* data, size_t size) {
   NNZ_CHECK(fd_ >= 0 && size <= expected_ - written_, internal, "FileTreeSink: write outside a file");
   if (progress_) progress_(size);
-  while (size > 0) {
-    const ssize_t n = ::write(fd_, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) io_fail("write", name_);
-    data += n;
-    size -= static_cast<size_t>(n);
-    written_ += static_cast<uint64_t>(n);
-  }
+  out_->append(data, size);
+  written_ += size;
 }
 
 void FileTreeSink::close() {
   NNZ_CHECK(fd_ >= 0 && written_ == expected_, internal, "FileTreeSink: file closed before its end");
+  out_->finish();
+  out_.reset();
   const int fd = fd_;
   fd_ = -1;
   const bool synced = ::fsync(fd) == 0;

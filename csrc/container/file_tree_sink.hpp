@@ -3,8 +3,10 @@
 // are created exclusively and fsync'd when closed. Moving them into place is the caller's part.
 #pragma once
 #include <functional>
+#include <memory>
 #include <string>
 
+#include "common/direct_file.hpp"
 #include "container/restore.hpp"
 
 namespace nnz {
@@ -30,6 +32,7 @@ class FileTreeSink : public RestoreSink {
   bool first_ = true;
   int fd_ = -1;
   uint64_t expected_ = 0, written_ = 0;
+  std::unique_ptr<DirectFileAppender> out_;
 };
 
 }  // namespace nnz

@@ -269,19 +269,20 @@ void NnzReader::verify_tensor(size_t i) const {
   read_payload(i, scratch, 1);
 }
 
-void NnzReader::decode_tensor(size_t i, uint8_t* out, uint64_t out_bytes, int threads) const {
-  decode_with(i, out, out_bytes, threads, resolver_);
+void NnzReader::decode_tensor(size_t i, uint8_t* out, uint64_t out_bytes, int threads, ReadScratch* scratch) const {
+  decode_with(i, out, out_bytes, threads, resolver_, scratch);
 }
 
-void NnzReader::decode_with(size_t i, uint8_t* out, uint64_t out_bytes, int threads, const BaseResolver& resolver) const {
+void NnzReader::decode_with(size_t i, uint8_t* out, uint64_t out_bytes, int threads, const BaseResolver& resolver,
+                            ReadScratch* scratch) const {
   NNZ_CHECK(i < tensors_.size(), invalid_argument, "tensor index out of range");
   const TensorEntry& t = tensors_[i];
   const uint64_t need = t.decoded_bytes();
   NNZ_CHECK(need <= limits_.max_tensor_bytes, limit_exceeded,
             "tensor '" + t.name + "': decoded size " + std::to_string(need) + " bytes exceeds the configured limit");
   NNZ_CHECK(out_bytes == need, invalid_argument, "tensor '" + t.name + "': output buffer has the wrong size");
-  ReadScratch scratch;
-  ByteSpan payload = read_payload(i, scratch, threads);
+  ReadScratch own;
+  ByteSpan payload = read_payload(i, scratch ? *scratch : own, threads);
   try {
     ::nnz::decode_tensor(
         DecodeRequest{t.codec, t.dtype->dtype, t.count, ByteSpan{t.params.data(), t.params.size()}, payload, &resolver},

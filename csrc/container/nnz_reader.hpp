@@ -59,7 +59,9 @@ class NnzReader {
   long find_blob(const std::string& name) const;
 
   // Decodes tensor i into out (exactly decoded_bytes() bytes). Verifies the payload checksum first.
-  void decode_tensor(size_t i, uint8_t* out, uint64_t out_bytes, int threads = 1) const;
+  // `scratch`: where its payload is read, for a caller decoding tensor after tensor (else a
+  // buffer of this call's).
+  void decode_tensor(size_t i, uint8_t* out, uint64_t out_bytes, int threads = 1, ReadScratch* scratch = nullptr) const;
   // Checks the payload checksum of tensor i without decoding.
   void verify_tensor(size_t i) const;
   // The stored bytes of blob i (checksum verified); the caller applies its encoding.
@@ -92,7 +94,8 @@ class NnzReader {
   void parse_index(ByteSpan index);
   void read_base_table();
   ByteSpan read_payload(size_t i, ReadScratch& scratch, int threads) const;
-  void decode_with(size_t i, uint8_t* out, uint64_t out_bytes, int threads, const BaseResolver& resolver) const;
+  void decode_with(size_t i, uint8_t* out, uint64_t out_bytes, int threads, const BaseResolver& resolver,
+                   ReadScratch* scratch = nullptr) const;
 
   std::unique_ptr<ByteSource> source_;
   ReaderLimits limits_;

@@ -1,5 +1,8 @@
 #include "container/nnz_writer.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -13,20 +16,20 @@ namespace nnz {
 NnzWriter::NnzWriter(const std::string& path, int alignment_log2) : path_(path), alignment_log2_(alignment_log2) {
   NNZ_CHECK(alignment_log2 >= 0 && alignment_log2 <= kMaxAlignmentLog2, invalid_argument,
             "alignment must be a power of two between 1 and 4096 bytes");
-  file_ = std::fopen(path.c_str(), "wb");
-  NNZ_CHECK(file_ != nullptr, io, "cannot create '" + path + "': " + std::strerror(errno));
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  NNZ_CHECK(fd_ >= 0, io, "cannot create '" + path + "': " + std::strerror(errno));
+  out_ = std::make_unique<DirectFileAppender>(fd_, path);
   const uint8_t zeros[kHeaderBytes] = {0};
   write_at_end(zeros, sizeof zeros);
 }
 
 NnzWriter::~NnzWriter() {
-  if (file_) std::fclose(file_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 void NnzWriter::write_at_end(const uint8_t* data, size_t size) {
-  NNZ_CHECK(file_ != nullptr, invalid_argument, "writer already finished");
-  if (size && std::fwrite(data, 1, size, file_) != size)
-    fail(ErrorCode::io, "cannot write '" + path_ + "': " + std::strerror(errno));
+  NNZ_CHECK(out_ != nullptr, invalid_argument, "writer already finished");
+  out_->append(data, size);
   end_ += size;
 }
 
@@ -54,6 +57,12 @@ void NnzWriter::add_tensor(const std::string& name, DType dtype, const std::vect
   uint64_t count = 1;
   for (uint64_t d : shape) count = checked_mul(count, d, "tensor shape");
   const uint64_t offset = write_aligned(encoded.payload.data(), encoded.payload.size());
+  Xxh64 hash;
+  hash.update(encoded.payload.data(), encoded.payload.size());
+  for (const std::vector<uint8_t>& chunk : encoded.chunks) {
+    write_at_end(chunk.data(), chunk.size());
+    hash.update(chunk.data(), chunk.size());
+  }
   ByteWriter w(tensor_index_);
   w.u16(static_cast<uint16_t>(name.size()));
   w.bytes(name.data(), name.size());
@@ -65,8 +74,8 @@ void NnzWriter::add_tensor(const std::string& name, DType dtype, const std::vect
   w.u32(static_cast<uint32_t>(encoded.params.size()));
   w.bytes(encoded.params);
   w.u64(offset);
-  w.u64(encoded.payload.size());
-  w.u64(xxhash64(encoded.payload.data(), encoded.payload.size()));
+  w.u64(encoded.payload_bytes());
+  w.u64(hash.digest());
   ++tensor_count_;
 }
 
@@ -105,12 +114,16 @@ uint64_t NnzWriter::finish() {
   while (header.size() < kHeaderHashedBytes) hw.u8(0);
   hw.u64(xxhash64(header.data(), kHeaderHashedBytes));
 
-  const uint64_t total = end_;
-  bool ok = std::fseek(file_, 0, SEEK_SET) == 0 && std::fwrite(header.data(), 1, header.size(), file_) == header.size();
-  ok = (std::fclose(file_) == 0) && ok;
-  file_ = nullptr;
+  NNZ_CHECK(out_ != nullptr, invalid_argument, "writer already finished");
+  out_->finish();
+  out_.reset();
+  bool ok = ::pwrite(fd_, header.data(), header.size(), 0) == static_cast<ssize_t>(header.size());
+  const int saved = errno;
+  ok = (::close(fd_) == 0) && ok;
+  fd_ = -1;
+  errno = ok ? 0 : saved;
   NNZ_CHECK(ok, io, "cannot write '" + path_ + "': " + std::strerror(errno));
-  return total;
+  return end_;
 }
 
 }  // namespace nnz

@@ -2,12 +2,13 @@
 // header. The caller makes the write atomic (temp file + rename) and removes the file on failure.
 #pragma once
 #include <cstdint>
-#include <cstdio>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "codecs/codec.hpp"
+#include "common/direct_file.hpp"
 #include "container/nnz_format.hpp"
 
 namespace nnz {
@@ -30,7 +31,8 @@ class NnzWriter {
   void write_at_end(const uint8_t* data, size_t size);
   static void check_name(std::set<std::string>& names, const std::string& name, const char* what);
 
-  std::FILE* file_ = nullptr;
+  int fd_ = -1;
+  std::unique_ptr<DirectFileAppender> out_;
   std::string path_;
   int alignment_log2_;
   uint64_t end_ = 0;

@@ -17,7 +17,9 @@ struct DecodeTarget {
   uint64_t bytes;  // the tensor's decoded size
 };
 
-// Stops at the first failure and rethrows it (its message names the tensor).
-void decode_tensors(const NnzReader& reader, std::vector<DecodeTarget> targets, int threads);
+// Stops at the first failure and rethrows it (its message names the tensor). `scratch`: where the
+// payloads of the tensors decoded on their own are read (a caller's, kept across calls).
+void decode_tensors(const NnzReader& reader, std::vector<DecodeTarget> targets, int threads,
+                    ReadScratch* scratch = nullptr);
 
 }  // namespace nnz

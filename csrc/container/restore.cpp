@@ -204,7 +204,7 @@ class HoleQueue {
     std::vector<DecodeTarget> targets;
     for (size_t k = batch_start_; k < batch_end_; ++k)
       targets.push_back(DecodeTarget{holes_[k]->tensor, buffer_.get() + offsets_[k - batch_start_], holes_[k]->bytes});
-    decode_tensors(reader_, targets, threads_);
+    decode_tensors(reader_, targets, threads_, &read_scratch_);
     crcs_.assign(batch_end_ - batch_start_, 0);
     for (size_t k = batch_start_; k < batch_end_; ++k) {
       const RestoreHole& h = *holes_[k];
@@ -223,6 +223,7 @@ class HoleQueue {
   std::vector<const RestoreHole*> holes_;
   size_t next_ = 0, batch_start_ = 0, batch_end_ = 0;
   std::unique_ptr<uint8_t[]> buffer_;
+  ReadScratch read_scratch_;  // payloads of the large tensors, one after the other
   size_t capacity_ = 0;
   std::vector<uint64_t> offsets_;
   std::vector<uint32_t> crcs_;

@@ -169,6 +169,23 @@ class NnzFile(Mapping):
         self._reader.decode(i, out.reshape(-1).view(np.uint8), self.threads)
         return out
 
+    def read_into(self, name: str, out: np.ndarray) -> np.ndarray:
+        """Decode tensor ``name`` into ``out``, an existing writable C-contiguous array of its
+        dtype and shape (a reused or pinned buffer: nothing is allocated, and no fresh memory is
+        faulted in). Returns ``out``."""
+        try:
+            i = self._index[name]
+        except KeyError:
+            raise NotFoundError(f"no tensor named {name!r} in {self.path.name}") from None
+        self._check_decodable(i)
+        info = self.tensors[i]
+        if (not isinstance(out, np.ndarray) or out.dtype != numpy_dtype(info.dtype) or out.shape != info.shape
+                or not out.flags.c_contiguous or not out.flags.writeable):
+            raise ValueError(f"read_into: tensor {name!r} needs a writable C-contiguous {info.dtype} array of shape "
+                             f"{info.shape}")
+        self._reader.decode(i, out.reshape(-1).view(np.uint8), self.threads)
+        return out
+
     def read_all(self, progress: Callable[[TensorInfo], None] | None = None,
                  budget: Budget | None = None) -> dict[str, np.ndarray]:
         """Decode every tensor. The whole decoded size is drawn from ``budget`` (default: the

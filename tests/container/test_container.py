@@ -72,6 +72,27 @@ def test_read_all_decodes_every_tensor_in_one_batch(tmp_path_factory, tensors, t
         assert decoded[name].shape == array.shape and same_bits(decoded[name], array)
 
 
+@settings(max_examples=30)
+@given(st.dictionaries(names, arrays(), min_size=1, max_size=4))
+def test_read_into_decodes_into_the_callers_array(tmp_path_factory, tensors):
+    f = NnzFile(write(tmp_path_factory.mktemp("c") / "t.nnz", tensors))
+    for name, array in tensors.items():
+        out = np.empty_like(array, order="C")
+        assert f.read_into(name, out) is out and same_bits(out, array)
+
+
+def test_read_into_refuses_arrays_that_do_not_fit(tmp_path):
+    f = NnzFile(write(tmp_path / "t.nnz", {"a": np.arange(8, dtype=np.float32).reshape(2, 4)}))
+    frozen = np.zeros((2, 4), np.float32)
+    frozen.flags.writeable = False
+    for wrong in (np.zeros((2, 4), np.float64), np.zeros((4, 2), np.float32), np.zeros((4, 4), np.float32)[:, ::2],
+                  frozen, [[0.0] * 4] * 2):
+        with pytest.raises(ValueError, match="read_into: tensor 'a' needs"):
+            f.read_into("a", wrong)
+    with pytest.raises(NotFoundError):
+        f.read_into("b", np.zeros((2, 4), np.float32))
+
+
 def test_decode_many_refuses_outputs_it_would_have_to_copy(tmp_path):
     path = write(tmp_path / "t.nnz", {"a": np.arange(8, dtype=np.float32)})
     reader = NnzFile(path)._reader

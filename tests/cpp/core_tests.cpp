@@ -29,6 +29,12 @@
 
 namespace {
 
+// A coded tensor with its payload in one piece (the tests read and damage it byte by byte).
+nnz::EncodedTensor gathered(nnz::EncodedTensor e) {
+  e.gather();
+  return e;
+}
+
 void test_huffman_round_trip() {
   std::mt19937 rng(1);
   for (size_t alphabet : {2u, 7u, 256u, 4096u}) {
@@ -135,7 +141,7 @@ void test_lossless_all_dtypes() {
       const size_t bytes = count * static_cast<size_t>(nnz::dtype_bytes(dt));
       std::vector<uint8_t> data(bytes);
       for (auto& b : data) b = static_cast<uint8_t>(rng() & (rng() % 3 ? 0x0F : 0xFF));
-      nnz::EncodedTensor e = nnz::LosslessCodec::encode(nnz::TensorRef{dt, count, data.data()}, nnz::LosslessOptions{4096, 2});
+      nnz::EncodedTensor e = gathered(nnz::LosslessCodec::encode(nnz::TensorRef{dt, count, data.data()}, nnz::LosslessOptions{4096, 2}));
       std::vector<uint8_t> out(bytes);
       nnz::decode_tensor(nnz::DecodeRequest{e.codec, dt, count, nnz::ByteSpan{e.params.data(), e.params.size()},
                                             nnz::ByteSpan{e.payload.data(), e.payload.size()}},
@@ -371,7 +377,7 @@ void test_eb_bound_and_hostile_payloads() {
   w[9] = -INFINITY;
   const double error = 0.004;
   const nnz::TensorRef t{nnz::DType::float32, w.size(), reinterpret_cast<const uint8_t*>(w.data())};
-  const nnz::EncodedTensor e = nnz::EbCodec::encode(t, nnz::EbOptions{error, 4096, 2});
+  const nnz::EncodedTensor e = gathered(nnz::EbCodec::encode(t, nnz::EbOptions{error, 4096, 2}));
   std::vector<float> out(w.size());
   nnz::decode_tensor(request(e, nnz::DType::float32, w.size(), e.payload), reinterpret_cast<uint8_t*>(out.data()), 2);
   bool ok = std::isnan(out[3]) && out[9] == -INFINITY;
@@ -391,7 +397,8 @@ void test_sparse_and_positions() {
   const nnz::TensorRef t{nnz::DType::float32, w.size(), reinterpret_cast<const uint8_t*>(w.data())};
   const std::vector<uint8_t> values = nnz::sparse_values(t);
   const nnz::TensorRef vt{nnz::DType::float32, values.size() / 4, values.data()};
-  const nnz::EncodedTensor e = nnz::SparseCodec::encode(t, nnz::SparseSettings{nnz::LosslessCodec::encode(vt, nnz::LosslessOptions{})});
+  const nnz::EncodedTensor e =
+      gathered(nnz::SparseCodec::encode(t, nnz::SparseSettings{nnz::LosslessCodec::encode(vt, nnz::LosslessOptions{})}));
   std::vector<float> out(w.size());
   nnz::decode_tensor(request(e, nnz::DType::float32, w.size(), e.payload), reinterpret_cast<uint8_t*>(out.data()), 1);
   EXPECT(out == w);
@@ -438,7 +445,7 @@ void test_delta_all_dtypes_and_damage() {
         o.base = base.data();
         o.chunk_elems = 4096;
         o.max_contexts = contexts;
-        const nnz::EncodedTensor e = nnz::DeltaCodec::encode(nnz::TensorRef{dt, n, x.data()}, o);
+        const nnz::EncodedTensor e = gathered(nnz::DeltaCodec::encode(nnz::TensorRef{dt, n, x.data()}, o));
         FixedBase fb;
         fb.bytes = nnz::ByteSpan{base.data(), base.size()};
         auto decode = [&](const std::vector<uint8_t>& payload) {
@@ -458,7 +465,7 @@ void test_delta_all_dtypes_and_damage() {
   std::vector<uint8_t> same(64, 3);
   nnz::DeltaOptions o;
   o.base = same.data();
-  const nnz::EncodedTensor copy = nnz::DeltaCodec::encode(nnz::TensorRef{nnz::DType::float32, 16, same.data()}, o);
+  const nnz::EncodedTensor copy = gathered(nnz::DeltaCodec::encode(nnz::TensorRef{nnz::DType::float32, 16, same.data()}, o));
   EXPECT(copy.payload.empty());
   EXPECT(nnz::read_delta_params(nnz::ByteSpan{copy.params.data(), copy.params.size()}).transform ==
          nnz::DeltaTransform::copy);

@@ -191,14 +191,14 @@ EncodedTensor DeltaCodec::encode(const TensorRef& tensor, const DeltaOptions& op
     chunks[c] = std::move(coded);
   });
   write_params(options, DeltaTransform::sub, chunk_elems, result.params);
-  write_chunk_table(chunks, result.payload, "delta");
+  write_chunk_table(chunks, result, "delta");
   return result;
 }
 
 EncodedTensor delta_with_ref(const EncodedTensor& encoded, DeltaSource source, uint32_t index) {
   NNZ_CHECK(encoded.codec == kDeltaCodecId, invalid_argument, "not a delta tensor");
   const DeltaParams p = read_delta_params(ByteSpan{encoded.params.data(), encoded.params.size()});
-  EncodedTensor out{encoded.codec, {}, encoded.payload};
+  EncodedTensor out{encoded.codec, {}, encoded.payload, encoded.chunks};
   DeltaOptions options;
   options.source = source;
   options.index = index;
@@ -208,7 +208,7 @@ EncodedTensor delta_with_ref(const EncodedTensor& encoded, DeltaSource source, u
 }
 
 EncodedTensor delta_residual(const EncodedTensor& inner, double bound, DeltaSource source, uint32_t index) {
-  EncodedTensor out{kDeltaCodecId, {}, inner.payload};
+  EncodedTensor out{kDeltaCodecId, {}, inner.payload, inner.chunks};
   DeltaOptions options;
   options.source = source;
   options.index = index;

@@ -85,7 +85,7 @@ EncodedTensor EbCodec::encode(const TensorRef& tensor, const EbOptions& options)
   std::memcpy(&error_bits, &options.max_error, 8);
   params.u64(error_bits);
   params.u32(options.chunk_elems);
-  write_chunk_table(chunks, result.payload, "eb");
+  write_chunk_table(chunks, result, "eb");
   return result;
 }
 

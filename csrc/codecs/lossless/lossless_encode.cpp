@@ -239,7 +239,7 @@ EncodedTensor LosslessCodec::encode(const TensorRef& tensor, const LosslessOptio
   result.codec = kLosslessCodecId;
   ByteWriter params(result.params);
   params.u32(chunk_elems);
-  write_chunk_table(chunks, result.payload, "lossless");
+  write_chunk_table(chunks, result, "lossless");
   return result;
 }
 

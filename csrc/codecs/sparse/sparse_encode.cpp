@@ -36,6 +36,7 @@ EncodedTensor SparseCodec::encode(const TensorRef& tensor, const SparseSettings&
   payload.u64(positions.size());
   payload.bytes(positions);
   payload.bytes(inner.payload);
+  result.chunks = inner.chunks;
   return result;
 }
 
