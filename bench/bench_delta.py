@@ -288,6 +288,8 @@ def main(argv=None) -> int:
     p.add_argument("--corpus", default=None, help="corpus folder (default: bench/corpus.py's)")
     p.add_argument("--cases", nargs="*", default=None,
                    help="measure only the cases whose name contains one of these (all are still trained)")
+    p.add_argument("--keep", type=Path, default=None,
+                   help="copy the trained models and their bases there (for bench/delta_entropy.py)")
     args = p.parse_args(argv)
     import corpus as corpus_module
 
@@ -307,6 +309,11 @@ def main(argv=None) -> int:
         for case in cases:
             rows.append(measure(case, work, args.zstd_level))
             (out / "bench_delta.json").write_text(json.dumps(rows, indent=1, default=str))
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            for f in work.iterdir():
+                if f.suffix in (".pt", ".safetensors") and not f.name.startswith("restored_"):
+                    shutil.copyfile(f, args.keep / f.name)
     table = markdown(rows, args.zstd_level)
     (out / "bench_delta.md").write_text(table)
     plot(rows, out / "bench_delta.png")

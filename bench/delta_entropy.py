@@ -3,7 +3,8 @@ on the same tensors, to tell a coder's loss from the information the fine-tune h
 
     python bench/delta_entropy.py BASE MODEL [BASE MODEL ...]
 
-(bench/bench_delta.py --keep DIR keeps the fine-tunes it trains, with their bases.) For every
+(`python bench/bench_delta.py --keep DIR` keeps the fine-tunes it trains, with their bases: for
+example `DIR/cnn_base.pt DIR/cnn_lr0.0001_100_float32.pt`.) For every
 float tensor of MODEL with a base tensor of the same name, dtype and shape (the ones `--base`
 codes as `delta`), in bits:
 - `coded`: the `delta` payloads nncodec writes for them (`nncodec encode MODEL --base BASE`);

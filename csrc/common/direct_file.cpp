@@ -33,8 +33,8 @@ DirectFileAppender::DirectFileAppender(int fd, std::string name) : fd_(fd), name
   for (uint8_t*& buffer : buffers_) {
     void* p = nullptr;
     if (::posix_memalign(&p, kBlock, kBufferBytes) != 0) {
-      std::free(buffers_[0]);
-      fail(ErrorCode::io, "cannot allocate a write buffer for '" + name_ + "'");
+      for (uint8_t* b : buffers_) std::free(b);
+      fail(ErrorCode::out_of_memory, "cannot allocate a write buffer for '" + name_ + "'");
     }
     buffer = static_cast<uint8_t*>(p);
   }
@@ -42,12 +42,14 @@ DirectFileAppender::DirectFileAppender(int fd, std::string name) : fd_(fd), name
 }
 
 DirectFileAppender::~DirectFileAppender() {
-  if (in_flight_.valid()) in_flight_.wait();  // an error here is dropped: finish() was not reached
+  for (const std::shared_future<void>& write : in_flight_) write.wait();  // errors dropped: finish() was not reached
   for (uint8_t* buffer : buffers_) std::free(buffer);
 }
 
-void DirectFileAppender::wait_for_write() {
-  if (in_flight_.valid()) in_flight_.get();
+void DirectFileAppender::wait_for_oldest() {
+  const std::shared_future<void> oldest = in_flight_.front();
+  in_flight_.pop_front();
+  oldest.get();
 }
 
 void DirectFileAppender::stop_direct() {
@@ -80,17 +82,21 @@ void DirectFileAppender::append(const uint8_t* data, size_t size) {
     data += take;
     size -= take;
     if (staged_ == kBufferBytes) {
-      wait_for_write();
       const uint8_t* full = buffers_[filling_];
-      in_flight_ = std::async(std::launch::async, [this, full] { write_out(full, kBufferBytes); });
-      filling_ ^= 1;
+      const std::shared_future<void> before = in_flight_.empty() ? std::shared_future<void>() : in_flight_.back();
+      in_flight_.push_back(std::async(std::launch::async, [this, full, before] {
+                             if (before.valid()) before.get();  // in order; and not after a failed one
+                             write_out(full, kBufferBytes);
+                           }).share());
+      if (in_flight_.size() == kBuffers) wait_for_oldest();  // the next buffer to fill is its
+      filling_ = (filling_ + 1) % kBuffers;
       staged_ = 0;
     }
   }
 }
 
 void DirectFileAppender::finish() {
-  wait_for_write();
+  while (!in_flight_.empty()) wait_for_oldest();
   const uint8_t* last = buffers_[filling_];
   const size_t whole = staged_ - staged_ % kBlock;
   write_out(last, whole);

@@ -5,11 +5,14 @@
 // 0.04 s with O_DIRECT; the disk took 1.1 s either way). Bytes are gathered in an aligned buffer
 // and written from it a buffer at a time with O_DIRECT; what is left at the end (less than a
 // block) is written through the page cache. Where O_DIRECT is refused (tmpfs, some network file
-// systems) every write goes through the page cache, as before. A full buffer is written by a
-// thread of its own while the caller fills the other one, so that coding and the disk overlap.
+// systems) every write goes through the page cache, as before. Full buffers are written in order
+// by a thread of their own while the caller fills the next ones (up to kBuffers - 1 of them in
+// flight: a restore hands over a decoded batch of 64 MiB or more at once), so that decoding or
+// coding and the disk overlap.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <future>
 #include <string>
 
@@ -31,16 +34,17 @@ class DirectFileAppender {
  private:
   void write_out(const uint8_t* data, size_t size);  // at written_, then advances it
   void stop_direct();
-  void wait_for_write();  // the one in flight, if any (its error, if it failed)
+  void wait_for_oldest();  // the oldest write in flight (its error, if it failed)
 
+  static constexpr size_t kBuffers = 8;
   int fd_;
   std::string name_;
-  bool direct_ = false;        // these two are the writing thread's while a write is in flight
+  bool direct_ = false;        // these two are the writing threads' while writes are in flight
   uint64_t written_ = 0;
-  uint8_t* buffers_[2] = {nullptr, nullptr};  // kBufferBytes each, aligned to kBlock
-  int filling_ = 0;            // the buffer append() fills; the other one may be in flight
+  uint8_t* buffers_[kBuffers] = {};  // kBufferBytes each, aligned to kBlock
+  size_t filling_ = 0;         // the buffer append() fills; the others may be in flight
   size_t staged_ = 0;
-  std::future<void> in_flight_;
+  std::deque<std::shared_future<void>> in_flight_;  // oldest first; each waits for the one before
 };
 
 }  // namespace nnz

@@ -10,24 +10,28 @@
 
 namespace nnz {
 
-// Memory a source may copy bytes into: allocated to size, never zero-filled first.
 // Where a file's bytes are read into, kept across reads by a caller that reads many (a restore
 // reads payload after payload: a fresh buffer for each was faulted in page by page, measured at
-// more than half of a restore's CPU time on a VM).
+// more than half of a restore's CPU time on a VM). Allocated to size, never zero-filled first,
+// aligned for direct reads.
 class ReadScratch {
  public:
-  uint8_t* reserve(size_t n) {
-    if (n > capacity_) {
-      bytes_.reset();  // the old one goes first: never both at once
-      bytes_.reset(new uint8_t[n]);
-      capacity_ = n;
-    }
-    return bytes_.get();
-  }
+  // `read_once`: the bytes are needed once (a restore), so a file source reads a large range that
+  // is not in the page cache from the disk straight into this buffer (O_DIRECT) where the file
+  // system allows it, not through the cache (whose fresh pages cost a restore most of its time);
+  // a range mostly in the cache is copied from it. Files read again and again, as loaders read
+  // them, go through the cache as before.
+  explicit ReadScratch(bool read_once = false) : read_once_(read_once) {}
+  uint8_t* reserve(size_t n);
+  bool read_once() const { return read_once_; }
 
  private:
-  std::unique_ptr<uint8_t[]> bytes_;
+  struct Free {
+    void operator()(uint8_t* p) const;
+  };
+  std::unique_ptr<uint8_t, Free> bytes_;
   size_t capacity_ = 0;
+  bool read_once_;
 };
 
 class ByteSource {

@@ -223,7 +223,7 @@ class HoleQueue {
   std::vector<const RestoreHole*> holes_;
   size_t next_ = 0, batch_start_ = 0, batch_end_ = 0;
   std::unique_ptr<uint8_t[]> buffer_;
-  ReadScratch read_scratch_;  // payloads of the large tensors, one after the other
+  ReadScratch read_scratch_{true};  // payloads of the large tensors, one after the other, each read once
   size_t capacity_ = 0;
   std::vector<uint64_t> offsets_;
   std::vector<uint32_t> crcs_;
