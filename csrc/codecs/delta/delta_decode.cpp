@@ -141,7 +141,8 @@ inline Progress fast_elements(const uint8_t* base, size_t n, ByteSpan raw, const
   static const TokenMeanings meanings(delta_token_count(static_cast<int>(sizeof(U)) * 8));
   const TokenMeaning* const meaning = meanings.of;
   const uint8_t* const raw_data = raw.data;
-  const uint64_t fast_end = raw.size >= 8 ? (static_cast<uint64_t>(raw.size) - 8) * 8 : 0;
+  if (raw.size < 8) return Progress{0, 0};  // not one window: all through the checked reader
+  const uint64_t fast_end = (static_cast<uint64_t>(raw.size) - 8) * 8;  // the last bit offset with 8 bytes at it
   uint64_t at = 0;
   size_t i = 0;
   for (; i < n && at <= fast_end; ++i) {
