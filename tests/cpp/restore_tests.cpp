@@ -4,16 +4,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "codecs/lossless/lossless.hpp"
 #include "common/crc32.hpp"
 #include "common/dtype.hpp"
+#include "common/direct_file.hpp"
 #include "common/error.hpp"
+#include "container/byte_source.hpp"
 #include "container/memory_sink.hpp"
 #include "container/nnz_reader.hpp"
 #include "container/nnz_writer.hpp"
@@ -277,10 +284,93 @@ void test_restore_to_dir_writes_the_files_and_keeps_the_policy() {
 
 }  // namespace
 
+std::vector<uint8_t> random_bytes(std::mt19937_64& rng, size_t n) {
+  std::vector<uint8_t> out(n);
+  for (uint8_t& b : out) b = static_cast<uint8_t>(rng());
+  return out;
+}
+
+std::vector<uint8_t> file_bytes(const std::string& path) {
+  std::vector<uint8_t> out;
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return out;
+  uint8_t buf[1 << 16];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.insert(out.end(), buf, buf + n);
+  std::fclose(f);
+  return out;
+}
+
+// Appended bytes come back whole, at sizes around a block and around the 8 MiB buffers, appended
+// in pieces of any size (several buffers in flight): on $TMPDIR (O_DIRECT where the file system
+// takes it) and on /dev/shm (tmpfs, which may refuse it: the page cache then).
+void test_direct_appender_keeps_every_byte() {
+  std::mt19937_64 rng(5);
+  const size_t mib = size_t{1} << 20;
+  for (const char* where : {"", "/dev/shm"}) {
+    if (*where && ::access(where, W_OK) != 0) continue;
+    for (size_t size : {size_t{0}, size_t{1}, size_t{4095}, size_t{4097}, 8 * mib - 1, 8 * mib, 8 * mib + 1,
+                        70 * mib + 123}) {
+      const std::vector<uint8_t> bytes = random_bytes(rng, size);
+      const std::string path = *where ? std::string(where) + "/nnz_direct_test" : temp_path("direct");
+      const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      EXPECT(fd >= 0);
+      {
+        nnz::DirectFileAppender out(fd, path);
+        for (size_t at = 0; at < size;) {
+          const size_t piece = std::min<size_t>(size - at, 1 + rng() % (3 * mib));
+          out.append(bytes.data() + at, piece);
+          at += piece;
+        }
+        out.finish();
+      }
+      ::close(fd);
+      EXPECT(file_bytes(path) == bytes);
+      ::unlink(path.c_str());
+    }
+  }
+}
+
+// Ranges read once (a restore's payloads) equal the file's bytes whether the file is in the page
+// cache or not (then read from the disk directly), at unaligned offsets, up to the file's end
+// (the last block of a direct read stops there), with one thread and several.
+void test_read_once_ranges_equal_the_file() {
+  std::mt19937_64 rng(6);
+  const uint64_t mib = uint64_t{1} << 20;
+  const std::vector<uint8_t> bytes = random_bytes(rng, static_cast<size_t>(9 * mib + 777));
+  const std::string path = temp_path("read_once");
+  {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    EXPECT(f && std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size());
+    EXPECT(std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0);
+    std::fclose(f);
+  }
+  const uint64_t size = bytes.size();
+  const std::vector<std::pair<uint64_t, uint64_t>> ranges = {
+      {0, 2 * mib}, {12345, 3 * mib + 5}, {size - 3 * mib / 2, 3 * mib / 2}, {size - mib - 1, mib + 1}, {8, size - 8}};
+  for (bool cached : {false, true}) {
+    for (int threads : {1, 3}) {
+      if (!cached) {  // out of the page cache: clean pages of a synced file are dropped
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        EXPECT(fd >= 0 && ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
+        ::close(fd);
+      }
+      const std::unique_ptr<nnz::ByteSource> source = nnz::open_file_source(path);
+      nnz::ReadScratch scratch(true);
+      for (const auto& [offset, n] : ranges) {
+        const nnz::ByteSpan got = source->read(offset, n, scratch, threads);
+        EXPECT(got.size == n && std::memcmp(got.data, bytes.data() + offset, static_cast<size_t>(n)) == 0);
+      }
+    }
+  }
+  ::unlink(path.c_str());
+}
+
 int main() {
   test_restore_streams_every_file_with_crcs_and_byte_order();
   test_memory_sink_restores_the_files_chosen_and_skips_the_others();
   test_hostile_layouts_are_refused_before_the_sink_sees_a_name();
   test_restore_to_dir_writes_the_files_and_keeps_the_policy();
+  test_direct_appender_keeps_every_byte();
+  test_read_once_ranges_equal_the_file();
   return exit_status("restore tests");
 }
