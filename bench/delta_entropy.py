@@ -74,7 +74,8 @@ def tensor_bounds(x: np.ndarray, b: np.ndarray, dtype: str) -> dict[str, float]:
     ulp = np.abs(np.spacing(x.astype(np.float32)).astype(np.float64)) if dtype == "float32" else \
         2.0 ** (np.floor(np.log2(np.maximum(np.abs(xf), 1e-38))) - mantissa)
     # at most the element's width: no coder needs more (a zero's spacing would make it 150 bits)
-    gauss = np.clip(np.log2(sigma * np.sqrt(2 * np.pi * np.e) / ulp.reshape(rows.shape)), 0.0, width)
+    with np.errstate(divide="ignore"):  # a row the fine-tune left alone: sigma 0, no bits
+        gauss = np.clip(np.log2(sigma * np.sqrt(2 * np.pi * np.e) / ulp.reshape(rows.shape)), 0.0, width)
     return {"model": order0_bits(exponent, token) + raw.sum(),
             "+ neighbour": order0_bits(exponent * 512 + np.minimum(previous, 511), token) + raw.sum(),
             "Gaussian per row": float(gauss.sum())}
