@@ -1,5 +1,7 @@
 #include <pybind11/stl.h>
 
+#include <cstring>
+
 #include "bindings/bindings.hpp"
 #include "codecs/codec_table.hpp"
 #include "codecs/lossless/lossless.hpp"
@@ -52,18 +54,27 @@ PayloadDecode payload_decode(const std::string& codec, const std::string& dtype,
   return job;
 }
 
+// The payload in one piece: its head, then its chunks, copied once into the bytes object.
+py::bytes payload_bytes(const nnz::EncodedTensor& e) {
+  PyObject* bytes = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(e.payload_bytes()));
+  if (!bytes) throw py::error_already_set();
+  char* at = PyBytes_AS_STRING(bytes);
+  const auto put = [&at](const std::vector<uint8_t>& piece) {
+    if (!piece.empty()) std::memcpy(at, piece.data(), piece.size());
+    at += piece.size();
+  };
+  put(e.payload);
+  for (const std::vector<uint8_t>& chunk : e.chunks) put(chunk);
+  return py::reinterpret_steal<py::bytes>(bytes);
+}
+
 }  // namespace
 
 void bind_codecs(py::module_& m) {
   py::class_<nnz::EncodedTensor>(m, "EncodedTensor")
       .def_readonly("codec", &nnz::EncodedTensor::codec)
       .def_property_readonly("params", [](const nnz::EncodedTensor& e) { return to_bytes(e.params); })
-      .def_property_readonly("payload",
-                             [](const nnz::EncodedTensor& e) {
-                               nnz::EncodedTensor whole = e;
-                               whole.gather();
-                               return to_bytes(whole.payload);
-                             })
+      .def_property_readonly("payload", &payload_bytes)
       .def_property_readonly("coded_bytes", [](const nnz::EncodedTensor& e) { return e.payload_bytes(); });
 
   m.def(

@@ -47,12 +47,6 @@ struct EncodedTensor {
     for (const std::vector<uint8_t>& chunk : chunks) total += chunk.size();
     return total;
   }
-  // The payload in one piece, for the consumers that need it so (a codec wrapping another).
-  void gather() {
-    payload.reserve(static_cast<size_t>(payload_bytes()));
-    for (const std::vector<uint8_t>& chunk : chunks) payload.insert(payload.end(), chunk.begin(), chunk.end());
-    chunks.clear();
-  }
 };
 
 // Where the tensors a `delta` tensor is coded against come from: the reader of its container, with

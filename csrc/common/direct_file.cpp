@@ -13,9 +13,6 @@
 namespace nnz {
 namespace {
 
-// Offsets, lengths and the buffer's address are multiples of this (the largest logical block
-// size of common devices).
-constexpr size_t kBlock = 4096;
 constexpr size_t kBufferBytes = size_t{8} << 20;
 
 #if defined(O_DIRECT) && !defined(__EMSCRIPTEN__)
@@ -32,7 +29,7 @@ bool set_direct(int, bool on) { return !on; }
 DirectFileAppender::DirectFileAppender(int fd, std::string name) : fd_(fd), name_(std::move(name)) {
   for (uint8_t*& buffer : buffers_) {
     void* p = nullptr;
-    if (::posix_memalign(&p, kBlock, kBufferBytes) != 0) {
+    if (::posix_memalign(&p, kDirectIoBlock, kBufferBytes) != 0) {
       for (uint8_t* b : buffers_) std::free(b);
       fail(ErrorCode::out_of_memory, "cannot allocate a write buffer for '" + name_ + "'");
     }
@@ -70,7 +67,7 @@ void DirectFileAppender::write_out(const uint8_t* data, size_t size) {
     size -= static_cast<size_t>(n);
     written_ += static_cast<uint64_t>(n);
     // A short direct write leaves the offset unaligned: the rest goes through the page cache.
-    if (direct_ && (written_ % kBlock != 0 || size % kBlock != 0)) stop_direct();
+    if (direct_ && (written_ % kDirectIoBlock != 0 || size % kDirectIoBlock != 0)) stop_direct();
   }
 }
 
@@ -98,7 +95,7 @@ void DirectFileAppender::append(const uint8_t* data, size_t size) {
 void DirectFileAppender::finish() {
   while (!in_flight_.empty()) wait_for_oldest();
   const uint8_t* last = buffers_[filling_];
-  const size_t whole = staged_ - staged_ % kBlock;
+  const size_t whole = staged_ - staged_ % kDirectIoBlock;
   write_out(last, whole);
   stop_direct();  // the tail is not a whole block
   write_out(last + whole, staged_ - whole);

@@ -18,6 +18,10 @@
 
 namespace nnz {
 
+// Direct I/O's unit: offsets, lengths and buffer addresses are multiples of it (the largest
+// logical block size of common devices).
+constexpr size_t kDirectIoBlock = 4096;
+
 class DirectFileAppender {
  public:
   // `fd`: a new, empty file open for writing; the caller closes it (after finish()). `name` is
@@ -41,7 +45,7 @@ class DirectFileAppender {
   std::string name_;
   bool direct_ = false;        // these two are the writing threads' while writes are in flight
   uint64_t written_ = 0;
-  uint8_t* buffers_[kBuffers] = {};  // kBufferBytes each, aligned to kBlock
+  uint8_t* buffers_[kBuffers] = {};  // kBufferBytes each, aligned to kDirectIoBlock
   size_t filling_ = 0;         // the buffer append() fills; the others may be in flight
   size_t staged_ = 0;
   std::deque<std::shared_future<void>> in_flight_;  // oldest first; each waits for the one before

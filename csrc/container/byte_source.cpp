@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "common/checked_math.hpp"
+#include "common/direct_file.hpp"
 #include "common/error.hpp"
 #include "common/parallel.hpp"
 
@@ -24,7 +25,7 @@ uint8_t* ReadScratch::reserve(size_t n) {
     bytes_.reset();  // the old one goes first: never both at once
     capacity_ = 0;
     void* p = nullptr;
-    NNZ_CHECK(::posix_memalign(&p, 4096, std::max<size_t>(n, 1)) == 0, out_of_memory,
+    NNZ_CHECK(::posix_memalign(&p, kDirectIoBlock, std::max<size_t>(n, 1)) == 0, out_of_memory,
               "cannot allocate " + std::to_string(n) + " bytes to read into");
     bytes_.reset(static_cast<uint8_t*>(p));
     capacity_ = n;
@@ -34,8 +35,7 @@ uint8_t* ReadScratch::reserve(size_t n) {
 
 namespace {
 
-// Direct reads: offsets, lengths and addresses in multiples of this; only ranges this large.
-constexpr uint64_t kDirectBlock = 4096;
+// Direct reads only for ranges this large.
 constexpr uint64_t kDirectMinBytes = uint64_t{1} << 20;
 
 // A second descriptor of the file open at `fd`, with O_DIRECT, or -1 where that is refused. Opened
@@ -100,7 +100,7 @@ class FileSource : public ByteSource {
   ByteSpan read(uint64_t offset, uint64_t n, ReadScratch& scratch, int threads) const override {
     check_range(offset, n, size_);
     if (scratch.read_once() && n >= kDirectMinBytes && direct_.load(std::memory_order_relaxed)) {
-      const uint64_t begin = offset / kDirectBlock * kDirectBlock, end = ceil_div(offset + n, kDirectBlock) * kDirectBlock;
+      const uint64_t begin = offset / kDirectIoBlock * kDirectIoBlock, end = ceil_div(offset + n, kDirectIoBlock) * kDirectIoBlock;
       if (!mostly_cached(fd_, begin, end)) {
         uint8_t* const dst = scratch.reserve(to_size(end - begin, "read"));
         if (read_slices(direct_fd_, dst, end - begin, offset + n - begin, begin, threads))
@@ -122,7 +122,7 @@ class FileSource : public ByteSource {
   bool read_slices(int fd, uint8_t* dst, uint64_t want, uint64_t need, uint64_t offset, int threads) const {
     constexpr uint64_t kSlice = uint64_t{4} << 20;
     const uint64_t slices = std::min<uint64_t>(static_cast<uint64_t>(std::max(threads, 1)), ceil_div(want, kSlice));
-    const uint64_t per = slices ? ceil_div(ceil_div(want, slices), kDirectBlock) * kDirectBlock : 0;
+    const uint64_t per = slices ? ceil_div(ceil_div(want, slices), kDirectIoBlock) * kDirectIoBlock : 0;
     std::atomic<bool> refused{false};
     parallel_for(static_cast<size_t>(slices), threads, [&](size_t s) {
       const uint64_t begin = s * per, end = std::min(want, begin + per);

@@ -132,11 +132,13 @@ class NnzFile(Mapping):
 
     # Mapping protocol
     def __getitem__(self, name: str) -> np.ndarray:
+        return self._decode(self._position(name))
+
+    def _position(self, name: str) -> int:
         try:
-            i = self._index[name]
+            return self._index[name]
         except KeyError:
             raise NotFoundError(f"no tensor named {name!r} in {self.path.name}") from None
-        return self._decode(i)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._index)
@@ -173,10 +175,7 @@ class NnzFile(Mapping):
         """Decode tensor ``name`` into ``out``, an existing writable C-contiguous array of its
         dtype and shape (a reused or pinned buffer: nothing is allocated, and no fresh memory is
         faulted in). Returns ``out``."""
-        try:
-            i = self._index[name]
-        except KeyError:
-            raise NotFoundError(f"no tensor named {name!r} in {self.path.name}") from None
+        i = self._position(name)
         self._check_decodable(i)
         info = self.tensors[i]
         if (not isinstance(out, np.ndarray) or out.dtype != numpy_dtype(info.dtype) or out.shape != info.shape

@@ -57,6 +57,11 @@ inline uint64_t read_raw(BitReader& raw, int len) {
   return raw.read(len);
 }
 
+// Tokens a U element can have (4 x its width: a power of two).
+template <typename U>
+inline uint32_t token_limit() {
+  return delta_token_count(static_cast<int>(sizeof(U)) * 8);
+}
 
 // What a token of an element of up to 32 bits stands for: its value is `high | raw bits`, with
 // `len` raw bits (`mask` = 2^len - 1). Looked up, not computed, in the hot loop.
@@ -138,7 +143,7 @@ struct Progress {
 // byte stores to `out` could otherwise alias them and force reloads.
 template <typename U, typename Tokens>
 inline Progress fast_elements(const uint8_t* base, size_t n, ByteSpan raw, const Tokens tokens, uint8_t* out) {
-  static const TokenMeanings meanings(delta_token_count(static_cast<int>(sizeof(U)) * 8));
+  static const TokenMeanings meanings(token_limit<U>());
   const TokenMeaning* const meaning = meanings.of;
   const uint8_t* const raw_data = raw.data;
   if (raw.size < 8) return Progress{0, 0};  // not one window: all through the checked reader
@@ -157,11 +162,6 @@ inline Progress fast_elements(const uint8_t* base, size_t n, ByteSpan raw, const
   return Progress{i, at};
 }
 
-template <typename U, typename Tokens>
-Progress fast_elements_generic(const uint8_t* base, size_t n, ByteSpan raw, const Tokens& tokens, uint8_t* out) {
-  return fast_elements<U>(base, n, raw, tokens, out);
-}
-
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 // With BMI2 the variable shifts need no count register (chosen at run time, as huffman_decode's).
 template <typename U, typename Tokens>
@@ -172,12 +172,12 @@ __attribute__((target("bmi2"))) Progress fast_elements_bmi2(const uint8_t* base,
 template <typename U, typename Tokens>
 Progress fast_elements_for_this_cpu(const uint8_t* base, size_t n, ByteSpan raw, const Tokens& tokens, uint8_t* out) {
   static const bool bmi2 = __builtin_cpu_supports("bmi2");
-  return bmi2 ? fast_elements_bmi2<U>(base, n, raw, tokens, out) : fast_elements_generic<U>(base, n, raw, tokens, out);
+  return bmi2 ? fast_elements_bmi2<U>(base, n, raw, tokens, out) : fast_elements<U>(base, n, raw, tokens, out);
 }
 #else
 template <typename U, typename Tokens>
 Progress fast_elements_for_this_cpu(const uint8_t* base, size_t n, ByteSpan raw, const Tokens& tokens, uint8_t* out) {
-  return fast_elements_generic<U>(base, n, raw, tokens, out);
+  return fast_elements<U>(base, n, raw, tokens, out);
 }
 #endif
 
@@ -187,12 +187,9 @@ template <typename U, typename Tokens>
 void rebuild(const uint8_t* base, size_t n, ByteSpan raw_bytes, const Tokens& tokens, uint8_t* out) {
   Progress done{0, 0};
   if constexpr (sizeof(U) <= 4) done = fast_elements_for_this_cpu<U>(base, n, raw_bytes, tokens, out);
-  size_t i = done.element;
-  const uint64_t at = done.bit;
-  NNZ_CHECK(at <= static_cast<uint64_t>(raw_bytes.size) * 8, corrupt, "delta: raw bits do not end where the elements do");
   BitReader raw(raw_bytes.data, raw_bytes.size);
-  raw.seek(at);
-  for (; i < n; ++i) {
+  raw.seek(done.bit);  // within the stream: the fast path reads only inside it
+  for (size_t i = done.element; i < n; ++i) {
     const U b = load_elem<U>(base, i);
     const uint32_t t = tokens.template next<U>(i, b);
     const int len = delta_raw_len(t);
@@ -203,12 +200,13 @@ void rebuild(const uint8_t* base, size_t n, ByteSpan raw_bytes, const Tokens& to
   NNZ_CHECK(raw.finished_exactly(), corrupt, "delta: raw bits do not end where the elements do");
 }
 
-// Token limits are powers of two (4 x the width), so one OR over the tokens (which vectorizes)
-// checks them all before any is used.
-inline void check_tokens(const uint8_t* tokens, size_t n, uint32_t token_limit) {
+// Token limits are powers of two, so one OR over the tokens (which vectorizes) checks them all
+// before any is used.
+template <typename U>
+void check_tokens(const uint8_t* tokens, size_t n) {
   uint8_t bits_used = 0;
   for (size_t i = 0; i < n; ++i) bits_used |= tokens[i];
-  NNZ_CHECK(bits_used < token_limit, corrupt, "delta: a token too large for the dtype");
+  NNZ_CHECK(bits_used < token_limit<U>(), corrupt, "delta: a token too large for the dtype");
 }
 
 // Planes of context c hold the tokens of the elements whose base element is in context c; their
@@ -231,7 +229,7 @@ void decode_context_chunk(ByteReader& in, const uint8_t* base, size_t n, const K
   NNZ_CHECK(at == n, corrupt, "delta: plane lengths do not add up to the chunk");
   for (int c = 0; c < nctx; ++c) decode_plane(in, counts[c], 8, planes + (next[c] - planes));
   std::memset(planes + n, 0, n);
-  check_tokens(planes, n, delta_token_count(static_cast<int>(sizeof(U)) * 8));
+  check_tokens<U>(planes, n);
   // Keys: a float's exponent field (up to 11 bits), an integer's bit length (up to 64).
   uint8_t context_of[2048];
   const uint32_t keys = rule.is_float ? rule.exponent_mask + 1 : 65;
@@ -258,7 +256,7 @@ void decode_coded_chunk(ByteReader& in, const uint8_t* base, size_t n, const Key
   if (nctx > 1) return decode_context_chunk<U>(in, base, n, rule, nctx, lo, out);
   uint8_t* tokens = scratch_bytes(n);
   decode_plane(in, n, 8, tokens);
-  check_tokens(tokens, n, delta_token_count(static_cast<int>(sizeof(U)) * 8));
+  check_tokens<U>(tokens, n);
   const ByteSpan raw_bytes = in.bytes(in.u32());
   in.expect_end();
   rebuild<U>(base, n, raw_bytes, FlatTokens{tokens}, out);
