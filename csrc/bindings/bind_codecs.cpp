@@ -119,7 +119,7 @@ void bind_codecs(py::module_& m) {
       },
       py::arg("items"), py::arg("threads") = 1);
   // What a tensor's stored parameters say about its error, by the codec table: (error_bound,
-  // max_error), both 0 for exact codecs; None for an id this build does not know.
+  // max_error, rmse_bound, rmse), all 0 for exact codecs; None for an id this build does not know.
   m.def(
       "describe_params",
       [](const std::string& codec, const py::bytes& params) -> py::object {
@@ -128,7 +128,7 @@ void bind_codecs(py::module_& m) {
         const std::string bytes = params;
         const nnz::CodecDescription d =
             entry->describe(nnz::ByteSpan{reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
-        return py::make_tuple(d.error_bound, d.max_error);
+        return py::make_tuple(d.error_bound, d.max_error, d.rmse_bound, d.rmse);
       },
       py::arg("codec"), py::arg("params"));
   m.def("codec_is_known", &nnz::codec_is_known);

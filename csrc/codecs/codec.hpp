@@ -72,8 +72,10 @@ struct DecodeRequest {
 
 // What a tensor's stored parameters say about its error (for `nncodec info`).
 struct CodecDescription {
-  double error_bound;  // the bound the encoder guaranteed; 0 for exact codecs
-  double max_error;    // the largest error measured (or, without a measurement, the bound)
+  double error_bound;     // the bound of every element's error; 0 for exact codecs
+  double max_error;       // the largest error measured (or, without a measurement, the bound)
+  double rmse_bound = 0;  // codecs bounding the RMSE instead (dq): that bound, and the RMSE measured
+  double rmse = 0;
 };
 constexpr CodecDescription kExactCodec{0, 0};
 

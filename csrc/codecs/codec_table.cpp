@@ -3,6 +3,7 @@
 #include "codecs/codec_table.hpp"
 
 #include "codecs/delta/delta.hpp"
+#include "codecs/dq/dq.hpp"
 #include "codecs/eb/eb.hpp"
 #include "codecs/lossless/lossless.hpp"
 #include "codecs/pl/pl.hpp"
@@ -17,6 +18,7 @@ namespace {
 constexpr Codec kBuiltinCodecs[] = {
     codec_entry<LosslessCodec>(), codec_entry<RawCodec>(), codec_entry<PlCodec>(),
     codec_entry<EbCodec>(),       codec_entry<SparseCodec>(),   codec_entry<DeltaCodec>(),
+    codec_entry<DqCodec>(),
 };
 
 std::vector<Codec>& codecs_added_for_testing() {

@@ -95,6 +95,10 @@ class BitReader {
       refill_slow();
     }
   }
+  // Makes n <= 56 bits available.
+  inline void ensure(int n) {
+    if (count_ < static_cast<unsigned>(n)) refill();
+  }
   inline uint64_t peek(int n) const { return bits_ & ((uint64_t{1} << n) - 1); }
   inline void consume(int n) {
     bits_ >>= n;

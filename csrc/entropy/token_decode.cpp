@@ -5,12 +5,12 @@
 
 namespace nnz {
 
-TokenStreamDecoder::TokenStreamDecoder(ByteReader& in, int nctx) {
+TokenStreamDecoder::TokenStreamDecoder(ByteReader& in, int nctx, TokenScheme scheme) {
   NNZ_CHECK(nctx >= 1 && nctx <= kTokenMaxContexts, internal, "token stream: bad context count");
   scale_bits_ = in.u8();
   NNZ_CHECK(scale_bits_ >= kRansMinScaleBits && scale_bits_ <= kRansMaxScaleBits, corrupt, "token stream: bad precision");
   const size_t ntables = in.u8();
-  NNZ_CHECK(ntables >= 1 && ntables <= kTokenMaxContexts, corrupt, "token stream: bad table count");
+  NNZ_CHECK(ntables >= 1 && ntables <= kTokenMaxTables, corrupt, "token stream: bad table count");
   std::vector<uint8_t> ctx_table(static_cast<size_t>(nctx));
   for (size_t c = 0; c < ctx_table.size(); c += 2) {
     const uint8_t b = in.u8();
@@ -20,7 +20,8 @@ TokenStreamDecoder::TokenStreamDecoder(ByteReader& in, int nctx) {
   for (uint8_t t : ctx_table) NNZ_CHECK(t < ntables, corrupt, "token stream: context mapped to a missing table");
   slots_.reserve(ntables << scale_bits_);
   for (size_t t = 0; t < ntables; ++t)
-    rans_append_dec_table(rans_normalize(rans_read_table(in, kTokenAlphabet), scale_bits_), scale_bits_, slots_);
+    rans_append_dec_table(rans_normalize(rans_read_table(in, token_alphabet(scheme)), scale_bits_), scale_bits_, slots_);
+  for (uint32_t t = 0; t < token_alphabet(scheme); ++t) meanings_[t] = token_meaning(t, scheme);
   for (size_t c = 0; c < ctx_table.size(); ++c) ctx_slots_[c] = slots_.data() + (size_t{ctx_table[c]} << scale_bits_);
   rans_ = RansDecoder(in.bytes(in.u64()));
   const ByteSpan raw = in.bytes(in.u64());

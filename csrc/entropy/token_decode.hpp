@@ -14,14 +14,16 @@ namespace nnz {
 
 class TokenStreamDecoder {
  public:
+  static constexpr int kMaxRawBitsPerValue = 30;  // 29 raw bits and a sign
+
   // Reads the stream's header, tables and spans from `in` (which then stands after the stream).
-  TokenStreamDecoder(ByteReader& in, int nctx);
+  TokenStreamDecoder(ByteReader& in, int nctx, TokenScheme scheme = TokenScheme::plain);
 
   inline uint32_t next(int ctx) {
     const uint32_t t = rans_.get(ctx_slots_[ctx], scale_bits_, position_++);
-    const int len = token_raw_len(t);
-    if (!len) return t;
-    return (token_high_bits(t) << len) | static_cast<uint32_t>(raw_.read(len));
+    const TokenMeaning& m = meanings_[t];
+    if (!m.raw_len) return m.high;
+    return m.high | (static_cast<uint32_t>(raw_.read(m.raw_len)) << m.raw_shift);
   }
   // A value of a signed stream: magnitude and sign.
   inline int64_t next_signed(int ctx) {
@@ -29,11 +31,33 @@ class TokenStreamDecoder {
     if (m == 0) return 0;
     return raw_.read(1) ? -static_cast<int64_t>(m) : static_cast<int64_t>(m);
   }
+  // Decoding in two passes, for readers whose contexts follow the tokens alone (parity scheme):
+  // the tokens first (token(), or token_at<p % 4>() for the value at position p), then, in the
+  // same order, the values of a signed stream from their tokens (signed_value()).
+  inline uint32_t token(int ctx) { return rans_.get(ctx_slots_[ctx], scale_bits_, position_++); }
+  template <int kState>
+  inline uint32_t token_at(int ctx) {
+    ++position_;
+    return rans_.get_lane(ctx_slots_[ctx], scale_bits_, kState);
+  }
+  const TokenMeaning& meaning(uint32_t t) const { return meanings_[t]; }
+  // Without branches on the value (zeros, signs and raw bits would be mispredicted).
+  inline int64_t signed_value(uint32_t t) {
+    const TokenMeaning& m = meanings_[t];
+    raw_.ensure(kMaxRawBitsPerValue);
+    const uint32_t v = m.high | (static_cast<uint32_t>(raw_.peek(m.raw_len)) << m.raw_shift);
+    raw_.consume(m.raw_len);
+    const int has_sign = v != 0;
+    const bool negative = (raw_.peek(1) & static_cast<uint64_t>(has_sign)) != 0;
+    raw_.consume(has_sign);
+    return negative ? -static_cast<int64_t>(v) : static_cast<int64_t>(v);
+  }
   // Checks that both the rANS stream and the raw bits were used exactly.
   void finish() const;
 
  private:
   std::vector<uint32_t> slots_;  // the tables, side by side
+  TokenMeaning meanings_[kParityTokenAlphabet] = {};  // of the scheme's tokens (tables hold no others)
   const uint32_t* ctx_slots_[kTokenMaxContexts] = {};  // table of each context
   int scale_bits_ = 0;
   RansDecoder rans_;

@@ -40,7 +40,8 @@ Histogram merged(const Histogram& a, const Histogram& b) {
 }
 
 // Greedy agglomerative clustering of the contexts' histograms: merge the pair that saves the most
-// bits until no merge saves any. Returns the cluster of each context.
+// bits (or costs the fewest, while there are more clusters than tables) until no merge saves any
+// and at most kTokenMaxTables clusters are left. Returns the cluster of each context.
 std::vector<uint8_t> cluster_contexts(const std::vector<Histogram>& hist, int& nclusters) {
   const size_t k = hist.size();
   std::vector<Histogram> h = hist;
@@ -61,13 +62,15 @@ std::vector<uint8_t> cluster_contexts(const std::vector<Histogram>& hist, int& n
   };
   for (size_t i = 0; i < k; ++i)
     for (size_t j = i + 1; j < k; ++j) update(i, j);
-  for (;;) {
+  size_t clusters = 0;
+  for (size_t i = 0; i < k; ++i) clusters += active[i];
+  for (;; --clusters) {
     size_t bi = 0, bj = 0;
     double best = kInf;
     for (size_t i = 0; i < k; ++i)
       for (size_t j = i + 1; j < k; ++j)
         if (gain[i][j] < best) best = gain[i][j], bi = i, bj = j;
-    if (!(best < 0)) break;
+    if (!(best < 0) && !(clusters > kTokenMaxTables && best < kInf)) break;
     h[bi] = merged(h[bi], h[bj]);
     bits[bi] = cluster_bits(h[bi]);
     active[bj] = false;
@@ -97,6 +100,8 @@ std::vector<uint8_t> cluster_contexts(const std::vector<Histogram>& hist, int& n
 void encode_token_stream(const TokenStreamInput& in, std::vector<uint8_t>& out) {
   NNZ_CHECK(in.nctx >= 1 && in.nctx <= kTokenMaxContexts, invalid_argument, "token stream: bad context count");
   NNZ_CHECK(in.n < (uint64_t{1} << 32), invalid_argument, "token stream: more than 2^32 - 1 values");
+  NNZ_CHECK(in.max_scale_bits >= 10 && in.max_scale_bits <= kRansMaxScaleBits, invalid_argument,
+            "token stream: bad precision");
   const size_t n = in.n;
   const size_t nctx = static_cast<size_t>(in.nctx);
   // Pass 1: tokens, per-context histograms, raw bits (written forward: the decoder reads them in
@@ -110,7 +115,8 @@ void encode_token_stream(const TokenStreamInput& in, std::vector<uint8_t>& out) 
   uint8_t* const tokens = token_buf.get();
   // Four interleaved copies of the histograms: increments of the same counter in a row would
   // otherwise wait on each other (store-to-load forwarding).
-  const size_t hist_size = nctx * kTokenAlphabet;
+  const size_t alphabet = token_alphabet(in.scheme);
+  const size_t hist_size = nctx * alphabet;
   std::vector<uint32_t> flat_hist(4 * hist_size, 0);  // counts < 2^32: chunks are < 2^28 values
   uint32_t* const hist_data = flat_hist.data();
   const std::unique_ptr<uint8_t[]> raw = scratch_array<uint8_t>(4 * n + 8);  // <= 29 raw + 1 sign bit per value
@@ -119,11 +125,11 @@ void encode_token_stream(const TokenStreamInput& in, std::vector<uint8_t>& out) 
   int fill = 0;
   for (size_t i = 0; i < n; ++i) {
     const uint32_t v = values[i];
-    const Token t = value_to_token(v);
+    const Token t = value_to_token(v, in.scheme);
     const uint8_t c = contexts ? contexts[i] : 0;
     NNZ_CHECK(c < nctx, invalid_argument, "token stream: context out of range");
     tokens[i] = static_cast<uint8_t>(t.token);
-    hist_data[(i & 3) * hist_size + c * kTokenAlphabet + t.token]++;
+    hist_data[(i & 3) * hist_size + c * alphabet + t.token]++;
     // Signed streams append a sign bit to every value but 0 (branch-free: zero is frequent).
     const int has_sign = negative ? (v != 0) : 0;
     const uint64_t bits = t.raw | (static_cast<uint64_t>(negative ? (negative[i] & has_sign) : 0) << t.raw_len);
@@ -140,17 +146,17 @@ void encode_token_stream(const TokenStreamInput& in, std::vector<uint8_t>& out) 
   for (; fill > 0; fill -= 8, acc >>= 8) *raw_out++ = static_cast<uint8_t>(acc);
   const size_t raw_bytes = static_cast<size_t>(raw_out - raw.get());
 
-  std::vector<Histogram> hist(nctx, Histogram(kTokenAlphabet, 0));
+  std::vector<Histogram> hist(nctx, Histogram(alphabet, 0));
   for (size_t copy = 0; copy < 4; ++copy)
     for (size_t c = 0; c < nctx; ++c)
-      for (size_t t = 0; t < kTokenAlphabet; ++t) hist[c][t] += hist_data[copy * hist_size + c * kTokenAlphabet + t];
+      for (size_t t = 0; t < alphabet; ++t) hist[c][t] += hist_data[copy * hist_size + c * alphabet + t];
   int ntables = 1;
   const std::vector<uint8_t> table_of = cluster_contexts(hist, ntables);
-  std::vector<Histogram> table_hist(static_cast<size_t>(ntables), Histogram(kTokenAlphabet, 0));
+  std::vector<Histogram> table_hist(static_cast<size_t>(ntables), Histogram(alphabet, 0));
   for (size_t c = 0; c < nctx; ++c)
-    for (size_t s = 0; s < kTokenAlphabet; ++s) table_hist[table_of[c]][s] += hist[c][s];
+    for (size_t s = 0; s < alphabet; ++s) table_hist[table_of[c]][s] += hist[c][s];
 
-  const int scale_bits = std::min(kRansMaxScaleBits, std::max(10, bit_length(n)));
+  const int scale_bits = std::min(in.max_scale_bits, std::max(10, bit_length(n)));
   ByteWriter w(out);
   w.u8(static_cast<uint8_t>(scale_bits));
   w.u8(static_cast<uint8_t>(ntables));

@@ -13,6 +13,8 @@ struct TokenStreamInput {
   const uint8_t* negative = nullptr;   // signed streams: n flags (1 = negative), else nullptr
   size_t n = 0;
   int nctx = 1;
+  TokenScheme scheme = TokenScheme::plain;
+  int max_scale_bits = 12;  // rANS precision at most (10..12): smaller tables decode faster
 };
 
 // Appends the token stream (layout in token_stream.hpp); n < 2^32. Contexts whose statistics are alike

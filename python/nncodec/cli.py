@@ -187,6 +187,13 @@ def _max_error(row: dict) -> str:
     return "0" if row["max_error"] == 0 else f"{row['max_error']:.2e}"
 
 
+def _rmse(row: dict) -> str:
+    """The RMSE of codecs that bound it (dq), else what the largest error says of it."""
+    if "rmse" in row:
+        return f"{row['rmse']:.2e}"
+    return "0" if row.get("max_error") == 0 else "-"
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     with about(args.file), NnzFile(args.file) as f:
         if args.verify:
@@ -225,13 +232,13 @@ def _print_info(summary: dict, rows: list[dict], files: list[dict]) -> None:
     total_orig, total_coded = summary["original_bytes"], summary["coded_bytes"]
     name_w = name_width([r["name"] for r in rows], 48, "name")
     print(f"{'name':<{name_w}}  {'dtype':<8} {'shape':<18} {'codec':<9} {'original':>12} {'coded':>12} {'ratio':>7} "
-          f"{'max err':>9}")
+          f"{'max err':>9} {'rmse':>9}")
     for r in rows:
         name = fit(r["name"], name_w)
         ratio = f"{r['ratio']:.3f}" if r["ratio"] else "-"
         shape = "x".join(map(str, r["shape"])) or "scalar"
         print(f"{name:<{name_w}}  {r['dtype']:<8} {shape:<18} {printable(r['codec']):<9} "
-              f"{r['original_bytes']:>12,} {r['coded_bytes']:>12,} {ratio:>7} {_max_error(r):>9}")
+              f"{r['original_bytes']:>12,} {r['coded_bytes']:>12,} {ratio:>7} {_max_error(r):>9} {_rmse(r):>9}")
     ratio = f"{summary['ratio']:.3f}x" if summary["ratio"] else "-"
     print(f"total: {len(rows)} tensors, {total_orig:,} -> {total_coded:,} bytes of tensor data ({ratio}); "
           f"file {summary['file_bytes']:,} bytes")

@@ -16,8 +16,8 @@ from nncodec.codecs.coding import EncodeOptions
 from nncodec.meta import _type_ok
 
 # Settings a codec's tests use where its defaults code nothing (eb has no default bound).
-EXAMPLE_PARAMS = {"eb": {"rel_error": 0.05}, "pl": {"p": "0.01std"}}
-BUILTIN = ["lossless", "raw", "pl", "eb"]
+EXAMPLE_PARAMS = {"eb": {"rel_error": 0.05}, "pl": {"p": "0.01std"}, "dq": {"rel_rmse": 0.05}}
+BUILTIN = ["lossless", "raw", "pl", "eb", "dq"]
 
 
 def arrays() -> dict[str, np.ndarray]:

@@ -11,6 +11,7 @@
 
 #include "codecs/codec_table.hpp"
 #include "codecs/delta/delta.hpp"
+#include "codecs/dq/dq.hpp"
 #include "codecs/eb/eb.hpp"
 #include "codecs/lossless/lossless.hpp"
 #include "extras/matrix_formats.hpp"
@@ -25,6 +26,7 @@
 #include "entropy/token_encode.hpp"
 #include "extras/prune_select.hpp"
 #include "extras/rowcol_prune.hpp"
+#include "transform/float_convert.hpp"
 #include "expect.hpp"
 
 namespace {
@@ -339,34 +341,91 @@ void damage_everywhere(const std::vector<uint8_t>& bytes, Decode decode) {
   }
 }
 
+// Both token schemes, 5 and 64 contexts (more contexts than tables), and both ways of reading:
+// value by value, and tokens first, then the values (two passes).
 void test_token_streams() {
   std::mt19937 rng(3);
-  for (size_t n : {0u, 1u, 3u, 4u, 5u, 1000u, 70001u}) {
-    std::vector<uint32_t> values(n);
-    std::vector<uint8_t> ctx(n), neg(n);
-    for (size_t i = 0; i < n; ++i) {
-      values[i] = i % 97 == 0 ? static_cast<uint32_t>(rng()) : static_cast<uint32_t>(rng() % 40);
-      ctx[i] = static_cast<uint8_t>(values[i] % 5);
-      neg[i] = static_cast<uint8_t>(rng() & 1);
+  for (const nnz::TokenScheme scheme : {nnz::TokenScheme::plain, nnz::TokenScheme::parity})
+    for (const int nctx : {5, 64})
+      for (size_t n : {0u, 1u, 3u, 4u, 5u, 1000u, 70001u}) {
+        std::vector<uint32_t> values(n);
+        std::vector<uint8_t> ctx(n), neg(n);
+        for (size_t i = 0; i < n; ++i) {
+          values[i] = i % 97 == 0 ? static_cast<uint32_t>(rng()) : static_cast<uint32_t>(rng() % 40);
+          ctx[i] = static_cast<uint8_t>((values[i] + i / 64) % static_cast<uint32_t>(nctx));
+          neg[i] = static_cast<uint8_t>(rng() & 1);
+        }
+        std::vector<uint8_t> stream;
+        nnz::TokenStreamInput input{values.data(), ctx.data(), neg.data(), n, nctx, scheme};
+        nnz::encode_token_stream(input, stream);
+        auto decode = [&](const std::vector<uint8_t>& bytes, bool two_passes) {
+          nnz::ByteReader in(bytes.data(), bytes.size(), "test");
+          nnz::TokenStreamDecoder dec(in, nctx, scheme);
+          std::vector<int64_t> out(n);
+          if (two_passes) {
+            std::vector<uint32_t> tokens(n);
+            for (size_t i = 0; i < n; ++i) tokens[i] = dec.token(ctx[i]);
+            for (size_t i = 0; i < n; ++i) out[i] = dec.signed_value(tokens[i]);
+          } else {
+            for (size_t i = 0; i < n; ++i) out[i] = dec.next_signed(ctx[i]);
+          }
+          dec.finish();
+          in.expect_end();
+          return out;
+        };
+        for (const bool two_passes : {false, true}) {
+          const std::vector<int64_t> back = decode(stream, two_passes);
+          bool same = true;
+          for (size_t i = 0; i < n; ++i)
+            same = same && back[i] == (neg[i] && values[i] ? -int64_t{values[i]} : int64_t{values[i]});
+          EXPECT(same);
+        }
+        if (n == 1000 && nctx == 64) damage_everywhere(stream, [&](const std::vector<uint8_t>& b) { decode(b, true); });
+      }
+}
+
+// dq: every dtype within its RMSE bound, NaN and infinities exact, the same bytes at any thread
+// count, damaged payloads and parameters rejected or decoded without undefined behaviour.
+void test_dq_rmse_bound_and_damage() {
+  std::mt19937 rng(6);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  for (const nnz::DType dtype : {nnz::DType::float32, nnz::DType::float16, nnz::DType::bfloat16, nnz::DType::float64})
+    for (size_t n : {1u, 7u, 5000u, 70000u}) {
+      const size_t esize = static_cast<size_t>(nnz::dtype_bytes(dtype));
+      std::vector<uint8_t> data(n * esize);
+      for (size_t i = 0; i < n; ++i) {
+        const double scale = 0.02 * (1 + static_cast<double>((i / 300) % 5));  // rows of different scales
+        const double v = i == 2 ? NAN : i == 5 ? -INFINITY : i == 6 ? 40.0 : normal(rng) * scale;
+        nnz::store_float(dtype, v, data.data() + i * esize);
+      }
+      const double bound = 0.004;
+      const nnz::TensorRef t{dtype, n, data.data()};
+      const nnz::EncodedTensor e = gathered(nnz::DqCodec::encode(t, nnz::DqOptions{bound, 16384, 2}));
+      EXPECT(gathered(nnz::DqCodec::encode(t, nnz::DqOptions{bound, 16384, 1})).payload == e.payload);
+      std::vector<uint8_t> out(data.size());
+      nnz::decode_tensor(request(e, dtype, n, e.payload), out.data(), 2);
+      double squared = 0;
+      bool exact_specials = true;
+      for (size_t i = 0; i < n; ++i) {
+        const double w = nnz::load_float(dtype, data.data() + i * esize), d = nnz::load_float(dtype, out.data() + i * esize);
+        if (std::isfinite(w)) squared += (d - w) * (d - w);
+        else exact_specials = exact_specials && std::memcmp(&data[i * esize], &out[i * esize], esize) == 0;
+      }
+      EXPECT(exact_specials);
+      EXPECT(std::sqrt(squared / static_cast<double>(n)) <= bound);
+      const nnz::CodecDescription d = nnz::DqCodec::describe(nnz::ByteSpan{e.params.data(), e.params.size()});
+      EXPECT(d.rmse_bound == bound && d.rmse <= bound && d.max_error >= d.rmse);
+      if (dtype == nnz::DType::float32 && n == 5000) {
+        damage_everywhere(e.payload, [&](const std::vector<uint8_t>& bytes) {
+          nnz::decode_tensor(request(e, dtype, n, bytes), out.data(), 1);
+        });
+        damage_everywhere(e.params, [&](const std::vector<uint8_t>& params) {
+          nnz::EncodedTensor damaged = e;
+          damaged.params = params;
+          nnz::decode_tensor(request(damaged, dtype, n, e.payload), out.data(), 1);
+        });
+      }
     }
-    std::vector<uint8_t> stream;
-    nnz::encode_token_stream(nnz::TokenStreamInput{values.data(), ctx.data(), neg.data(), n, 5}, stream);
-    auto decode = [&](const std::vector<uint8_t>& bytes) {
-      nnz::ByteReader in(bytes.data(), bytes.size(), "test");
-      nnz::TokenStreamDecoder dec(in, 5);
-      std::vector<int64_t> out(n);
-      for (size_t i = 0; i < n; ++i) out[i] = dec.next_signed(ctx[i]);
-      dec.finish();
-      in.expect_end();
-      return out;
-    };
-    const std::vector<int64_t> back = decode(stream);
-    bool same = true;
-    for (size_t i = 0; i < n; ++i)
-      same = same && back[i] == (neg[i] && values[i] ? -int64_t{values[i]} : int64_t{values[i]});
-    EXPECT(same);
-    if (n == 1000) damage_everywhere(stream, decode);
-  }
 }
 
 void test_eb_bound_and_hostile_payloads() {
@@ -489,6 +548,7 @@ int main() {
   test_rowcol_against_brute_force();
   test_token_streams();
   test_eb_bound_and_hostile_payloads();
+  test_dq_rmse_bound_and_damage();
   test_sparse_and_positions();
   test_delta_all_dtypes_and_damage();
   return exit_status("core tests");

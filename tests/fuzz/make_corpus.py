@@ -68,6 +68,8 @@ def encode(codec: str, array: np.ndarray, chunk_elems: int):
         return name, _core.encode_lossless(data, name, chunk_elems, 1)
     if codec == "eb":
         return (name, _core.encode_eb(data, name, 0.01, chunk_elems, 1)) if name in FLOATS else None
+    if codec == "dq":
+        return (name, _core.encode_dq(data, name, 0.01, chunk_elems, 1)) if name in FLOATS else None
     if codec == "pl":
         if name != "float32":
             return None

@@ -96,11 +96,13 @@ CODEC_CASES = {
     "eb-rel-error": (weights, "eb", {"rel_error": 0.05, "protect": False, "sparse": "off"}, 1 << 18),
     "pl-quantized": (weights, "pl", {"p": "0.05std", "sparse": "off"}, 1 << 18),
     "pl-exact": (weights, "pl", {"p": "0.1std", "positions": "exact", "sparse": "off"}, 1 << 18),
+    "dq-rmse": (weights, "dq", {"rmse": 0.003, "protect": False, "sparse": "off"}, 1000),
+    "dq-rel-rmse": (weights, "dq", {"rel_rmse": 0.05, "protect": False, "sparse": "off"}, 1 << 18),
 }
 # The sparse layer over each codec (coded through the interface, not left to the writer's choice
 # of the smaller coding), with that codec's settings.
 SPARSE_CASES = {"sparse-lossless": ("lossless", {}), "sparse-raw": ("raw", {}), "sparse-eb": ("eb", {"error": 0.002}),
-                "sparse-pl": ("pl", {"p": 0.002})}
+                "sparse-pl": ("pl", {"p": 0.002}), "sparse-dq": ("dq", {"rmse": 0.002})}
 
 
 def write_sparse(path: Path, codec: str, params: dict) -> None:

@@ -2,9 +2,11 @@
 
 #include "codecs/chunk_table.hpp"
 #include "codecs/eb/eb.hpp"
+#include "codecs/exception_list.hpp"
 #include "common/checked_math.hpp"
 #include "common/error.hpp"
 #include "common/parallel.hpp"
+#include "entropy/magnitude_context.hpp"
 #include "entropy/token_decode.hpp"
 #include "transform/bounded_quant.hpp"
 #include "transform/float_convert.hpp"
@@ -12,28 +14,15 @@
 namespace nnz {
 namespace {
 
-uint32_t get_varint(ByteReader& in) {
-  uint64_t v = 0;
-  for (int shift = 0; shift < 35; shift += 7) {
-    const uint8_t b = in.u8();
-    v |= static_cast<uint64_t>(b & 0x7F) << shift;
-    if (!(b & 0x80)) {
-      NNZ_CHECK(v <= UINT32_MAX, corrupt, "eb: exception index too large");
-      return static_cast<uint32_t>(v);
-    }
-  }
-  fail(ErrorCode::corrupt, "eb: malformed exception index");
-}
-
 // Decodes the symbols of one chunk; store(i, q) writes element i.
 template <typename Store>
 void decode_symbols(ByteReader& in, size_t n, int shift, Store store) {
-  TokenStreamDecoder tokens(in, kEbContexts);
-  uint32_t level[kEbLanes] = {0, 0, 0, 0};
-  eb_for_each_in_stream_order(n, [&](size_t i, size_t lane) {
-    const int64_t q = tokens.next_signed(eb_context(level[lane], shift));
+  TokenStreamDecoder tokens(in, kMagnitudeContexts);
+  uint32_t level[kMagnitudeLanes] = {0, 0, 0, 0};
+  for_each_in_lane_order(n, [&](size_t i, size_t lane) {
+    const int64_t q = tokens.next_signed(magnitude_context(level[lane], shift));
     store(i, q);
-    level[lane] = eb_next_level(level[lane], static_cast<uint32_t>(q < 0 ? -q : q));
+    level[lane] = magnitude_next_level(level[lane], static_cast<uint32_t>(q < 0 ? -q : q));
   });
   tokens.finish();
 }
@@ -41,18 +30,9 @@ void decode_symbols(ByteReader& in, size_t n, int shift, Store store) {
 void decode_chunk(DType dtype, ByteSpan chunk, size_t n, double step, uint8_t* dst) {
   ByteReader in(chunk, "eb chunk");
   const int shift = in.u8();
-  NNZ_CHECK(shift <= kEbMaxContextShift, corrupt, "eb: bad context scale");
-  const uint32_t nexc = in.u32();
+  NNZ_CHECK(shift <= kMagnitudeMaxShift, corrupt, "eb: bad context scale");
   const size_t esize = static_cast<size_t>(dtype_bytes(dtype));
-  NNZ_CHECK(nexc <= n && nexc <= in.remaining() / (1 + esize), corrupt, "eb: more exceptions than elements or bytes");
-  std::vector<std::pair<uint32_t, ByteSpan>> exceptions(nexc);
-  uint64_t next = 0;
-  for (auto& e : exceptions) {
-    const uint64_t i = next + get_varint(in);
-    NNZ_CHECK(i < n, corrupt, "eb: exception index outside the chunk");
-    e = {static_cast<uint32_t>(i), in.bytes(esize)};
-    next = i + 1;
-  }
+  const auto exceptions = read_exception_list(in, n, esize, "eb");
   if (dtype == DType::float32) {
     // Stores through float* (not uint8_t*, which may alias the decoder's state and would force
     // the compiler to reload it after every element).

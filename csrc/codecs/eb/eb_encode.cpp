@@ -2,23 +2,17 @@
 
 #include "codecs/chunk_table.hpp"
 #include "codecs/eb/eb.hpp"
+#include "codecs/exception_list.hpp"
 #include "common/checked_math.hpp"
 #include "common/error.hpp"
 #include "common/parallel.hpp"
 #include "common/scratch.hpp"
+#include "entropy/magnitude_context.hpp"
 #include "entropy/token_encode.hpp"
 #include "transform/bounded_quant_encode.hpp"
 
 namespace nnz {
 namespace {
-
-void put_varint(ByteWriter& w, uint32_t v) {
-  while (v >= 0x80) {
-    w.u8(static_cast<uint8_t>(v | 0x80));
-    v >>= 7;
-  }
-  w.u8(static_cast<uint8_t>(v));
-}
 
 void encode_chunk(DType dtype, const uint8_t* src, size_t n, double max_error, std::vector<uint8_t>& out) {
   const std::unique_ptr<int32_t[]> q = scratch_array<int32_t>(n);
@@ -33,32 +27,22 @@ void encode_chunk(DType dtype, const uint8_t* src, size_t n, double max_error, s
     const uint32_t a = static_cast<uint32_t>(q[i] < 0 ? -static_cast<int64_t>(q[i]) : q[i]);
     sum += a < 65535 ? a : 65535;
   }
-  // Centre the context scale on this chunk: the mean level lands near context 9.
-  const uint64_t mean_level = n ? (sum << 4) / n : 0;
-  int shift = 0;
-  while (shift < kEbMaxContextShift && (mean_level >> shift) >= 32) ++shift;
-  uint32_t level[kEbLanes] = {0, 0, 0, 0};
+  const int shift = magnitude_shift(sum, n);
+  uint32_t level[kMagnitudeLanes] = {0, 0, 0, 0};
   size_t pos = 0;
-  eb_for_each_in_stream_order(n, [&](size_t i, size_t lane) {
+  for_each_in_lane_order(n, [&](size_t i, size_t lane) {
     const int64_t v = q[i];
     magnitude[pos] = static_cast<uint32_t>(v < 0 ? -v : v);
     negative[pos] = v < 0;
-    context[pos] = static_cast<uint8_t>(eb_context(level[lane], shift));
-    level[lane] = eb_next_level(level[lane], magnitude[pos]);
+    context[pos] = static_cast<uint8_t>(magnitude_context(level[lane], shift));
+    level[lane] = magnitude_next_level(level[lane], magnitude[pos]);
     ++pos;
   });
 
   ByteWriter w(out);
   w.u8(static_cast<uint8_t>(shift));
-  w.u32(static_cast<uint32_t>(exceptions.size()));
-  const size_t esize = static_cast<size_t>(dtype_bytes(dtype));
-  uint32_t next = 0;
-  for (uint32_t i : exceptions) {
-    put_varint(w, i - next);
-    w.bytes(src + static_cast<size_t>(i) * esize, esize);
-    next = i + 1;
-  }
-  encode_token_stream(TokenStreamInput{magnitude.get(), context.get(), negative.get(), n, kEbContexts}, out);
+  write_exception_list(w, exceptions, src, static_cast<size_t>(dtype_bytes(dtype)));
+  encode_token_stream(TokenStreamInput{magnitude.get(), context.get(), negative.get(), n, kMagnitudeContexts}, out);
 }
 
 }  // namespace

@@ -58,9 +58,9 @@ def describe(codec_id: str, params: bytes) -> dict[str, Any]:
 
 
 def _register_builtins() -> None:
-    from . import eb, lossless, pl, raw
+    from . import dq, eb, lossless, pl, raw
 
-    for module in (lossless, raw, pl, eb):
+    for module in (lossless, raw, pl, eb, dq):
         register(module.CODEC)
 
 

@@ -110,9 +110,10 @@ def positive_number(value: Any, what: str) -> float:
     return number
 
 
-def _description(codec_id: str, params: bytes) -> tuple[float, float] | None:
-    """(error bound, largest error) from the C++ codec table's describe; None for an id this build
-    does not know and for parameters it cannot read (a damaged or newer file)."""
+def stored_description(codec_id: str, params: bytes) -> tuple[float, float, float, float] | None:
+    """(error bound, largest error, RMSE bound, RMSE) from the C++ codec table's describe (the
+    last two 0 where the codec bounds no RMSE); None for an id this build does not know and for
+    parameters it cannot read (a damaged or newer file)."""
     try:
         return _core.describe_params(codec_id, params)
     except (CorruptFileError, UnsupportedError):
@@ -122,10 +123,10 @@ def _description(codec_id: str, params: bytes) -> tuple[float, float] | None:
 def describe_stored(codec_id: str, params: bytes) -> dict[str, Any]:
     """What a stored tensor's parameters say about its error, for ids no registered codec has (the
     sparse layer says what its inner codec does): ``max_error`` alone where both are 0."""
-    described = _description(codec_id, params)
+    described = stored_description(codec_id, params)
     if described is None:
         return {}
-    bound, max_error = described
+    bound, max_error = described[:2]
     return {"max_error": 0.0} if bound == 0 and max_error == 0 else {"error_bound": bound, "max_error": max_error}
 
 
@@ -181,12 +182,16 @@ class Codec:
 
     def describe(self, params: bytes) -> dict[str, Any]:
         """What the stored parameters of a tensor of this codec's id say about its error:
-        ``max_error`` (0 for exact codecs) and, for lossy ones, ``error_bound``; empty where the
-        parameters cannot be read."""
-        described = _description(self.id, params)
+        ``max_error`` (0 for exact codecs) and, for lossy ones, ``error_bound`` (and ``rmse_bound``
+        and ``rmse`` for codecs that bound the RMSE); empty where the parameters cannot be read."""
+        described = stored_description(self.id, params)
         if described is None:
             return {}
-        return {"error_bound": described[0], "max_error": described[1]} if self.lossy else {"max_error": 0.0}
+        bound, max_error, rmse_bound, rmse = described
+        if not self.lossy:
+            return {"max_error": 0.0}
+        rmse_figures = {"rmse_bound": rmse_bound, "rmse": rmse} if rmse_bound else {}
+        return {"error_bound": bound, "max_error": max_error, **rmse_figures}
 
     def error_bound(self, settings: Settings) -> float | None:
         """The absolute bound every weight keeps under ``settings`` (resolved for one tensor by
