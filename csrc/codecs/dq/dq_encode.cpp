@@ -24,7 +24,7 @@ namespace {
 constexpr double kDqLambda = 0.25;
 constexpr int kSearchPasses = 6;     // on the sample
 constexpr int kFinalPasses = 12;     // on the whole tensor
-constexpr uint64_t kSampleElems = uint64_t{1} << 17;
+constexpr uint64_t kSampleElems = uint64_t{1} << 15;
 constexpr size_t kSampleSegments = 4;
 constexpr double kRmseSlack = 0.004;  // a step is taken once its RMSE is within 0.4% below R
 constexpr double kSumRounding = 1e-6;
@@ -119,7 +119,7 @@ class LaneTrellis {
   LaneTrellis(const RateModel& model, int shift) : model_(model), shift_(shift) {}
 
   void run(const double* x, const uint8_t* exception, size_t len, int32_t* levels) {
-    steps_.resize(len);
+    steps_.resize(len * kDqStates);
     double cost[kDqStates];
     uint32_t level[kDqStates] = {}, previous[kDqStates] = {};
     for (double& c : cost) c = kUnreached;
@@ -141,7 +141,7 @@ class LaneTrellis {
         edge_cost[s][1] = cost[s] + c.odd_distortion + kDqLambda * model_.bits(ctx, c.odd_magnitude());
         edge_level[s][1] = c.odd;
       }
-      Step& step = steps_[i];
+      uint8_t* const step = &steps_[i * kDqStates];
       uint32_t next_level[kDqStates], next_previous[kDqStates];
       for (int to = 0; to < kDqStates; ++to) {
         const Edge a = kIncoming.edge[to][0], b = kIncoming.edge[to][1];
@@ -153,8 +153,7 @@ class LaneTrellis {
         cost[to] = take_b ? cost_b : cost_a;
         next_level[to] = magnitude_next_level(level[e.from], magnitude);
         next_previous[to] = magnitude;
-        step.level[to] = k;
-        step.from[to] = e.from;
+        step[to] = static_cast<uint8_t>(e.from | e.parity << 3 | (k == 0) << 4);
       }
       std::memcpy(level, next_level, sizeof level);
       std::memcpy(previous, next_previous, sizeof previous);
@@ -162,18 +161,22 @@ class LaneTrellis {
     int state = 0;
     for (int s = 1; s < kDqStates; ++s)
       if (cost[s] < cost[state]) state = s;
+    // Back along the decisions; each level follows again from its value and the decision.
     for (size_t i = len; i-- > 0;) {
-      levels[i] = steps_[i].level[state];
-      state = steps_[i].from[state];
+      const uint8_t d = steps_[i * kDqStates + static_cast<size_t>(state)];
+      const int from = d & 7;
+      if (d & 16) {
+        levels[i] = 0;
+      } else {
+        const Choices c = exception[i] ? kExceptionChoices : dq_quantizer(from) ? q1_choices(x[i]) : q0_choices(x[i]);
+        levels[i] = (d & 8) ? c.odd : c.even;
+      }
+      state = from;
     }
   }
 
  private:
   static constexpr double kUnreached = std::numeric_limits<double>::infinity();
-  struct Step {
-    int32_t level[kDqStates];
-    uint8_t from[kDqStates];
-  };
   // A quantizer's choices for one value: the even and the odd of the two levels around it, and 0.
   struct Choices {
     int32_t even, odd;
@@ -205,7 +208,7 @@ class LaneTrellis {
 
   const RateModel& model_;
   int shift_;
-  std::vector<Step> steps_;
+  std::vector<uint8_t> steps_;  // per element and state: previous state | parity << 3 | (level 0) << 4
 };
 
 // One chunk quantized at step D: its coded bytes, squared error, largest error and token counts.
