@@ -1,8 +1,8 @@
-"""Lossless coding of real model files: nncodec against zstd and ZipNN, measured in one run.
+"""Lossless coding of real model files: nncodec against zstd, ZipNN and pcodec, measured in one run.
 
     python bench/bench_lossless.py [--models NAME ...] [--repeat N] [--json OUT]
 
-Needs: zstandard, zipnn (which imports torch: install torch==2.13.0 first). Fetches the corpus
+Needs: zstandard, zipnn (which imports torch: install torch==2.13.0 first), pcodec. Fetches the corpus
 with bench/corpus.py. Two tables:
 
 1. Whole files: the model file against its .nnz (lossless), and zstd -3 / -19 of the file; and
@@ -10,8 +10,9 @@ with bench/corpus.py. Two tables:
    tensor bytes; reads and checksums included).
 2. Floating-point weights only, per dtype (the data lossless float coders are about): the
    tensors' bytes against nncodec's coded bytes, ZipNN on the same bytes (concatenated, its
-   byte-grouping for that dtype), and zstd; encode/decode throughput single-threaded (MB/s of
-   original bytes, best of --repeat runs).
+   byte-grouping for that dtype), pcodec 1.1 at level 12 (tensor by tensor, as nncodec codes them;
+   bfloat16 as its 16-bit patterns, which pcodec has no float type for) and zstd; encode/decode
+   throughput single-threaded (MB/s of original bytes, best of --repeat runs).
 """
 
 from __future__ import annotations
@@ -82,6 +83,20 @@ def zipnn_weights(blob: bytes, dtype: str, repeat: int) -> dict:
     return {"bytes": len(out["c"]), "enc_s": t_enc, "dec_s": t_dec}
 
 
+def pcodec_weights(arrays: list[np.ndarray], repeat: int) -> dict:
+    from pcodec import ChunkConfig, standalone
+
+    config = ChunkConfig(compression_level=12)
+    typed = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
+    typed = [a.view(np.uint16) if dtype_name(a.dtype) == "bfloat16" else a for a in typed]
+    out = {}
+    t_enc = best_time(lambda: out.__setitem__("c", [standalone.simple_compress(a, config) for a in typed]), repeat)
+    t_dec = best_time(lambda: out.__setitem__("d", [standalone.simple_decompress(c) for c in out["c"]]), repeat)
+    assert all(np.array_equal(a.view(np.uint8), d.view(np.uint8)) for a, d in zip(typed, out["d"])), \
+        "pcodec round trip mismatch"
+    return {"bytes": sum(len(c) for c in out["c"]), "enc_s": t_enc, "dec_s": t_dec}
+
+
 def onnxruntime_outputs_equal(original: Path, decoded: Path) -> str:
     """Run both models in onnxruntime on generated inputs: 'yes' if every output is identical."""
     from nncodec.tools.verify import verify
@@ -126,6 +141,7 @@ def bench_model(path: Path, repeat: int) -> dict:
             "bytes": len(blob),
             "nncodec": nncodec_weights(arrays, repeat),
             "zipnn": zipnn_weights(blob, dtype, repeat),
+            "pcodec": pcodec_weights(arrays, repeat),
             "zstd19_bytes": zstd_size(blob, 19),
         }
     return row
@@ -148,18 +164,20 @@ def print_tables(rows: list[dict]) -> None:
           f"{o / tot['zstd3_bytes']:.3f}x | {o / tot['zstd19_bytes']:.3f}x | | | |")
 
     print("\nFloating-point weights: ratio, and single-thread throughput in MB/s of original bytes (encode / decode)\n")
-    print("| model | dtype | weights | nncodec | ZipNN | zstd -19 | nncodec MB/s | ZipNN MB/s |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("| model | dtype | weights | nncodec | ZipNN | pcodec 12 | zstd -19 | nncodec MB/s | ZipNN MB/s | pcodec MB/s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         for dtype, w in r["weights"].items():
-            n, z, b = w["nncodec"], w["zipnn"], w["bytes"]
+            n, z, p, b = w["nncodec"], w["zipnn"], w["pcodec"], w["bytes"]
             print(f"| {r['model']} | {dtype} | {b / 1e6:.2f} MB | {b / n['bytes']:.4f}x | {b / z['bytes']:.4f}x | "
-                  f"{b / w['zstd19_bytes']:.4f}x | {b / n['enc_s'] / 1e6:.0f} / {b / n['dec_s'] / 1e6:.0f} | "
-                  f"{b / z['enc_s'] / 1e6:.0f} / {b / z['dec_s'] / 1e6:.0f} |")
+                  f"{b / p['bytes']:.4f}x | {b / w['zstd19_bytes']:.4f}x | "
+                  f"{b / n['enc_s'] / 1e6:.0f} / {b / n['dec_s'] / 1e6:.0f} | "
+                  f"{b / z['enc_s'] / 1e6:.0f} / {b / z['dec_s'] / 1e6:.0f} | "
+                  f"{b / p['enc_s'] / 1e6:.0f} / {b / p['dec_s'] / 1e6:.0f} |")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="Lossless benchmark: nncodec vs zstd and ZipNN")
+    parser = argparse.ArgumentParser(description="Lossless benchmark: nncodec vs zstd, ZipNN and pcodec")
     parser.add_argument("--models", nargs="*", help="corpus file names (default: every model nncodec reads)")
     parser.add_argument("--repeat", type=int, default=3, help="timing repetitions, best is kept")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
