@@ -25,12 +25,12 @@ inline uint32_t magnitude_next_level(uint32_t level, uint32_t magnitude) {
 }
 
 // Context of the next symbol: about 2 log2(level >> shift), in 0..15.
+// (Without branches: decoders follow it one symbol after the other, and x == 0 is frequent.)
 inline int magnitude_context(uint32_t level, int shift) {
   const uint32_t x = level >> shift;
-  if (x == 0) return 0;
-  const int len = 32 - __builtin_clz(x);
-  const int half = len >= 2 ? static_cast<int>((x >> (len - 2)) & 1) : 0;
-  const int c = 2 * len - 1 + half;
+  const int len = 32 - __builtin_clz(x | 1);                       // 1 for x = 0 and 1
+  const int half = static_cast<int>(((x << 1) >> (len - 1)) & 1);   // the bit below the leading one; 0 if len = 1
+  const int c = x ? 2 * len - 1 + half : 0;
   return c < kMagnitudeContexts ? c : kMagnitudeContexts - 1;
 }
 
