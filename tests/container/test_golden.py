@@ -1,7 +1,7 @@
 """Committed golden files keep decoding to what they decoded to when they were written
 (tests/golden/make_golden.py): of format 1.0 every codec and mode and a model of every source
-format, of format 1.1 the same models and a model folder. libnnz decodes (and restores) the same
-files in test_libnnz.py."""
+format, of format 1.1 the same models and a model folder, of 1.2 delta coding, of 1.3 the codec dq.
+libnnz decodes (and restores) the same files in test_libnnz.py."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import nncodec
 
 CODECS = GOLDEN / "v1" / "codecs"
 CODEC_MANIFEST = json.loads((CODECS / "manifest.json").read_text())
+CODECS_1_3 = GOLDEN / "v1.3" / "codecs"
+CODEC_MANIFEST_1_3 = json.loads((CODECS_1_3 / "manifest.json").read_text())
 MODEL_CASES = [(version, case) for version in ("v1", "v1.1")
                for case in sorted(json.loads((GOLDEN / version / "models" / "manifest.json").read_text()))]
 
@@ -37,6 +39,14 @@ def test_every_codec_and_mode_has_a_golden_file():
 @pytest.mark.parametrize("case", sorted(CODEC_MANIFEST))
 def test_codec_golden_file_decodes_to_its_arrays(case):
     check_golden(CODECS, case, CODEC_MANIFEST)
+
+
+@pytest.mark.parametrize("case", sorted(CODEC_MANIFEST_1_3))
+def test_format_1_3_codec_golden_file_decodes_to_its_arrays(case):
+    check_golden(CODECS_1_3, case, CODEC_MANIFEST_1_3)
+    with nncodec.load(CODECS_1_3 / f"{case}.nnz") as f:
+        assert f._reader.version == (1, 3)
+        assert {t.codec for t in f.tensors} <= {"dq", "sparse"}
 
 
 @pytest.mark.parametrize("version, case", MODEL_CASES, ids=[f"{v}/{c}" for v, c in MODEL_CASES])

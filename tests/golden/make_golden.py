@@ -17,6 +17,8 @@ missing 1.0 files cannot be made again), ``v1.1/`` files of format 1.1.
 - ``v1.2/delta/<case>.nnz`` + ``.npz``: format 1.2 delta coding: ``base`` (no base), ``tuned``
   coded against ``base.nnz``, ``chain`` against ``tuned.nnz`` (a chain of two), ``dedup`` (tensors
   stored once for two names, no base); ``manifest.json`` lists each one's codecs and base.
+- ``v1.3/codecs/<case>.nnz`` + ``.npz``: the codec dq (format 1.3), absolute and relative RMSE
+  bounds and under the sparse layer, as ``v1/codecs`` holds the older codecs.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from nncodec.nnzfile import write_document  # noqa: E402
 V1 = HERE / "v1"
 V1_1 = HERE / "v1.1"
 V1_2 = HERE / "v1.2"
+V1_3 = HERE / "v1.3"
 
 
 def first_tensors(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -96,13 +99,17 @@ CODEC_CASES = {
     "eb-rel-error": (weights, "eb", {"rel_error": 0.05, "protect": False, "sparse": "off"}, 1 << 18),
     "pl-quantized": (weights, "pl", {"p": "0.05std", "sparse": "off"}, 1 << 18),
     "pl-exact": (weights, "pl", {"p": "0.1std", "positions": "exact", "sparse": "off"}, 1 << 18),
+}
+# Codecs added since, in the folder of the format version that added them.
+CODEC_CASES_1_3 = {
     "dq-rmse": (weights, "dq", {"rmse": 0.003, "protect": False, "sparse": "off"}, 1000),
     "dq-rel-rmse": (weights, "dq", {"rel_rmse": 0.05, "protect": False, "sparse": "off"}, 1 << 18),
 }
 # The sparse layer over each codec (coded through the interface, not left to the writer's choice
 # of the smaller coding), with that codec's settings.
 SPARSE_CASES = {"sparse-lossless": ("lossless", {}), "sparse-raw": ("raw", {}), "sparse-eb": ("eb", {"error": 0.002}),
-                "sparse-pl": ("pl", {"p": 0.002}), "sparse-dq": ("dq", {"rmse": 0.002})}
+                "sparse-pl": ("pl", {"p": 0.002})}
+SPARSE_CASES_1_3 = {"sparse-dq": ("dq", {"rmse": 0.002})}
 
 
 def write_sparse(path: Path, codec: str, params: dict) -> None:
@@ -119,11 +126,11 @@ def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
     np.savez_compressed(path, **{k: (v.view(np.uint16) if v.dtype == ml_dtypes.bfloat16 else v) for k, v in arrays.items()})
 
 
-def write_codec_case(folder: Path, case: str) -> None:
-    if case in SPARSE_CASES:
-        write_sparse(folder / f"{case}.nnz", *SPARSE_CASES[case])
+def write_codec_case(folder: Path, case: str, codec_cases: dict, sparse_cases: dict) -> None:
+    if case in sparse_cases:
+        write_sparse(folder / f"{case}.nnz", *sparse_cases[case])
     else:
-        make, codec, params, chunk = CODEC_CASES[case]
+        make, codec, params, chunk = codec_cases[case]
         options = EncodeOptions.from_params(codec, params, chunk_elems=chunk)
         write_document(folder / f"{case}.nnz", ModelDocument("tensors", make(np.random.default_rng(sum(map(ord, case))))),
                        options)
@@ -174,14 +181,14 @@ def decoded_files(nnz: Path, work: Path) -> dict[str, str]:
             for p in sorted(work.rglob("*")) if p.is_file()}
 
 
-def write_codecs() -> None:
-    folder = V1 / "codecs"
+def write_codecs(version: Path, codec_cases: dict, sparse_cases: dict) -> None:
+    folder = version / "codecs"
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path = folder / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    for case in [*CODEC_CASES, *SPARSE_CASES]:
+    for case in [*codec_cases, *sparse_cases]:
         if case not in manifest:
-            write_codec_case(folder, case)
+            write_codec_case(folder, case, codec_cases, sparse_cases)
             manifest[case] = {"codecs": stored_codecs(folder / f"{case}.nnz")}
     manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
@@ -251,7 +258,8 @@ def write_delta() -> None:
 
 if __name__ == "__main__":
     write_first()
-    write_codecs()
+    write_codecs(V1, CODEC_CASES, SPARSE_CASES)
     write_models(V1)
     write_models(V1_1)
     write_delta()
+    write_codecs(V1_3, CODEC_CASES_1_3, SPARSE_CASES_1_3)

@@ -133,5 +133,5 @@ def restorable(tmp_path_factory) -> dict[str, Restorable]:
 
 def golden_files(version: str) -> list[Path]:
     """The committed files of a format version ("v1": 1.0, every codec and source format; "v1.1":
-    a model of every source format and a model folder)."""
+    a model of every source format and a model folder; "v1.3": the codec dq)."""
     return sorted((GOLDEN / version).rglob("*.nnz"))

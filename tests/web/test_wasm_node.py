@@ -80,6 +80,14 @@ def test_golden_files_of_every_codec_decode_to_the_python_decoders_bytes(golden_
     assert {"lossless", "raw", "pl", "eb", "sparse"} <= codecs
 
 
+def test_golden_files_of_format_1_3_decode_to_the_python_decoders_bytes(wasm):
+    files = node_report(golden_files("v1.3"))["files"]
+    assert len(files) >= 3 and {r["formatVersion"] for r in files} == {"1.3"}
+    for result in files:
+        check_tensors_like_python(result)
+    assert "dq" in {t["codec"] for r in files for t in r["tensors"]}
+
+
 def test_the_modules_status_codes_are_the_c_apis(golden_report):
     assert STATUS["OK"] == 0 and STATUS["CORRUPT"] == 1 and len(STATUS) >= 10
     assert golden_report["status"] == STATUS

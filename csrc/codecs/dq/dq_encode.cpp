@@ -1,5 +1,5 @@
 // The dq encoder: per tensor, a search for the largest step D whose trellis-quantized tensor has
-// RMSE <= R; per chunk and lane, a Viterbi search over the 4 states of dq.hpp.
+// RMSE <= R; per chunk and lane, a Viterbi search over the 8 states of dq.hpp.
 #include <cfloat>
 #include <cmath>
 #include <cstring>
