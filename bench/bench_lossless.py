@@ -87,7 +87,7 @@ def pcodec_weights(arrays: list[np.ndarray], repeat: int) -> dict:
     from pcodec import ChunkConfig, standalone
 
     config = ChunkConfig(compression_level=12)
-    typed = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
+    typed = [np.array(a, copy=True).reshape(-1) for a in arrays]  # aligned (mapped tensors may not be)
     typed = [a.view(np.uint16) if dtype_name(a.dtype) == "bfloat16" else a for a in typed]
     out = {}
     t_enc = best_time(lambda: out.__setitem__("c", [standalone.simple_compress(a, config) for a in typed]), repeat)
