@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import sys
 import time
@@ -30,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import models as bench_models  # noqa: E402
 import peers  # noqa: E402
-from nncodec import _core, codecs  # noqa: E402
+from nncodec import _core  # noqa: E402
 from nncodec.codecs.coding import EncodeOptions, encode_tensor  # noqa: E402
 
 QPS = (-26, -32, -38)
@@ -144,16 +145,10 @@ def report(rows: list[dict]) -> str:
                f"{worst:.4f}x NNCodec's bytes, per point at most {worst_point:.4f}x. One thread each: dq encodes "
                f"{total['nncodec_encode_s'] / total['dq_encode_s']:.1f}x faster than NNCodec overall and decodes "
                f"{total['nncodec_decode_s'] / total['dq_decode_s']:.1f}x faster.\n")
-    machine = f"{platform.machine()}, {platform.processor() or platform.system()}, {_cpu_count()} CPUs"
+    machine = f"{platform.machine()}, {platform.processor() or platform.system()}, {os.cpu_count() or 1} CPUs"
     return ("### dq (--rmse) vs Fraunhofer NNCodec 2.1.3 (dependent quantization) and eb at equal weight error\n\n"
             + head + "\n".join(lines) + summary
             + f"\nMachine: {machine}; command: `python bench/bench_rmse.py`.\n")
-
-
-def _cpu_count() -> int:
-    import os
-
-    return os.cpu_count() or 1
 
 
 def main() -> int:

@@ -4,6 +4,7 @@
     check_corruption(data, decode, intact)      every byte flipped and every truncation
     check_deterministic(encode)                 the same bytes for every thread count
     check_golden(folder, name)                  a committed file decodes to its committed arrays
+    FLOAT_DTYPES, FLOAT_NAMES, edge_floats(dtype)   the float dtypes, their names, a strategy of edge values
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import ml_dtypes
 import numpy as np
+from hypothesis import strategies as st
 
 import nncodec
 from nncodec import _core
@@ -22,6 +25,18 @@ from nncodec.codecs.coding import decode_encoded
 from nncodec.errors import CorruptFileError, NnzError
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
+
+FLOAT_DTYPES = [np.dtype("<f4"), np.dtype("<f2"), np.dtype(ml_dtypes.bfloat16), np.dtype("<f8")]
+FLOAT_NAMES = {np.dtype("<f4"): "float32", np.dtype("<f2"): "float16", np.dtype(ml_dtypes.bfloat16): "bfloat16",
+               np.dtype("<f8"): "float64"}
+
+
+def edge_floats(dtype: np.dtype):
+    """Floats of a dtype's edges (zeros, NaN, infinities, the largest, the tiniest) and any other."""
+    info = ml_dtypes.finfo(dtype)
+    specials = [0.0, -0.0, np.nan, np.inf, -np.inf, float(info.max), -float(info.max), float(info.tiny),
+                float(info.smallest_subnormal), -float(info.smallest_subnormal), 1.0, -1.0]
+    return st.one_of(st.sampled_from(specials), st.floats(allow_nan=True, allow_infinity=True, width=64))
 
 
 def same_bits(a: np.ndarray, b: np.ndarray) -> bool:

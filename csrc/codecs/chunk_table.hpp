@@ -1,10 +1,14 @@
-// The framing shared by chunked codecs (lossless, eb, delta): a u32 byte size per chunk, then the chunks.
+// The framing shared by chunked codecs (lossless, pl, eb, dq, delta): a u32 byte size per chunk,
+// then the chunks.
 #pragma once
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "common/byte_io.hpp"
+#include "common/checked_math.hpp"
 #include "common/error.hpp"
+#include "common/parallel.hpp"
 #include "codecs/codec.hpp"
 
 namespace nnz {
@@ -31,6 +35,18 @@ inline std::vector<ByteSpan> read_chunk_table(ByteSpan payload, uint64_t count, 
   for (size_t c = 0; c < chunks.size(); ++c) chunks[c] = in.bytes(sizes[c]);
   in.expect_end();
   return chunks;
+}
+
+// Decodes a payload of `count` elements cut into chunks of chunk_elems, on up to `threads` threads:
+// decode(chunk, first, n) for each chunk, which holds the elements [first, first + n).
+template <typename Decode>
+inline void decode_chunks(ByteSpan payload, uint64_t count, uint64_t chunk_elems, int threads, const char* what,
+                          Decode decode) {
+  const std::vector<ByteSpan> chunks = read_chunk_table(payload, ceil_div(count, chunk_elems), what);
+  parallel_for(chunks.size(), threads, [&](size_t c) {
+    const uint64_t first = static_cast<uint64_t>(c) * chunk_elems;
+    decode(chunks[c], first, static_cast<size_t>(std::min<uint64_t>(chunk_elems, count - first)));
+  });
 }
 
 }  // namespace nnz

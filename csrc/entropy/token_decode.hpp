@@ -26,11 +26,7 @@ class TokenStreamDecoder {
     return m.high | (static_cast<uint32_t>(raw_.read(m.raw_len)) << m.raw_shift);
   }
   // A value of a signed stream: magnitude and sign.
-  inline int64_t next_signed(int ctx) {
-    const uint32_t m = next(ctx);
-    if (m == 0) return 0;
-    return raw_.read(1) ? -static_cast<int64_t>(m) : static_cast<int64_t>(m);
-  }
+  inline int64_t next_signed(int ctx) { return signed_value(token(ctx)); }
   // Decoding in two passes, for readers whose contexts follow the tokens alone (parity scheme):
   // the tokens first (token(), or token_at<p % 4>() for the value at position p), then, in the
   // same order, the values of a signed stream from their tokens (signed_value()).

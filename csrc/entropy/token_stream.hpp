@@ -85,15 +85,4 @@ inline TokenMeaning token_meaning(uint32_t t, TokenScheme scheme) {
   return TokenMeaning{(top << (e - kTokenMsbBits)) | (u & 1), static_cast<uint8_t>(e - kTokenMsbBits - 1), 1};
 }
 
-// For token t >= 16: the number of raw bits and the value bits the token carries.
-inline int token_raw_len(uint32_t t) {
-  return t < (uint32_t{1} << kTokenSplitBits)
-             ? 0
-             : static_cast<int>((t - (uint32_t{1} << kTokenSplitBits)) >> kTokenMsbBits) + kTokenSplitBits - kTokenMsbBits;
-}
-inline uint32_t token_high_bits(uint32_t t) {
-  if (t < (uint32_t{1} << kTokenSplitBits)) return t;
-  return (uint32_t{1} << kTokenMsbBits) | (t & ((uint32_t{1} << kTokenMsbBits) - 1));
-}
-
 }  // namespace nnz

@@ -31,6 +31,7 @@ import numpy as np
 
 from . import codecs
 from .calibrated import LayerInputs, conv_vectors, matmul_vectors
+from .codecs.base import finite_std
 from .codecs.coding import EncodeOptions
 from .errors import NnzError, UnsupportedError
 from .model import ModelDocument
@@ -123,12 +124,6 @@ class FidelityPlan:
             "evaluations": self.evaluations,
             "lossy_tensors": len(self.error_by_tensor),
         }
-
-
-def _std(array: np.ndarray) -> float:
-    values = np.asarray(array, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    return float(values.std()) if values.size else 0.0
 
 
 @dataclass
@@ -291,8 +286,8 @@ def measure(tensors: Mapping[str, np.ndarray], candidates: list[str], evaluate: 
     options = _bounded_options(options)
     say = progress or (lambda message: None)
     reference = evaluate({})
-    names = [n for n in candidates if _std(tensors[n]) > 0]
-    std = {n: _std(tensors[n]) for n in names}
+    names = [n for n in candidates if finite_std(tensors[n]) > 0]
+    std = {n: finite_std(tensors[n]) for n in names}
     sensitivity: dict[str, float] = {}
     evaluations = 1
     for i, name in enumerate(names):

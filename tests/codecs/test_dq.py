@@ -7,12 +7,14 @@ import json
 import math
 import struct
 
-import ml_dtypes
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+
+from checkers import FLOAT_DTYPES, edge_floats
+from checkers import FLOAT_NAMES as NAMES
 
 from nncodec import _core, codecs
 from nncodec.cli import main
@@ -20,10 +22,6 @@ from nncodec.codecs.coding import EncodeOptions, decode_encoded, encode_array
 from nncodec.dtypes import element_bytes
 from nncodec.errors import NnzError
 from safetensors.numpy import save_file
-
-FLOAT_DTYPES = [np.dtype("<f4"), np.dtype("<f2"), np.dtype(ml_dtypes.bfloat16), np.dtype("<f8")]
-NAMES = {np.dtype("<f4"): "float32", np.dtype("<f2"): "float16", np.dtype(ml_dtypes.bfloat16): "bfloat16",
-         np.dtype("<f8"): "float64"}
 
 
 def coded(array: np.ndarray, rmse: float, chunk: int = 1 << 18, threads: int = 2):
@@ -51,13 +49,6 @@ def check_within(array: np.ndarray, enc, rmse: float) -> np.ndarray:
     got = rmse_of(decoded, array)
     assert got <= rmse * slack, f"RMSE {got} over the bound {rmse}"
     return decoded
-
-
-def edge_floats(dtype: np.dtype):
-    info = ml_dtypes.finfo(dtype)
-    specials = [0.0, -0.0, np.nan, np.inf, -np.inf, float(info.max), -float(info.max), float(info.tiny),
-                float(info.smallest_subnormal), -float(info.smallest_subnormal), 1.0, -1.0]
-    return st.one_of(st.sampled_from(specials), st.floats(allow_nan=True, allow_infinity=True, width=64))
 
 
 @st.composite

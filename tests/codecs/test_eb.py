@@ -3,36 +3,25 @@
 from __future__ import annotations
 
 
-import ml_dtypes
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from checkers import check_roundtrip
+from checkers import FLOAT_DTYPES, check_roundtrip, edge_floats
+from checkers import FLOAT_NAMES as NAMES
 
 from nncodec import _core
 from nncodec.codecs.coding import EncodeOptions, encode_array
 from nncodec.dtypes import element_bytes
 from nncodec.errors import CorruptFileError, NnzError
 
-FLOAT_DTYPES = [np.dtype("<f4"), np.dtype("<f2"), np.dtype(ml_dtypes.bfloat16), np.dtype("<f8")]
-NAMES = {np.dtype("<f4"): "float32", np.dtype("<f2"): "float16", np.dtype(ml_dtypes.bfloat16): "bfloat16",
-         np.dtype("<f8"): "float64"}
-
 
 def coded(array: np.ndarray, error: float, chunk: int = 1 << 18):
     enc = _core.encode_eb(element_bytes(array), NAMES[array.dtype], error, chunk, 2)
     assert enc.codec == "eb"
     return enc
-
-
-def edge_floats(dtype: np.dtype):
-    info = ml_dtypes.finfo(dtype)
-    specials = [0.0, -0.0, np.nan, np.inf, -np.inf, float(info.max), -float(info.max), float(info.tiny),
-                float(info.smallest_subnormal), -float(info.smallest_subnormal), 1.0, -1.0]
-    return st.one_of(st.sampled_from(specials), st.floats(allow_nan=True, allow_infinity=True, width=64))
 
 
 @st.composite

@@ -276,20 +276,18 @@ void decode_chunk(ByteSpan chunk, const uint8_t* base, size_t n, const KeyRule& 
 }
 
 void decode_sub(const DecodeRequest& req, const DeltaParams& p, const uint8_t* base, uint8_t* out, int threads) {
-  const std::vector<ByteSpan> chunks = read_chunk_table(req.payload, ceil_div(req.count, p.chunk_elems), "delta payload");
   const DTypeInfo& info = dtype_info(req.dtype);
   const KeyRule rule = key_rule(info);
   const size_t esize = static_cast<size_t>(info.bits / 8);
-  parallel_for(chunks.size(), threads, [&](size_t c) {
+  decode_chunks(req.payload, req.count, p.chunk_elems, threads, "delta payload", [&](ByteSpan chunk, uint64_t first,
+                                                                                   size_t n) {
     const TrimScratch trim;
-    const uint64_t first = static_cast<uint64_t>(c) * p.chunk_elems;
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(p.chunk_elems, req.count - first));
     const size_t at = static_cast<size_t>(first) * esize;
     switch (esize) {
-      case 1: return decode_chunk<uint8_t>(chunks[c], base + at, n, rule, out + at);
-      case 2: return decode_chunk<uint16_t>(chunks[c], base + at, n, rule, out + at);
-      case 4: return decode_chunk<uint32_t>(chunks[c], base + at, n, rule, out + at);
-      default: return decode_chunk<uint64_t>(chunks[c], base + at, n, rule, out + at);
+      case 1: return decode_chunk<uint8_t>(chunk, base + at, n, rule, out + at);
+      case 2: return decode_chunk<uint16_t>(chunk, base + at, n, rule, out + at);
+      case 4: return decode_chunk<uint32_t>(chunk, base + at, n, rule, out + at);
+      default: return decode_chunk<uint64_t>(chunk, base + at, n, rule, out + at);
     }
   });
 }

@@ -3,13 +3,10 @@
 
 #include "codecs/chunk_table.hpp"
 #include "codecs/dq/dq.hpp"
-#include "codecs/exception_list.hpp"
-#include "common/checked_math.hpp"
+#include "codecs/quantized_chunk_decode.hpp"
 #include "common/error.hpp"
-#include "common/parallel.hpp"
 #include "common/scratch.hpp"
 #include "entropy/token_decode.hpp"
-#include "transform/float_convert.hpp"
 
 namespace nnz {
 namespace {
@@ -62,26 +59,6 @@ void decode_levels(ByteReader& in, size_t n, int shift, Store store) {
   tokens.finish();
 }
 
-void decode_chunk(DType dtype, ByteSpan chunk, size_t n, double step, uint8_t* dst) {
-  ByteReader in(chunk, "dq chunk");
-  const int shift = in.u8();
-  NNZ_CHECK(shift <= kMagnitudeMaxShift, corrupt, "dq: bad context scale");
-  const size_t esize = static_cast<size_t>(dtype_bytes(dtype));
-  const auto exceptions = read_exception_list(in, n, esize, "dq");
-  if (dtype == DType::float32) {
-    // Stores through float* (not uint8_t*, which may alias the decoder's state).
-    std::vector<float> staging;
-    float* values = reinterpret_cast<uintptr_t>(dst) % alignof(float) == 0 ? reinterpret_cast<float*>(dst)
-                                                                           : (staging.resize(n), staging.data());
-    decode_levels(in, n, shift, [&](size_t i, int64_t r) { values[i] = to_float32(static_cast<double>(r) * step); });
-    if (!staging.empty()) std::memcpy(dst, staging.data(), n * sizeof(float));
-  } else {
-    decode_levels(in, n, shift, [&](size_t i, int64_t r) { store_float(dtype, static_cast<double>(r) * step, dst + esize * i); });
-  }
-  in.expect_end();
-  for (const auto& e : exceptions) std::memcpy(dst + esize * e.first, e.second.data, esize);
-}
-
 struct DqParams {
   double step;
   double rmse_bound;
@@ -120,12 +97,10 @@ void DqCodec::decode(const DecodeRequest& req, uint8_t* out, int threads) {
   NNZ_CHECK(dtype_info(req.dtype).kind == DTypeKind::floating, corrupt, "dq: tensor is not a float dtype");
   const DqParams params = read_params(req.params);
   const uint32_t chunk_elems = params.chunk_elems;
-  const std::vector<ByteSpan> chunks = read_chunk_table(req.payload, ceil_div(req.count, chunk_elems), "dq payload");
   const size_t esize = static_cast<size_t>(dtype_bytes(req.dtype));
-  parallel_for(chunks.size(), threads, [&](size_t c) {
-    const uint64_t first = static_cast<uint64_t>(c) * chunk_elems;
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(chunk_elems, req.count - first));
-    decode_chunk(req.dtype, chunks[c], n, params.step, out + first * esize);
+  decode_chunks(req.payload, req.count, chunk_elems, threads, "dq payload", [&](ByteSpan chunk, uint64_t first, size_t n) {
+    decode_quantized_chunk("dq", "dq chunk", req.dtype, chunk, n, params.step, out + first * esize,
+                           [&](ByteReader& in, int shift, auto store) { decode_levels(in, n, shift, store); });
   });
 }
 

@@ -50,16 +50,15 @@ struct TokenCounts {
 class RateModel {
  public:
   explicit RateModel(const TokenCounts& counts) {
-    double pooled[kParityTokenAlphabet] = {};
+    double pooled[kParityTokenAlphabet] = {}, pooled_total = 0;
     for (int c = 0; c < kDqContexts; ++c)
       for (size_t t = 0; t < kParityTokenAlphabet; ++t) pooled[t] += static_cast<double>(counts.count[c][t]);
+    for (double p : pooled) pooled_total += p;
+    // Contexts seen rarely lean on the pooled statistics (a prior worth 64 symbols).
+    const double prior = 64.0 / (pooled_total + 1.0);
     for (int c = 0; c < kDqContexts; ++c) {
       double total = 0;
       for (size_t t = 0; t < kParityTokenAlphabet; ++t) total += static_cast<double>(counts.count[c][t]);
-      // Contexts seen rarely lean on the pooled statistics (a prior worth 64 symbols).
-      double pooled_total = 0;
-      for (double p : pooled) pooled_total += p;
-      const double prior = 64.0 / (pooled_total + 1.0);
       for (size_t t = 0; t < kParityTokenAlphabet; ++t) {
         const double p = (static_cast<double>(counts.count[c][t]) + prior * pooled[t] + 0.01) /
                          (total + prior * pooled_total + 0.01 * kParityTokenAlphabet);
@@ -88,9 +87,9 @@ TokenCounts initial_counts(const double* x, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     const double a = std::fabs(x[i]) / 2;
     const uint32_t m = a < 65535 ? static_cast<uint32_t>(a + 0.5) : 65535;
-    const uint32_t t = value_to_token(m, TokenScheme::parity).token;
-    for (int c = 0; c < kDqContexts; ++c) ++counts.count[c][t];
+    ++counts.count[0][value_to_token(m, TokenScheme::parity).token];
   }
+  for (int c = 1; c < kDqContexts; ++c) std::memcpy(counts.count[c], counts.count[0], sizeof counts.count[0]);
   return counts;
 }
 

@@ -2,14 +2,10 @@
 
 #include "codecs/chunk_table.hpp"
 #include "codecs/eb/eb.hpp"
-#include "codecs/exception_list.hpp"
-#include "common/checked_math.hpp"
+#include "codecs/quantized_chunk_decode.hpp"
 #include "common/error.hpp"
-#include "common/parallel.hpp"
-#include "entropy/magnitude_context.hpp"
 #include "entropy/token_decode.hpp"
 #include "transform/bounded_quant.hpp"
-#include "transform/float_convert.hpp"
 
 namespace nnz {
 namespace {
@@ -25,27 +21,6 @@ void decode_symbols(ByteReader& in, size_t n, int shift, Store store) {
     level[lane] = magnitude_next_level(level[lane], static_cast<uint32_t>(q < 0 ? -q : q));
   });
   tokens.finish();
-}
-
-void decode_chunk(DType dtype, ByteSpan chunk, size_t n, double step, uint8_t* dst) {
-  ByteReader in(chunk, "eb chunk");
-  const int shift = in.u8();
-  NNZ_CHECK(shift <= kMagnitudeMaxShift, corrupt, "eb: bad context scale");
-  const size_t esize = static_cast<size_t>(dtype_bytes(dtype));
-  const auto exceptions = read_exception_list(in, n, esize, "eb");
-  if (dtype == DType::float32) {
-    // Stores through float* (not uint8_t*, which may alias the decoder's state and would force
-    // the compiler to reload it after every element).
-    std::vector<float> staging;
-    float* values = reinterpret_cast<uintptr_t>(dst) % alignof(float) == 0 ? reinterpret_cast<float*>(dst)
-                                                                           : (staging.resize(n), staging.data());
-    decode_symbols(in, n, shift, [&](size_t i, int64_t q) { values[i] = to_float32(static_cast<double>(q) * step); });
-    if (!staging.empty()) std::memcpy(dst, staging.data(), n * sizeof(float));
-  } else {
-    decode_symbols(in, n, shift, [&](size_t i, int64_t q) { store_float(dtype, static_cast<double>(q) * step, dst + esize * i); });
-  }
-  in.expect_end();
-  for (const auto& e : exceptions) std::memcpy(dst + esize * e.first, e.second.data, esize);
 }
 
 struct EbParams {
@@ -71,13 +46,11 @@ void EbCodec::decode(const DecodeRequest& req, uint8_t* out, int threads) {
   NNZ_CHECK(dtype_info(req.dtype).kind == DTypeKind::floating, corrupt, "eb: tensor is not a float dtype");
   const EbParams params = read_params(req.params);
   const uint32_t chunk_elems = params.chunk_elems;
-  const std::vector<ByteSpan> chunks = read_chunk_table(req.payload, ceil_div(req.count, chunk_elems), "eb payload");
   const size_t esize = static_cast<size_t>(dtype_bytes(req.dtype));
   const double step = bounded_step(params.max_error);
-  parallel_for(chunks.size(), threads, [&](size_t c) {
-    const uint64_t first = static_cast<uint64_t>(c) * chunk_elems;
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(chunk_elems, req.count - first));
-    decode_chunk(req.dtype, chunks[c], n, step, out + first * esize);
+  decode_chunks(req.payload, req.count, chunk_elems, threads, "eb payload", [&](ByteSpan chunk, uint64_t first, size_t n) {
+    decode_quantized_chunk("eb", "eb chunk", req.dtype, chunk, n, step, out + first * esize,
+                           [&](ByteReader& in, int shift, auto store) { decode_symbols(in, n, shift, store); });
   });
 }
 

@@ -209,13 +209,10 @@ uint32_t read_chunk_elems(ByteSpan params_bytes) {
 void LosslessCodec::decode(const DecodeRequest& req, uint8_t* out, int threads) {
   const TrimSymbolScratch trim;
   const uint32_t chunk_elems = read_chunk_elems(req.params);
-  const std::vector<ByteSpan> chunks =
-      read_chunk_table(req.payload, ceil_div(req.count, chunk_elems), "lossless payload");
   const size_t esize = static_cast<size_t>(dtype_bytes(req.dtype));
-  parallel_for(chunks.size(), threads, [&](size_t c) {
-    const uint64_t first = static_cast<uint64_t>(c) * chunk_elems;
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(chunk_elems, req.count - first));
-    decode_chunk(req.dtype, chunks[c], n, out + first * esize);
+  decode_chunks(req.payload, req.count, chunk_elems, threads, "lossless payload", [&](ByteSpan chunk, uint64_t first,
+                                                                                      size_t n) {
+    decode_chunk(req.dtype, chunk, n, out + first * esize);
   });
 }
 

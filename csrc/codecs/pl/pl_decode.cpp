@@ -108,11 +108,8 @@ void PlCodec::decode(const DecodeRequest& req, uint8_t* out, int threads) {
   NNZ_CHECK(req.dtype == DType::float32, corrupt, "pl: tensor is not float32");
   const uint32_t block_elems = read_params(req.params).block_elems;
 
-  const std::vector<ByteSpan> blocks = read_chunk_table(req.payload, ceil_div(req.count, block_elems), "pl payload");
-  parallel_for(blocks.size(), threads, [&](size_t b) {
-    const uint64_t first = static_cast<uint64_t>(b) * block_elems;
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(block_elems, req.count - first));
-    decode_block(blocks[b], n, out + 4 * first);
+  decode_chunks(req.payload, req.count, block_elems, threads, "pl payload", [&](ByteSpan block, uint64_t first, size_t n) {
+    decode_block(block, n, out + 4 * first);
   });
 }
 

@@ -110,6 +110,47 @@ def positive_number(value: Any, what: str) -> float:
     return number
 
 
+def check_bound_fields(settings: Settings, absolute: str, relative: str, by_tensor: str, what: str,
+                       bound_name: str) -> None:
+    """Validates a bounded codec's three ways of giving a bound, in place (frozen dataclass): an
+    absolute one, one relative to each tensor's std (not both), and one per tensor name; numbers
+    given as text are converted, every bound must be finite and > 0. ``what`` and ``bound_name``
+    name the bound in errors ("give either an absolute {what} ...", "the {bound_name} of tensor")."""
+    if getattr(settings, absolute) is not None and getattr(settings, relative) is not None:
+        raise NnzError(f"give either an absolute {what} or a relative one, not both")
+    for name in (absolute, relative):
+        if getattr(settings, name) is not None:
+            object.__setattr__(settings, name, positive_number(getattr(settings, name), name.replace("_", "-")))
+    bounds = getattr(settings, by_tensor)
+    if not isinstance(bounds, Mapping):
+        raise NnzError(f"{by_tensor} must map tensor names to bounds")
+    object.__setattr__(settings, by_tensor, {str(k): positive_number(v, f"the {bound_name} of tensor {k!r}")
+                                             for k, v in bounds.items()})
+
+
+def finite_std(array: np.ndarray) -> float:
+    """The standard deviation of a tensor's finite elements (0 where it has none)."""
+    values = np.asarray(array, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return float(values.std()) if values.size else 0.0
+
+
+def tensor_bound(name: str, array: np.ndarray, by_tensor: Mapping[str, float], absolute: float | None,
+                 relative: float | None) -> float | None:
+    """A tensor's absolute bound: by its name, else relative x its std, else the absolute one;
+    None where there is none or it is not finite and > 0 (a constant tensor under a relative
+    bound: lossless coding is exact and as small)."""
+    if name in by_tensor:
+        bound = by_tensor[name]
+    elif relative is not None:
+        bound = relative * finite_std(array)
+    elif absolute is not None:
+        bound = absolute
+    else:
+        return None
+    return bound if math.isfinite(bound) and bound > 0 else None
+
+
 def stored_description(codec_id: str, params: bytes) -> tuple[float, float, float, float] | None:
     """(error bound, largest error, RMSE bound, RMSE) from the C++ codec table's describe (the
     last two 0 where the codec bounds no RMSE); None for an id this build does not know and for

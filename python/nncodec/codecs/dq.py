@@ -6,7 +6,6 @@ tensor (``rmse_by_tensor``). There is no bound on single weights: use ``eb`` for
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -16,7 +15,7 @@ import numpy as np
 from .. import _core
 from ..dtypes import FLOAT_DTYPES, dtype_name, element_bytes
 from ..errors import NnzError
-from .base import Codec, Settings, positive_number
+from .base import Codec, Settings, check_bound_fields, tensor_bound
 
 if TYPE_CHECKING:
     from .coding import EncodeOptions
@@ -33,24 +32,11 @@ class DqSettings(Settings):
     rmse_by_tensor: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.rmse is not None and self.rel_rmse is not None:
-            raise NnzError("give either an absolute RMSE bound or a relative one, not both")
-        for name in ("rmse", "rel_rmse"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, positive_number(getattr(self, name), name.replace("_", "-")))
-        if not isinstance(self.rmse_by_tensor, Mapping):
-            raise NnzError("rmse_by_tensor must map tensor names to bounds")
-        object.__setattr__(self, "rmse_by_tensor", {str(k): positive_number(v, f"the RMSE bound of tensor {k!r}")
-                                                    for k, v in self.rmse_by_tensor.items()})
+        check_bound_fields(self, "rmse", "rel_rmse", "rmse_by_tensor", "RMSE bound", "RMSE bound")
 
     @property
     def has_bound(self) -> bool:
         return self.rmse is not None or self.rel_rmse is not None or bool(self.rmse_by_tensor)
-
-
-def _std(array: np.ndarray) -> float:
-    values = np.asarray(array, dtype=np.float64)
-    return float(values[np.isfinite(values)].std()) if values.size else 0.0
 
 
 class Dq(Codec):
@@ -67,17 +53,9 @@ class Dq(Codec):
         return dtype_name(array.dtype) in FLOAT_DTYPES
 
     def for_tensor(self, name: str, array: np.ndarray, settings: DqSettings) -> DqSettings | None:
-        """The absolute bound of this tensor; None where there is none (a constant tensor under a
-        relative bound: lossless coding is exact and as small)."""
-        if name in settings.rmse_by_tensor:
-            rmse = settings.rmse_by_tensor[name]
-        elif settings.rel_rmse is not None:
-            rmse = settings.rel_rmse * _std(array)
-        elif settings.rmse is not None:
-            rmse = settings.rmse
-        else:
-            return None
-        return DqSettings(rmse=rmse) if math.isfinite(rmse) and rmse > 0 else None
+        """The absolute bound of this tensor; None where there is none (base.tensor_bound)."""
+        rmse = tensor_bound(name, array, settings.rmse_by_tensor, settings.rmse, settings.rel_rmse)
+        return None if rmse is None else DqSettings(rmse=rmse)
 
     def encode(self, array: np.ndarray, settings: DqSettings, options: EncodeOptions) -> _core.EncodedTensor:
         if settings.rmse is None:

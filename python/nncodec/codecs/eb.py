@@ -5,7 +5,6 @@ deviation (``rel_error``) or given per tensor (``error_by_tensor``, what a fidel
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -15,7 +14,7 @@ import numpy as np
 from .. import _core
 from ..dtypes import FLOAT_DTYPES, dtype_name, element_bytes
 from ..errors import NnzError
-from .base import Codec, Settings, positive_number
+from .base import Codec, Settings, check_bound_fields, tensor_bound
 
 if TYPE_CHECKING:
     from .coding import EncodeOptions
@@ -32,24 +31,11 @@ class EbSettings(Settings):
     error_by_tensor: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.error is not None and self.rel_error is not None:
-            raise NnzError("give either an absolute error or a relative one, not both")
-        for name in ("error", "rel_error"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, positive_number(getattr(self, name), name.replace("_", "-")))
-        if not isinstance(self.error_by_tensor, Mapping):
-            raise NnzError("error_by_tensor must map tensor names to bounds")
-        object.__setattr__(self, "error_by_tensor", {str(k): positive_number(v, f"the bound of tensor {k!r}")
-                                                     for k, v in self.error_by_tensor.items()})
+        check_bound_fields(self, "error", "rel_error", "error_by_tensor", "error", "bound")
 
     @property
     def has_bound(self) -> bool:
         return self.error is not None or self.rel_error is not None or bool(self.error_by_tensor)
-
-
-def _std(array: np.ndarray) -> float:
-    values = np.asarray(array, dtype=np.float64)
-    return float(values[np.isfinite(values)].std()) if values.size else 0.0
 
 
 class Eb(Codec):
@@ -67,17 +53,9 @@ class Eb(Codec):
         return dtype_name(array.dtype) in FLOAT_DTYPES
 
     def for_tensor(self, name: str, array: np.ndarray, settings: EbSettings) -> EbSettings | None:
-        """The absolute bound of this tensor; None where there is none (a constant tensor under a
-        relative bound: lossless coding is exact and as small)."""
-        if name in settings.error_by_tensor:
-            error = settings.error_by_tensor[name]
-        elif settings.rel_error is not None:
-            error = settings.rel_error * _std(array)
-        elif settings.error is not None:
-            error = settings.error
-        else:
-            return None
-        return EbSettings(error=error) if math.isfinite(error) and error > 0 else None
+        """The absolute bound of this tensor; None where there is none (base.tensor_bound)."""
+        error = tensor_bound(name, array, settings.error_by_tensor, settings.error, settings.rel_error)
+        return None if error is None else EbSettings(error=error)
 
     def encode(self, array: np.ndarray, settings: EbSettings, options: EncodeOptions) -> _core.EncodedTensor:
         if settings.error is None:
