@@ -108,6 +108,9 @@ def _fidelity_plan(doc, options: EncodeOptions, target_cosine: float, inputs: Pa
         status(f"calibration inputs: {evaluator.inputs_description}")
     candidates = [n for n, a in doc.tensors.items() if lossy_candidate(n, a, options)]
     rounder = None
+    if rounding == "calibrated" and options.codec != "eb":
+        raise NnzError(f"calibrated rounding places weights on eb's grid; codec {options.codec} has none "
+                       "(use --rounding nearest)")
     if rounding == "calibrated":
         # Learnt from every other run; the target must also hold on the other runs alone, so a
         # rounding that only suits the runs it learnt from misses it and the search backs off.

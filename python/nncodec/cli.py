@@ -127,15 +127,17 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def _fidelity_line(fidelity) -> str:
-    from .fidelity import judged_apart
+    from .fidelity import groups_judged_apart
 
     if not isinstance(fidelity, dict):
         return "fidelity: not recorded"
     line = (f"fidelity: output cosine {fidelity.get('achieved', float('nan')):.6f} "
             f"(target {fidelity.get('target', float('nan'))}) on {fidelity.get('inputs', '?')}")
     per_output = fidelity.get("per_output")
-    if isinstance(per_output, dict) and judged_apart(per_output):
-        line += ", and on the runs calibrated rounding did not learn from alone"
+    for group, cosine in (groups_judged_apart(per_output) if isinstance(per_output, dict) else {}).items():
+        line += f"; {cosine:.6f} on {group}"
+    if isinstance(fidelity.get("codec"), str) and isinstance(fidelity.get("lossy_tensors"), int):
+        line += f"; bounds chosen for {fidelity['lossy_tensors']} tensor(s) of codec {fidelity['codec']}"
     calibrated = fidelity.get("calibrated_tensors")
     if isinstance(calibrated, list) and calibrated:
         line += f"; calibrated rounding of {len(calibrated)} tensor(s), each weight within 2E"
@@ -362,7 +364,8 @@ def _add_encode(sub) -> None:
     g = p.add_argument_group("fidelity targets (see docs/error-bounded.md)")
     g.add_argument("--target-cosine", type=float, default=None, metavar="C",
                    help="ONNX: choose the error bound of each tensor so that the decoded model's outputs "
-                        "keep cosine similarity >= C (say 0.9995) on the calibration inputs")
+                        "keep cosine similarity >= C (say 0.9995) on the calibration inputs; the bounds are "
+                        "eb's (max error) or, with --codec dq, dq's (RMSE)")
     g.add_argument("--inputs", default=None, metavar="NPZ",
                    help="calibration inputs for --target-cosine: arrays named after the model inputs "
                         "(NAME, or NAME#i for run i); default: random inputs from the input signature")

@@ -36,6 +36,7 @@ FIELDS: dict[str, tuple[Any, ...]] = {
     "fidelity.target": _NUMBER,
     "fidelity.achieved": _NUMBER,
     "fidelity.inputs": (str,),
+    "fidelity.codec": (str,),
     "fidelity.rounding": (str,),
     "fidelity.metric": (str,),
     "fidelity.evaluations": (int,),

@@ -43,6 +43,7 @@ class Dq(Codec):
     id = "dq"
     Settings = DqSettings
     lossy = True
+    bounded = True
     summary = "every tensor's RMSE within a bound, trellis-coded (see --rmse)"
 
     def check_encodable(self, settings: DqSettings) -> None:
@@ -62,6 +63,9 @@ class Dq(Codec):
             raise NnzError("dq codes a tensor at an absolute bound (settings from for_tensor)")
         return _core.encode_dq(element_bytes(array), dtype_name(array.dtype), settings.rmse, options.chunk_elems,
                                options.threads)
+
+    def with_bounds(self, settings: DqSettings, bounds: Mapping[str, float]) -> DqSettings:
+        return DqSettings(rmse_by_tensor=dict(bounds))
 
     def add_cli_args(self, parser: argparse.ArgumentParser) -> None:
         g = parser.add_argument_group("dq (RMSE-bounded, trellis-coded) settings, see docs/error-bounded.md")

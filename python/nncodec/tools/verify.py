@@ -19,16 +19,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import NnzError
-from ..fidelity import load_inputs
+from ..fidelity import generated_inputs, load_inputs, runnable_dynamic_dims
 
 DEFAULT_SAMPLES = 4
-UNKNOWN_DIM = 64
-_ORT_TYPES = {
-    "tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
-    "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(int16)": np.int16, "tensor(int8)": np.int8,
-    "tensor(uint8)": np.uint8, "tensor(uint16)": np.uint16, "tensor(uint32)": np.uint32,
-    "tensor(uint64)": np.uint64, "tensor(bool)": np.bool_,
-}
 
 
 @dataclass
@@ -85,31 +78,6 @@ def _session(path: Path):
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
         raise NnzError(f"{path.name}: onnxruntime cannot load it ({exc})") from None
-
-
-def _dims(name: str, shape, overrides: dict[str, list[int]]) -> list[int]:
-    if name in overrides:
-        return list(overrides[name])
-    return [d if isinstance(d, int) and d >= 0 else (1 if i == 0 else UNKNOWN_DIM) for i, d in enumerate(shape)]
-
-
-def generated_inputs(session, samples: int, seed: int, overrides: dict[str, list[int]]) -> list[dict[str, np.ndarray]]:
-    feeds = []
-    for s in range(samples):
-        rng = np.random.default_rng(seed + s)
-        feed = {}
-        for i in session.get_inputs():
-            if i.type not in _ORT_TYPES:
-                raise NnzError(f"input {i.name!r} has type {i.type}: pass --inputs with real values")
-            dtype, dims = np.dtype(_ORT_TYPES[i.type]), _dims(i.name, i.shape, overrides)
-            if dtype.kind == "f":
-                feed[i.name] = rng.standard_normal(dims).astype(dtype)
-            elif dtype.kind == "b":
-                feed[i.name] = rng.random(dims) < 0.5
-            else:
-                feed[i.name] = rng.integers(0, 16, dims).astype(dtype)
-        feeds.append(feed)
-    return feeds
 
 
 def file_inputs(session, path: Path) -> list[dict[str, np.ndarray]]:
@@ -178,7 +146,7 @@ def verify(original: str | Path, decoded: str | Path, inputs: str | Path | None 
     elif inputs is not None:
         feeds, source = file_inputs(a, Path(inputs)), f"from {inputs}"
     else:
-        feeds = generated_inputs(a, samples, seed, shapes or {})
+        feeds = generated_inputs(a, samples, seed, shapes, runnable_dynamic_dims(a, seed, shapes))
         shown = ", ".join(f"{n} {'x'.join(map(str, v.shape)) or 'scalar'} {v.dtype}" for n, v in feeds[0].items())
         source = (f"generated from the input signature ({samples} random sample(s), seed {seed}: {shown}); "
                   "pass --inputs FILE.npz to check on real data")
