@@ -51,6 +51,22 @@ def test_target_is_met_on_the_calibration_inputs_and_recorded(tmp_path, model_an
     assert measured < 1.0
 
 
+def test_codec_dq_takes_rmse_bounds_from_the_target(tmp_path, model_and_inputs):
+    model, inputs, x = model_and_inputs
+    out = encode_file(model, tmp_path / "m.nnz", codec="dq", target_cosine=0.9995, inputs=inputs)
+    with load(out) as f:
+        fidelity = f.meta["fidelity"]
+        codecs = {t.name: t.codec for t in f.tensors}
+    assert fidelity["codec"] == "dq" and fidelity["achieved"] >= 0.9995
+    assert codecs["fc1.weight"] == "dq" and "eb" not in codecs.values()
+    measured = cosine(run(model, x), run(decode_file(out, tmp_path / "back.onnx"), x))
+    assert measured == pytest.approx(fidelity["achieved"], abs=1e-9)
+    with pytest.raises(NnzError, match="calibrated rounding"):
+        encode_file(model, tmp_path / "c.nnz", codec="dq", target_cosine=0.9995, inputs=inputs,
+                    rounding="calibrated")
+    assert not (tmp_path / "c.nnz").exists()
+
+
 def test_sensitive_tensors_get_tighter_bounds(tmp_path, model_and_inputs):
     model, inputs, _ = model_and_inputs
     out = encode_file(model, tmp_path / "m.nnz", target_cosine=0.999, inputs=inputs,
