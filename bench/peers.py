@@ -107,3 +107,90 @@ def timed(fn, *args, repeat: int = 3):
         result = fn(*args)
         best = min(best, time.perf_counter() - t0)
     return best, result
+
+
+def int8_per_channel(w: np.ndarray) -> tuple[int, np.ndarray]:
+    """Symmetric int8 per output channel (axis 0), as onnxruntime's quantize_dynamic(per_channel=True)
+    quantizes weights: scale = max|w[c]| / 127 per channel, one float32 scale each."""
+    flat = w.reshape(w.shape[0], -1).astype(np.float64)
+    scale = np.abs(flat).max(1, keepdims=True) / 127
+    scale[scale == 0] = 1.0
+    q = np.clip(np.rint(flat / scale), -127, 127)
+    return w.size + 4 * w.shape[0], (q * scale).astype(np.float32).reshape(w.shape)
+
+
+def _graphs(graph):
+    """The graph and its subgraphs (If/Loop bodies), depth first."""
+    import onnx
+
+    yield graph
+    for node in graph.node:
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:
+                yield from _graphs(a.g)
+
+
+def constants_as_initializers(model):
+    """The model with its Constant nodes' tensors as initializers (of the graph holding them), in
+    place: quantize_dynamic quantizes initializers only, and some exporters (Paddle, Silero) write
+    weights as Constant nodes."""
+    for graph in _graphs(model.graph):
+        kept = []
+        for node in graph.node:
+            if node.op_type == "Constant" and [a.name for a in node.attribute] == ["value"]:
+                tensor = node.attribute[0].t
+                tensor.name = node.output[0]
+                graph.initializer.append(tensor)
+            else:
+                kept.append(node)
+        del graph.node[:]
+        graph.node.extend(kept)
+    return model
+
+
+def tensor_bytes(model) -> int:
+    """Bytes of the model's float and 8-bit tensors (initializers and Constants, subgraphs included):
+    what stands for the float32 weights in a converted file (int64 shapes and the like not counted)."""
+    from onnx import TensorProto, numpy_helper
+
+    kinds = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.INT8, TensorProto.UINT8}
+    tensors = [t for g in _graphs(model.graph) for t in g.initializer]
+    tensors += [a.t for g in _graphs(model.graph) for n in g.node if n.op_type == "Constant" for a in n.attribute
+                if a.name == "value"]
+    return sum(numpy_helper.to_array(t).nbytes for t in tensors if t.data_type in kinds)
+
+
+def onnx_int8_dynamic(path: Path):
+    """onnxruntime quantize_dynamic (int8 weights, per channel, subgraphs too) of an ONNX file:
+    (the quantized ModelProto, its file size)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory(prefix="nnc-int8-") as tmp:
+        src, dst = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
+        onnx.save(constants_as_initializers(onnx.load(str(path))), str(src))
+        quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
+                         extra_options={"EnableSubgraph": True})
+        return onnx.load(str(dst)), dst.stat().st_size
+
+
+def onnx_float16(path: Path):
+    """onnxconverter-common's convert_float_to_float16 (keep_io_types) of an ONNX file, its Cast
+    nodes kept in float32 (node_block_list: the converter mistypes casts of shapes to float):
+    (the ModelProto, its serialized size). Raises if onnxruntime cannot load the result."""
+    import warnings
+
+    import onnx
+    import onnxruntime as ort
+    from onnxconverter_common import float16
+
+    model = onnx.load(str(path))
+    casts = [n.name for n in model.graph.node if n.op_type == "Cast"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one warning per weight clipped to float16's range
+        converted = float16.convert_float_to_float16(model, keep_io_types=True, node_block_list=casts)
+    data = converted.SerializeToString()
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    return converted, len(data)

@@ -12,6 +12,11 @@ One command, five questions (each a section; all by default):
   nncodec    Fraunhofer NNCodec 2.1.3 against eb at equal weight RMSE: sizes and encode/decode times
   pruned     magnitude-pruned weights (50/75/90/95 %): nncodec lossless and eb (0.02 x std) against
              CSR, CER, CSER (the core's encoders of those formats) and zstd
+  task       (not in the default run: --sections task) task-level fidelity on held-out items
+             (bench/task_fidelity.py: same recognised text, boxes, top-1, speech frames, nearest
+             neighbours) along rate ladders of nncodec (fidelity-targeted, --rmse, eb), onnxruntime
+             int8 quantize_dynamic, float16 conversion and Fraunhofer NNCodec; the largest ratio at
+             >= 99 % agreement per method; plot in --images/task_agreement.png
 Ratios count every float tensor: the weights the method codes plus the protected tensors (biases,
 normalisation, small ones), which every method leaves to nncodec's lossless codec.
 Pruning here is a plain per-tensor magnitude pruning of those weights (bench-local).
@@ -30,8 +35,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import corpus  # noqa: E402
 import models as bench_models  # noqa: E402
 import peers  # noqa: E402
+import task_fidelity  # noqa: E402
 from nncodec import _core  # noqa: E402
 from nncodec.calibrated import CalibratedRounding  # noqa: E402
 from nncodec.fidelity import bounded_roundtrip, choose_error_bounds, output_cosines  # noqa: E402
@@ -205,10 +212,7 @@ def fidelity_targeted(models: list[Model], record: dict, targets: list[float]) -
                 measurements = plan.measurements
                 seconds = time.perf_counter() - t0
                 seconds_by_rounding[rounding_name] += seconds
-                tensors = {**m.weights, **plan.rounded}
-                options = EncodeOptions.from_params("eb", {"error_by_tensor": plan.error_by_tensor})
-                sizes = sum(coded(n, w, options) for n, w in tensors.items() if n in m.weights)
-                decoded = {n: eb_roundtrip(tensors[n], e)[0] for n, e in plan.error_by_tensor.items()}
+                sizes, decoded = coded_plan(m, plan)
                 entry = dict(target=target, achieved=plan.achieved, held_out=m.held_out_cosine(decoded),
                              weight_bytes=sizes, ratio=m.ratio(sizes), evaluations=plan.evaluations, seconds=seconds,
                              calibrated=len(plan.rounded),
@@ -237,10 +241,18 @@ def fidelity_targeted(models: list[Model], record: dict, targets: list[float]) -
               "targets (" + ", ".join(map(str, targets)) + "), measurements included, nearest / calibrated.\n")
 
 
-def nncodec_runs(m: Model, record: dict) -> list[dict]:
-    """Fraunhofer NNCodec on the model's weights at a few steps (cached in the record)."""
+def coded_plan(m: Model, plan) -> tuple[int, dict[str, np.ndarray]]:
+    """A fidelity plan's weights as eb codes them: (coded bytes, decoded weights)."""
+    tensors = {**m.weights, **plan.rounded}
+    options = EncodeOptions.from_params("eb", {"error_by_tensor": plan.error_by_tensor})
+    sizes = sum(coded(n, w, options) for n, w in tensors.items() if n in m.weights)
+    return sizes, {n: eb_roundtrip(tensors[n], e)[0] for n, e in plan.error_by_tensor.items()}
+
+
+def nncodec_runs(m: Model, record: dict, steps: list[float] = NNCODEC_STEPS) -> list[dict]:
+    """Fraunhofer NNCodec on the model's weights at a few steps (fractions of the weights' RMS)."""
     sigma = float(np.sqrt(np.mean(np.concatenate([w.reshape(-1).astype(np.float64) ** 2 for w in m.weights.values()]))))
-    qps = sorted({int(round(4 * math.log2(s * sigma))) for s in NNCODEC_STEPS})
+    qps = sorted({int(round(4 * math.log2(s * sigma))) for s in steps})
     runs = peers.fraunhofer_nncodec(m.weights, qps)
     for r in runs:
         err = np.concatenate([(r["decoded"][n].astype(np.float64) - w).reshape(-1) for n, w in m.weights.items()])
@@ -343,37 +355,50 @@ def curves_summary(record: dict, threshold: float = 0.9995) -> str:
               "'-': no point of the method reached the cosine.\n")
 
 
-def plot(record: dict, path: Path) -> None:
+def plot_panels(entries: dict, draw, height: float, title: str, path: Path, legend_size: int) -> None:
+    """One panel per entry, three a row, each drawn by ``draw(ax, entry)``; saved to ``path``."""
+    if not entries:
+        return
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    curves = record.get("curves", {})
-    if not curves:
-        return
-    n = len(curves)
-    cols = 3
-    fig, axes = plt.subplots(math.ceil(n / cols), cols, figsize=(5 * cols, 3.8 * math.ceil(n / cols)), squeeze=False)
+    n = len(entries)
+    fig, axes = plt.subplots(math.ceil(n / 3), 3, figsize=(15, height * math.ceil(n / 3)), squeeze=False)
+    for ax, entry in zip(axes.flat, entries.values()):
+        draw(ax, entry)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=legend_size)
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def label(ax, title: str, ylabel: str) -> None:
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("compression ratio vs float32")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+
+
+def plot(record: dict, path: Path) -> None:
     styles = {"eb": "o-", "SZ3": "s--", "ZFP": "^--", "int8": "D", "NNCodec": "v-", "eb targeted": "*",
               "eb calibrated": "P"}
-    for ax, (key, c) in zip(axes.flat, curves.items()):
+
+    def draw(ax, c):
         for method, style in styles.items():
             pts = [p for p in c.get(method, []) if p[1] < 1]
             if pts:
-                ax.plot([p[0] for p in pts], [1 - p[1] for p in pts], style, label=method, markersize=9 if style in ("*", "P") else 5)
+                ax.plot([p[0] for p in pts], [1 - p[1] for p in pts], style, label=method,
+                        markersize=9 if style in ("*", "P") else 5)
         ax.axhline(5e-4, color="grey", lw=0.8, ls=":")
         ax.set_yscale("log")
-        ax.set_title(c["name"], fontsize=10)
-        ax.set_xlabel("compression ratio vs float32")
-        ax.set_ylabel("1 - output cosine")
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=8)
-    fig.suptitle("Rate-fidelity on the public corpus (lower right is better; dotted: cosine 0.9995)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+        label(ax, c["name"], "1 - output cosine")
+    plot_panels(record.get("curves", {}), draw, 3.8,
+                "Rate-fidelity on the public corpus (lower right is better; dotted: cosine 0.9995)", path, 8)
 
 
 def prune(w: np.ndarray, sparsity: float) -> np.ndarray:
@@ -415,12 +440,209 @@ def pruned_section(models: list[Model], record: dict) -> str:
               "minimal-width fields).\n")
 
 
+# ---------------------------------------------------------------------------------------------
+# Task-level fidelity (bench/task_fidelity.py): the same answers on held-out items
+
+
+TASK_TARGETS = [0.95, 0.98, 0.99, 0.995, 0.999, 0.9995, 0.9999]
+TASK_REL_RMSE = [0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3]
+TASK_REL_ERROR = [0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.6]
+TASK_NNCODEC_STEPS = [0.04, 0.1, 0.25, 0.5]
+TASK_METHODS = ["nncodec targeted", "nncodec --rmse (dq)", "nncodec eb", "int8 dynamic", "float16", "NNCodec"]
+
+
+class TaskJudge:
+    """A model's task (held-out items) and the original's answers on them."""
+
+    def __init__(self, m: Model):
+        self.task = task_fidelity.task_for(m.key, m.bench)
+        self.reference = self.task.answers_of({})
+        self.items = self.task.agreement(self.reference, self.reference)[1]
+
+    def point(self, setting: str, ratio: float, answers: list, **extra) -> dict:
+        agreeing, items = self.task.agreement(self.reference, answers)
+        return dict(setting=setting, ratio=ratio, agreeing=agreeing, items=items,
+                    agreement=agreeing / items if items else 1.0, **extra)
+
+    def of_weights(self, setting: str, ratio: float, decoded: dict[str, np.ndarray], **extra) -> dict:
+        return self.point(setting, ratio, self.task.answers_of(decoded), **extra)
+
+
+def task_targeted(m: Model, judge: TaskJudge) -> list[dict]:
+    """Fidelity-targeted eb at each cosine target, calibrated on the calibration inputs (calibrated
+    rounding where the bench observes layers, as nncodec encode does), judged on the held-out items."""
+    rounding, evaluate = (m.rounding, m.bench.judged_apart) if m.rounding is not None else (None, m.bench.evaluate)
+    points, measurements = [], None
+    for target in TASK_TARGETS:
+        plan = choose_error_bounds(m.weights, list(m.weights), evaluate, target, measurements=measurements,
+                                   rounding=rounding)
+        measurements = plan.measurements
+        size, decoded = coded_plan(m, plan)
+        points.append(judge.of_weights(f"cosine {target}", m.ratio(size), decoded, weight_bytes=size,
+                                       achieved=plan.achieved, rounding="calibrated" if rounding else "nearest"))
+    return points
+
+
+def task_ladder(m: Model, judge: TaskJudge, codec: str, key: str, values: list[float]) -> list[dict]:
+    """One relative bound for all weights (``key`` of ``codec``) at each value, as the writer codes them."""
+    points = []
+    for value in values:
+        options = EncodeOptions.from_params(codec, {key: value})
+        unit = options.unit
+        out = {n: unit.roundtrip(w, unit.for_tensor(n, w, options.settings), options) for n, w in m.weights.items()}
+        size = sum(s for _, s in out.values())
+        points.append(judge.of_weights(f"{key} {value}", m.ratio(size), {n: d for n, (d, _) in out.items()},
+                                       weight_bytes=size))
+    return points
+
+
+def task_int8(m: Model, judge: TaskJudge) -> list[dict]:
+    """onnxruntime quantize_dynamic (int8 per channel) for ONNX models, the quantized file run; for
+    torch-run models the same weight quantization (symmetric int8 per output channel of every weight
+    with >= 2 dimensions; the other tensors float32) loaded into the module."""
+    if m.bench.file.endswith(".onnx"):
+        model, file_bytes = peers.onnx_int8_dynamic(corpus.fetch(names=[m.bench.file])[m.bench.file])
+        return [judge.point("quantize_dynamic per channel", m.float_bytes / peers.tensor_bytes(model),
+                            judge.task.answers_of_model(model), file_bytes=file_bytes, run="quantized file")]
+    quantized = {n: peers.int8_per_channel(w) for n, w in m.weights.items() if w.ndim >= 2}
+    size = sum(s for s, _ in quantized.values()) + sum(w.nbytes for n, w in m.weights.items() if n not in quantized)
+    size += sum(a.nbytes for a in m.protected.values())
+    return [judge.of_weights("int8 per channel (weights)", m.float_bytes / size,
+                             {n: d for n, (_, d) in quantized.items()}, file_bytes=size, run="weights in torch")]
+
+
+def task_float16(m: Model, judge: TaskJudge) -> list[dict]:
+    """onnxconverter-common convert_float_to_float16 (keep_io_types) for ONNX models, the converted
+    file run; for torch-run models (and ONNX models the converter breaks) every float32 tensor cast
+    to float16 and back, computed in float32."""
+    if m.bench.file.endswith(".onnx"):
+        try:
+            model, file_bytes = peers.onnx_float16(corpus.fetch(names=[m.bench.file])[m.bench.file])
+            return [judge.point("convert_float_to_float16", m.float_bytes / peers.tensor_bytes(model),
+                                judge.task.answers_of_model(model), file_bytes=file_bytes, run="converted file")]
+        except Exception as exc:  # onnxruntime's own exception types: the converted graph does not load
+            failure = str(exc).splitlines()[0][:160]
+        run = f"weights cast (the converted file does not load: {failure})"
+    else:
+        run = "weights in torch"
+    tensors = {**m.weights, **m.protected}
+    size = sum(a.nbytes // 2 for a in tensors.values())
+    return [judge.of_weights("float16 (weights)", m.float_bytes / size,
+                             {n: a.astype(np.float16).astype(np.float32) for n, a in tensors.items()},
+                             file_bytes=size, run=run)]
+
+
+def task_model(m: Model, record: dict) -> dict:
+    """Every method's ladder on one model: {items, float_bytes, methods: {method: [points]}}."""
+    t0 = time.perf_counter()
+    judge = TaskJudge(m)
+    methods = {
+        "nncodec targeted": task_targeted(m, judge),
+        "nncodec --rmse (dq)": task_ladder(m, judge, "dq", "rel_rmse", TASK_REL_RMSE),
+        "nncodec eb": task_ladder(m, judge, "eb", "rel_error", TASK_REL_ERROR),
+        "int8 dynamic": task_int8(m, judge),
+        "float16": task_float16(m, judge),
+        "NNCodec": [judge.of_weights(f"qp {r['qp']}", m.ratio(r["bytes"]), r["decoded"], weight_bytes=r["bytes"])
+                    for r in nncodec_runs(m, record, TASK_NNCODEC_STEPS)],
+    }
+    return dict(name=m.name, items=judge.items, items_desc=judge.task.items, float_bytes=m.float_bytes,
+                methods=methods, seconds=time.perf_counter() - t0)
+
+
+def best_point(points: list[dict], threshold: float = task_fidelity.AGREEMENT) -> dict | None:
+    """The point of largest ratio among those with agreement >= threshold."""
+    ok = [p for p in points if p["agreement"] >= threshold]
+    return max(ok, key=lambda p: p["ratio"]) if ok else None
+
+
+def task_section(models: list[Model], record: dict, save) -> str:
+    import torch
+
+    torch.set_num_threads(1)
+    for m in models:
+        record.setdefault("task", {})[m.key] = task_model(m, record)
+        save()
+    return task_tables(record)
+
+
+def task_tables(record: dict) -> str:
+    """Every point of every model's task ladders, then the summary (both from the record)."""
+    rows = [[entry["name"], method, p["setting"], p["ratio"], round(entry["float_bytes"] / p["ratio"]),
+             p.get("file_bytes", ""), f"{p['agreeing']}/{p['items']}", p["agreement"], p.get("run", "")]
+            for entry in record.get("task", {}).values() for method, points in entry["methods"].items()
+            for p in points]
+    headers = ["model", "method", "setting", "ratio", "tensor bytes", "file bytes", "agreeing items", "agreement",
+               "run"]
+    note = ("Tensor bytes: the float32 bytes of all the model's float tensors / ratio (what each method stores for "
+            "them; graph and container not counted). File bytes: the whole quantized / converted .onnx file "
+            "(onnxruntime, onnxconverter-common), or for the torch-run models the int8 / float16 tensors.")
+    return f"### Task agreement on held-out items (ratio vs float32)\n\n{table(headers, rows)}\n\n{note}\n\n" + \
+        task_summary(record)
+
+
+def task_summary(record: dict) -> str:
+    rows, reached = [], 0
+    for entry in record.get("task", {}).values():
+        best = {method: best_point(points) for method, points in entry["methods"].items()}
+        targeted = best.get("nncodec targeted")
+        ok = bool(targeted and targeted["ratio"] >= 8)
+        reached += ok
+        torch_run = entry["methods"]["int8 dynamic"][0].get("run") == "weights in torch"
+        cells = [(f"- (at most {max(q['agreement'] for q in entry['methods'][k]):.1%})" if p is None else
+                  f"{p['ratio']:.2f}x, {round(entry['float_bytes'] / p['ratio']):,} B, {p['agreement']:.1%}")
+                 for k, p in ((k, best.get(k)) for k in TASK_METHODS)]
+        rows.append([entry["name"] + (" \\*" if torch_run else ""), f"{entry['float_bytes']:,}",
+                     f"{entry['items']} {entry['items_desc']}", *cells, "yes" if ok else "no"])
+    return (f"### Largest ratio vs float32 with >= {task_fidelity.AGREEMENT:.0%} of held-out items agreeing\n\n"
+            + table(["model", "float32 bytes", "items", *TASK_METHODS, "targeted >= 8x"], rows)
+            + f"\n\nFidelity-targeted files reach >= 8x at >= {task_fidelity.AGREEMENT:.0%} agreement on {reached} of "
+              f"{len(rows)} models. Each cell: the largest ratio among the method's points with >= "
+              f"{task_fidelity.AGREEMENT:.0%} of the held-out items agreeing, the tensor bytes there (float32 bytes "
+              "of all the float tensors / ratio; graph and container not counted) and the agreement there. "
+              "nncodec targeted: eb with a bound per tensor for output cosine targets "
+              + ", ".join(map(str, TASK_TARGETS)) + " on the calibration inputs (calibrated rounding where the bench "
+              "observes the layers); --rmse (dq): rel_rmse " + ", ".join(map(str, TASK_REL_RMSE))
+              + "; eb: rel_error " + ", ".join(map(str, TASK_REL_ERROR)) + " (x std per tensor); NNCodec: Fraunhofer "
+              "NNCodec 2.1.3 at qps for steps " + ", ".join(map(str, TASK_NNCODEC_STEPS)) + " x the weights' RMS; "
+              "the protected tensors (biases, normalisation, small ones) lossless for all of these. "
+              "int8 dynamic / float16 for ONNX models: onnxruntime's quantize_dynamic (int8 weights per channel, "
+              "activations quantized at run time) and onnxconverter-common's convert_float_to_float16, the "
+              "converted file run (Silero VAD onnx: the converted file does not load, so its weights cast). "
+              "\\* torch-run models (no ONNX graph to quantize): int8 is symmetric int8 per output channel of "
+              "every weight with >= 2 dimensions, dequantized into the float32 module, and float16 every tensor "
+              "cast to float16, computed in float32. '-': no point of the method reached the agreement (in "
+              "brackets: its best).\n")
+
+
+def task_plot(record: dict, path: Path) -> None:
+    styles = dict(zip(TASK_METHODS, ["*-", "o-", "s-", "D", "^", "v-"]))
+
+    def draw(ax, entry):
+        import matplotlib.ticker
+
+        for method, points in entry["methods"].items():
+            pts = sorted((p["ratio"], p["agreement"]) for p in points)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], styles.get(method, "x-"), label=method,
+                    markersize=9 if method == "nncodec targeted" else 5)
+        ax.axhline(task_fidelity.AGREEMENT, color="grey", lw=0.8, ls=":")
+        ax.axvline(8, color="grey", lw=0.8, ls="--")
+        ax.set_xscale("log")
+        ax.set_xticks([2, 4, 8, 16, 32], ["2", "4", "8", "16", "32"])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set_ylim(max(0.0, min(p["agreement"] for ps in entry["methods"].values() for p in ps) - 0.02), 1.005)
+        label(ax, f"{entry['name']} ({entry['items']} items)", "held-out items agreeing")
+    plot_panels(record.get("task", {}), draw, 3.6, "Task agreement on held-out items (dotted: 99 %, dashed: 8x)",
+                path, 7)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(bench_models.MODELS))
     parser.add_argument("--sections", default="eb_vs_sz3,fidelity,nncodec,curves,pruned")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     parser.add_argument("--targets", default=",".join(map(str, TARGETS)))
+    parser.add_argument("--images", type=Path, default=Path(__file__).resolve().parent.parent / "docs" / "images",
+                        help="where the task section's plot goes (task_agreement.png)")
     args = parser.parse_args()
     sections = args.sections.split(",")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -429,10 +651,13 @@ def main() -> int:
     models = [Model(k) for k in args.models.split(",")]
     parts = []
 
+    def save() -> None:
+        record_path.write_text(json.dumps(record, indent=1, default=float))
+
     def emit(text: str) -> None:
         print(text, flush=True)
         parts.append(text)
-        record_path.write_text(json.dumps(record, indent=1, default=float))
+        save()
 
     if "eb_vs_sz3" in sections:
         emit(eb_vs_sz3(models, record))
@@ -449,6 +674,9 @@ def main() -> int:
         plot(record, args.out / "rate_fidelity.png")
     if "pruned" in sections:
         emit(pruned_section(models, record))
+    if "task" in sections:
+        emit(task_section(models, record, save))
+        task_plot(record, args.images / "task_agreement.png")
     (args.out / "rate_fidelity.md").write_text("\n\n".join(parts))
     return 0
 
