@@ -12,7 +12,8 @@ endif()
 set(NNZ_WASM_EXPORTS malloc free
   nnz_version_string nnz_status_string nnz_dtype_name nnz_open_memory nnz_close nnz_format_version
   nnz_tensor_count nnz_tensor_info_at nnz_decoded_size nnz_decode_tensor nnz_restore_size nnz_restore_file
-  nnzw_restore nnzw_tensor_info_layout nnzw_error_size nnzw_error_message_offset)
+  nnz_needs_base nnz_base_info nnz_attach_base nnz_attach_base_tensors
+  nnzw_restore nnzw_tensor_info_layout nnzw_base_tensor_layout nnzw_error_size nnzw_error_message_offset)
 list(TRANSFORM NNZ_WASM_EXPORTS PREPEND "_")
 list(JOIN NNZ_WASM_EXPORTS "," NNZ_WASM_EXPORT_LIST)
 

@@ -1,5 +1,6 @@
-// The page: takes a dropped or chosen .nnz file, hands it to worker.mjs and shows what comes back
-// (tensor table, progress, one download link per restored file with its SHA-256).
+// The page: takes a dropped or chosen .nnz file (and the .nnz files of its base model, if it was
+// coded against one), hands them to worker.mjs and shows what comes back (tensor table, progress,
+// one download link per restored file with its SHA-256).
 // document.body.dataset.state says where it is: idle, decoding, done or error (tests wait on it).
 
 const $ = (id) => document.getElementById(id);
@@ -8,6 +9,8 @@ const progress = $("progress");
 let worker = null;
 let links = [];  // object URLs of the previous file's downloads
 let started = 0;
+let current = null;  // the file last chosen: decoded again when base files are chosen after it
+let bases = [];      // the base files chosen
 
 function setState(state, text) {
   document.body.dataset.state = state;
@@ -56,7 +59,8 @@ function showFiles(files) {
 function onMessage({ data: m }) {
   if (m.type === "info") {
     showTensors(m.tensors);
-    setState("decoding", `Format ${m.formatVersion}, ${m.tensors.length} tensors.`);
+    const against = m.base ? `, coded against ${m.base.name}` : "";
+    setState("decoding", `Format ${m.formatVersion}, ${m.tensors.length} tensors${against}.`);
     if (m.totalBytes !== null) {
       progress.max = Math.max(m.totalBytes, 1);
       progress.hidden = false;
@@ -75,11 +79,13 @@ function onMessage({ data: m }) {
     setState("done", `Restored ${m.files.length} file(s), ${megabytes(total)}, in ${Math.round(performance.now() - started)} ms.`);
   } else if (m.type === "error") {
     const code = m.code === null ? "" : ` (code ${m.code})`;
-    setState("error", `${m.stage === "open" ? "Cannot read this file" : "Cannot restore the model"}: ${m.message}${code}`);
+    const what = { open: "Cannot read this file", base: "Cannot attach the base model", restore: "Cannot restore the model" };
+    setState("error", `${what[m.stage]}: ${m.message}${code}`);
   }
 }
 
 async function decodeFile(file) {
+  current = file;
   worker?.terminate();
   links.forEach((url) => URL.revokeObjectURL(url));
   links = [];
@@ -90,10 +96,11 @@ async function decodeFile(file) {
   setState("decoding", `Reading ${file.name} (${megabytes(file.size)})…`);
   started = performance.now();
   const buffer = await file.arrayBuffer();
+  const baseFiles = await Promise.all(bases.map(async (f) => ({ name: f.name, buffer: await f.arrayBuffer() })));
   worker = new Worker(new URL("worker.mjs", import.meta.url), { type: "module" });
   worker.onmessage = onMessage;
   worker.onerror = (e) => setState("error", `The decoder failed to start: ${e.message ?? "worker error"}`);
-  worker.postMessage({ buffer }, [buffer]);
+  worker.postMessage({ buffer, bases: baseFiles }, [buffer, ...baseFiles.map((b) => b.buffer)]);
 }
 
 const drop = $("drop");
@@ -105,4 +112,8 @@ drop.addEventListener("drop", (e) => {
   if (e.dataTransfer.files.length) decodeFile(e.dataTransfer.files[0]);
 });
 $("file").addEventListener("change", (e) => { if (e.target.files.length) decodeFile(e.target.files[0]); });
+$("base").addEventListener("change", (e) => {
+  bases = Array.from(e.target.files);
+  if (current) decodeFile(current);
+});
 setState("idle", "No file yet.");

@@ -7,6 +7,8 @@
 //   file.decodeTensor(name)                           // a TypedArray (see ARRAY_TYPES)
 //   file.withTensor(name, (view) => ...)              // the same without a copy, during the call
 //   file.restore({onProgress})                        // [{name, bytes: Uint8Array}]
+//   file.base             // null, or {name, tensorCount} for a file coded against a base model
+//   file.attachBase(baseFile or tensors)              // before decoding such a file (--base)
 //   file.close();
 //
 // Every failure of the library is thrown as an NnzError: `.code` is the nnz_status of the C API
@@ -36,6 +38,7 @@ export const ARRAY_TYPES = Object.freeze({
 });
 
 const utf8 = new TextDecoder();
+const utf8Encoder = new TextEncoder();
 const isNode = typeof process === "object" && typeof process.versions?.node === "string";
 
 async function wasmSource(source) {
@@ -124,6 +127,14 @@ class Runtime {
       "decodedBytes", "codedBytes", "codec"];
     this.info = Object.fromEntries(fields.map((f, i) => [f, this.view().getUint32(layout + 4 * i, true)]));
     this.infoPtr = this.malloc(this.info.size);
+    const baseLayout = exports.nnzw_base_tensor_layout() >>> 0;
+    this.baseTensor = Object.fromEntries(["size", "name", "dtype", "rank", "shape", "data", "bytes"]
+      .map((f, i) => [f, this.view().getUint32(baseLayout + 4 * i, true)]));
+    this.dtypeCodes = new Map();  // "float32" -> 1, ... (the codes the library knows)
+    for (let code = 1; code < 64; ++code) {
+      const name = exports.nnz_dtype_name(code) >>> 0;
+      if (name) this.dtypeCodes.set(this.string(name), code);
+    }
   }
   // Fresh views each time: growing the memory detaches the old buffer.
   view() { return new DataView(this.x.memory.buffer); }
@@ -143,6 +154,12 @@ class Runtime {
     return ptr;
   }
   free(ptr) { this.x.free(ptr); }
+  // A copy of `bytes` in WebAssembly memory (to be freed by the caller).
+  copyIn(bytes) {
+    const ptr = this.malloc(bytes.length);
+    this.heap().set(bytes, ptr);
+    return ptr;
+  }
   // Throws the library's error when a call returned a status other than NNZ_OK.
   check(status) {
     if (status === STATUS.OK) return;
@@ -201,9 +218,9 @@ class CollectSink {
 export class NnzFile {
   constructor(rt, data) {
     this.rt = rt;
-    this.data = rt.malloc(data.length);
-    rt.heap().set(data, this.data);
+    this.data = rt.copyIn(data);
     this.reader = 0;
+    this.baseBuffers = [];  // base tensors attached from JavaScript memory: borrowed by the reader
     try {
       rt.check(rt.x.nnz_open_memory(this.data, data.length, 0, rt.scratch, rt.error));
       this.reader = rt.u32(rt.scratch);
@@ -211,6 +228,11 @@ export class NnzFile {
       this.formatVersion = `${rt.u32(rt.scratch)}.${rt.u32(rt.scratch + 4)}`;
       const count = rt.x.nnz_tensor_count(this.reader) >>> 0;
       this.tensors = Array.from({ length: count }, (_, i) => tensorInfo(rt, this.reader, i));
+      this.base = null;
+      if (rt.x.nnz_needs_base(this.reader) === 1) {
+        rt.check(rt.x.nnz_base_info(this.reader, rt.scratch, rt.scratch + 4, rt.error));
+        this.base = { name: rt.string(rt.u32(rt.scratch)), tensorCount: rt.u32(rt.scratch + 4) };
+      }
     } catch (e) {
       this.close();
       throw e;
@@ -280,11 +302,65 @@ export class NnzFile {
     return sink.files;
   }
 
-  // Frees the WebAssembly memory the file takes (the reader and the copy of its bytes).
+  // Attaches the base model that a file coded against one (`nncodec encode --base`, `file.base`
+  // not null) needs before its delta tensors decode or its files restore. `base` is another open
+  // NnzFile (with its own base attached, for a chain of checkpoints; it may be closed afterwards),
+  // or the base tensors, [{name, dtype, shape, data}] or {name: {dtype, shape, data}} with `data`
+  // a TypedArray or ArrayBuffer of the element bytes (little-endian, C order; copied into
+  // WebAssembly memory and kept until close()). Every base tensor the file refers to is checked
+  // against its fingerprint (name, dtype, shape, XXH64 of the bytes): the first one missing or
+  // different throws NnzError BASE naming it, and nothing is attached.
+  attachBase(base) {
+    const reader = this.#live();
+    if (base instanceof NnzFile) {
+      this.rt.check(this.rt.x.nnz_attach_base(reader, base.#live(), 1, this.rt.error));
+      return this;
+    }
+    const tensors = Array.isArray(base) ? base : Object.entries(base).map(([name, t]) => ({ name, ...t }));
+    const temporary = [];  // the entries, names and shapes: read during the call only
+    const kept = [];
+    try {
+      const rt = this.rt;
+      const layout = rt.baseTensor;
+      const entries = rt.malloc(layout.size * tensors.length);
+      temporary.push(entries);
+      tensors.forEach((t, i) => {
+        const code = rt.dtypeCodes.get(t.dtype);
+        if (code === undefined) throw new NnzError(STATUS.INVALID_ARGUMENT, `base tensor '${t.name}': unknown dtype '${t.dtype}'`);
+        const bytes = t.data instanceof ArrayBuffer ? new Uint8Array(t.data)
+          : new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+        const name = rt.copyIn(utf8Encoder.encode(`${t.name}\0`));
+        temporary.push(name);
+        const shape = rt.malloc(8 * t.shape.length);
+        temporary.push(shape);
+        t.shape.forEach((d, k) => rt.view().setBigUint64(shape + 8 * k, BigInt(d), true));
+        const data = rt.copyIn(bytes);
+        kept.push(data);
+        const at = entries + layout.size * i;
+        const view = rt.view();
+        view.setUint32(at + layout.name, name, true);
+        view.setInt32(at + layout.dtype, code, true);
+        view.setUint32(at + layout.rank, t.shape.length, true);
+        view.setUint32(at + layout.shape, shape, true);
+        view.setUint32(at + layout.data, data, true);
+        view.setUint32(at + layout.bytes, bytes.length, true);
+      });
+      rt.check(rt.x.nnz_attach_base_tensors(reader, entries, tensors.length, rt.error));
+      this.baseBuffers.push(...kept.splice(0));
+      return this;
+    } finally {
+      for (const ptr of [...temporary, ...kept]) this.rt.free(ptr);
+    }
+  }
+
+  // Frees the WebAssembly memory the file takes (the reader, the copy of its bytes, the base
+  // tensors attached from JavaScript).
   close() {
     if (this.reader) this.rt.x.nnz_close(this.reader);
     if (this.data) this.rt.free(this.data);
+    for (const ptr of this.baseBuffers) this.rt.free(ptr);
     this.reader = 0;
     this.data = 0;
+    this.baseBuffers = [];
   }
 }

@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -44,8 +45,9 @@ def wasm() -> Path:
     return WEB / "nnz.wasm"
 
 
-def node_report(paths: list[Path]) -> dict:
-    """web/test/report.mjs over these files: what nnz.mjs decodes and restores (JSON)."""
+def node_report(paths: list[Path | str]) -> dict:
+    """web/test/report.mjs over these files (paths, or report.mjs's JSON specs of a file and its
+    bases): what nnz.mjs decodes and restores (JSON)."""
     node = need("node", "nodejs")
     r = subprocess.run([node, str(WEB / "test" / "report.mjs"), *map(str, paths)], capture_output=True, text=True,
                        timeout=600)
@@ -53,9 +55,10 @@ def node_report(paths: list[Path]) -> dict:
     return json.loads(r.stdout)
 
 
-def python_tensors(path: Path) -> dict[str, dict]:
-    """The Python decoder's listing and the SHA-256 of each decoded tensor's bytes."""
-    with nncodec.load(path, threads=1) as f:
+def python_tensors(path: Path, base: Path | None = None) -> dict[str, dict]:
+    """The Python decoder's listing and the SHA-256 of each decoded tensor's bytes (`base`: the
+    base model of a file coded against one)."""
+    with nncodec.load(path, threads=1, base=base) as f:
         return {t.name: {"dtype": t.dtype, "shape": list(t.shape), "codec": t.codec, "codedBytes": t.coded_bytes,
                          "sha256": sha256(np.ascontiguousarray(f[t.name]).tobytes())} for t in f.tensors}
 
@@ -128,6 +131,37 @@ def restorable(tmp_path_factory) -> dict[str, Restorable]:
         out[case] = Restorable(nnz, decoded_files(nnz, work))
         if codec == "lossless":
             out[case].originals = {name: sha256((model.parent / name).read_bytes()) for name in out[case].decoded}
+    return out
+
+
+@dataclass
+class Checkpoint:
+    """A model file of a checkpoint series and its .nnz, coded against the checkpoint before."""
+
+    model: Path
+    nnz: Path
+
+
+@pytest.fixture(scope="session")
+def checkpoints(tmp_path_factory) -> list[Checkpoint]:
+    """Three safetensors checkpoints of one model (float32, bfloat16 and int64 tensors; each a small
+    step from the one before), the first coded alone, each other with --base the one before's .nnz."""
+    from safetensors.numpy import save_file
+
+    work = tmp_path_factory.mktemp("wasm-checkpoints")
+    rng = np.random.default_rng(17)
+    weights = {"embed": (rng.standard_normal((300, 64)) * 0.05).astype(np.float32),
+               "proj": (rng.standard_normal((64, 64)) * 0.05).astype(ml_dtypes.bfloat16),
+               "steps": np.arange(10, dtype=np.int64)}
+    out: list[Checkpoint] = []
+    for step in range(3):
+        model = work / f"step{step}.safetensors"
+        save_file(weights, str(model))
+        base = out[-1].nnz if out else None
+        out.append(Checkpoint(model, nncodec.encode_file(model, work / f"step{step}.nnz", threads=1, base=base)))
+        for name in ("embed", "proj"):  # a small change to every weight, as a training step makes
+            w = weights[name].astype(np.float32)
+            weights[name] = (w + rng.standard_normal(w.shape).astype(np.float32) * 1e-3).astype(weights[name].dtype)
     return out
 
 

@@ -4,6 +4,7 @@ freshly encoded files (format 1.1 and later), and every failure an NnzError with
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import struct
@@ -30,8 +31,8 @@ STATUS = {m[1].removeprefix("ERR_"): int(m[2]) for m in
           re.finditer(r"NNZ_(OK|ERR_\w+) = (\d+)", (ROOT / "csrc" / "include" / "nnz" / "nnz.h").read_text())}
 
 
-def check_tensors_like_python(result: dict) -> None:
-    expected = python_tensors(result["path"])
+def check_tensors_like_python(result: dict, base: Path | None = None) -> None:
+    expected = python_tensors(result["path"], base)
     assert [t["name"] for t in result["tensors"]] == list(expected), result["path"]
     for t in result["tensors"]:
         want = expected[t["name"]]
@@ -185,16 +186,69 @@ def test_hostile_inputs_give_errors_never_traps_and_only_safe_names(wasm):
 
 
 
-def test_files_coded_against_a_base_list_their_tensors_and_refuse_the_delta_ones_with_base():
-    """The module takes no base: a delta file's listing is the Python decoder's, and its delta
-    tensors and its restore throw BASE."""
-    path = GOLDEN / "v1.2" / "delta" / "tuned.nnz"
+DELTA = GOLDEN / "v1.2" / "delta"
+# Golden files coded against a base: each one's chain of bases, nearest first.
+DELTA_CHAINS = {"tuned": ["base.nnz"], "chain": ["tuned.nnz", "base.nnz"]}
+
+
+def with_bases(path: Path, bases: list[Path], attach_as: str = "file", tamper: bool = False) -> str:
+    """report.mjs's spec of a file to open with its chain of bases attached."""
+    return json.dumps({"path": str(path), "bases": [str(b) for b in bases], "as": attach_as, "tamper": tamper})
+
+
+def test_files_coded_against_a_base_list_their_tensors_and_refuse_the_delta_ones_without_it(wasm):
+    """Without a base, a delta file's listing is the Python decoder's, and its delta tensors and
+    its restore throw BASE."""
+    path = DELTA / "tuned.nnz"
     with nncodec.load(path) as f:
         listing = {t.name: {"dtype": t.dtype, "shape": list(t.shape), "codec": t.codec, "codedBytes": t.coded_bytes}
                    for t in f.tensors}
+        base = {"name": f.base_name, "tensorCount": len(f.base_tensors)}
     (result,) = node_report([path])["files"]
-    assert result["formatVersion"] == "1.2"
+    assert result["formatVersion"] == "1.2" and result["base"] == base and base["tensorCount"] > 0
     assert {t["name"]: {k: t[k] for k in ("dtype", "shape", "codec", "codedBytes")} for t in result["tensors"]} == listing
     delta = [t for t in result["tensors"] if t["codec"] == "delta"]
     assert delta and all(t["decoded"]["error"]["code"] == STATUS["BASE"] for t in delta)
     assert result["restore"]["error"]["code"] == STATUS["BASE"]
+    (plain,) = node_report([DELTA / "base.nnz"])["files"]
+    assert plain["base"] is None
+
+
+@pytest.mark.parametrize("attach_as", ["file", "tensors"])
+def test_files_coded_against_a_base_decode_with_it_attached_to_the_python_decoders_bytes(wasm, attach_as):
+    """A base attached as an open file (with its own base: a chain) or as tensors in JavaScript
+    memory: every tensor decodes to the bytes Python decodes with the same base."""
+    specs = [with_bases(DELTA / f"{name}.nnz", [DELTA / b for b in chain], attach_as) for name, chain in DELTA_CHAINS.items()]
+    for result, (name, chain) in zip(node_report(specs)["files"], DELTA_CHAINS.items()):
+        assert result["attach"] == {"attached": True}, result["attach"]
+        assert result["base"]["name"] == chain[0]
+        check_tensors_like_python(result, base=DELTA / chain[0])
+        assert {t["codec"] for t in result["tensors"]} == {"delta"}
+
+
+@pytest.mark.parametrize("attach_as,tamper", [("file", False), ("tensors", True)])
+def test_a_wrong_or_changed_base_is_refused_and_the_delta_tensors_stay_undecodable(wasm, attach_as, tamper):
+    """Other tensors (the 1.0 golden file's), or the right ones with one bit flipped: attaching
+    throws BASE naming a tensor, and the file's delta tensors still throw BASE."""
+    wrong = [GOLDEN / "v1" / "tensors.nnz"] if not tamper else [DELTA / "base.nnz"]
+    (result,) = node_report([with_bases(DELTA / "tuned.nnz", wrong, attach_as, tamper)])["files"]
+    error = result["attach"]["error"]
+    assert error["name"] == "NnzError" and error["code"] == STATUS["BASE"], error
+    with nncodec.load(DELTA / "tuned.nnz") as f:
+        assert any(f"'{name}'" in error["message"] for name, *_ in f.base_tensors), error["message"]
+    delta = [t for t in result["tensors"] if t["codec"] == "delta"]
+    assert delta and all(t["decoded"]["error"]["code"] == STATUS["BASE"] for t in delta)
+
+
+@pytest.mark.parametrize("attach_as", ["file", "tensors"])
+def test_a_checkpoint_coded_against_the_one_before_restores_byte_for_byte_with_its_chain(wasm, checkpoints, attach_as):
+    """Safetensors checkpoints, each coded with --base the one before's .nnz: restored in the
+    module with its chain of bases attached, each model file comes back byte for byte."""
+    specs = [with_bases(c.nnz, [b.nnz for b in reversed(checkpoints[:i])], attach_as)
+             for i, c in enumerate(checkpoints) if i]
+    for result, c in zip(node_report(specs)["files"], checkpoints[1:]):
+        assert result["attach"] == {"attached": True}, result["attach"]
+        assert "delta" in {t["codec"] for t in result["tensors"]}
+        (restored,) = result["restore"]["files"]
+        assert restored["sha256"] == hashlib.sha256(c.model.read_bytes()).hexdigest()
+        check_tensors_like_python(result, base=Path(result["path"]).parent / result["base"]["name"])

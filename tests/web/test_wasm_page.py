@@ -6,6 +6,8 @@ against the Python decoder and the original model files."""
 from __future__ import annotations
 
 import pytest
+import hashlib
+
 from conftest import GOLDEN, WEB, need, python_tensors
 
 from chromium import Chromium, StaticServer
@@ -30,10 +32,16 @@ def page(wasm, tmp_path_factory):
         yield tab
 
 
-def decode_in_page(page, path) -> dict:
+def decode_in_page(page, path, bases: list | None = None) -> dict:
     page.navigate(page.url)
     assert page.evaluate("document.body.dataset.state") == "idle"
+    if bases:
+        page.set_file_input("#base", bases)
     page.set_file_input("#file", path)
+    return page_result(page)
+
+
+def page_result(page) -> dict:
     state = page.wait_for("['done', 'error'].includes(document.body.dataset.state) && document.body.dataset.state")
     return {"state": state, "status": page.evaluate("document.getElementById('status').textContent"),
             "tensors": page.evaluate(f"({TABLE})('tensors')"), "files": page.evaluate(f"({TABLE})('files')"),
@@ -41,9 +49,9 @@ def decode_in_page(page, path) -> dict:
             "messages": page.messages()}
 
 
-def expected_rows(path) -> list[list[str]]:
+def expected_rows(path, base=None) -> list[list[str]]:
     return [[name, t["dtype"], "×".join(map(str, t["shape"])) if t["shape"] else "scalar", t["codec"],
-             str(t["codedBytes"])] for name, t in python_tensors(path).items()]
+             str(t["codedBytes"])] for name, t in python_tensors(path, base).items()]
 
 
 @pytest.mark.parametrize("case", ["onnx-external", "safetensors-sharded", "example-eb"])
@@ -76,3 +84,31 @@ def test_page_shows_the_librarys_error_for_a_damaged_file(page, restorable, tmp_
     r = decode_in_page(page, damaged)
     assert r["state"] == "error" and "Cannot read this file" in r["status"] and "(code 1)" in r["status"], r
     assert r["tensors"] == [] and r["files"] == []
+
+
+def test_page_restores_a_checkpoint_with_the_chain_of_base_files_chosen_beside_it(page, checkpoints):
+    """The last of three checkpoints, each coded against the one before: with the two earlier .nnz
+    files chosen as bases, the page restores the model file byte for byte."""
+    last = checkpoints[-1]
+    r = decode_in_page(page, last.nnz, bases=[c.nnz for c in checkpoints[:-1]])
+    assert r["state"] == "done", r
+    assert r["tensors"] == expected_rows(last.nnz, base=checkpoints[-2].nnz)
+    assert [(name, digest) for name, _, digest in r["files"]] == [
+        (last.model.name, hashlib.sha256(last.model.read_bytes()).hexdigest())]
+    assert not r["messages"], r["messages"]
+
+
+def test_page_asks_for_the_base_a_file_needs_then_restores_it_once_chosen(page, checkpoints):
+    """Without its base the page lists the tensors and names the base file it needs (code 11);
+    choosing that file afterwards decodes it again, to the original bytes."""
+    first, second = checkpoints[0], checkpoints[1]
+    r = decode_in_page(page, second.nnz)
+    assert r["state"] == "error" and "Cannot attach the base model" in r["status"], r
+    assert first.nnz.name in r["status"] and "(code 11)" in r["status"], r
+    assert r["tensors"] == expected_rows(second.nnz, base=first.nnz) and r["files"] == []
+    page.set_file_input("#base", [first.nnz])
+    page.wait_for("document.body.dataset.state !== 'error'")  # decoding again, or already done
+    r = page_result(page)
+    assert r["state"] == "done", r
+    assert [(name, digest) for name, _, digest in r["files"]] == [
+        (second.model.name, hashlib.sha256(second.model.read_bytes()).hexdigest())]

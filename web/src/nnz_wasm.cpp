@@ -1,7 +1,7 @@
 // The WebAssembly side of the JavaScript module web/nnz.mjs: the C API of libnnz (exported as is)
 // plus what JavaScript cannot express by itself, a restore sink whose callbacks are functions
-// the module imports from JavaScript ("nnz_js" imports), and the layout of nnz_tensor_info in
-// wasm32 memory so that the JavaScript side reads its fields at offsets this build computed.
+// the module imports from JavaScript ("nnz_js" imports), and the layouts of nnz_tensor_info and
+// nnz_base_tensor in wasm32 memory, so that the JavaScript side uses the offsets this build computed.
 // Built by cmake/nnz_wasm.cmake (web/build.sh); single-threaded (threads = 1).
 #include <cstddef>
 #include <cstdint>
@@ -44,6 +44,17 @@ constexpr uint32_t kTensorInfoLayout[] = {
     offsetof(nnz_tensor_info, codec),
 };
 
+// The same for nnz_base_tensor (what JavaScript fills for nnz_attach_base_tensors).
+constexpr uint32_t kBaseTensorLayout[] = {
+    sizeof(nnz_base_tensor),
+    offsetof(nnz_base_tensor, name),
+    offsetof(nnz_base_tensor, dtype),
+    offsetof(nnz_base_tensor, rank),
+    offsetof(nnz_base_tensor, shape),
+    offsetof(nnz_base_tensor, data),
+    offsetof(nnz_base_tensor, size),
+};
+
 }  // namespace
 
 extern "C" {
@@ -55,6 +66,7 @@ NNZ_API nnz_status nnzw_restore(const nnz_reader* reader, int ctx, nnz_error* er
 }
 
 NNZ_API const uint32_t* nnzw_tensor_info_layout(void) { return kTensorInfoLayout; }
+NNZ_API const uint32_t* nnzw_base_tensor_layout(void) { return kBaseTensorLayout; }
 
 // Sizes JavaScript allocates for the out-parameters it passes.
 NNZ_API uint32_t nnzw_error_size(void) { return sizeof(nnz_error); }

@@ -185,13 +185,15 @@ class Page:
             time.sleep(0.05)
         raise BrowserError(f"timed out waiting for {expression!r}; page messages: {self.messages()}")
 
-    def set_file_input(self, selector: str, path: Path) -> None:
-        """Chooses a file in an <input type=file>, as a user would (fires its change event)."""
+    def set_file_input(self, selector: str, path: Path | list[Path]) -> None:
+        """Chooses a file (or several, for an input with `multiple`) in an <input type=file>, as a
+        user would (fires its change event)."""
         root = self.send("DOM.getDocument")["root"]["nodeId"]
         node = self.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
         if not node:
             raise BrowserError(f"no element matches {selector!r}")
-        self.send("DOM.setFileInputFiles", {"nodeId": node, "files": [str(Path(path).resolve())]})
+        paths = path if isinstance(path, list) else [path]
+        self.send("DOM.setFileInputFiles", {"nodeId": node, "files": [str(Path(p).resolve()) for p in paths]})
 
 
 class StaticServer:

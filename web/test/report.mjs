@@ -2,6 +2,12 @@
 // tests/web/test_wasm_node.py to compare with the Python decoder.
 //
 //   node web/test/report.mjs FILE.nnz...
+//   node web/test/report.mjs '{"path": "FILE.nnz", "bases": ["BASE.nnz", "ITS_BASE.nnz"], "as": "file"}'
+//
+// A file coded against a base model gets its base attached first: "bases" is its chain, nearest
+// first, each attached to the one before it; "as": "file" attaches the nearest as an open file,
+// "tensors" as its decoded tensors held in JavaScript memory ("tamper": true flips a bit of the
+// first one that has bytes, which the fingerprint check must refuse).
 //
 // Per file: the format version, every tensor's listing with the array type decodeTensor gave, its
 // length and the SHA-256 of its bytes (and the same of the view withTensor gives), the restored files (name, size, SHA-256) with what the
@@ -49,16 +55,49 @@ function restored(file) {
   });
 }
 
-async function report(path) {
+// The nearest base of the chain, opened with its own chain attached (the caller closes it).
+async function openChain(bases) {
+  if (bases.length === 0) return null;
+  const file = await NNZ.open(readFileSync(bases[0]));
+  const below = await openChain(bases.slice(1));
+  if (below) {
+    file.attachBase(below);
+    below.close();
+  }
+  return file;
+}
+
+async function attachBases(file, bases, as, tamper) {
+  const base = await openChain(bases);
+  try {
+    if (as === "tensors") {
+      const tensors = base.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: base.decodeTensor(t.name) }));
+      const victim = tensors.find((t) => t.data.byteLength > 0);
+      if (tamper) new Uint8Array(victim.data.buffer, victim.data.byteOffset, 1)[0] ^= 1;
+      file.attachBase(tensors);
+    } else {
+      file.attachBase(base);
+    }
+    return { attached: true };
+  } finally {
+    base.close();
+  }
+}
+
+async function report(spec) {
+  const { path, bases = [], as = "file", tamper = false } = spec.startsWith("{") ? JSON.parse(spec) : { path: spec };
   let file;
   try {
     file = await NNZ.open(readFileSync(path));
   } catch (e) {
     return { path, ...failure(e) };
   }
+  const attach = bases.length ? await attachBases(file, bases, as, tamper).catch(failure) : null;
   const out = {
     path,
     formatVersion: file.formatVersion,
+    base: file.base,
+    attach,
     tensors: file.tensors.map((t) => ({ ...t, decoded: decoded(file, t), viewed: attempt(() => file.withTensor(t.name, describe)) })),
     restore: restored(file),
     missing: attempt(() => file.decodeTensor("\u0001 no such tensor")),
@@ -69,5 +108,5 @@ async function report(path) {
 }
 
 const results = [];
-for (const path of process.argv.slice(2)) results.push(await report(path));
+for (const spec of process.argv.slice(2)) results.push(await report(spec));
 process.stdout.write(JSON.stringify({ version: await NNZ.version(), status: NNZ.STATUS, files: results }));
