@@ -48,6 +48,29 @@ def tensor_hash(array: np.ndarray) -> int:
     return int(_core.xxhash64(element_bytes(array)))
 
 
+# What a content key samples of a tensor's bytes: its first and last KiB and 64-byte windows
+# spread evenly between them. Hashing every byte of every tensor on the writer's thread, before
+# any could be coded, was a serial pass over the whole model (a quarter of a 2-thread encode of
+# an LLM shard).
+_KEY_EDGE_BYTES = 1024
+_KEY_WINDOWS, _KEY_WINDOW_BYTES = 62, 64
+# Tensors of one content key compared in full with a new one: a file cannot make the writer
+# compare every tensor with every other (a miss only costs the bytes of a copy).
+_KEY_CANDIDATES = 8
+
+
+def content_key(array: np.ndarray) -> tuple[str | None, int, int]:
+    """(dtype, element count, XXH64 of a sample of the bytes): equal tensors have equal keys, and
+    a tensor is taken for another of the same key only after comparing them in full."""
+    data = element_bytes(array)
+    if data.size > 2 * _KEY_EDGE_BYTES + _KEY_WINDOWS * _KEY_WINDOW_BYTES:
+        starts = np.linspace(_KEY_EDGE_BYTES, data.size - _KEY_EDGE_BYTES - _KEY_WINDOW_BYTES, _KEY_WINDOWS,
+                             dtype=np.int64)
+        windows = data[(starts[:, None] + np.arange(_KEY_WINDOW_BYTES)).reshape(-1)]
+        data = np.concatenate([data[:_KEY_EDGE_BYTES], windows, data[-_KEY_EDGE_BYTES:]])
+    return dtype_name(array.dtype), array.size, int(_core.xxhash64(data))
+
+
 def _equal(a: np.ndarray, b: np.ndarray) -> bool:
     return a.dtype == b.dtype and a.size == b.size and np.array_equal(element_bytes(a), element_bytes(b))
 
@@ -58,17 +81,17 @@ class BaseModel:
 
     name: str
     tensors: Mapping[str, np.ndarray]
-    _by_content: dict[tuple[str, int, int], str] | None = field(default=None, repr=False)
+    _by_content: dict[tuple[str | None, int, int], list[str]] | None = field(default=None, repr=False)
 
-    def by_content(self, array: np.ndarray) -> str | None:
-        """The name of a base tensor equal to ``array`` (any name), or None."""
+    def by_content(self, array: np.ndarray, key: tuple[str | None, int, int]) -> str | None:
+        """The name of a base tensor equal to ``array`` (any name; ``key`` its content_key), or None."""
         if self._by_content is None:
             self._by_content = {}
             for name, a in self.tensors.items():
                 if dtype_name(a.dtype) is not None:
-                    self._by_content.setdefault((dtype_name(a.dtype), a.size, tensor_hash(a)), name)
-        found = self._by_content.get((dtype_name(array.dtype), array.size, tensor_hash(array)))
-        return found if found is not None and _equal(self.tensors[found], array) else None
+                    self._by_content.setdefault(content_key(a), []).append(name)
+        candidates = self._by_content.get(key, ())[:_KEY_CANDIDATES]
+        return next((name for name in candidates if _equal(self.tensors[name], array)), None)
 
 
 def read_base(path: str | os.PathLike, limits: Limits, threads: int) -> BaseModel:
@@ -152,7 +175,7 @@ class DeltaPlan:
 
     def __init__(self, base: BaseModel | None):
         self.base = base
-        self._seen: dict[tuple[str, int, int], str] = {}  # content key -> first tensor of this model
+        self._seen: dict[tuple[str | None, int, int], list[str]] = {}  # content key -> tensors of it
         self._order: dict[str, int] = {}                  # tensor name -> its index in the file
         self._base_index: dict[str, int] = {}
         self._entries: list[tuple[str, str, list[int], int]] = []
@@ -165,19 +188,23 @@ class DeltaPlan:
         dtype = dtype_name(array.dtype)
         if dtype is None:
             return None
-        key = (dtype, array.size, tensor_hash(array))
+        key = content_key(array)
         base = self.base.tensors if self.base else {}
         named = base.get(name)
-        if named is not None and named.dtype == array.dtype and named.shape == array.shape and _equal(named, array):
+        same_layout = named is not None and named.dtype == array.dtype and named.shape == array.shape
+        if same_layout and content_key(named) == key and _equal(named, array):
             return SOURCE_BASE, name, named
-        moved = self.base.by_content(array) if self.base else None
+        moved = self.base.by_content(array, key) if self.base else None
         if moved is not None:
             return SOURCE_BASE, moved, base[moved]
-        first = self._seen.setdefault(key, name)
-        if first != name and array.size and _equal(self._array_of[first], array):
+        earlier = self._seen.setdefault(key, [])
+        first = next((other for other in earlier if array.size and _equal(self._array_of[other], array)), None)
+        if first is not None:
             return SOURCE_CONTAINER, first, self._array_of[first]
-        self._array_of[name] = array
-        if named is not None and named.dtype == array.dtype and named.shape == array.shape:
+        if len(earlier) < _KEY_CANDIDATES:
+            earlier.append(name)
+            self._array_of[name] = array
+        if same_layout:
             return SOURCE_BASE, name, named
         return None
 

@@ -16,7 +16,7 @@ from safetensors.numpy import load_file, save_file
 import nncodec
 from nncodec import BaseMismatchError, CorruptFileError, LimitExceededError
 from nncodec.cli import main
-from nncodec.delta import BaseModel, DeltaPlan
+from nncodec.delta import BaseModel, DeltaPlan, content_key
 from nncodec.limits import Limits
 from nncodec.model import TENSORS_ONLY, ModelDocument
 from nncodec.nnzfile import NnzFile, write_document
@@ -143,6 +143,51 @@ def test_dedup_inside_one_container_needs_no_base(tmp_path):
         assert np.array_equal(f["head"], tuned["embed"])
     back = nncodec.decode_file(out, tmp_path / "back.safetensors")
     assert back.read_bytes() == (tmp_path / "m.safetensors").read_bytes()
+
+
+def _same_key_different_bytes(count: int) -> list[np.ndarray]:
+    """`count` float32 tensors whose content keys are equal but whose bytes are not (each differs
+    from zeros in one element the key does not sample)."""
+    zeros = np.zeros(1 << 16, np.float32)
+    hidden = [i for i in range(1000, zeros.size, 997) if content_key(_with_one(zeros, i)) == content_key(zeros)]
+    assert len(hidden) >= count
+    return [_with_one(zeros, i) for i in hidden[:count]]
+
+
+def _with_one(zeros: np.ndarray, at: int) -> np.ndarray:
+    out = zeros.copy()
+    out[at] = 1.0
+    return out
+
+
+def test_tensors_of_equal_content_key_are_stored_once_only_when_equal(tmp_path):
+    """The key samples the bytes: tensors it cannot tell apart are compared in full, so those
+    that differ are each coded, and a copy of one of them is stored once."""
+    a, b = _same_key_different_bytes(2)
+    tensors = {"a": a, "b": b, "a_again": a.copy()}
+    save_file(tensors, tmp_path / "m.safetensors")
+    out = nncodec.encode_file(tmp_path / "m.safetensors")
+    with NnzFile(out) as f:
+        codecs = {t.name: (t.codec, t.coded_bytes) for t in f.tensors}
+        assert codecs["a"][0] != "delta" and codecs["b"][0] != "delta"
+        assert codecs["a_again"] == ("delta", 0)
+        for name, want in tensors.items():
+            assert f[name].tobytes() == want.tobytes()
+    assert nncodec.decode_file(out, tmp_path / "back.safetensors").read_bytes() == (tmp_path / "m.safetensors").read_bytes()
+
+
+def test_tensors_of_one_content_key_are_compared_with_a_bounded_number_of_others(monkeypatch):
+    """A model of many tensors that one key cannot tell apart costs the writer a bounded number of
+    full comparisons per tensor, not one with every earlier tensor."""
+    import nncodec.delta as delta
+
+    tensors = _same_key_different_bytes(40)
+    compared = []
+    real_equal = delta._equal
+    monkeypatch.setattr(delta, "_equal", lambda x, y: compared.append(1) or real_equal(x, y))
+    plan = DeltaPlan(None)
+    assert all(plan.reference(f"t{i}", t) is None for i, t in enumerate(tensors))
+    assert len(compared) <= 8 * len(tensors) < len(tensors) * (len(tensors) - 1) // 2
 
 
 def _series(tmp, n=3):
