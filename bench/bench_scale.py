@@ -186,6 +186,7 @@ def measure(case: Case, work: Path, threads: int) -> dict:
     nnz = work / f"{case.name}.nnz"
     out = work / f"{case.name}-restored"
     shutil.rmtree(out, ignore_errors=True)
+    nnz.unlink(missing_ok=True)  # replacing the last run's file would time its unlink (seconds for GBs)
     encode_s, encode_cpu, encode_rss = run_child(["encode", str(case.source), "-o", str(nnz), "-f", "-q", "--threads", str(threads)])
     target = out if case.source.is_dir() else out / case.source.name
     decode_s, decode_cpu, decode_rss = run_child(["decode", str(nnz), "-o", str(target), "-q", "--threads", str(threads)])
