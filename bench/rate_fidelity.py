@@ -471,34 +471,26 @@ class TaskJudge:
         return self.point(setting, ratio, self.task.answers_of(decoded), **extra)
 
 
-def task_targeted(m: Model, judge: TaskJudge) -> list[dict]:
-    """Fidelity-targeted eb at each cosine target, calibrated on the calibration inputs (calibrated
-    rounding where the bench observes layers, as nncodec encode does), judged on the held-out items."""
-    rounding, evaluate = (m.rounding, m.bench.judged_apart) if m.rounding is not None else (None, m.bench.evaluate)
+def task_targeted(m: Model, judge: TaskJudge, codec: str = "eb") -> list[dict]:
+    """Fidelity-targeted ``codec`` at each cosine target (a bound per tensor, searched on the
+    calibration inputs), judged on the held-out items. eb: calibrated rounding where the bench
+    observes layers, as nncodec encode does; dq (``--codec dq --target-cosine``, an RMSE bound per
+    tensor): nearest, it has no grid to calibrate onto."""
+    calibrated = codec == "eb" and m.rounding is not None
+    rounding, evaluate = (m.rounding, m.bench.judged_apart) if calibrated else (None, m.bench.evaluate)
+    options = EncodeOptions(codec=codec)
     points, measurements = [], None
     for target in TASK_TARGETS:
-        plan = choose_error_bounds(m.weights, list(m.weights), evaluate, target, measurements=measurements,
-                                   rounding=rounding)
+        plan = choose_error_bounds(m.weights, list(m.weights), evaluate, target, options=options,
+                                   measurements=measurements, rounding=rounding)
         measurements = plan.measurements
-        size, decoded = coded_plan(m, plan)
+        if codec == "eb":
+            size, decoded = coded_plan(m, plan)
+        else:
+            size, decoded = coded_with(m, replace(options, settings=options.unit.with_bounds(options.settings,
+                                                                                             plan.error_by_tensor)))
         points.append(judge.of_weights(f"cosine {target}", m.ratio(size), decoded, weight_bytes=size,
                                        achieved=plan.achieved, rounding="calibrated" if rounding else "nearest"))
-    return points
-
-
-def task_targeted_dq(m: Model, judge: TaskJudge) -> list[dict]:
-    """Fidelity-targeted dq (``--codec dq --target-cosine``): an RMSE bound per tensor at each cosine
-    target, searched on the calibration inputs (nearest rounding: dq has no grid to calibrate onto)."""
-    options = EncodeOptions(codec="dq")
-    points, measurements = [], None
-    for target in TASK_TARGETS:
-        plan = choose_error_bounds(m.weights, list(m.weights), m.bench.evaluate, target, options=options,
-                                   measurements=measurements)
-        measurements = plan.measurements
-        chosen = replace(options, settings=options.unit.with_bounds(options.settings, plan.error_by_tensor))
-        size, decoded = coded_with(m, chosen)
-        points.append(judge.of_weights(f"cosine {target}", m.ratio(size), decoded, weight_bytes=size,
-                                       achieved=plan.achieved))
     return points
 
 
@@ -560,7 +552,7 @@ def task_model(m: Model, record: dict) -> dict:
     judge = TaskJudge(m)
     methods = {
         "nncodec targeted": task_targeted(m, judge),
-        "nncodec targeted (dq)": task_targeted_dq(m, judge),
+        "nncodec targeted (dq)": task_targeted(m, judge, "dq"),
         "nncodec --rmse (dq)": task_ladder(m, judge, "dq", "rel_rmse", TASK_REL_RMSE),
         "nncodec eb": task_ladder(m, judge, "eb", "rel_error", TASK_REL_ERROR),
         "int8 dynamic": task_int8(m, judge),
