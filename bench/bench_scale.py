@@ -20,6 +20,8 @@ Cases:
 Per case and thread count: encode and decode (restore) wall time and GB/s of the source bytes,
 each in a child process whose peak resident memory (its VmHWM) is compared with 2 x the
 largest tensor + 256 MiB; the restored files are compared with the originals byte for byte.
+Then loading (a child reads every tensor into memory that exists, the .nnz in the page cache):
+what a loader into a model's parameters costs, without the disk writes of a restore.
 Beside them: ``safetensors.torch.load_file`` of every shard (seconds), and ZipNN (byte mode, the
 file's dtype) compressing and decompressing each weight file in memory (ratio, seconds).
 """
@@ -177,6 +179,33 @@ def run_child(args: list[str]) -> tuple[float, float, int]:
         return wall, cpu, peak_bytes(peak)
 
 
+# Loading into memory that exists (a model's parameters, a reused or pinned buffer): every tensor
+# read into one buffer of the largest's size, timed inside the child (start-up and imports apart).
+LOAD_CHILD = """
+import json, re, sys, time, numpy as np, nncodec
+from nncodec.dtypes import numpy_dtype
+f = nncodec.load(sys.argv[1], threads=int(sys.argv[2]))
+buf = np.empty(max(t.decoded_bytes for t in f.tensors), np.uint8)
+start, cpu = time.perf_counter(), time.process_time()
+for t in f.tensors:
+    f.read_into(t.name, buf[:t.decoded_bytes].view(numpy_dtype(t.dtype)).reshape(t.shape))
+wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+peak = int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
+print(json.dumps({"load_s": wall, "load_cpu_s": cpu, "load_rss": peak}))
+"""
+
+
+def load_into_memory(nnz: Path, threads: int) -> dict:
+    """LOAD_CHILD on ``nnz``, after reading the file once through the page cache: a loader reads a
+    file that is there (the restore before it read around the cache)."""
+    with open(nnz, "rb") as f:
+        while f.read(64 * MiB):
+            pass
+    out = subprocess.run([sys.executable, "-c", LOAD_CHILD, str(nnz), str(threads)], capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout)
+
+
 def same_files(case: Case, restored: Path) -> bool:
     base = case.source if case.source.is_dir() else case.source.parent
     return all(filecmp.cmp(f, restored / f.relative_to(base), shallow=False) for f in case.files)
@@ -194,6 +223,7 @@ def measure(case: Case, work: Path, threads: int) -> dict:
               "encode_rss": encode_rss, "decode_rss": decode_rss,
               "nnz_bytes": nnz.stat().st_size, "identical": same_files(case, out)}
     shutil.rmtree(out, ignore_errors=True)
+    result.update(load_into_memory(nnz, threads))
     return result
 
 
@@ -273,23 +303,25 @@ def report(cases: list[Case], thread_counts: list[int], disk: float, touched: tu
           f"(1 GiB, fsync); before timing, its free memory was touched once ({touched[0] / GiB:.0f} GiB in "
           f"{touched[1]:.1f} s: see touch_free_memory)")
     print()
-    print("| case | size | largest tensor | threads | ratio | encode GB/s | decode GB/s | encode / decode CPU s | "
-          "encode peak RSS | decode peak RSS | bound (2 x largest + 256 MiB) | identical |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("| case | size | largest tensor | threads | ratio | encode GB/s | decode GB/s | load GB/s | "
+          "encode / decode / load CPU s | encode peak RSS | decode peak RSS | load peak RSS | "
+          "bound (2 x largest + 256 MiB) | identical |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for c in cases:
         bound = 2 * c.largest_tensor + 256 * MiB
         for t in thread_counts:
             r = c.runs[t]
             print(f"| {c.name} | {c.total / GiB:.2f} GiB | {c.largest_tensor / MiB:.0f} MiB | {t} | "
                   f"{c.total / r['nnz_bytes']:.3f}x | {c.total / r['encode_s'] / 1e9:.2f} | {c.total / r['decode_s'] / 1e9:.2f} | "
-                  f"{r['encode_cpu_s']:.0f} / {r['decode_cpu_s']:.0f} | {r['encode_rss'] / MiB:.0f} MiB | {r['decode_rss'] / MiB:.0f} MiB | {bound / MiB:.0f} MiB | "
-                  f"{'yes' if r['identical'] else 'NO'} |")
+                  f"{c.total / r['load_s'] / 1e9:.2f} | {r['encode_cpu_s']:.0f} / {r['decode_cpu_s']:.0f} / {r['load_cpu_s']:.0f} | "
+                  f"{r['encode_rss'] / MiB:.0f} MiB | {r['decode_rss'] / MiB:.0f} MiB | {r['load_rss'] / MiB:.0f} MiB | "
+                  f"{bound / MiB:.0f} MiB | {'yes' if r['identical'] else 'NO'} |")
     print()
-    print("| case | nncodec 2-thread speed-up (encode / decode) | safetensors load | ZipNN ratio | "
+    print("| case | nncodec 2-thread speed-up (encode / decode / load) | safetensors load | ZipNN ratio | "
           "ZipNN compress GB/s | ZipNN decompress GB/s |")
     print("|---|---:|---:|---:|---:|---:|")
     for c in cases:
-        up = (f"{c.runs[1]['encode_s'] / c.runs[2]['encode_s']:.2f}x / {c.runs[1]['decode_s'] / c.runs[2]['decode_s']:.2f}x"
+        up = (" / ".join(f"{c.runs[1][k] / c.runs[2][k]:.2f}x" for k in ("encode_s", "decode_s", "load_s"))
               if 1 in c.runs and 2 in c.runs else "-")
         p = c.runs.get("peers")
         if p is None:  # --no-peers

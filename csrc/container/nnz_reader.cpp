@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <set>
+#include <thread>
 
 #include "codecs/codec_table.hpp"
 #include "codecs/delta/delta.hpp"
@@ -13,6 +15,10 @@
 
 namespace nnz {
 namespace {
+
+// Payloads from this size are hashed while they decode when the caller gives threads (below it, a
+// thread costs more than the hash).
+constexpr size_t kConcurrentHashBytes = size_t{1} << 20;
 
 bool valid_utf8(const std::string& s) {
   size_t i = 0;
@@ -281,12 +287,48 @@ void NnzReader::decode_with(size_t i, uint8_t* out, uint64_t out_bytes, int thre
   NNZ_CHECK(need <= limits_.max_tensor_bytes, limit_exceeded,
             "tensor '" + t.name + "': decoded size " + std::to_string(need) + " bytes exceeds the configured limit");
   NNZ_CHECK(out_bytes == need, invalid_argument, "tensor '" + t.name + "': output buffer has the wrong size");
-  ReadScratch own;
-  ByteSpan payload = read_payload(i, scratch ? *scratch : own, threads);
+  std::unique_ptr<ReadScratch> lent;
+  if (!scratch) {
+    std::lock_guard<std::mutex> lock(spare_mutex_);
+    lent = spare_scratch_ ? std::move(spare_scratch_) : std::make_unique<ReadScratch>();
+  }
+  struct GiveBack {
+    const NnzReader& reader;
+    std::unique_ptr<ReadScratch>& lent;
+    ~GiveBack() {
+      if (!lent) return;
+      std::lock_guard<std::mutex> lock(reader.spare_mutex_);
+      if (!reader.spare_scratch_) reader.spare_scratch_ = std::move(lent);
+    }
+  } give_back{*this, lent};
+  const ByteSpan payload = source_->read(t.offset, t.bytes, scratch ? *scratch : *lent, threads);
+  const DecodeRequest request{t.codec, t.dtype->dtype, t.count, ByteSpan{t.params.data(), t.params.size()}, payload,
+                              &resolver};
+  // The checksum guards against damage, not attack (a hostile file carries matching ones), and the
+  // decoders check everything they read; so with threads to spare a large payload is hashed on a
+  // thread of its own while it decodes: hashing first was a serial pass that held two threads to
+  // 1.6x. A mismatch fails the call either way, ahead of anything the decoder reported.
+  bool hash_ok = false;
+  std::exception_ptr decode_error;
+  auto decode = [&] {
+    try {
+      ::nnz::decode_tensor(request, out, threads);
+    } catch (...) {
+      decode_error = std::current_exception();
+    }
+  };
+  if (threads > 1 && payload.size >= kConcurrentHashBytes) {
+    std::thread hasher([&] { hash_ok = hash_matches(payload.data, payload.size, t.hash); });
+    decode();
+    hasher.join();
+  } else {
+    hash_ok = hash_matches(payload.data, payload.size, t.hash);
+    if (hash_ok) decode();
+  }
+  NNZ_CHECK(hash_ok, checksum, "tensor '" + t.name + "': checksum mismatch (file is corrupted)");
+  if (!decode_error) return;
   try {
-    ::nnz::decode_tensor(
-        DecodeRequest{t.codec, t.dtype->dtype, t.count, ByteSpan{t.params.data(), t.params.size()}, payload, &resolver},
-        out, threads);
+    std::rethrow_exception(decode_error);
   } catch (const Error& e) {
     throw Error(e.code(), "tensor '" + t.name + "': " + e.what());
   }

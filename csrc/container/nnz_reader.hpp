@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,11 @@ class NnzReader {
   std::shared_ptr<BaseSource> base_;
   std::vector<ByteSpan> base_bytes_;  // of each base table entry, once attached
   Resolver resolver_{*this, true}, inner_resolver_{*this, false};
+  // A payload buffer kept between calls that bring none (loaders read tensor after tensor: a fresh
+  // buffer each time was faulted in page by page, a third of loading a large checkpoint on a VM).
+  // Lent to one call at a time; calls that find it lent use a buffer of their own.
+  mutable std::mutex spare_mutex_;
+  mutable std::unique_ptr<ReadScratch> spare_scratch_;
 };
 
 }  // namespace nnz

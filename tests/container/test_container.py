@@ -318,6 +318,26 @@ def test_wrong_payload_checksum_names_the_tensor(tmp_path):
         f.verify()
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("where", ["chunk table", "middle"])
+def test_damaged_large_payload_fails_its_checksum_at_any_thread_count(tmp_path, threads, where):
+    """With threads to spare a large payload is hashed while it decodes; a damaged one still fails
+    with ChecksumError naming the tensor, ahead of anything its decoder reports (damage to the
+    chunk table makes the decoder fail too), into new arrays and into existing ones."""
+    values = np.random.default_rng(0).standard_normal(1 << 19).astype(np.float32)  # 2 MiB
+    p = write(tmp_path / "big.nnz", {"weights": values})
+    entry = parse(p.read_bytes()).tensors[0]
+    assert len(entry.payload) >= 1 << 20  # the concurrent hash applies from 1 MiB of payload
+    data = bytearray(p.read_bytes())
+    data[entry.offset + (0 if where == "chunk table" else len(entry.payload) // 2)] ^= 0xFF
+    p.write_bytes(data)
+    f = nncodec.load(p, threads=threads)
+    with pytest.raises(ChecksumError, match="'weights'"):
+        f["weights"]
+    with pytest.raises(ChecksumError, match="'weights'"):
+        f.read_into("weights", np.empty_like(values))
+
+
 @settings(max_examples=200)
 @given(st.binary(min_size=0, max_size=400))
 def test_random_bytes_after_a_valid_header_never_crash(tmp_path_factory, tail):
