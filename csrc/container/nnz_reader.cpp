@@ -306,8 +306,8 @@ void NnzReader::decode_with(size_t i, uint8_t* out, uint64_t out_bytes, int thre
                               &resolver};
   // The checksum guards against damage, not attack (a hostile file carries matching ones), and the
   // decoders check everything they read; so with threads to spare a large payload is hashed on a
-  // thread of its own while it decodes: hashing first was a serial pass that held two threads to
-  // 1.6x. A mismatch fails the call either way, ahead of anything the decoder reported.
+  // thread of its own while it decodes (hashing first was a serial pass ahead of every decode).
+  // A mismatch fails the call either way, ahead of anything the decoder reported.
   bool hash_ok = false;
   std::exception_ptr decode_error;
   auto decode = [&] {

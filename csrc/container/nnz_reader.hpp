@@ -59,9 +59,11 @@ class NnzReader {
   long find_tensor(const std::string& name) const;
   long find_blob(const std::string& name) const;
 
-  // Decodes tensor i into out (exactly decoded_bytes() bytes). Verifies the payload checksum first.
-  // `scratch`: where its payload is read, for a caller decoding tensor after tensor (else a
-  // buffer of this call's).
+  // Decodes tensor i into out (exactly decoded_bytes() bytes). A payload checksum mismatch fails
+  // the call first, whatever the decoder reports (with threads > 1, a payload of 1 MiB or more is
+  // hashed while it decodes).
+  // `scratch`: where its payload is read, for a caller decoding tensor after tensor (else the
+  // reader's spare buffer, kept until the reader closes, or one of this call's when it is lent).
   void decode_tensor(size_t i, uint8_t* out, uint64_t out_bytes, int threads = 1, ReadScratch* scratch = nullptr) const;
   // Checks the payload checksum of tensor i without decoding.
   void verify_tensor(size_t i) const;
