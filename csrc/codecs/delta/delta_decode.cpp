@@ -63,21 +63,17 @@ inline uint32_t token_limit() {
   return delta_token_count(static_cast<int>(sizeof(U)) * 8);
 }
 
-// What a token of an element of up to 32 bits stands for: its value is `high | raw bits`, with
-// `len` raw bits (`mask` = 2^len - 1). Looked up, not computed, in the hot loop.
-struct TokenMeaning {
-  uint64_t mask;
-  uint32_t high;
-  uint32_t len;
-};
-
+// What a token of an element of up to 32 bits stands for: its value is `high[t] | raw bits`, with
+// `len[t]` raw bits (at most 29: high fits 32 bits). Looked up, not computed, in the hot loop, in
+// two flat tables (indexed without the address arithmetic a table of structs takes).
 struct TokenMeanings {
-  TokenMeaning of[256];
+  uint32_t high[256];
+  uint8_t len[256];
   explicit TokenMeanings(uint32_t token_limit) {
     for (uint32_t t = 0; t < 256; ++t) {
-      const int len = t < token_limit ? delta_raw_len(t) : 0;  // never used: tokens are checked first
-      of[t] = TokenMeaning{(uint64_t{1} << len) - 1, static_cast<uint32_t>(len ? delta_token_high(t) << len : t),
-                           static_cast<uint32_t>(len)};
+      const int n = t < token_limit ? delta_raw_len(t) : 0;  // never used: tokens are checked first
+      high[t] = static_cast<uint32_t>(n ? delta_token_high(t) << n : t);
+      len[t] = static_cast<uint8_t>(n);
     }
   }
 };
@@ -144,7 +140,8 @@ struct Progress {
 template <typename U, typename Tokens>
 inline Progress fast_elements(const uint8_t* base, size_t n, ByteSpan raw, const Tokens tokens, uint8_t* out) {
   static const TokenMeanings meanings(token_limit<U>());
-  const TokenMeaning* const meaning = meanings.of;
+  const uint32_t* const high = meanings.high;
+  const uint8_t* const len = meanings.len;
   const uint8_t* const raw_data = raw.data;
   if (raw.size < 8) return Progress{0, 0};  // not one window: all through the checked reader
   const uint64_t fast_end = (static_cast<uint64_t>(raw.size) - 8) * 8;  // the last bit offset with 8 bytes at it
@@ -152,10 +149,11 @@ inline Progress fast_elements(const uint8_t* base, size_t n, ByteSpan raw, const
   size_t i = 0;
   for (; i < n && at <= fast_end; ++i) {
     const U b = load_elem<U>(base, i);
-    const TokenMeaning m = meaning[tokens.template next<U>(i, b)];
-    const uint64_t bits = (load64_le(raw_data + (at >> 3)) >> (at & 7)) & m.mask;
-    at += m.len;
-    const U v = static_cast<U>(m.high | bits);
+    const uint32_t t = tokens.template next<U>(i, b);
+    const uint32_t n_bits = len[t];
+    const uint64_t bits = (load64_le(raw_data + (at >> 3)) >> (at & 7)) & ((uint64_t{1} << n_bits) - 1);
+    at += n_bits;
+    const U v = static_cast<U>(high[t] | bits);
     std::memcpy(out + i * sizeof(U), &v, sizeof(U));
   }
   add_values<U>(base, i, out);
