@@ -63,6 +63,43 @@ bool hash_matches(const uint8_t* data, size_t size, uint64_t stored) {
 #endif
 }
 
+void check_payload_hash(bool matches, const TensorEntry& t) {
+  NNZ_CHECK(matches, checksum, "tensor '" + t.name + "': checksum mismatch (file is corrupted)");
+}
+
+// Decodes tensor t's payload (`request`) into out. The checksum guards against damage, not attack
+// (a hostile file carries matching ones), and the decoders check everything they read; so with
+// threads to spare a large payload is hashed on a thread of its own while it decodes (hashing
+// first was a serial pass ahead of every decode). A mismatch fails the call either way, ahead of
+// anything the decoder reported; the decoder's errors name the tensor.
+void decode_checked(const DecodeRequest& request, const TensorEntry& t, uint8_t* out, int threads) {
+  const ByteSpan payload = request.payload;
+  bool hash_ok = false;
+  std::exception_ptr decode_error;
+  auto decode = [&] {
+    try {
+      ::nnz::decode_tensor(request, out, threads);
+    } catch (...) {
+      decode_error = std::current_exception();
+    }
+  };
+  if (threads > 1 && payload.size >= kConcurrentHashBytes) {
+    std::thread hasher([&] { hash_ok = hash_matches(payload.data, payload.size, t.hash); });
+    decode();
+    hasher.join();
+  } else {
+    hash_ok = hash_matches(payload.data, payload.size, t.hash);
+    if (hash_ok) decode();
+  }
+  check_payload_hash(hash_ok, t);
+  if (!decode_error) return;
+  try {
+    std::rethrow_exception(decode_error);
+  } catch (const Error& e) {
+    throw Error(e.code(), "tensor '" + t.name + "': " + e.what());
+  }
+}
+
 std::string read_name(ByteReader& r, const char* what) {
   const uint16_t n = r.u16();
   std::string name = r.str(n);
@@ -265,8 +302,7 @@ ByteSpan NnzReader::read_payload(size_t i, ReadScratch& scratch, int threads) co
   NNZ_CHECK(i < tensors_.size(), invalid_argument, "tensor index out of range");
   const TensorEntry& t = tensors_[i];
   ByteSpan payload = source_->read(t.offset, t.bytes, scratch, threads);
-  NNZ_CHECK(hash_matches(payload.data, payload.size, t.hash), checksum,
-            "tensor '" + t.name + "': checksum mismatch (file is corrupted)");
+  check_payload_hash(hash_matches(payload.data, payload.size, t.hash), t);
   return payload;
 }
 
@@ -287,51 +323,23 @@ void NnzReader::decode_with(size_t i, uint8_t* out, uint64_t out_bytes, int thre
   NNZ_CHECK(need <= limits_.max_tensor_bytes, limit_exceeded,
             "tensor '" + t.name + "': decoded size " + std::to_string(need) + " bytes exceeds the configured limit");
   NNZ_CHECK(out_bytes == need, invalid_argument, "tensor '" + t.name + "': output buffer has the wrong size");
-  std::unique_ptr<ReadScratch> lent;
-  if (!scratch) {
-    std::lock_guard<std::mutex> lock(spare_mutex_);
-    lent = spare_scratch_ ? std::move(spare_scratch_) : std::make_unique<ReadScratch>();
-  }
-  struct GiveBack {
-    const NnzReader& reader;
-    std::unique_ptr<ReadScratch>& lent;
-    ~GiveBack() {
-      if (!lent) return;
-      std::lock_guard<std::mutex> lock(reader.spare_mutex_);
-      if (!reader.spare_scratch_) reader.spare_scratch_ = std::move(lent);
-    }
-  } give_back{*this, lent};
+  std::unique_ptr<ReadScratch, SpareReturn> lent;
+  if (!scratch) lent = borrow_spare();
   const ByteSpan payload = source_->read(t.offset, t.bytes, scratch ? *scratch : *lent, threads);
-  const DecodeRequest request{t.codec, t.dtype->dtype, t.count, ByteSpan{t.params.data(), t.params.size()}, payload,
-                              &resolver};
-  // The checksum guards against damage, not attack (a hostile file carries matching ones), and the
-  // decoders check everything they read; so with threads to spare a large payload is hashed on a
-  // thread of its own while it decodes (hashing first was a serial pass ahead of every decode).
-  // A mismatch fails the call either way, ahead of anything the decoder reported.
-  bool hash_ok = false;
-  std::exception_ptr decode_error;
-  auto decode = [&] {
-    try {
-      ::nnz::decode_tensor(request, out, threads);
-    } catch (...) {
-      decode_error = std::current_exception();
-    }
-  };
-  if (threads > 1 && payload.size >= kConcurrentHashBytes) {
-    std::thread hasher([&] { hash_ok = hash_matches(payload.data, payload.size, t.hash); });
-    decode();
-    hasher.join();
-  } else {
-    hash_ok = hash_matches(payload.data, payload.size, t.hash);
-    if (hash_ok) decode();
-  }
-  NNZ_CHECK(hash_ok, checksum, "tensor '" + t.name + "': checksum mismatch (file is corrupted)");
-  if (!decode_error) return;
-  try {
-    std::rethrow_exception(decode_error);
-  } catch (const Error& e) {
-    throw Error(e.code(), "tensor '" + t.name + "': " + e.what());
-  }
+  decode_checked(DecodeRequest{t.codec, t.dtype->dtype, t.count, ByteSpan{t.params.data(), t.params.size()}, payload,
+                               &resolver},
+                 t, out, threads);
+}
+
+std::unique_ptr<ReadScratch, NnzReader::SpareReturn> NnzReader::borrow_spare() const {
+  std::lock_guard<std::mutex> lock(spare_mutex_);
+  return {spare_scratch_ ? spare_scratch_.release() : new ReadScratch(), SpareReturn{this}};
+}
+
+void NnzReader::SpareReturn::operator()(ReadScratch* lent) const {
+  std::unique_ptr<ReadScratch> owned(lent);
+  std::lock_guard<std::mutex> lock(reader->spare_mutex_);
+  if (!reader->spare_scratch_) reader->spare_scratch_ = std::move(owned);
 }
 
 std::vector<uint8_t> NnzReader::read_blob(size_t i) const {

@@ -111,7 +111,13 @@ class NnzReader {
   Resolver resolver_{*this, true}, inner_resolver_{*this, false};
   // A payload buffer kept between calls that bring none (loaders read tensor after tensor: a fresh
   // buffer each time was faulted in page by page, a third of loading a large checkpoint on a VM).
-  // Lent to one call at a time; calls that find it lent use a buffer of their own.
+  // Lent to one call at a time (its deleter gives it back); calls that find it lent get a buffer
+  // of their own.
+  struct SpareReturn {
+    const NnzReader* reader;
+    void operator()(ReadScratch* lent) const;
+  };
+  std::unique_ptr<ReadScratch, SpareReturn> borrow_spare() const;
   mutable std::mutex spare_mutex_;
   mutable std::unique_ptr<ReadScratch> spare_scratch_;
 };
