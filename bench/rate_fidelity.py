@@ -17,6 +17,8 @@ One command, five questions (each a section; all by default):
              neighbours) along rate ladders of nncodec (fidelity-targeted, --rmse, eb), onnxruntime
              int8 quantize_dynamic, float16 conversion and Fraunhofer NNCodec; the largest ratio at
              >= 99 % agreement per method; plot in --images/task_agreement.png
+  task_targets  (not in the default run) the fidelity-targeted ladder alone at --task-targets,
+             judged as in task: to look between its targets
 Ratios count every float tensor: the weights the method codes plus the protected tensors (biases,
 normalisation, small ones), which every method leaves to nncodec's lossless codec.
 Pruning here is a plain per-tensor magnitude pruning of those weights (bench-local).
@@ -471,7 +473,7 @@ class TaskJudge:
         return self.point(setting, ratio, self.task.answers_of(decoded), **extra)
 
 
-def task_targeted(m: Model, judge: TaskJudge, codec: str = "eb") -> list[dict]:
+def task_targeted(m: Model, judge: TaskJudge, codec: str = "eb", targets: list[float] = TASK_TARGETS) -> list[dict]:
     """Fidelity-targeted ``codec`` at each cosine target (a bound per tensor, searched on the
     calibration inputs), judged on the held-out items. eb: calibrated rounding where the bench
     observes layers, as nncodec encode does; dq (``--codec dq --target-cosine``, an RMSE bound per
@@ -480,7 +482,7 @@ def task_targeted(m: Model, judge: TaskJudge, codec: str = "eb") -> list[dict]:
     rounding, evaluate = (m.rounding, m.bench.judged_apart) if calibrated else (None, m.bench.evaluate)
     options = EncodeOptions(codec=codec)
     points, measurements = [], None
-    for target in TASK_TARGETS:
+    for target in targets:
         plan = choose_error_bounds(m.weights, list(m.weights), evaluate, target, options=options,
                                    measurements=measurements, rounding=rounding)
         measurements = plan.measurements
@@ -580,6 +582,18 @@ def task_section(models: list[Model], record: dict, save) -> str:
     return task_tables(record)
 
 
+def task_targets_section(models: list[Model], targets: list[float]) -> str:
+    """The fidelity-targeted ladder (eb) alone, at the given cosine targets (to look between the task
+    section's targets), judged on the same held-out items."""
+    import torch
+
+    torch.set_num_threads(1)
+    rows = [[m.name, p["setting"], p["ratio"], p["weight_bytes"], f"{p['agreeing']}/{p['items']}", p["agreement"]]
+            for m in models for p in task_targeted(m, TaskJudge(m), targets=targets)]
+    return ("### nncodec targeted at the given cosine targets, on held-out items\n\n"
+            + table(["model", "setting", "ratio", "tensor bytes", "agreeing items", "agreement"], rows))
+
+
 def task_tables(record: dict) -> str:
     """Every point of every model's task ladders, then the summary (both from the record)."""
     rows = [[entry["name"], method, p["setting"], p["ratio"], round(entry["float_bytes"] / p["ratio"]),
@@ -658,6 +672,8 @@ def main() -> int:
     parser.add_argument("--sections", default="eb_vs_sz3,fidelity,nncodec,curves,pruned")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     parser.add_argument("--targets", default=",".join(map(str, TARGETS)))
+    parser.add_argument("--task-targets", default=",".join(map(str, TASK_TARGETS)),
+                        help="cosine targets of the section task_targets (the targeted ladder alone)")
     parser.add_argument("--images", type=Path, default=Path(__file__).resolve().parent.parent / "docs" / "images",
                         help="where the task section's plot goes (task_agreement.png)")
     args = parser.parse_args()
@@ -694,6 +710,8 @@ def main() -> int:
     if "task" in sections:
         emit(task_section(models, record, save))
         task_plot(record, args.images / "task_agreement.png")
+    if "task_targets" in sections:
+        emit(task_targets_section(models, [float(t) for t in args.task_targets.split(",")]))
     (args.out / "rate_fidelity.md").write_text("\n\n".join(parts))
     return 0
 
