@@ -43,7 +43,7 @@ class TokenStreamDecoder {
   }
   const TokenMeaning& meaning(uint32_t t) const { return meanings_[t]; }
   // The sign applied by a mask: as a conditional, compilers made a branch of it, mispredicted on
-  // about every other value (a third of dq's decode time).
+  // about every other value (a quarter of dq's decode time).
   inline int64_t signed_value(uint32_t t) {
     uint32_t v;
     const int64_t negative = -static_cast<int64_t>(read_signed(t, v));
