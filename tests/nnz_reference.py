@@ -173,7 +173,8 @@ def parse(data: bytes) -> Container:
 
 
 # ---------------------------------------------------------------------------------------------
-# Codec `lossless`, decoded as docs/FORMAT.md sections 5.2, 6 and 7 describe (slow, for tests).
+# Codecs `lossless` and `lossless-values`, decoded as docs/FORMAT.md sections 5.2, 5.8, 6 and 7
+# describe (slow, for tests).
 
 FLOAT_LAYOUT = {1: (32, 8, 23), 2: (16, 5, 10), 3: (16, 8, 7), 4: (64, 11, 52)}  # code: W, E, M
 INT_LAYOUT = {5: (8, True), 6: (8, False), 7: (16, True), 8: (16, False), 9: (32, True), 10: (32, False),
@@ -319,7 +320,8 @@ def _plane(data: bytes, pos: int, n: int, width: int) -> tuple[list[int], int]:
     raise ValueError("mode")
 
 
-def lossless_decode(payload: bytes, params: bytes, dtype_code: int, count: int) -> bytes:
+def lossless_decode(payload: bytes, params: bytes, dtype_code: int, count: int, values: bool = False) -> bytes:
+    """Codec `lossless`, or with `values` codec `lossless-values` (its chunks may hold value tables)."""
     (chunk_elems,) = struct.unpack("<I", params)
     nchunks = -(-count // chunk_elems)
     sizes = struct.unpack_from(f"<{nchunks}I", payload, 0)
@@ -332,17 +334,33 @@ def lossless_decode(payload: bytes, params: bytes, dtype_code: int, count: int) 
         k, p = chunk[0], 1
         if dtype_code in FLOAT_LAYOUT:
             w, e, _ = FLOAT_LAYOUT[dtype_code]
+            table = None
+            if k & 0x80:  # codec lossless-values: a table of exact values (section 5.8)
+                if not values:
+                    raise ValueError("value table in a lossless chunk")
+                k &= 0x7F
+                (v,) = struct.unpack_from("<H", chunk, p)
+                table = [int.from_bytes(chunk[p + 2 + j * (w // 8):p + 2 + (j + 1) * (w // 8)], "little")
+                         for j in range(v)]
+                p += 2 + v * (w // 8)
+                if not 1 <= v <= 4096 - (1 << (e + k)) or table != sorted(set(table)):
+                    raise ValueError("value table")
             s = e + k
             m = 16 - s
-            sym, p = _plane(chunk, p, n, s)
-            mid, p = _plane(chunk, p, n, m)
-            elems = []
-            for i in range(n):
-                t = (sym[i] << m) | mid[i]
-                elems.append((((t >> 1) | (t << 15)) & 0xFFFF) << (w - 16))
+            width = ((1 << s) + len(table) - 1).bit_length() if table else s
+            sym, p = _plane(chunk, p, n, width)
+            rest = [i for i in range(n) if sym[i] < (1 << s)]
+            mid, p = _plane(chunk, p, len(rest), m)
+            elems = [table[sym[i] - (1 << s)] if sym[i] >= (1 << s) else 0 for i in range(n)]
+            residual = []
+            for r, i in enumerate(rest):
+                t = (sym[i] << m) | mid[r]
+                residual.append((((t >> 1) | (t << 15)) & 0xFFFF) << (w - 16))
             for j in range((w - 16) // 8 - 1, -1, -1):
-                low, p = _plane(chunk, p, n, 8)
-                elems = [x | (lo << (8 * j)) for x, lo in zip(elems, low)]
+                low, p = _plane(chunk, p, len(rest), 8)
+                residual = [x | (lo << (8 * j)) for x, lo in zip(residual, low)]
+            for r, i in enumerate(rest):
+                elems[i] = residual[r]
         else:
             w, signed = INT_LAYOUT[dtype_code]
             elems = [0] * n

@@ -26,12 +26,12 @@ def _uint_view(dtype: np.dtype) -> np.dtype:
 @st.composite
 def arrays(draw, dtypes=ALL_DTYPES):
     """Arrays whose bit patterns cover the hard cases: NaN payloads, ±0, ±Inf, denormals,
-    all-equal runs, huge and tiny magnitudes, weight-like distributions."""
+    all-equal runs, huge and tiny magnitudes, weight-like distributions, few exact values."""
     dtype = draw(st.sampled_from(dtypes))
     shape = draw(shapes)
     n = int(np.prod(shape, dtype=np.int64))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    kind = draw(st.sampled_from(["weights", "bits", "special", "constant", "few"]))
+    kind = draw(st.sampled_from(["weights", "bits", "special", "constant", "few", "levels"]))
     if dtype == np.bool_:
         return rng.integers(0, 2, n).astype(bool).reshape(shape)
     is_float = dtype in FLOAT_DTYPES
@@ -59,6 +59,12 @@ def arrays(draw, dtypes=ALL_DTYPES):
             info = np.iinfo(dtype)
             pool = np.array([0, 1, -1 if info.min < 0 else 2, info.min, info.max], dtype=dtype).view(u)
         return pool[rng.integers(0, pool.size, n)].view(dtype).reshape(shape)
+    if kind == "levels" and is_float:  # fake-quantized weights: a few hundred exact values, some strays
+        pool = (rng.standard_normal(draw(st.integers(1, 3000))) * 0.05).astype(dtype)
+        out = pool[rng.integers(0, pool.size, n)]
+        stray = rng.random(n) < draw(st.sampled_from([0.0, 0.02, 0.4]))
+        out[stray] = (rng.standard_normal(int(stray.sum())) * 0.05).astype(dtype)
+        return out.reshape(shape)
     if kind == "constant":
         value = rng.integers(0, 256, dtype.itemsize, dtype=np.uint8).view(dtype)[0]
         return np.full(shape, value, dtype=dtype)

@@ -79,13 +79,13 @@ void bind_codecs(py::module_& m) {
 
   m.def(
       "encode_lossless",
-      [](const ByteArray& data, const std::string& dtype, uint32_t chunk_elems, int threads) {
+      [](const ByteArray& data, const std::string& dtype, uint32_t chunk_elems, int threads, bool value_tables) {
         nnz::TensorRef t = tensor_ref(data, dtype);
         py::gil_scoped_release release;
-        return nnz::LosslessCodec::encode(t, nnz::LosslessOptions{chunk_elems, threads});
+        return nnz::LosslessCodec::encode(t, nnz::LosslessOptions{chunk_elems, threads, true, value_tables});
       },
       py::arg("data"), py::arg("dtype"), py::arg("chunk_elems") = nnz::kLosslessDefaultChunkElems,
-      py::arg("threads") = 1);
+      py::arg("threads") = 1, py::arg("value_tables") = true);
   m.def(
       "encode_raw",
       [](const ByteArray& data, const std::string& dtype) {

@@ -18,7 +18,7 @@ namespace {
 constexpr Codec kBuiltinCodecs[] = {
     codec_entry<LosslessCodec>(), codec_entry<RawCodec>(), codec_entry<PlCodec>(),
     codec_entry<EbCodec>(),       codec_entry<SparseCodec>(),   codec_entry<DeltaCodec>(),
-    codec_entry<DqCodec>(),
+    codec_entry<DqCodec>(),       codec_entry<LosslessValuesCodec>(),
 };
 
 std::vector<Codec>& codecs_added_for_testing() {

@@ -23,8 +23,52 @@ def encode(array: np.ndarray, chunk_elems: int = 1 << 18, threads: int = 1):
 @given(arrays(), st.sampled_from([1, 7, 256, 4096, 1 << 18]), st.sampled_from([1, 3]))
 def test_round_trip_is_bit_exact(array, chunk_elems, threads):
     encoded = encode(array, chunk_elems, threads)
-    assert encoded.codec == "lossless"
+    # Value tables only for 32- and 64-bit floats (16-bit ones hold their whole value in two planes).
+    tables_allowed = array.dtype.kind == "f" and array.dtype.itemsize >= 4
+    assert encoded.codec == "lossless" or (tables_allowed and encoded.codec == "lossless-values")
     check_roundtrip(encoded, array, threads=threads)
+
+
+def fake_quantized(dtype, n: int = 300_000, levels: int = 127, seed: int = 5) -> np.ndarray:
+    """Weights rounded to one step per tensor and kept as floats, as QAT checkpoints hold them."""
+    w = np.random.default_rng(seed).standard_normal(n) * 0.05
+    step = np.abs(w).max() / levels
+    return (np.round(w / step) * step).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=str)
+def test_fake_quantized_floats_code_their_values_as_symbols(dtype):
+    """A value table codes each of the 255 levels as a symbol of its own: under 9 bits an element,
+    where their mantissas alone took the plain coding to 18 bits (float32) and 49 (float64)."""
+    x = fake_quantized(dtype)
+    encoded = encode(x)
+    assert encoded.codec == "lossless-values"
+    assert encoded.coded_bytes * 8 < 9 * x.size
+    plain = _core.encode_lossless(element_bytes(x), dtype_name(x.dtype), 1 << 18, 1, False)
+    assert plain.codec == "lossless" and plain.coded_bytes > 2 * encoded.coded_bytes
+    check_roundtrip(encoded, x)
+
+
+def test_value_table_sampling_finds_rare_repeats_in_large_chunks():
+    """In chunks too large to sort whole, a sample decides: 3% of the elements at 20 repeated
+    values (zeros of pruned channels, a repeated row) are found, and their table pays."""
+    rng = np.random.default_rng(6)
+    x = (rng.standard_normal(1 << 18) * 0.05).astype(np.float32)
+    hit = rng.random(x.size) < 0.03
+    x[hit] = rng.standard_normal(20).astype(np.float32)[rng.integers(0, 20, int(hit.sum()))]
+    encoded = encode(x)
+    assert encoded.codec == "lossless-values"
+    check_roundtrip(encoded, x)
+
+
+def test_lossless_refuses_chunks_with_value_tables():
+    x = fake_quantized(np.float32, 5000)
+    encoded = encode(x)
+    assert encoded.codec == "lossless-values"
+    out = np.empty_like(x)
+    with pytest.raises(CorruptFileError, match="value table"):
+        _core.decode_payload("lossless", "float32", x.size, encoded.params, np.frombuffer(encoded.payload, np.uint8),
+                             out.view(np.uint8))
 
 
 @given(arrays())
@@ -37,6 +81,8 @@ def test_weight_like_floats_compress(dtype):
     rng = np.random.default_rng(0)
     w = (rng.standard_normal(200_000) * 0.02).astype(dtype)
     encoded = encode(w)
+    if w.itemsize >= 4:  # trained-like weights repeat no values: no table is tried past the sample
+        assert encoded.codec == "lossless"
     # Exponents of N(0, 0.02) weights carry under 3 of their bits; the rest is near-uniform.
     expected_max = {4: 0.84, 2: 0.86, 8: 0.88}[w.itemsize] if dtype != ml_dtypes.bfloat16 else 0.67
     assert encoded.coded_bytes < expected_max * w.nbytes
@@ -157,7 +203,8 @@ def test_spec_reference_decoder_agrees(array, chunk_elems):
     encoded = encode(array, chunk_elems)
     dtype_code = {"float32": 1, "float16": 2, "bfloat16": 3, "float64": 4, "int8": 5, "uint8": 6, "int16": 7,
                   "uint16": 8, "int32": 9, "uint32": 10, "int64": 11, "uint64": 12, "bool": 13}[dtype_name(array.dtype)]
-    assert lossless_decode(encoded.payload, encoded.params, dtype_code, array.size) == element_bytes(array).tobytes()
+    values = encoded.codec == "lossless-values"
+    assert lossless_decode(encoded.payload, encoded.params, dtype_code, array.size, values) == element_bytes(array).tobytes()
 
 
 def test_spec_reference_decoder_reads_rans_planes():

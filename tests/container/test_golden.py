@@ -1,6 +1,7 @@
 """Committed golden files keep decoding to what they decoded to when they were written
 (tests/golden/make_golden.py): of format 1.0 every codec and mode and a model of every source
-format, of format 1.1 the same models and a model folder, of 1.2 delta coding, of 1.3 the codec dq.
+format, of format 1.1 the same models and a model folder, of 1.2 delta coding, of 1.3 the codec dq,
+of 1.4 the codec lossless-values.
 libnnz decodes (and restores) the same files in test_libnnz.py."""
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ CODECS = GOLDEN / "v1" / "codecs"
 CODEC_MANIFEST = json.loads((CODECS / "manifest.json").read_text())
 CODECS_1_3 = GOLDEN / "v1.3" / "codecs"
 CODEC_MANIFEST_1_3 = json.loads((CODECS_1_3 / "manifest.json").read_text())
+CODECS_1_4 = GOLDEN / "v1.4" / "codecs"
+CODEC_MANIFEST_1_4 = json.loads((CODECS_1_4 / "manifest.json").read_text())
 MODEL_CASES = [(version, case) for version in ("v1", "v1.1")
                for case in sorted(json.loads((GOLDEN / version / "models" / "manifest.json").read_text()))]
 
@@ -47,6 +50,16 @@ def test_format_1_3_codec_golden_file_decodes_to_its_arrays(case):
     with nncodec.load(CODECS_1_3 / f"{case}.nnz") as f:
         assert f._reader.version == (1, 3)
         assert {t.codec for t in f.tensors} <= {"dq", "sparse"}
+
+
+@pytest.mark.parametrize("case", sorted(CODEC_MANIFEST_1_4))
+def test_format_1_4_codec_golden_file_decodes_to_its_arrays(case):
+    check_golden(CODECS_1_4, case, CODEC_MANIFEST_1_4)
+    with nncodec.load(CODECS_1_4 / f"{case}.nnz") as f:
+        assert f._reader.version == (1, 4)
+        codecs = {t.name: t.codec for t in f.tensors}
+    assert codecs["weights"] == "lossless"
+    assert {codecs[name] for name in ("fake_quant", "fake_quant_f64", "repeated_rows")} == {"lossless-values"}
 
 
 @pytest.mark.parametrize("version, case", MODEL_CASES, ids=[f"{v}/{c}" for v, c in MODEL_CASES])

@@ -53,6 +53,9 @@ def sample_arrays(rng: np.random.Generator) -> dict[str, np.ndarray]:
         "skewed.i8": np.where(rng.random(1500) < 0.95, 0, rng.integers(-3, 4, 1500)).astype(np.int8),
         # Every 97th weight kept: the sparse layer codes its positions as gaps.
         "strided.f32": np.where(np.arange(8000) % 97 == 0, weights[np.arange(8000) % 300], 0).astype(np.float32),
+        # Few exact values (fake-quantized weights): lossless chunks with value tables.
+        "levels.f32": (np.round(weights * 40) / 40).astype(np.float32),
+        "levels.f64": (np.round(weights[:200] * 40) / 40).astype(np.float64),
         "scalar": np.array(3.0, dtype=np.float32),
         "empty": np.zeros((0, 3), dtype=np.float32),
     }
@@ -64,7 +67,7 @@ def encode(codec: str, array: np.ndarray, chunk_elems: int):
     name = [k for k, v in NUMPY_DTYPES.items() if v == array.dtype][0]
     if codec == "raw":
         return name, _core.encode_raw(data, name)
-    if codec == "lossless":
+    if codec in ("lossless", "lossless-values"):  # the encoder writes lossless-values where a table pays
         return name, _core.encode_lossless(data, name, chunk_elems, 1)
     if codec == "eb":
         return (name, _core.encode_eb(data, name, 0.01, chunk_elems, 1)) if name in FLOATS else None

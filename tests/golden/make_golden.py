@@ -19,6 +19,8 @@ missing 1.0 files cannot be made again), ``v1.1/`` files of format 1.1.
   stored once for two names, no base); ``manifest.json`` lists each one's codecs and base.
 - ``v1.3/codecs/<case>.nnz`` + ``.npz``: the codec dq (format 1.3), absolute and relative RMSE
   bounds and under the sparse layer, as ``v1/codecs`` holds the older codecs.
+- ``v1.4/codecs/<case>.nnz`` + ``.npz``: the codec lossless-values (format 1.4): float32 and
+  float64 chunks with value tables (fake-quantized weights, repeated rows, zeros).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ V1 = HERE / "v1"
 V1_1 = HERE / "v1.1"
 V1_2 = HERE / "v1.2"
 V1_3 = HERE / "v1.3"
+V1_4 = HERE / "v1.4"
 
 
 def first_tensors(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -91,6 +94,18 @@ def rans_tensors(rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {"pruned": pruned, "skewed": skewed, "ints": rng.integers(0, 40, 3000).astype(np.int16)}
 
 
+def value_table_tensors(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Few exact values, as fake-quantized and pruned weights hold: the lossless chunks carry value
+    tables (codec lossless-values); a plain weight tensor beside them keeps codec lossless."""
+    w = rng.standard_normal((64, 96)) * 0.05
+    step = np.abs(w).max() / 127
+    levels = (np.round(w / step) * step).astype(np.float32)
+    rows = np.repeat(rng.standard_normal((4, 96)).astype(np.float32), 16, axis=0)
+    rows[rng.random(rows.shape) < 0.2] = 0
+    return {"fake_quant": levels, "fake_quant_f64": (np.round(w / 0.01) * 0.01).reshape(-1),
+            "repeated_rows": rows, "weights": (rng.standard_normal(3000) * 0.05).astype(np.float32)}
+
+
 # case -> (tensors, codec, params (the API's), chunk elements)
 CODEC_CASES = {
     "lossless-rans": (rans_tensors, "lossless", {"sparse": "off"}, 1024),
@@ -110,6 +125,7 @@ CODEC_CASES_1_3 = {
 SPARSE_CASES = {"sparse-lossless": ("lossless", {}), "sparse-raw": ("raw", {}), "sparse-eb": ("eb", {"error": 0.002}),
                 "sparse-pl": ("pl", {"p": 0.002})}
 SPARSE_CASES_1_3 = {"sparse-dq": ("dq", {"rmse": 0.002})}
+CODEC_CASES_1_4 = {"lossless-values": (value_table_tensors, "lossless", {"sparse": "off"}, 2048)}
 
 
 def write_sparse(path: Path, codec: str, params: dict) -> None:
@@ -263,3 +279,4 @@ if __name__ == "__main__":
     write_models(V1_1)
     write_delta()
     write_codecs(V1_3, CODEC_CASES_1_3, SPARSE_CASES_1_3)
+    write_codecs(V1_4, CODEC_CASES_1_4, {})

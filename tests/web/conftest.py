@@ -167,5 +167,6 @@ def checkpoints(tmp_path_factory) -> list[Checkpoint]:
 
 def golden_files(version: str) -> list[Path]:
     """The committed files of a format version ("v1": 1.0, every codec and source format; "v1.1":
-    a model of every source format and a model folder; "v1.3": the codec dq)."""
+    a model of every source format and a model folder; "v1.3": the codec dq; "v1.4": the codec
+    lossless-values)."""
     return sorted((GOLDEN / version).rglob("*.nnz"))

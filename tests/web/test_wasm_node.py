@@ -89,6 +89,14 @@ def test_golden_files_of_format_1_3_decode_to_the_python_decoders_bytes(wasm):
     assert "dq" in {t["codec"] for r in files for t in r["tensors"]}
 
 
+def test_golden_files_of_format_1_4_decode_to_the_python_decoders_bytes(wasm):
+    files = node_report(golden_files("v1.4"))["files"]
+    assert files and {r["formatVersion"] for r in files} == {"1.4"}
+    for result in files:
+        check_tensors_like_python(result)
+    assert "lossless-values" in {t["codec"] for r in files for t in r["tensors"]}
+
+
 def test_the_modules_status_codes_are_the_c_apis(golden_report):
     assert STATUS["OK"] == 0 and STATUS["CORRUPT"] == 1 and len(STATUS) >= 10
     assert golden_report["status"] == STATUS

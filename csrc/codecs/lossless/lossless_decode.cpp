@@ -149,12 +149,61 @@ void decode_float_planes(ByteReader& in, size_t n, int sym_bits, const ResidualP
   join_planes<U, 2>(sym, rp.middle_bits, mid.bytes, low, n, dst);
 }
 
+// The table of a chunk with value table: count, then that many elements, strictly increasing as
+// unsigned bit patterns (so each value has one symbol).
 template <typename U>
-void decode_float_chunk(ByteReader& in, size_t n, const FloatSplit& fs, uint8_t* dst) {
-  const int k = in.u8();
-  NNZ_CHECK(k <= fs.max_extra_bits, corrupt, "lossless: bad mantissa split in chunk header");
+std::vector<U> read_value_table(ByteReader& in, int sym_bits) {
+  const uint32_t count = in.u16();
+  NNZ_CHECK(count >= 1 && count <= max_table_values(sym_bits), corrupt, "lossless: bad value table size");
+  const ByteSpan bytes = in.bytes(static_cast<size_t>(count) * sizeof(U));
+  std::vector<U> values(count);
+  std::memcpy(values.data(), bytes.data, bytes.size);
+  for (uint32_t j = 1; j < count; ++j)
+    NNZ_CHECK(values[j - 1] < values[j], corrupt, "lossless: value table not strictly increasing");
+  return values;
+}
+
+// A chunk with a value table: symbols >= 2^sym_bits are values of the table (the plane is as wide
+// as the largest symbol); the middle and low planes hold the other elements only, in order.
+template <typename U>
+void decode_float_planes_with_values(ByteReader& in, size_t n, int sym_bits, const ResidualPlanes& rp, uint8_t* dst) {
+  const std::vector<U> values = read_value_table<U>(in, sym_bits);
+  uint16_t* scratch = symbol_scratch(n * static_cast<size_t>(2 + rp.low_planes));
+  uint16_t* sym = scratch;
+  decode_plane(in, n, value_plane_bits(sym_bits, static_cast<uint32_t>(values.size())), sym);
+  const uint32_t first_value = 1u << sym_bits, end = first_value + static_cast<uint32_t>(values.size());
+  size_t rest = 0;
+  for (size_t i = 0; i < n; ++i) {
+    NNZ_CHECK(sym[i] < end, corrupt, "lossless: a value symbol past the table");
+    rest += sym[i] < first_value;
+  }
+  const PlaneSource mid = plane_source(in, rest, rp.middle_bits, scratch + n);
+  const uint8_t* low[6] = {};
+  for (int j = 0; j < rp.low_planes; ++j)
+    low[j] = plane_source(in, rest, 8, scratch + n * static_cast<size_t>(2 + j)).bytes;
+  size_t r = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (sym[i] >= first_value) {
+      store<U>(dst, i, values[sym[i] - first_value]);
+      continue;
+    }
+    const uint32_t m = mid.stride == 1 ? mid.bytes[r] : load_u16(mid.bytes, r);
+    store<U>(dst, i, join_one<U>(sym[i], m, rp.middle_bits, low, r));
+    ++r;
+  }
+}
+
+template <typename U>
+void decode_float_chunk(ByteReader& in, size_t n, const FloatSplit& fs, bool tables_allowed, uint8_t* dst) {
+  const int header = in.u8();
+  const int k = header & ~kValueTableFlag;
+  const bool has_table = (header & kValueTableFlag) != 0;
+  NNZ_CHECK(!has_table || tables_allowed, corrupt, "lossless: a value table in a chunk of codec lossless");
+  NNZ_CHECK(k <= (has_table ? max_extra_bits_with_table(fs) : fs.max_extra_bits), corrupt,
+            "lossless: bad mantissa split in chunk header");
   const int sym_bits = fs.exponent_bits + k;
   const ResidualPlanes rp = residual_planes(fs, sym_bits);
+  if (has_table) return decode_float_planes_with_values<U>(in, n, sym_bits, rp, dst);
   if (sym_bits <= 8) return decode_float_planes<U, uint8_t>(in, n, sym_bits, rp, dst);
   decode_float_planes<U, uint16_t>(in, n, sym_bits, rp, dst);
 }
@@ -174,15 +223,15 @@ void decode_int_chunk(ByteReader& in, size_t n, bool is_signed, uint8_t* dst) {
   if (n) std::memcpy(dst, v.data(), n * sizeof(U));
 }
 
-void decode_chunk(DType dtype, ByteSpan chunk, size_t n, uint8_t* dst) {
+void decode_chunk(DType dtype, ByteSpan chunk, size_t n, bool tables_allowed, uint8_t* dst) {
   ByteReader in(chunk, "lossless chunk");
   const DTypeInfo& info = dtype_info(dtype);
   if (info.kind == DTypeKind::floating) {
     const FloatSplit fs = float_split(dtype);
     switch (info.bits) {
-      case 16: decode_float_chunk<uint16_t>(in, n, fs, dst); break;
-      case 32: decode_float_chunk<uint32_t>(in, n, fs, dst); break;
-      case 64: decode_float_chunk<uint64_t>(in, n, fs, dst); break;
+      case 16: decode_float_chunk<uint16_t>(in, n, fs, tables_allowed, dst); break;
+      case 32: decode_float_chunk<uint32_t>(in, n, fs, tables_allowed, dst); break;
+      case 64: decode_float_chunk<uint64_t>(in, n, fs, tables_allowed, dst); break;
     }
   } else {
     const bool is_signed = info.kind == DTypeKind::signed_int;
@@ -204,21 +253,31 @@ uint32_t read_chunk_elems(ByteSpan params_bytes) {
   return chunk_elems;
 }
 
-}  // namespace
-
-void LosslessCodec::decode(const DecodeRequest& req, uint8_t* out, int threads) {
+void decode_lossless(const DecodeRequest& req, bool tables_allowed, uint8_t* out, int threads) {
   const TrimSymbolScratch trim;
   const uint32_t chunk_elems = read_chunk_elems(req.params);
   const size_t esize = static_cast<size_t>(dtype_bytes(req.dtype));
   decode_chunks(req.payload, req.count, chunk_elems, threads, "lossless payload", [&](ByteSpan chunk, uint64_t first,
                                                                                       size_t n) {
-    decode_chunk(req.dtype, chunk, n, out + first * esize);
+    decode_chunk(req.dtype, chunk, n, tables_allowed, out + first * esize);
   });
+}
+
+}  // namespace
+
+void LosslessCodec::decode(const DecodeRequest& req, uint8_t* out, int threads) {
+  decode_lossless(req, false, out, threads);
+}
+
+void LosslessValuesCodec::decode(const DecodeRequest& req, uint8_t* out, int threads) {
+  decode_lossless(req, true, out, threads);
 }
 
 CodecDescription LosslessCodec::describe(ByteSpan params) {
   read_chunk_elems(params);
   return kExactCodec;
 }
+
+CodecDescription LosslessValuesCodec::describe(ByteSpan params) { return LosslessCodec::describe(params); }
 
 }  // namespace nnz

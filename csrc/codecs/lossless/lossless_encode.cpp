@@ -40,13 +40,14 @@ uint16_t* plane_scratch(size_t n) {
 // middle plane unaligned must save at least this fraction of the chunk's size to be chosen.
 constexpr double kUnalignedMinGain = 0.003;
 
-// Chooses k (mantissa bits joined to the exponent symbol) by the size of both planes.
-int choose_extra_bits(const uint16_t* top, int top_bits, const FloatSplit& fs, size_t n) {
+// Chooses k (mantissa bits joined to the exponent symbol), k_lo <= k <= fs.max_extra_bits, by
+// the size of both planes; `top` holds E + fs.max_extra_bits bits of each element.
+int choose_extra_bits(const uint16_t* top, int top_bits, const FloatSplit& fs, size_t n, int k_lo = 0) {
   std::vector<uint64_t> hist(size_t{1} << top_bits, 0);
   for (size_t i = 0; i < n; ++i) hist[top[i]]++;
-  int best_k = 0;
+  int best_k = k_lo;
   uint64_t best_cost = UINT64_MAX;
-  for (int k = fs.max_extra_bits; k >= 0; --k) {
+  for (int k = fs.max_extra_bits; k >= k_lo; --k) {
     const int sym_bits = fs.exponent_bits + k;
     if (k != fs.max_extra_bits) {  // fold the histogram down by one bit
       std::vector<uint64_t> folded(size_t{1} << sym_bits, 0);
@@ -66,6 +67,19 @@ int choose_extra_bits(const uint16_t* top, int top_bits, const FloatSplit& fs, s
   return best_k;
 }
 
+// The middle and low planes of the elements `rest` (indices into src), after the symbol plane.
+template <typename U>
+void encode_residual_planes(const uint8_t* src, const uint16_t* top, const uint32_t* rest, size_t n_rest,
+                            const ResidualPlanes& rp, uint16_t* plane, std::vector<uint8_t>& out) {
+  const auto at = [&](size_t r) { return rest ? rest[r] : r; };
+  for (size_t r = 0; r < n_rest; ++r) plane[r] = static_cast<uint16_t>(top[at(r)] & ((1u << rp.middle_bits) - 1));
+  encode_plane(plane, n_rest, rp.middle_bits, out);
+  for (int j = rp.low_planes - 1; j >= 0; --j) {
+    for (size_t r = 0; r < n_rest; ++r) plane[r] = static_cast<uint16_t>((load_element<U>(src, at(r)) >> (8 * j)) & 0xFF);
+    encode_plane(plane, n_rest, 8, out);
+  }
+}
+
 template <typename U>
 void encode_float_chunk(const uint8_t* src, size_t n, const FloatSplit& fs, std::vector<uint8_t>& out) {
   uint16_t* top = plane_scratch(2 * n);
@@ -79,12 +93,156 @@ void encode_float_chunk(const uint8_t* src, size_t n, const FloatSplit& fs, std:
   out.push_back(static_cast<uint8_t>(k));
   for (size_t i = 0; i < n; ++i) plane[i] = static_cast<uint16_t>(top[i] >> rp.middle_bits);
   encode_plane(plane, n, sym_bits, out);
-  for (size_t i = 0; i < n; ++i) plane[i] = static_cast<uint16_t>(top[i] & ((1u << rp.middle_bits) - 1));
-  encode_plane(plane, n, rp.middle_bits, out);
-  for (int j = rp.low_planes - 1; j >= 0; --j) {
-    for (size_t i = 0; i < n; ++i) plane[i] = static_cast<uint16_t>((load_element<U>(src, i) >> (8 * j)) & 0xFF);
-    encode_plane(plane, n, 8, out);
+  encode_residual_planes<U>(src, top, nullptr, n, rp, plane, out);
+}
+
+// Values of a chunk worth a symbol of their own: those occurring at least kMinValueCount times,
+// the most frequent first, at most max_values. A sample decides first whether the chunk repeats
+// values at all (trained weights almost never do), so that most chunks cost no sort: the sampled
+// values go into a small hash set (it stays in L1), one pass counts their occurrences in the
+// chunk, and the chunk is sorted only if at least 1/kRepeatShare of the sampled elements have a
+// value that occurs kMinValueCount times or more.
+constexpr size_t kValueSample = 2048;
+constexpr uint32_t kMinValueCount = 3;
+constexpr size_t kRepeatShare = 256;
+
+template <typename U>
+bool chunk_repeats_values(const uint8_t* src, size_t n) {
+  if (n <= 8 * kValueSample) return true;  // sorting a small chunk costs less than sampling it
+  struct Slot {
+    U key;
+    uint16_t sampled;  // sampled elements of this value; 0: a free slot
+    uint16_t count;    // its occurrences in the chunk, saturating
+  };
+  constexpr size_t kSlots = 2 * kValueSample;  // a power of two, at most half full
+  std::vector<Slot> slots(kSlots, Slot{U{0}, 0, 0});
+  // One bit per 16-bit hash: most elements are no sampled value, and one test of an 8 KiB bitmap
+  // (a branch that rarely goes the other way) rejects them without probing the table.
+  std::vector<uint64_t> filter(size_t{1} << 10, 0);
+  const auto hash = [](U x) { return (static_cast<uint64_t>(x) * 0x9E3779B97F4A7C15ull) >> 48; };
+  const auto slot_of = [&](U x, uint64_t h16) {
+    size_t h = static_cast<size_t>(h16) & (kSlots - 1);
+    while (slots[h].sampled && slots[h].key != x) h = (h + 1) & (kSlots - 1);
+    return h;
+  };
+  const size_t stride = n / kValueSample;
+  for (size_t j = 0; j < kValueSample; ++j) {
+    const U x = load_element<U>(src, j * stride);
+    const uint64_t h16 = hash(x);
+    filter[h16 >> 6] |= uint64_t{1} << (h16 & 63);
+    Slot& slot = slots[slot_of(x, h16)];
+    slot.key = x;
+    ++slot.sampled;
   }
+  for (size_t i = 0; i < n; ++i) {
+    const U x = load_element<U>(src, i);
+    const uint64_t h16 = hash(x);
+    if (!((filter[h16 >> 6] >> (h16 & 63)) & 1)) continue;
+    Slot& slot = slots[slot_of(x, h16)];
+    if (slot.sampled && slot.count < kMinValueCount) ++slot.count;
+  }
+  size_t repeated = 0;
+  for (const Slot& slot : slots)
+    if (slot.count >= kMinValueCount) repeated += slot.sampled;
+  return repeated * kRepeatShare >= kValueSample;
+}
+
+template <typename U>
+std::vector<U> frequent_values(const uint8_t* src, size_t n, size_t max_values) {
+  if (n < kMinValueCount || !chunk_repeats_values<U>(src, n)) return {};
+  std::vector<U> sorted(n);
+  for (size_t i = 0; i < n; ++i) sorted[i] = load_element<U>(src, i);
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<std::pair<uint32_t, U>> counted;  // (count, value)
+  for (size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    while (j < n && sorted[j] == sorted[i]) ++j;
+    if (j - i >= kMinValueCount) counted.emplace_back(static_cast<uint32_t>(j - i), sorted[i]);
+    i = j;
+  }
+  const size_t keep = std::min(max_values, counted.size());
+  std::partial_sort(counted.begin(), counted.begin() + static_cast<std::ptrdiff_t>(keep), counted.end(),
+                    [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  std::vector<U> values;
+  for (size_t j = 0; j < keep; ++j) values.push_back(counted[j].second);
+  return values;
+}
+
+// Each element's index in the table (ascending `sorted`), or -1; the elements outside it.
+template <typename U>
+std::vector<uint32_t> index_values(const uint8_t* src, size_t n, const std::vector<U>& sorted, int32_t* value_of) {
+  std::vector<uint32_t> rest;
+  for (size_t i = 0; i < n; ++i) {
+    const U x = load_element<U>(src, i);
+    const auto it = std::lower_bound(sorted.begin(), sorted.end(), x);
+    value_of[i] = it != sorted.end() && *it == x ? static_cast<int32_t>(it - sorted.begin()) : -1;
+    if (value_of[i] < 0) rest.push_back(static_cast<uint32_t>(i));
+  }
+  return rest;
+}
+
+template <typename U>
+std::vector<U> sorted_copy(std::vector<U> values) {
+  std::sort(values.begin(), values.end());
+  return values;
+}
+
+// The chunk with a value table (lossless-values): table values' symbols after the 2^(E+k)
+// others, the residual planes of the other elements only. `values` are the most frequent first;
+// k is chosen on the elements outside the table, then the table cut to what that k leaves room for.
+template <typename U>
+void encode_float_chunk_with_values(const uint8_t* src, size_t n, const FloatSplit& fs, std::vector<U> values,
+                                    std::vector<uint8_t>& out) {
+  const int k_hi = max_extra_bits_with_table(fs);
+  values.resize(std::min<size_t>(values.size(), max_table_values(fs.exponent_bits)));
+  std::vector<U> sorted = sorted_copy(values);
+  std::vector<int32_t> value_of(n);
+  std::vector<uint32_t> rest = index_values<U>(src, n, sorted, value_of.data());
+  uint16_t* top = plane_scratch(2 * n);
+  uint16_t* plane = top + n;
+  for (size_t i = 0; i < n; ++i) top[i] = rotated_top16(load_element<U>(src, i));
+  const int top_bits = fs.exponent_bits + k_hi;
+  const FloatSplit table_split{fs.width, fs.exponent_bits, k_hi};
+  for (size_t r = 0; r < rest.size(); ++r) plane[r] = static_cast<uint16_t>(top[rest[r]] >> (16 - top_bits));
+  const int k = rest.empty() ? 0 : choose_extra_bits(plane, top_bits, table_split, rest.size());
+  const int sym_bits = fs.exponent_bits + k;
+  if (values.size() > max_table_values(sym_bits)) {
+    values.resize(max_table_values(sym_bits));
+    sorted = sorted_copy(values);
+    rest = index_values<U>(src, n, sorted, value_of.data());
+  }
+  const ResidualPlanes rp = residual_planes(fs, sym_bits);
+  out.push_back(static_cast<uint8_t>(k | kValueTableFlag));
+  ByteWriter w(out);
+  w.u16(static_cast<uint16_t>(sorted.size()));
+  for (const U v : sorted) {
+    uint8_t bytes[sizeof(U)];
+    std::memcpy(bytes, &v, sizeof(U));
+    w.bytes(bytes, sizeof(U));
+  }
+  const uint32_t first_value = 1u << sym_bits;
+  for (size_t i = 0; i < n; ++i)
+    plane[i] = static_cast<uint16_t>(value_of[i] >= 0 ? first_value + static_cast<uint32_t>(value_of[i])
+                                                        : top[i] >> rp.middle_bits);
+  encode_plane(plane, n, value_plane_bits(sym_bits, static_cast<uint32_t>(sorted.size())), out);
+  encode_residual_planes<U>(src, top, rest.data(), rest.size(), rp, plane, out);
+}
+
+// The chunk as lossless codes it, or with a value table where that is smaller. Returns whether
+// it has a table.
+template <typename U>
+bool encode_float_chunk_best(const uint8_t* src, size_t n, const FloatSplit& fs, bool try_tables,
+                             std::vector<uint8_t>& out) {
+  encode_float_chunk<U>(src, n, fs, out);
+  const int k_hi = max_extra_bits_with_table(fs);
+  if (!try_tables || k_hi < 0) return false;
+  std::vector<U> values = frequent_values<U>(src, n, max_table_values(fs.exponent_bits));
+  if (values.empty()) return false;
+  std::vector<uint8_t> with_table;
+  encode_float_chunk_with_values<U>(src, n, fs, std::move(values), with_table);
+  if (with_table.size() >= out.size()) return false;
+  out.swap(with_table);
+  return true;
 }
 
 template <typename U>
@@ -102,22 +260,24 @@ void encode_int_chunk(const uint8_t* src, size_t n, bool is_signed, std::vector<
   }
 }
 
-void encode_chunk(DType dtype, const uint8_t* src, size_t n, std::vector<uint8_t>& out) {
+// Codes one chunk; returns whether it carries a value table. 16-bit floats are not tried: their
+// symbol and middle planes already hold the whole element.
+bool encode_chunk(DType dtype, const uint8_t* src, size_t n, bool try_tables, std::vector<uint8_t>& out) {
   const DTypeInfo& info = dtype_info(dtype);
   if (info.kind == DTypeKind::floating) {
     const FloatSplit fs = float_split(dtype);
     switch (info.bits) {
-      case 16: return encode_float_chunk<uint16_t>(src, n, fs, out);
-      case 32: return encode_float_chunk<uint32_t>(src, n, fs, out);
-      case 64: return encode_float_chunk<uint64_t>(src, n, fs, out);
+      case 16: encode_float_chunk<uint16_t>(src, n, fs, out); return false;
+      case 32: return encode_float_chunk_best<uint32_t>(src, n, fs, try_tables, out);
+      case 64: return encode_float_chunk_best<uint64_t>(src, n, fs, try_tables, out);
     }
   } else {
     const bool is_signed = info.kind == DTypeKind::signed_int;
     switch (info.bits) {
-      case 8: return encode_int_chunk<uint8_t>(src, n, is_signed, out);
-      case 16: return encode_int_chunk<uint16_t>(src, n, is_signed, out);
-      case 32: return encode_int_chunk<uint32_t>(src, n, is_signed, out);
-      case 64: return encode_int_chunk<uint64_t>(src, n, is_signed, out);
+      case 8: encode_int_chunk<uint8_t>(src, n, is_signed, out); return false;
+      case 16: encode_int_chunk<uint16_t>(src, n, is_signed, out); return false;
+      case 32: encode_int_chunk<uint32_t>(src, n, is_signed, out); return false;
+      case 64: encode_int_chunk<uint64_t>(src, n, is_signed, out); return false;
     }
   }
   fail(ErrorCode::internal, std::string("lossless: no layout for ") + info.name);
@@ -226,21 +386,27 @@ EncodedTensor LosslessCodec::encode(const TensorRef& tensor, const LosslessOptio
   const uint32_t chunk_elems = chunk_elems_for(tensor, options);
   const uint64_t nchunks = ceil_div(tensor.count, chunk_elems);
   std::vector<std::vector<uint8_t>> chunks(to_size(nchunks, "lossless chunk count"));
+  std::vector<uint8_t> has_table(chunks.size(), 0);
   parallel_for(chunks.size(), options.threads, [&](size_t c) {
     const uint64_t first = static_cast<uint64_t>(c) * chunk_elems;
     const size_t n = static_cast<size_t>(std::min<uint64_t>(chunk_elems, tensor.count - first));
     // Coded into a vector of this thread's stack: vectors next to each other in `chunks` share
     // cache lines, and two threads appending to neighbours would contend for them on every byte.
     std::vector<uint8_t> coded;
-    encode_chunk(tensor.dtype, tensor.data + first * esize, n, coded);
+    has_table[c] = encode_chunk(tensor.dtype, tensor.data + first * esize, n, options.value_tables, coded);
     chunks[c] = std::move(coded);
   });
   EncodedTensor result;
-  result.codec = kLosslessCodecId;
+  const bool tables = std::find(has_table.begin(), has_table.end(), 1) != has_table.end();
+  result.codec = tables ? kLosslessValuesCodecId : kLosslessCodecId;
   ByteWriter params(result.params);
   params.u32(chunk_elems);
   write_chunk_table(chunks, result, "lossless");
   return result;
+}
+
+EncodedTensor LosslessValuesCodec::encode(const TensorRef& tensor, const LosslessOptions& options) {
+  return LosslessCodec::encode(tensor, options);
 }
 
 }  // namespace nnz
