@@ -29,6 +29,24 @@ def test_round_trip_is_bit_exact(array, chunk_elems, threads):
     check_roundtrip(encoded, array, threads=threads)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, ml_dtypes.bfloat16], ids=str)
+@pytest.mark.parametrize("n", [40, 5003, 300_001])
+def test_four_bit_middle_planes_are_read_in_place(dtype, n):
+    """Weights whose top 4 mantissa bits are all zero: the symbol takes them (k = 4) and the
+    middle plane (3 mantissa bits and the sign, near uniform) stays packed 4-bit, which the
+    decoder joins in place, 16 elements at a time, then one by one for the tail."""
+    rng = np.random.default_rng(n)
+    x = (np.sign(rng.standard_normal(n)) * 2.0 ** rng.integers(-8, 0, n) * (1 + rng.random(n) / 16)).astype(dtype)
+    encoded = encode(x)
+    chunk = encoded.payload[4 * -(-n // (1 << 18)):]
+    symbols_end = 2 + (4 + int.from_bytes(chunk[2:6], "little") if chunk[1] == 2 else -(-n * 12 // 8))
+    assert chunk[0] == 4 and chunk[symbols_end] == 1  # k = 4, middle plane packed
+    check_roundtrip(encoded, x)
+    code = 1 if dtype == np.float32 else 3
+    if n < 6000:
+        assert lossless_decode(encoded.payload, encoded.params, code, n) == element_bytes(x).tobytes()
+
+
 def fake_quantized(dtype, n: int = 300_000, levels: int = 127, seed: int = 5) -> np.ndarray:
     """Weights rounded to one step per tensor and kept as floats, as QAT checkpoints hold them."""
     w = np.random.default_rng(seed).standard_normal(n) * 0.05
