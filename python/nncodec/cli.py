@@ -233,13 +233,14 @@ def _print_info(summary: dict, rows: list[dict], files: list[dict]) -> None:
     """The tensor table, its totals and the model's files, escaped (names come from the file)."""
     total_orig, total_coded = summary["original_bytes"], summary["coded_bytes"]
     name_w = name_width([r["name"] for r in rows], 48, "name")
-    print(f"{'name':<{name_w}}  {'dtype':<8} {'shape':<18} {'codec':<9} {'original':>12} {'coded':>12} {'ratio':>7} "
-          f"{'max err':>9} {'rmse':>9}")
+    codec_w = max(9, name_width([r["codec"] for r in rows], 24, "codec"))
+    print(f"{'name':<{name_w}}  {'dtype':<8} {'shape':<18} {'codec':<{codec_w}} {'original':>12} {'coded':>12} "
+          f"{'ratio':>7} {'max err':>9} {'rmse':>9}")
     for r in rows:
         name = fit(r["name"], name_w)
         ratio = f"{r['ratio']:.3f}" if r["ratio"] else "-"
         shape = "x".join(map(str, r["shape"])) or "scalar"
-        print(f"{name:<{name_w}}  {r['dtype']:<8} {shape:<18} {printable(r['codec']):<9} "
+        print(f"{name:<{name_w}}  {r['dtype']:<8} {shape:<18} {fit(r['codec'], codec_w):<{codec_w}} "
               f"{r['original_bytes']:>12,} {r['coded_bytes']:>12,} {ratio:>7} {_max_error(r):>9} {_rmse(r):>9}")
     ratio = f"{summary['ratio']:.3f}x" if summary["ratio"] else "-"
     print(f"total: {len(rows)} tensors, {total_orig:,} -> {total_coded:,} bytes of tensor data ({ratio}); "
