@@ -339,12 +339,16 @@ def lossless_decode(payload: bytes, params: bytes, dtype_code: int, count: int, 
                 if not values:
                     raise ValueError("value table in a lossless chunk")
                 k &= 0x7F
-                (v,) = struct.unpack_from("<H", chunk, p)
-                table = [int.from_bytes(chunk[p + 2 + j * (w // 8):p + 2 + (j + 1) * (w // 8)], "little")
-                         for j in range(v)]
-                p += 2 + v * (w // 8)
-                if not 1 <= v <= 4096 - (1 << (e + k)) or table != sorted(set(table)):
+                v, size = struct.unpack_from("<HI", chunk, p)
+                bits = _Bits(chunk[p + 6:p + 6 + size])
+                keys = [bits.read(w)]
+                for _ in range(v - 1):
+                    length = bits.read(6) + 1
+                    keys.append(keys[-1] + ((1 << (length - 1)) | bits.read(length - 1)))
+                p += 6 + size
+                if not 1 <= v <= 4096 - (1 << (e + k)) or keys[-1] >> w or not 0 <= size * 8 - bits.pos < 8:
                     raise ValueError("value table")
+                table = [(key >> 1) | ((key & 1) << (w - 1)) for key in keys]  # keys: bits rotated left by one
             s = e + k
             m = 16 - s
             width = ((1 << s) + len(table) - 1).bit_length() if table else s

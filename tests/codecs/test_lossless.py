@@ -129,10 +129,14 @@ def test_encoding_is_deterministic(array):
     assert encode(array).payload == encode(array).payload
 
 
-def test_damaged_payloads_fail_cleanly():
+@pytest.mark.parametrize("values", [False, True], ids=["plain", "value-tables"])
+def test_damaged_payloads_fail_cleanly(values):
     rng = np.random.default_rng(3)
     w = (rng.standard_normal(3000) * 0.1).astype(np.float32)
+    if values:
+        w = fake_quantized(np.float32, 3000)
     encoded = encode(w, 1024)
+    assert encoded.codec == ("lossless-values" if values else "lossless")
     payload = bytearray(encoded.payload)
     failures = 0
     for i in range(len(payload)):
@@ -140,7 +144,7 @@ def test_damaged_payloads_fail_cleanly():
         bad[i] ^= 0xFF
         out = np.empty_like(w)
         try:
-            _core.decode_payload("lossless", "float32", w.size, encoded.params, np.frombuffer(bytes(bad), np.uint8),
+            _core.decode_payload(encoded.codec, "float32", w.size, encoded.params, np.frombuffer(bytes(bad), np.uint8),
                                  out.view(np.uint8))
         except CorruptFileError:
             failures += 1

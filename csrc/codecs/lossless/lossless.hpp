@@ -91,6 +91,19 @@ inline int value_plane_bits(int symbol_bits, uint32_t values) {
   return bit_width((uint64_t{1} << symbol_bits) + values - 1);
 }
 
+// A table is stored in increasing order of its values' keys, each value's bits rotated left by
+// one ([exponent | mantissa | sign]: x and -x are neighbours); the first key, then each gap to the
+// next as its bit length L (kTableGapLengthBits bits hold L - 1) and its L - 1 bits below the top.
+constexpr int kTableGapLengthBits = 6;
+template <typename U>
+inline U table_key(U value) {
+  return static_cast<U>((value << 1) | (value >> (sizeof(U) * 8 - 1)));
+}
+template <typename U>
+inline U table_value(U key) {
+  return static_cast<U>((key >> 1) | (key << (sizeof(U) * 8 - 1)));
+}
+
 inline ResidualPlanes residual_planes(const FloatSplit& fs, int symbol_bits) {
   return ResidualPlanes{16 - symbol_bits, (fs.width - 16) / 8};
 }

@@ -167,17 +167,31 @@ void decode_float_planes(ByteReader& in, size_t n, int sym_bits, const ResidualP
   join_planes<U, 2>(sym, rp.middle_bits, mid.bytes, low, n, dst);
 }
 
-// The table of a chunk with value table: count, then that many elements, strictly increasing as
-// unsigned bit patterns (so each value has one symbol).
+// The table of a chunk with a value table (lossless.hpp: keys in increasing order, gap-coded).
 template <typename U>
 std::vector<U> read_value_table(ByteReader& in, int sym_bits) {
+  constexpr int kBits = static_cast<int>(sizeof(U)) * 8;
   const uint32_t count = in.u16();
   NNZ_CHECK(count >= 1 && count <= max_table_values(sym_bits), corrupt, "lossless: bad value table size");
-  const ByteSpan bytes = in.bytes(static_cast<size_t>(count) * sizeof(U));
+  const ByteSpan bytes = in.bytes(in.u32());
+  BitReader table(bytes.data, bytes.size);
+  const auto read_bits = [&](int n) -> U {  // up to 64 bits (BitReader reads at most 56 at once)
+    if (n <= 32) return static_cast<U>(table.read(n));
+    const uint64_t low = table.read(32);
+    return static_cast<U>(low | (table.read(n - 32) << 32));
+  };
   std::vector<U> values(count);
-  std::memcpy(values.data(), bytes.data, bytes.size);
-  for (uint32_t j = 1; j < count; ++j)
-    NNZ_CHECK(values[j - 1] < values[j], corrupt, "lossless: value table not strictly increasing");
+  U key = read_bits(kBits);
+  values[0] = table_value(key);
+  for (uint32_t j = 1; j < count; ++j) {
+    const int length = static_cast<int>(table.read(kTableGapLengthBits)) + 1;
+    NNZ_CHECK(length <= kBits, corrupt, "lossless: bad value table gap");
+    const U gap = static_cast<U>((U{1} << (length - 1)) | read_bits(length - 1));
+    NNZ_CHECK(gap <= static_cast<U>(~key), corrupt, "lossless: value table keys past the largest");
+    key = static_cast<U>(key + gap);
+    values[j] = table_value(key);
+  }
+  NNZ_CHECK(table.finished_exactly(), corrupt, "lossless: value table bits do not end where the table does");
   return values;
 }
 

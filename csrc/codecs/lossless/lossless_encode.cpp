@@ -6,6 +6,7 @@
 
 #include "codecs/chunk_table.hpp"
 #include "codecs/lossless/lossless.hpp"
+#include "common/bit_io.hpp"
 #include "common/checked_math.hpp"
 #include "common/error.hpp"
 #include "common/parallel.hpp"
@@ -215,10 +216,31 @@ std::vector<uint32_t> index_values(const uint8_t* src, size_t n, const std::vect
   return rest;
 }
 
+// The table in its stored order (increasing keys).
 template <typename U>
 std::vector<U> sorted_copy(std::vector<U> values) {
-  std::sort(values.begin(), values.end());
+  std::sort(values.begin(), values.end(), [](U a, U b) { return table_key(a) < table_key(b); });
   return values;
+}
+
+template <typename U>
+void write_value_table(const std::vector<U>& sorted, ByteWriter& w) {
+  constexpr int kBits = static_cast<int>(sizeof(U)) * 8;
+  std::vector<uint8_t> bits;
+  BitWriter table(bits);
+  U previous = table_key(sorted[0]);
+  table.put_wide(previous, kBits);
+  for (size_t j = 1; j < sorted.size(); ++j) {
+    const U key = table_key(sorted[j]), gap = static_cast<U>(key - previous);
+    const int length = bit_width(gap);
+    table.put(static_cast<uint64_t>(length - 1), kTableGapLengthBits);
+    table.put_wide(gap - (U{1} << (length - 1)), length - 1);
+    previous = key;
+  }
+  table.finish();
+  w.u16(static_cast<uint16_t>(sorted.size()));
+  w.u32(static_cast<uint32_t>(bits.size()));
+  w.bytes(bits);
 }
 
 // The chunk with a value table (lossless-values): table values' symbols after the 2^(E+k)
@@ -248,12 +270,7 @@ void encode_float_chunk_with_values(const uint8_t* src, size_t n, const FloatSpl
   const ResidualPlanes rp = residual_planes(fs, sym_bits);
   out.push_back(static_cast<uint8_t>(k | kValueTableFlag));
   ByteWriter w(out);
-  w.u16(static_cast<uint16_t>(sorted.size()));
-  for (const U v : sorted) {
-    uint8_t bytes[sizeof(U)];
-    std::memcpy(bytes, &v, sizeof(U));
-    w.bytes(bytes, sizeof(U));
-  }
+  write_value_table<U>(sorted, w);
   const uint32_t first_value = 1u << sym_bits;
   for (size_t i = 0; i < n; ++i)
     plane[i] = static_cast<uint16_t>(value_of[i] >= 0 ? first_value + static_cast<uint32_t>(value_of[i])
