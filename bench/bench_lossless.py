@@ -79,7 +79,7 @@ def nncodec_weights(arrays: list[np.ndarray], repeat: int) -> dict:
 
 def nncodec_without_tables_bytes(arrays: list[np.ndarray]) -> int:
     """nncodec lossless as format 1.3 wrote it (no value tables): what lossless-values adds."""
-    coded = [_core.encode_lossless(element_bytes(a), dtype_name(a.dtype), 1 << 18, 1, False) for a in arrays]
+    coded = [_core.encode_lossless(element_bytes(a), dtype_name(a.dtype), value_tables=False) for a in arrays]
     return sum(len(e.params) + e.coded_bytes for e in coded)
 
 

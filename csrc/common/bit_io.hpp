@@ -111,6 +111,12 @@ class BitReader {
     consume(n);
     return v;
   }
+  // Reads n <= 64 bits, in two reads past 32 (the counterpart of BitWriter::put_wide).
+  inline uint64_t read_wide(int n) {
+    if (n <= 32) return read(n);
+    const uint64_t low = read(32);
+    return low | (read(n - 32) << 32);
+  }
   // Moves to bit `at` of the stream (at most its length): the bits before it count as consumed.
   void seek(uint64_t at) {
     NNZ_CHECK(at <= static_cast<uint64_t>(size_) * 8, internal, "bit stream: seek past the end");

@@ -45,15 +45,10 @@ KeyRule key_rule(const DTypeInfo& info) {
                  is_float ? (1u << info.exponent_bits) - 1 : 0};
 }
 
-// The raw bits of a token (up to 61 for 64-bit elements; BitReader reads at most 56 at once).
+// The raw bits of a token (up to 61 for 64-bit elements, which BitReader reads in two).
 template <typename U>
 inline uint64_t read_raw(BitReader& raw, int len) {
-  if constexpr (sizeof(U) == 8) {
-    if (len > 32) {
-      const uint64_t low = raw.read(32);
-      return low | (raw.read(len - 32) << 32);
-    }
-  }
+  if constexpr (sizeof(U) == 8) return raw.read_wide(len);
   return raw.read(len);
 }
 

@@ -80,9 +80,8 @@ struct ResidualPlanes {
 // largest symbol, at most 12 bits (Huffman's limit): so E + k <= 11 and the table holds at most
 // 2^12 - 2^(E+k) values.
 constexpr int kValuePlaneMaxBits = 12;
-inline int max_extra_bits_with_table(const FloatSplit& fs) {
-  return fs.exponent_bits >= kValuePlaneMaxBits ? -1
-                                                 : std::min(fs.max_extra_bits, kValuePlaneMaxBits - 1 - fs.exponent_bits);
+inline int max_extra_bits_with_table(const FloatSplit& fs) {  // E <= 11 for every float dtype
+  return std::min(fs.max_extra_bits, kValuePlaneMaxBits - 1 - fs.exponent_bits);
 }
 inline uint32_t max_table_values(int symbol_bits) {
   return (uint32_t{1} << kValuePlaneMaxBits) - (uint32_t{1} << symbol_bits);

@@ -175,18 +175,13 @@ std::vector<U> read_value_table(ByteReader& in, int sym_bits) {
   NNZ_CHECK(count >= 1 && count <= max_table_values(sym_bits), corrupt, "lossless: bad value table size");
   const ByteSpan bytes = in.bytes(in.u32());
   BitReader table(bytes.data, bytes.size);
-  const auto read_bits = [&](int n) -> U {  // up to 64 bits (BitReader reads at most 56 at once)
-    if (n <= 32) return static_cast<U>(table.read(n));
-    const uint64_t low = table.read(32);
-    return static_cast<U>(low | (table.read(n - 32) << 32));
-  };
   std::vector<U> values(count);
-  U key = read_bits(kBits);
+  U key = static_cast<U>(table.read_wide(kBits));
   values[0] = table_value(key);
   for (uint32_t j = 1; j < count; ++j) {
     const int length = static_cast<int>(table.read(kTableGapLengthBits)) + 1;
     NNZ_CHECK(length <= kBits, corrupt, "lossless: bad value table gap");
-    const U gap = static_cast<U>((U{1} << (length - 1)) | read_bits(length - 1));
+    const U gap = static_cast<U>((U{1} << (length - 1)) | table.read_wide(length - 1));
     NNZ_CHECK(gap <= static_cast<U>(~key), corrupt, "lossless: value table keys past the largest");
     key = static_cast<U>(key + gap);
     values[j] = table_value(key);

@@ -41,14 +41,13 @@ uint16_t* plane_scratch(size_t n) {
 // middle plane unaligned must save at least this fraction of the chunk's size to be chosen.
 constexpr double kUnalignedMinGain = 0.003;
 
-// Chooses k (mantissa bits joined to the exponent symbol), k_lo <= k <= fs.max_extra_bits, by
-// the size of both planes; `top` holds E + fs.max_extra_bits bits of each element.
-int choose_extra_bits(const uint16_t* top, int top_bits, const FloatSplit& fs, size_t n, int k_lo = 0) {
+// Chooses k (mantissa bits joined to the exponent symbol) by the size of both planes.
+int choose_extra_bits(const uint16_t* top, int top_bits, const FloatSplit& fs, size_t n) {
   std::vector<uint64_t> hist(size_t{1} << top_bits, 0);
   for (size_t i = 0; i < n; ++i) hist[top[i]]++;
-  int best_k = k_lo;
+  int best_k = 0;
   uint64_t best_cost = UINT64_MAX;
-  for (int k = fs.max_extra_bits; k >= k_lo; --k) {
+  for (int k = fs.max_extra_bits; k >= 0; --k) {
     const int sym_bits = fs.exponent_bits + k;
     if (k != fs.max_extra_bits) {  // fold the histogram down by one bit
       std::vector<uint64_t> folded(size_t{1} << sym_bits, 0);
@@ -97,60 +96,6 @@ void encode_float_chunk(const uint8_t* src, size_t n, const FloatSplit& fs, std:
   encode_residual_planes<U>(src, top, nullptr, n, rp, plane, out);
 }
 
-// Values of a chunk worth a symbol of their own: those occurring at least kMinValueCount times,
-// the most frequent first, at most max_values. A sample decides first whether the chunk repeats
-// values at all (trained weights almost never do), so that most chunks cost no sort: the sampled
-// values go into a small hash set (it stays in L1), one pass counts their occurrences in the
-// chunk, and the chunk is sorted only if at least 1/kRepeatShare of the sampled elements have a
-// value that occurs kMinValueCount times or more.
-constexpr size_t kValueSample = 2048;
-constexpr uint32_t kMinValueCount = 3;
-constexpr size_t kRepeatShare = 256;
-// A chunk with a table decodes at about half the speed of one without (a wider symbol plane, a
-// join that tests each element), so its table must save this fraction of the chunk.
-constexpr double kValueTableMinGain = 0.02;
-
-template <typename U>
-bool chunk_repeats_values(const uint8_t* src, size_t n) {
-  if (n <= 8 * kValueSample) return true;  // sorting a small chunk costs less than sampling it
-  struct Slot {
-    U key;
-    uint16_t sampled;  // sampled elements of this value; 0: a free slot
-    uint16_t count;    // its occurrences in the chunk, saturating
-  };
-  constexpr size_t kSlots = 2 * kValueSample;  // a power of two, at most half full
-  std::vector<Slot> slots(kSlots, Slot{U{0}, 0, 0});
-  // One bit per 16-bit hash: most elements are no sampled value, and one test of an 8 KiB bitmap
-  // (a branch that rarely goes the other way) rejects them without probing the table.
-  std::vector<uint64_t> filter(size_t{1} << 10, 0);
-  const auto hash = [](U x) { return (static_cast<uint64_t>(x) * 0x9E3779B97F4A7C15ull) >> 48; };
-  const auto slot_of = [&](U x, uint64_t h16) {
-    size_t h = static_cast<size_t>(h16) & (kSlots - 1);
-    while (slots[h].sampled && slots[h].key != x) h = (h + 1) & (kSlots - 1);
-    return h;
-  };
-  const size_t stride = n / kValueSample;
-  for (size_t j = 0; j < kValueSample; ++j) {
-    const U x = load_element<U>(src, j * stride);
-    const uint64_t h16 = hash(x);
-    filter[h16 >> 6] |= uint64_t{1} << (h16 & 63);
-    Slot& slot = slots[slot_of(x, h16)];
-    slot.key = x;
-    ++slot.sampled;
-  }
-  for (size_t i = 0; i < n; ++i) {
-    const U x = load_element<U>(src, i);
-    const uint64_t h16 = hash(x);
-    if (!((filter[h16 >> 6] >> (h16 & 63)) & 1)) continue;
-    Slot& slot = slots[slot_of(x, h16)];
-    if (slot.sampled && slot.count < kMinValueCount) ++slot.count;
-  }
-  size_t repeated = 0;
-  for (const Slot& slot : slots)
-    if (slot.count >= kMinValueCount) repeated += slot.sampled;
-  return repeated * kRepeatShare >= kValueSample;
-}
-
 // Values to counts by open addressing (a power-of-two table at most half full): counting a
 // chunk's values this way costs a few ns an element where sorting them cost 60.
 template <typename U>
@@ -186,6 +131,45 @@ class ValueCounts {
   std::vector<uint32_t> counts_;
   size_t mask_ = 0;
 };
+
+// Values of a chunk worth a symbol of their own: those occurring at least kMinValueCount times,
+// the most frequent first, at most max_values. A sample decides first whether the chunk repeats
+// values at all (trained weights almost never do), so that most chunks cost no count of all their
+// values: one pass counts how often the sampled values occur in the chunk, and the chunk's values
+// are counted only if at least 1/kRepeatShare of the sampled elements have a value that occurs
+// kMinValueCount times or more.
+constexpr size_t kValueSample = 2048;
+constexpr uint32_t kMinValueCount = 3;
+constexpr size_t kRepeatShare = 256;
+// A chunk with a table decodes 3-4 times slower than one without (a wider symbol plane, a join
+// that selects per element), so its table must save this fraction of the chunk.
+constexpr double kValueTableMinGain = 0.02;
+
+template <typename U>
+bool chunk_repeats_values(const uint8_t* src, size_t n) {
+  if (n <= 8 * kValueSample) return true;  // counting a small chunk costs less than sampling it
+  ValueCounts<U> sampled(kValueSample), occurrences(kValueSample);
+  // One bit per 16-bit hash: most elements are no sampled value, and one test of an 8 KiB bitmap
+  // (a branch that rarely goes the other way) rejects them without probing the tables.
+  std::vector<uint64_t> filter(size_t{1} << 10, 0);
+  const auto hash16 = [](U x) { return (static_cast<uint64_t>(x) * 0x9E3779B97F4A7C15ull) >> 48; };
+  const size_t stride = n / kValueSample;
+  for (size_t j = 0; j < kValueSample; ++j) {
+    const U x = load_element<U>(src, j * stride);
+    const uint64_t h = hash16(x);
+    filter[h >> 6] |= uint64_t{1} << (h & 63);
+    sampled.add(x);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const U x = load_element<U>(src, i);
+    const uint64_t h = hash16(x);
+    if (((filter[h >> 6] >> (h & 63)) & 1) && sampled.find(x)) occurrences.add(x);
+  }
+  size_t repeated = 0;
+  for (size_t h = 0; h < sampled.counts().size(); ++h)
+    if (sampled.counts()[h] && occurrences.find(sampled.keys()[h]) >= kMinValueCount) repeated += sampled.counts()[h];
+  return repeated * kRepeatShare >= kValueSample;
+}
 
 template <typename U>
 std::vector<U> frequent_values(const uint8_t* src, size_t n, size_t max_values) {
@@ -285,8 +269,7 @@ template <typename U>
 bool encode_float_chunk_best(const uint8_t* src, size_t n, const FloatSplit& fs, bool try_tables,
                              std::vector<uint8_t>& out) {
   encode_float_chunk<U>(src, n, fs, out);
-  const int k_hi = max_extra_bits_with_table(fs);
-  if (!try_tables || k_hi < 0) return false;
+  if (!try_tables) return false;
   std::vector<U> values = frequent_values<U>(src, n, max_table_values(fs.exponent_bits));
   if (values.empty()) return false;
   std::vector<uint8_t> with_table;
