@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -14,6 +15,27 @@ namespace {
 
 constexpr int kPlaneRansMaxWidth = 8;
 
+// Symbols of at most this many bits on average are renormalized by byte tests (RansDecoder):
+// a byte is then due every 8 / bits symbols or less often, and the tests are mostly predicted.
+constexpr double kByteTestsMaxBits = 2.0;
+
+double mean_code_bits(const std::vector<uint32_t>& freq, int scale_bits) {
+  const double total = std::ldexp(1.0, scale_bits);
+  double bits = 0;
+  for (uint32_t f : freq)
+    if (f) bits -= f / total * std::log2(f / total);
+  return bits;
+}
+
+template <bool kByteTests, typename T>
+void decode_rans_symbols(RansDecoder& dec, const uint32_t* table, int scale_bits, size_t n, T* out) {
+  size_t i = 0;
+  for (; i + kRansStates <= n; i += kRansStates)
+    for (size_t lane = 0; lane < kRansStates; ++lane)
+      out[i + lane] = static_cast<T>(dec.get_lane<kByteTests>(table, scale_bits, lane));
+  for (; i < n; ++i) out[i] = static_cast<T>(dec.get_lane<kByteTests>(table, scale_bits, i % kRansStates));
+}
+
 // rANS plane: u8 scale_bits, table, u32 stream_bytes, stream (the view holds all of it).
 template <typename T>
 void decode_rans_plane(ByteSpan bytes, size_t n, int width, T* out) {
@@ -26,12 +48,11 @@ void decode_rans_plane(ByteSpan bytes, size_t n, int width, T* out) {
   rans_append_dec_table(freq, scale_bits, slots);
   RansDecoder dec(in.bytes(in.u32()));
   in.expect_end();
-  const uint32_t* table = slots.data();
-  size_t i = 0;
-  for (; i + kRansStates <= n; i += kRansStates)
-    for (size_t lane = 0; lane < kRansStates; ++lane)
-      out[i + lane] = static_cast<T>(dec.get_lane(table, scale_bits, lane));
-  for (; i < n; ++i) out[i] = static_cast<T>(dec.get(table, scale_bits, i));
+  if (mean_code_bits(freq, scale_bits) < kByteTestsMaxBits) {
+    decode_rans_symbols<true>(dec, slots.data(), scale_bits, n, out);
+  } else {
+    decode_rans_symbols<false>(dec, slots.data(), scale_bits, n, out);
+  }
   dec.finish();
 }
 
