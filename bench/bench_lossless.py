@@ -77,9 +77,10 @@ def nncodec_weights(arrays: list[np.ndarray], repeat: int) -> dict:
     return {"bytes": sum(len(e.params) + e.coded_bytes for e in encoded), "enc_s": t_enc, "dec_s": t_dec}
 
 
-def nncodec_without_tables_bytes(arrays: list[np.ndarray]) -> int:
-    """nncodec lossless as format 1.3 wrote it (no value tables): what lossless-values adds."""
-    coded = [_core.encode_lossless(element_bytes(a), dtype_name(a.dtype), value_tables=False) for a in arrays]
+def nncodec_plain_bytes(arrays: list[np.ndarray], value_tables: bool) -> int:
+    """nncodec lossless without grids (lossless-grid), as format 1.4 wrote it, and also without
+    value tables (lossless-values), as 1.3 did: what each adds."""
+    coded = [_core.encode_lossless(element_bytes(a), dtype_name(a.dtype), value_tables=value_tables) for a in arrays]
     return sum(len(e.params) + e.coded_bytes for e in coded)
 
 
@@ -155,7 +156,8 @@ def weights_row(arrays: list[np.ndarray], dtype: str, repeat: int) -> dict:
     return {
         "bytes": len(blob),
         "nncodec": nncodec_weights(arrays, repeat),
-        "nncodec_1_3_bytes": nncodec_without_tables_bytes(arrays),
+        "nncodec_1_4_bytes": nncodec_plain_bytes(arrays, True),
+        "nncodec_1_3_bytes": nncodec_plain_bytes(arrays, False),
         "zipnn": zipnn_weights(blob, dtype, repeat),
         "pcodec": pcodec_weights(arrays, repeat),
         "zstd19_bytes": zstd_size(blob, 19),
@@ -215,12 +217,13 @@ def print_tables(rows: list[dict]) -> None:
 
 
 def print_weights(cases: list[tuple[str, str, dict]], second: str) -> None:
-    print(f"| model | {second} | weights | nncodec | nncodec, no value tables (1.3) | ZipNN | pcodec 12 | zstd -19 | "
-          "nncodec vs pcodec | nncodec MB/s | ZipNN MB/s | pcodec MB/s |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| model | {second} | weights | nncodec | no grids (1.4) | no grids, no value tables (1.3) | ZipNN | "
+          "pcodec 12 | zstd -19 | nncodec vs pcodec | nncodec MB/s | ZipNN MB/s | pcodec MB/s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for model, what, w in cases:
         n, z, p, b = w["nncodec"], w["zipnn"], w["pcodec"], w["bytes"]
-        print(f"| {model} | {what} | {b / 1e6:.2f} MB | {b / n['bytes']:.4f}x | {b / w['nncodec_1_3_bytes']:.4f}x | "
+        print(f"| {model} | {what} | {b / 1e6:.2f} MB | {b / n['bytes']:.4f}x | {b / w['nncodec_1_4_bytes']:.4f}x | "
+              f"{b / w['nncodec_1_3_bytes']:.4f}x | "
               f"{b / z['bytes']:.4f}x | {b / p['bytes']:.4f}x | {b / w['zstd19_bytes']:.4f}x | "
               f"{n['bytes'] / p['bytes'] - 1:+.2%} | "
               f"{b / n['enc_s'] / 1e6:.0f} / {b / n['dec_s'] / 1e6:.0f} | "
@@ -234,10 +237,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timing repetitions, best is kept")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     parser.add_argument("--no-fake-quant", action="store_true", help="leave out the fake-quantized weights table")
+    parser.add_argument("--fake-quant-only", action="store_true", help="only the fake-quantized weights table")
     args = parser.parse_args()
     rows = []
     for name, path in corpus.models().items():
-        if args.models and name not in args.models:
+        if args.fake_quant_only or (args.models and name not in args.models):
             continue
         try:
             formats.detect(path)
@@ -247,7 +251,8 @@ def main() -> int:
         print(f"measuring {name} ...", file=sys.stderr)
         rows.append(bench_model(path, args.repeat))
     fake = [] if args.no_fake_quant else fake_quant_rows(args.repeat)
-    print_tables(rows)
+    if rows:
+        print_tables(rows)
     if fake:
         print("\nFake-quantized float32 weights (8-bit levels kept as floats, made from the corpus models' weights)\n")
         print_weights([(r["model"], r["granularity"], r["weights"]) for r in fake], "quantized")

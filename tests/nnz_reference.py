@@ -377,3 +377,71 @@ def lossless_decode(payload: bytes, params: bytes, dtype_code: int, count: int, 
             raise ValueError("chunk not consumed")
         out += b"".join(x.to_bytes(w // 8, "little") for x in elems)
     return bytes(out)
+
+
+def _grid_elements(levels: list[int], scales: list[float], dtype_code: int) -> bytes:
+    """dtype(q x s): binary64 products rounded to the dtype (16-bit dtypes through float32), a
+    float32 magnitude beyond the largest finite one giving infinity."""
+    import ml_dtypes
+    import numpy as np
+
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow to infinity is the rule
+        product = np.array(levels, np.float64) * np.array(scales, np.float64)
+        if dtype_code == 4:
+            return product.tobytes()
+        big = np.abs(product) > np.finfo(np.float32).max
+        f32 = np.where(big, np.copysign(np.inf, product), product).astype(np.float32)
+        target = {1: np.float32, 2: np.float16, 3: ml_dtypes.bfloat16}[dtype_code]
+        return f32.astype(target).tobytes()
+
+
+def grid_decode(payload: bytes, params: bytes, dtype_code: int, count: int) -> bytes:
+    """Codec `lossless-grid` (format 1.5)."""
+    version, layout, block, units = struct.unpack("<BBII", params)
+    if version != 1 or layout > 1 or block < 1 or units < 1:
+        raise ValueError("lossless-grid params")
+    esize = {1: 4, 2: 2, 3: 2, 4: 8}[dtype_code]
+    nscales = -(-count // block) if layout == 0 else min(count, block)
+    fmt = "<d" if dtype_code == 4 else "<f"
+    width = 8 if dtype_code == 4 else 4
+    scales = [struct.unpack_from(fmt, payload, width * b)[0] for b in range(nscales)]
+    pos = width * nscales
+    chunk_elems = block * units
+    nchunks = -(-count // chunk_elems)
+    sizes = struct.unpack_from(f"<{nchunks}I", payload, pos)
+    pos += 4 * nchunks
+    out = bytearray()
+    for c in range(nchunks):
+        chunk = payload[pos:pos + sizes[c]]
+        pos += sizes[c]
+        first, n = c * chunk_elems, min(chunk_elems, count - c * chunk_elems)
+        symbols, p = _plane(chunk, 0, n, 8)
+        levels = [(z >> 1) ^ -(z & 1) for z in symbols]
+        which = [(first + i) // block if layout == 0 else (first + i) % block for i in range(n)]
+        elements = bytearray(_grid_elements(levels, [scales[w] for w in which], dtype_code))
+        negative_zero = _grid_elements([1], [-0.0], dtype_code)  # symbol 255: -0 of the dtype
+        for i, z in enumerate(symbols):
+            if z == 255:
+                elements[i * esize:(i + 1) * esize] = negative_zero
+        (nexc,) = struct.unpack_from("<I", chunk, p)
+        p += 4
+        at = 0
+        for _ in range(nexc):
+            gap = shift = 0
+            while True:
+                b = chunk[p]
+                p += 1
+                gap |= (b & 0x7F) << shift
+                shift += 7
+                if not b & 0x80:
+                    break
+            at += gap
+            elements[at * esize:(at + 1) * esize] = chunk[p:p + esize]
+            p += esize
+            at += 1
+        if p != len(chunk):
+            raise ValueError("lossless-grid: chunk not consumed exactly")
+        out += elements
+    if pos != len(payload):
+        raise ValueError("lossless-grid: payload not consumed exactly")
+    return bytes(out)

@@ -31,7 +31,7 @@ def arrays(draw, dtypes=ALL_DTYPES):
     shape = draw(shapes)
     n = int(np.prod(shape, dtype=np.int64))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    kind = draw(st.sampled_from(["weights", "bits", "special", "constant", "few", "levels"]))
+    kind = draw(st.sampled_from(["weights", "bits", "special", "constant", "few", "levels", "grid"]))
     if dtype == np.bool_:
         return rng.integers(0, 2, n).astype(bool).reshape(shape)
     is_float = dtype in FLOAT_DTYPES
@@ -65,11 +65,37 @@ def arrays(draw, dtypes=ALL_DTYPES):
         stray = rng.random(n) < draw(st.sampled_from([0.0, 0.02, 0.4]))
         out[stray] = (rng.standard_normal(int(stray.sum())) * 0.05).astype(dtype)
         return out.reshape(shape)
+    if kind == "grid" and is_float and n:  # fake-quantized per tensor, output channel, column or group
+        return _on_grid(draw, rng, dtype, shape)
     if kind == "constant":
         value = rng.integers(0, 256, dtype.itemsize, dtype=np.uint8).view(dtype)[0]
         return np.full(shape, value, dtype=dtype)
     values = rng.integers(0, 256, 3 * dtype.itemsize, dtype=np.uint8).view(dtype)
     return values[rng.integers(0, 3, n)].reshape(shape)
+
+
+def _on_grid(draw, rng, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """Integer levels times a scale per block (rounded to the dtype as a float32 product is),
+    with strays off the grid: NaN, infinities, -0, outliers."""
+    n = int(np.prod(shape))
+    block = draw(st.sampled_from(["tensor", "rows", "columns", "groups"]))
+    index = np.arange(n)
+    rows = shape[0] if len(shape) >= 2 and shape[0] else 1
+    cols = shape[-1] if shape and shape[-1] else 1
+    which = {"tensor": index * 0, "rows": index // max(1, n // rows), "columns": index % cols,
+             "groups": index // 32}[block]
+    wide = np.float64 if dtype.itemsize == 8 else np.float32
+    scales = (rng.random(int(which.max()) + 1) * 10.0 ** draw(st.sampled_from([-30, -4, -2, 0, 3]))).astype(wide)
+    if dtype.itemsize == 2:
+        scales = scales.astype(dtype).astype(np.float32)  # 16-bit models keep scales in their dtype
+    top = draw(st.sampled_from([7, 127]))
+    levels = rng.integers(-top - 1, top + 1, n)
+    with np.errstate(over="ignore"):
+        out = (levels.astype(wide) * scales[which]).astype(dtype)
+    stray = rng.random(n) < draw(st.sampled_from([0.0, 0.01, 0.3]))
+    strays = np.array([np.nan, np.inf, -np.inf, -0.0, 1e4], dtype=np.float64)
+    out[stray] = strays[rng.integers(0, strays.size, int(stray.sum()))].astype(dtype)
+    return out.reshape(shape)
 
 
 def same_bits(a: np.ndarray, b: np.ndarray) -> bool:

@@ -36,6 +36,7 @@ void bind_codecs(py::module_& m);
 void bind_entropy(py::module_& m);
 void bind_pl(py::module_& m);
 void bind_eb(py::module_& m);
+void bind_grid(py::module_& m);
 void bind_dq(py::module_& m);
 void bind_sparse(py::module_& m);
 void bind_matrix_formats(py::module_& m);

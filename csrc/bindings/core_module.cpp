@@ -26,6 +26,7 @@ PYBIND11_MODULE(_core, m) {
   nnz_bindings::bind_codecs(m);
   nnz_bindings::bind_container(m);
   nnz_bindings::bind_eb(m);
+  nnz_bindings::bind_grid(m);
   nnz_bindings::bind_dq(m);
   nnz_bindings::bind_sparse(m);
   nnz_bindings::bind_pl(m);

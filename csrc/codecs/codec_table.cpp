@@ -5,6 +5,7 @@
 #include "codecs/delta/delta.hpp"
 #include "codecs/dq/dq.hpp"
 #include "codecs/eb/eb.hpp"
+#include "codecs/grid/grid.hpp"
 #include "codecs/lossless/lossless.hpp"
 #include "codecs/pl/pl.hpp"
 #include "codecs/raw/raw.hpp"
@@ -18,7 +19,7 @@ namespace {
 constexpr Codec kBuiltinCodecs[] = {
     codec_entry<LosslessCodec>(), codec_entry<RawCodec>(), codec_entry<PlCodec>(),
     codec_entry<EbCodec>(),       codec_entry<SparseCodec>(),   codec_entry<DeltaCodec>(),
-    codec_entry<DqCodec>(),       codec_entry<LosslessValuesCodec>(),
+    codec_entry<DqCodec>(),       codec_entry<LosslessValuesCodec>(), codec_entry<LosslessGridCodec>(),
 };
 
 std::vector<Codec>& codecs_added_for_testing() {

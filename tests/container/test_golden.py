@@ -20,6 +20,8 @@ CODECS_1_3 = GOLDEN / "v1.3" / "codecs"
 CODEC_MANIFEST_1_3 = json.loads((CODECS_1_3 / "manifest.json").read_text())
 CODECS_1_4 = GOLDEN / "v1.4" / "codecs"
 CODEC_MANIFEST_1_4 = json.loads((CODECS_1_4 / "manifest.json").read_text())
+CODECS_1_5 = GOLDEN / "v1.5" / "codecs"
+CODEC_MANIFEST_1_5 = json.loads((CODECS_1_5 / "manifest.json").read_text())
 MODEL_CASES = [(version, case) for version in ("v1", "v1.1")
                for case in sorted(json.loads((GOLDEN / version / "models" / "manifest.json").read_text()))]
 
@@ -60,6 +62,20 @@ def test_format_1_4_codec_golden_file_decodes_to_its_arrays(case):
         codecs = {t.name: t.codec for t in f.tensors}
     assert codecs["weights"] == "lossless"
     assert {codecs[name] for name in ("fake_quant", "fake_quant_f64", "repeated_rows")} == {"lossless-values"}
+
+
+@pytest.mark.parametrize("case", sorted(CODEC_MANIFEST_1_5))
+def test_format_1_5_codec_golden_file_decodes_to_its_arrays(case):
+    check_golden(CODECS_1_5, case, CODEC_MANIFEST_1_5)
+    with nncodec.load(CODECS_1_5 / f"{case}.nnz") as f:
+        assert f._reader.version == (1, 5)
+        layouts = {t.name: (t.params[1], int.from_bytes(t.params[2:6], "little")) for t in f.tensors
+                   if t.codec == "lossless-grid"}
+        codecs = {t.name: t.codec for t in f.tensors}
+    assert codecs["weights"] == "lossless"
+    # runs of an output channel, columns (one scale per column of 64), runs of a group of 32
+    assert layouts["channels"] == (0, 64) and layouts["columns"] == (1, 64) and layouts["groups"] == (0, 32)
+    assert {layouts[f"channels_{t}"] for t in ("bf16", "f16", "f64")} == {(0, 64)}
 
 
 @pytest.mark.parametrize("version, case", MODEL_CASES, ids=[f"{v}/{c}" for v, c in MODEL_CASES])

@@ -29,6 +29,12 @@ DTYPE_CODES = {"float32": 1, "float16": 2, "bfloat16": 3, "float64": 4, "int8": 
                "uint16": 8, "int32": 9, "uint32": 10, "int64": 11, "uint64": 12, "bool": 13}
 
 
+def grid_rows(w: np.ndarray) -> np.ndarray:
+    """8-bit fake quantization with a scale per row, flattened."""
+    scale = (np.abs(w).max(axis=1, keepdims=True) / np.float32(127)).astype(np.float32)
+    return (np.round(w / scale) * scale).astype(np.float32).reshape(-1)
+
+
 def sample_arrays(rng: np.random.Generator) -> dict[str, np.ndarray]:
     weights = rng.normal(0, 0.05, size=300).astype(np.float32)
     special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -3.4e38, 1.0], dtype=np.float32)
@@ -56,6 +62,8 @@ def sample_arrays(rng: np.random.Generator) -> dict[str, np.ndarray]:
         # Few exact values (fake-quantized weights): lossless chunks with value tables.
         "levels.f32": (np.round(weights * 40) / 40).astype(np.float32),
         "levels.f64": (np.round(weights[:200] * 40) / 40).astype(np.float64),
+        # Fake-quantized per row of 40 (a scale each): lossless-grid's levels.
+        "grid.f32": grid_rows(weights[:280].reshape(7, 40)),
         "scalar": np.array(3.0, dtype=np.float32),
         "empty": np.zeros((0, 3), dtype=np.float32),
     }
@@ -80,6 +88,9 @@ def encode(codec: str, array: np.ndarray, chunk_elems: int):
     if codec == "delta":  # against the base fuzz_codec.cpp gives: byte i is (131 i + 7) mod 256
         base = ((np.arange(data.nbytes, dtype=np.uint64) * 131 + 7) % 256).astype(np.uint8)
         return name, _core.encode_delta(data, name, base, 0, 0, chunk_elems, 1)
+    if codec == "lossless-grid":  # runs of 40 elements, or columns of rows of 20
+        return (name, _core.encode_grid(data, name, chunk_elems == 64, 20 if chunk_elems == 64 else 40, chunk_elems, 1)
+                ) if name in FLOATS else None
     if codec != "sparse":
         raise SystemExit(f"no seed encoder for codec {codec!r}: add one to encode() in {Path(__file__).name}")
     values = _core.sparse_values(data, name)  # the non-zeros coded by lossless

@@ -21,6 +21,9 @@ missing 1.0 files cannot be made again), ``v1.1/`` files of format 1.1.
   bounds and under the sparse layer, as ``v1/codecs`` holds the older codecs.
 - ``v1.4/codecs/<case>.nnz`` + ``.npz``: the codec lossless-values (format 1.4): float32 and
   float64 chunks with value tables (fake-quantized weights, repeated rows, zeros).
+- ``v1.5/codecs/<case>.nnz`` + ``.npz``: the codec lossless-grid (format 1.5): weights
+  fake-quantized per output channel (runs), per column and per group, in float32, bfloat16,
+  float16 and float64, with elements off the grid.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ V1_1 = HERE / "v1.1"
 V1_2 = HERE / "v1.2"
 V1_3 = HERE / "v1.3"
 V1_4 = HERE / "v1.4"
+V1_5 = HERE / "v1.5"
 
 
 def first_tensors(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -106,6 +110,26 @@ def value_table_tensors(rng: np.random.Generator) -> dict[str, np.ndarray]:
             "repeated_rows": rows, "weights": (rng.standard_normal(3000) * 0.05).astype(np.float32)}
 
 
+def grid_tensors(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """8-bit levels times a scale per output channel, per column and per group of 32 (the dtype's
+    own scales for 16-bit models), some elements off the grid: codec lossless-grid; a plain
+    weight tensor beside them keeps codec lossless."""
+
+    def quantized(w, axis, dtype, wide=np.float32):
+        w = w.astype(wide)
+        scale = (np.abs(w).max(axis=axis, keepdims=True) / wide(127)).astype(dtype).astype(wide)
+        return (np.round(w / scale) * scale).astype(dtype)
+
+    w = rng.standard_normal((48, 64)) * 0.05
+    out = {"channels": quantized(w, 1, np.float32), "columns": quantized(w, 0, np.float32),
+           "groups": quantized(w.reshape(-1, 32), 1, np.float32).reshape(48, 64),
+           "channels_bf16": quantized(w, 1, ml_dtypes.bfloat16), "channels_f16": quantized(w, 1, np.float16),
+           "channels_f64": quantized(w, 1, np.float64, np.float64),
+           "weights": (rng.standard_normal(3000) * 0.05).astype(np.float32)}
+    out["channels"][3, :4] = [np.nan, -np.inf, -0.0, 7.5]
+    return out
+
+
 # case -> (tensors, codec, params (the API's), chunk elements)
 CODEC_CASES = {
     "lossless-rans": (rans_tensors, "lossless", {"sparse": "off"}, 1024),
@@ -126,6 +150,7 @@ SPARSE_CASES = {"sparse-lossless": ("lossless", {}), "sparse-raw": ("raw", {}), 
                 "sparse-pl": ("pl", {"p": 0.002})}
 SPARSE_CASES_1_3 = {"sparse-dq": ("dq", {"rmse": 0.002})}
 CODEC_CASES_1_4 = {"lossless-values": (value_table_tensors, "lossless", {"sparse": "off"}, 2048)}
+CODEC_CASES_1_5 = {"lossless-grid": (grid_tensors, "lossless", {"sparse": "off"}, 1024)}
 
 
 def write_sparse(path: Path, codec: str, params: dict) -> None:
@@ -280,3 +305,4 @@ if __name__ == "__main__":
     write_delta()
     write_codecs(V1_3, CODEC_CASES_1_3, SPARSE_CASES_1_3)
     write_codecs(V1_4, CODEC_CASES_1_4, {})
+    write_codecs(V1_5, CODEC_CASES_1_5, {})

@@ -168,5 +168,5 @@ def checkpoints(tmp_path_factory) -> list[Checkpoint]:
 def golden_files(version: str) -> list[Path]:
     """The committed files of a format version ("v1": 1.0, every codec and source format; "v1.1":
     a model of every source format and a model folder; "v1.3": the codec dq; "v1.4": the codec
-    lossless-values)."""
+    lossless-values; "v1.5": the codec lossless-grid)."""
     return sorted((GOLDEN / version).rglob("*.nnz"))

@@ -81,20 +81,15 @@ def test_golden_files_of_every_codec_decode_to_the_python_decoders_bytes(golden_
     assert {"lossless", "raw", "pl", "eb", "sparse"} <= codecs
 
 
-def test_golden_files_of_format_1_3_decode_to_the_python_decoders_bytes(wasm):
-    files = node_report(golden_files("v1.3"))["files"]
-    assert len(files) >= 3 and {r["formatVersion"] for r in files} == {"1.3"}
-    for result in files:
+@pytest.mark.parametrize("version, codec, files", [("1.3", "dq", 3), ("1.4", "lossless-values", 1),
+                                                  ("1.5", "lossless-grid", 1)])
+def test_golden_files_of_each_later_format_decode_to_the_python_decoders_bytes(wasm, version, codec, files):
+    """The codec each minor version added, in its golden files."""
+    results = node_report(golden_files(f"v{version}"))["files"]
+    assert len(results) >= files and {r["formatVersion"] for r in results} == {version}
+    for result in results:
         check_tensors_like_python(result)
-    assert "dq" in {t["codec"] for r in files for t in r["tensors"]}
-
-
-def test_golden_files_of_format_1_4_decode_to_the_python_decoders_bytes(wasm):
-    files = node_report(golden_files("v1.4"))["files"]
-    assert files and {r["formatVersion"] for r in files} == {"1.4"}
-    for result in files:
-        check_tensors_like_python(result)
-    assert "lossless-values" in {t["codec"] for r in files for t in r["tensors"]}
+    assert codec in {t["codec"] for r in results for t in r["tensors"]}
 
 
 def test_the_modules_status_codes_are_the_c_apis(golden_report):
