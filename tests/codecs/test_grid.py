@@ -100,3 +100,25 @@ def test_damaged_payloads_and_params_are_corrupt():
                             (encoded.params[:2] + b"\0\0\0\0" + encoded.params[6:], encoded.payload)):
         with pytest.raises(CorruptFileError):
             _core.decode_payload("lossless-grid", "float32", x.size, params, np.frombuffer(payload, np.uint8), out, 1)
+
+
+@pytest.mark.parametrize("qscheme", ["per_channel_symmetric", "per_channel_affine"])
+def test_weights_fake_quantized_by_pytorch_code_as_levels(qscheme):
+    """PyTorch's own per-channel fake quantization (what QAT trains with and exports): int8
+    symmetric, and uint8 with a zero point per channel (levels q - z, within -127..127 for these
+    weights); both lie on a grid per output channel, over 3x smaller than the plain coding."""
+    import torch
+
+    torch.manual_seed(0)
+    w = torch.randn(256, 512) * 0.05
+    signed = qscheme == "per_channel_symmetric"
+    observer = torch.ao.quantization.PerChannelMinMaxObserver(
+        ch_axis=0, dtype=torch.qint8 if signed else torch.quint8, qscheme=getattr(torch, qscheme))
+    observer(w)
+    scale, zero_point = observer.calculate_qparams()
+    x = torch.fake_quantize_per_channel_affine(w, scale.float(), zero_point.int(), 0, *((-128, 127) if signed else (0, 255)))
+    x = np.ascontiguousarray(x.numpy())
+    encoded, plain = lossless(x), _core.encode_lossless(element_bytes(x), "float32")
+    assert encoded.codec == "lossless-grid" and encoded.params[1] == 0  # runs of an output channel
+    assert encoded.coded_bytes * 3.2 < plain.coded_bytes
+    check_roundtrip(encoded, x)
