@@ -16,11 +16,18 @@ namespace {
 
 bool is_float_dtype(DType dtype) { return dtype_info(dtype).kind == DTypeKind::floating; }
 
-// Whether level q of scale s gives the element at x exactly (bit for bit).
+// Whether level q of scale s gives the element at x exactly (bit for bit). Compared as one
+// integer of the element's width: a memcmp of a run-time size was a library call per element.
 bool on_grid(DType dtype, int q, double s, const uint8_t* x, size_t esize) {
   uint8_t v[8];
   grid_element(dtype, q, s, v);
-  return std::memcmp(v, x, esize) == 0;
+  uint64_t a = 0, b = 0;
+  switch (esize) {
+    case 2: std::memcpy(&a, v, 2), std::memcpy(&b, x, 2); break;
+    case 4: std::memcpy(&a, v, 4), std::memcpy(&b, x, 4); break;
+    default: std::memcpy(&a, v, 8), std::memcpy(&b, x, 8); break;
+  }
+  return a == b;
 }
 
 // The symbol of element x for scale s: zigzag of the nearest integer to x / s if it is a level
@@ -38,18 +45,25 @@ bool symbol_of(DType dtype, double s, const uint8_t* x, size_t esize, uint8_t& z
   return on_grid(dtype, q, s, x, esize);
 }
 
-// Elements on the grid of scale s; where fewer than half of the first 16 are, only those are
-// counted (elements off a grid fail there, so that trying many scales, or probing trained
-// weights, costs little).
-size_t exact_count(DType dtype, double s, const uint8_t* block, size_t n, size_t esize) {
+struct GridCount {
+  size_t exact = 0, seen = 0;
+};
+
+// Of a block's elements (or, skipping zeros, which lie on every grid, of its nonzero ones), those
+// seen and those on the grid of scale s. Where fewer than half of the first 16 seen are, counting
+// stops (elements off a grid fail there, so that trying many scales, or probing trained weights,
+// costs little).
+GridCount count_on_grid(DType dtype, double s, const uint8_t* block, size_t n, size_t esize, bool skip_zeros) {
   constexpr size_t kPrefix = 16;
-  size_t exact = 0;
+  GridCount c;
   uint8_t z;
-  for (size_t i = 0; i < n; ++i) {
-    if (i == kPrefix && exact < kPrefix / 2) break;
-    exact += symbol_of(dtype, s, block + i * esize, esize, z);
+  for (size_t i = 0; i < n && !(c.seen == kPrefix && c.exact < kPrefix / 2); ++i) {
+    const uint8_t* x = block + i * esize;
+    if (skip_zeros && load_float(dtype, x) == 0) continue;
+    ++c.seen;
+    c.exact += symbol_of(dtype, s, x, esize, z);
   }
-  return exact;
+  return c;
 }
 
 // A scale as stored (float32, or float64 for float64 tensors): the double the decoder reads back.
@@ -136,7 +150,7 @@ double block_scale(DType dtype, const uint8_t* block, size_t n, size_t esize) {
     if (!(c > 0) || !std::isfinite(c)) return false;
     const double s = refined_scale(dtype, deciding, c);
     if (!(s > 0) || !std::isfinite(s)) return false;
-    const size_t exact = exact_count(dtype, s, block, n, esize);
+    const size_t exact = count_on_grid(dtype, s, block, n, esize, false).exact;
     if (exact > best_exact) {
       best_exact = exact;
       best = s;
@@ -203,18 +217,11 @@ double grid_exact_share(const TensorRef& tensor, GridLayout layout, uint32_t blo
   for (uint64_t b = 0; b < blocks; b += step) {
     const ByteSpan bytes = block_bytes(tensor, layout, block, b, column, 1024);  // a block's head shows its grid
     const size_t m = bytes.size / esize;
-    const double s = block_scale(tensor.dtype, bytes.data, m, esize);
     // Zeros lie on every grid: of a pruned tensor, only the others tell.
-    size_t block_exact = 0, nonzero = 0;
-    uint8_t z;
-    for (size_t i = 0; i < m && !(nonzero == 16 && block_exact < 8); ++i) {
-      const uint8_t* x = bytes.data + i * esize;
-      if (load_float(tensor.dtype, x) == 0) continue;
-      ++nonzero;
-      block_exact += symbol_of(tensor.dtype, s, x, esize, z);
-    }
-    exact += block_exact;
-    seen += nonzero;
+    const GridCount c = count_on_grid(tensor.dtype, block_scale(tensor.dtype, bytes.data, m, esize), bytes.data, m,
+                                      esize, true);
+    exact += c.exact;
+    seen += c.seen;
     if (seen >= 16 && exact * 2 < seen) break;  // far from a grid (trained weights): the rest cannot tell more
   }
   return seen ? static_cast<double>(exact) / static_cast<double>(seen) : 1.0;

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import _core
-from ..dtypes import dtype_name, element_bytes
+from ..dtypes import dtype_name, element_bytes, numpy_dtype
 from .base import Codec, NoSettings
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def grid_encoded(data: np.ndarray, dtype: str, shape: tuple[int, ...], options: 
     block puts enough elements on a grid."""
     if dtype not in GRID_FLOATS:
         return None
-    count, esize = int(np.prod(shape)), data.size // max(1, int(np.prod(shape)))
+    count, esize = int(np.prod(shape)), numpy_dtype(dtype).itemsize
     scale_bytes = 8 if dtype == "float64" else 4
     best_cost, best = float("inf"), None
     for columns, block in grid_blocks(shape):
