@@ -7,6 +7,7 @@ never produce (hostile sizes, future versions, unknown codecs) with valid checks
 from __future__ import annotations
 
 import struct
+import zlib
 from dataclasses import dataclass, field
 
 MAGIC = b"\x89NNZ\r\n\x1a\n"
@@ -89,6 +90,9 @@ class Container:
     alignment_log2: int = 3
 
 
+FLAG_ZLIB_INDEX = 1  # header flag: the index is a zlib stream (format 1.6)
+
+
 def _name(s: str) -> bytes:
     b = s.encode()
     return struct.pack("<H", len(b)) + b
@@ -119,6 +123,8 @@ def build(c: Container) -> bytes:
         index += struct.pack("<QQQ", t.offset, size, xxh64(t.payload) if t.hash is None else t.hash)
     for b in c.blobs:
         index += _name(b.name) + struct.pack("<BQQQ", b.encoding, b.offset, len(b.data), xxh64(b.data))
+    if c.flags & FLAG_ZLIB_INDEX:
+        index = zlib.compress(bytes(index), 9)
     index_offset = put(bytes(index))
     header = MAGIC + struct.pack("<HHIQQQB", c.major, c.minor, c.flags, index_offset, len(index), xxh64(bytes(index)),
                                  c.alignment_log2)
@@ -138,6 +144,10 @@ def parse(data: bytes) -> Container:
     index = data[index_offset:index_offset + index_bytes]
     if len(index) != index_bytes or xxh64(index) != index_hash:
         raise ValueError("index")
+    if flags & ~FLAG_ZLIB_INDEX:
+        raise ValueError("unknown header flags")
+    if flags & FLAG_ZLIB_INDEX:  # format 1.6
+        index = zlib.decompress(index)
     c = Container(major=major, minor=minor, flags=flags, alignment_log2=align)
     pos = 8
     ntensors, nblobs = struct.unpack_from("<II", index, 0)

@@ -101,7 +101,18 @@ void bind_container(py::module_& m) {
                        d.size());
           },
           py::arg("name"), py::arg("encoding"), py::arg("data"))
-      .def("finish", &nnz::NnzWriter::finish);
+      .def("size", &nnz::NnzWriter::size)
+      .def("index", [](const nnz::NnzWriter& w) {
+        const std::vector<uint8_t> index = w.index();
+        return py::bytes(reinterpret_cast<const char*>(index.data()), index.size());
+      })
+      .def(
+          "finish",
+          [](nnz::NnzWriter& w, const py::bytes& zlib_index) {
+            const std::string b = zlib_index;
+            return w.finish(std::vector<uint8_t>(b.begin(), b.end()));
+          },
+          py::arg("zlib_index") = py::bytes());
 
   py::class_<nnz::NnzReader, std::shared_ptr<nnz::NnzReader>> reader(m, "Reader");
   bind_delta(m, reader);

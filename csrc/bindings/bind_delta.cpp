@@ -9,6 +9,7 @@
 #include "common/error.hpp"
 #include "container/base_source.hpp"
 #include "container/base_table.hpp"
+#include "container/files_section.hpp"
 #include "container/nnz_reader.hpp"
 
 namespace nnz_bindings {
@@ -69,12 +70,13 @@ void bind_delta(py::module_& m, py::class_<nnz::NnzReader, std::shared_ptr<nnz::
       py::arg("inner"), py::arg("bound"), py::arg("source"), py::arg("index"));
   m.def(
       "encode_base_table",
-      [](const py::bytes& base_name, const std::vector<std::tuple<std::string, std::string, std::vector<uint64_t>, uint64_t>>&
-                                        tensors) {
+      [](const py::bytes& base_name,
+         const std::vector<std::tuple<std::string, std::string, std::vector<uint64_t>, uint64_t, uint32_t>>& tensors) {
         nnz::BaseTable table;
         table.base_name = base_name;
-        for (const auto& [name, dtype, shape, hash] : tensors) {
+        for (const auto& [name, dtype, shape, hash, same_as] : tensors) {
           nnz::BaseTensorRef t;
+          t.same_as = same_as;
           t.name = name;
           t.dtype_code = static_cast<uint8_t>(nnz::dtype_by_name(dtype).dtype);
           t.shape = shape;
@@ -89,7 +91,7 @@ void bind_delta(py::module_& m, py::class_<nnz::NnzReader, std::shared_ptr<nnz::
       .def("needs_base", &nnz::NnzReader::needs_base)
       .def(
           "attach_base_arrays",
-          [](nnz::NnzReader& r, const py::list& tensors) {
+          [](nnz::NnzReader& r, const py::list& tensors, const py::object& files) {
             std::vector<nnz::BaseTensorView> views;
             for (const py::handle& item : tensors) {
               const py::tuple t = item.cast<py::tuple>();
@@ -99,10 +101,27 @@ void bind_delta(py::module_& m, py::class_<nnz::NnzReader, std::shared_ptr<nnz::
                                                   static_cast<uint8_t>(nnz::dtype_by_name(t[1].cast<std::string>()).dtype),
                                                   t[2].cast<std::vector<uint64_t>>(), span_of(bytes)});
             }
+            std::shared_ptr<const std::vector<uint8_t>> section;
+            if (!files.is_none()) {
+              const std::string b = files.cast<py::bytes>();
+              section = std::make_shared<const std::vector<uint8_t>>(b.begin(), b.end());
+            }
             py::gil_scoped_release release;
-            r.attach_base(nnz::memory_base(std::move(views)));
+            r.attach_base(nnz::memory_base(std::move(views), std::move(section)));
           },
-          py::arg("tensors"), py::keep_alive<1, 2>())
+          py::arg("tensors"), py::arg("files") = py::none(), py::keep_alive<1, 2>())
+      .def("base_attached", &nnz::NnzReader::base_attached)
+      .def("files_patched", [](const nnz::NnzReader& r) { return nnz::files_patch_base(r).has_value(); })
+      .def(
+          "files_section",
+          [](const nnz::NnzReader& r) {
+            std::vector<uint8_t> section;
+            {
+              py::gil_scoped_release release;
+              section = nnz::read_files_section(r, nnz::kMaxPatchBaseBytes);
+            }
+            return py::bytes(reinterpret_cast<const char*>(section.data()), section.size());
+          })
       .def(
           "attach_base_reader",
           [](nnz::NnzReader& r, std::shared_ptr<nnz::NnzReader> base, const std::string& label, int threads) {

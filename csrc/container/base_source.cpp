@@ -1,23 +1,30 @@
 #include "container/base_source.hpp"
 
 #include "common/error.hpp"
+#include "container/files_section.hpp"
 #include "container/nnz_reader.hpp"
+#include "container/restore.hpp"
 
 namespace nnz {
 namespace {
 
 class MemoryBase : public BaseSource {
  public:
-  explicit MemoryBase(std::vector<BaseTensorView> tensors) : tensors_(std::move(tensors)) {
+  MemoryBase(std::vector<BaseTensorView> tensors, std::shared_ptr<const std::vector<uint8_t>> files)
+      : tensors_(std::move(tensors)), files_(std::move(files)) {
     for (size_t i = 0; i < tensors_.size(); ++i) by_name_.emplace(tensors_[i].name, i);
   }
   const BaseTensorView* find(const std::string& name) override {
     const auto it = by_name_.find(name);
     return it == by_name_.end() ? nullptr : &tensors_[it->second];
   }
+  std::shared_ptr<const std::vector<uint8_t>> files_section(uint64_t max_bytes) override {
+    return files_ && files_->size() <= max_bytes ? files_ : nullptr;
+  }
 
  private:
   std::vector<BaseTensorView> tensors_;
+  std::shared_ptr<const std::vector<uint8_t>> files_;
   std::unordered_map<std::string, size_t> by_name_;
 };
 
@@ -41,6 +48,14 @@ class ReaderBase : public BaseSource {
     return &views_.emplace(name, BaseTensorView{name, t.dtype_code, t.shape, ByteSpan{bytes.data(), bytes.size()}})
                 .first->second;
   }
+  std::shared_ptr<const std::vector<uint8_t>> files_section(uint64_t max_bytes) override {
+    if (!has_restore_plan(*reader_)) return nullptr;
+    try {
+      return std::make_shared<const std::vector<uint8_t>>(read_files_section(*reader_, max_bytes));
+    } catch (const Error& e) {
+      throw Error(e.code(), "base model " + label_ + ": " + e.what());
+    }
+  }
 
  private:
   std::shared_ptr<const NnzReader> reader_;
@@ -52,8 +67,9 @@ class ReaderBase : public BaseSource {
 
 }  // namespace
 
-std::shared_ptr<BaseSource> memory_base(std::vector<BaseTensorView> tensors) {
-  return std::make_shared<MemoryBase>(std::move(tensors));
+std::shared_ptr<BaseSource> memory_base(std::vector<BaseTensorView> tensors,
+                                        std::shared_ptr<const std::vector<uint8_t>> files) {
+  return std::make_shared<MemoryBase>(std::move(tensors), std::move(files));
 }
 
 std::shared_ptr<BaseSource> reader_base(std::shared_ptr<const NnzReader> reader, std::string label, int threads) {

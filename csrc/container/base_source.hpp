@@ -27,10 +27,15 @@ class BaseSource {
   virtual ~BaseSource() = default;
   // The tensor of this name, or nullptr. Not thread-safe (a reader calls it while attaching).
   virtual const BaseTensorView* find(const std::string& name) = 0;
+  // The base's own section nncodec/files as restore reads it (docs/FORMAT.md 9.2), for a file
+  // whose files are a patch against it; nullptr when the source has none. At most max_bytes.
+  virtual std::shared_ptr<const std::vector<uint8_t>> files_section(uint64_t max_bytes) = 0;
 };
 
-// Tensors whose bytes the caller keeps valid and unchanged while the source lives.
-std::shared_ptr<BaseSource> memory_base(std::vector<BaseTensorView> tensors);
+// Tensors whose bytes the caller keeps valid and unchanged while the source lives, and the base's
+// files section when the caller has it (a model file read as the encoder reads it).
+std::shared_ptr<BaseSource> memory_base(std::vector<BaseTensorView> tensors,
+                                        std::shared_ptr<const std::vector<uint8_t>> files = nullptr);
 
 // The tensors of an open .nnz file (with its own base attached if it has one), decoded when first
 // asked for and kept; `threads` decode each. Errors name the base model as `label`.

@@ -11,7 +11,7 @@
 namespace nnz {
 
 constexpr const char* kBaseBlob = "nncodec/base";
-constexpr uint8_t kBaseTableVersion = 1;
+constexpr uint8_t kBaseTableVersion = 2;  // 1: every entry spells out its name, dtype and shape
 constexpr size_t kBaseTableHeaderBytes = 8;  // "NNZB", version, 3 reserved bytes
 constexpr size_t kMaxBaseNameBytes = 4096;
 
@@ -21,6 +21,7 @@ struct BaseTensorRef {
   std::vector<uint64_t> shape;
   uint64_t count = 1;  // product of shape
   uint64_t hash = 0;   // XXH64 (seed 0) of the element bytes
+  uint32_t same_as = 0;  // version 2: 1 + the index of the file's tensor of this name, dtype and shape, or 0
 };
 
 struct BaseTable {
@@ -28,8 +29,9 @@ struct BaseTable {
   std::vector<BaseTensorRef> tensors;
 };
 
-// Parses the section's bytes (after the container's zlib); every field is checked.
-BaseTable parse_base_table(ByteSpan bytes);
+// Parses the section's bytes (after the container's zlib); every field is checked. `tensors`: the
+// name, dtype and shape of each tensor of the file, which version 2 entries may refer to.
+BaseTable parse_base_table(ByteSpan bytes, const std::vector<BaseTensorRef>& tensors);
 // The section's bytes (encoder side: base_table_encode.cpp).
 std::vector<uint8_t> write_base_table(const BaseTable& table);
 

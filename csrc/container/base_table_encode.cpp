@@ -15,6 +15,11 @@ std::vector<uint8_t> write_base_table(const BaseTable& table) {
   w.bytes(table.base_name.data(), table.base_name.size());
   w.u32(static_cast<uint32_t>(table.tensors.size()));
   for (const BaseTensorRef& t : table.tensors) {
+    w.u32(t.same_as);  // 1 + a tensor of the file with this entry's name, dtype and shape: they are not repeated
+    if (t.same_as) {
+      w.u64(t.hash);
+      continue;
+    }
     NNZ_CHECK(!t.name.empty() && t.name.size() <= UINT16_MAX, invalid_argument, "base tensor names must be 1 to 65535 bytes");
     NNZ_CHECK(t.shape.size() <= 32, invalid_argument, "base tensor '" + t.name + "' has too many dimensions");
     w.u16(static_cast<uint16_t>(t.name.size()));

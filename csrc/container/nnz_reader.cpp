@@ -11,6 +11,7 @@
 #include "common/checked_math.hpp"
 #include "common/error.hpp"
 #include "common/xxhash64.hpp"
+#include "container/files_section.hpp"
 #include "container/zlib_inflate.hpp"
 
 namespace nnz {
@@ -136,7 +137,7 @@ NnzReader::NnzReader(std::unique_ptr<ByteSource> source, ReaderLimits limits)
   NNZ_CHECK(version_.major == kFormatMajor, unsupported,
             "format version " + std::to_string(version_.major) + "." + std::to_string(version_.minor) +
                 " is not supported by this nncodec (reads " + std::to_string(kFormatMajor) + ".x)");
-  NNZ_CHECK(flags == 0, unsupported, "header uses feature flags this nncodec does not know");
+  NNZ_CHECK((flags & ~kFlagZlibIndex) == 0, unsupported, "header uses feature flags this nncodec does not know");
   NNZ_CHECK(alignment_log2 <= kMaxAlignmentLog2, corrupt, "header: bad alignment");
   NNZ_CHECK(index_offset >= kHeaderBytes && index_offset <= size && index_bytes <= size - index_offset, corrupt,
             "file is truncated (index points past its end)");
@@ -144,6 +145,11 @@ NnzReader::NnzReader(std::unique_ptr<ByteSource> source, ReaderLimits limits)
   ReadScratch index_scratch;
   ByteSpan index = source_->read(index_offset, index_bytes, index_scratch);
   NNZ_CHECK(hash_matches(index.data, index.size, index_hash), checksum, "index checksum mismatch (file is corrupted)");
+  std::vector<uint8_t> inflated;
+  if (flags & kFlagZlibIndex) {
+    inflated = ZlibInflater::inflate_all(index, limits_.max_index_bytes);
+    index = ByteSpan{inflated.data(), inflated.size()};
+  }
   parse_index(index);
 
   // Every section lies between the header and the index, and no two overlap.
@@ -171,7 +177,16 @@ void NnzReader::read_base_table() {
     bytes = ByteSpan{inflated.data(), inflated.size()};
   }
   NNZ_CHECK(bytes.size <= limits_.max_index_bytes, limit_exceeded, "nncodec/base: larger than the configured index limit");
-  base_table_ = std::make_unique<BaseTable>(parse_base_table(bytes));
+  std::vector<BaseTensorRef> layouts;
+  for (const TensorEntry& t : tensors_) {
+    BaseTensorRef ref;
+    ref.name = t.name;
+    ref.dtype_code = t.dtype_code;
+    ref.shape = t.shape;
+    ref.count = t.count;
+    layouts.push_back(std::move(ref));
+  }
+  base_table_ = std::make_unique<BaseTable>(parse_base_table(bytes, layouts));
 }
 
 namespace {
@@ -211,6 +226,8 @@ void NnzReader::attach_base(std::shared_ptr<BaseSource> base) {
               "wrong base model: tensor " + name + " differs from the one the file was coded against" + coded);
     spans.push_back(v->bytes);
   }
+  if (files_patch_base(*this))  // read now: a borrowed base reader may close after this; checked by restore
+    base_files_ = base->files_section(kMaxPatchBaseBytes);
   base_bytes_ = std::move(spans);
   base_ = std::move(base);
 }

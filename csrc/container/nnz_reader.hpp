@@ -78,7 +78,11 @@ class NnzReader {
   // Checks every base tensor the file refers to against its fingerprint (name, dtype, shape, XXH64
   // of the bytes) and keeps them for decoding; fails with ErrorCode::base naming the first tensor
   // that is missing or differs, before anything is decoded. Call once, before decoding starts.
+  // A file whose section nncodec/files is a patch against the base's also takes the base's section
+  // (unchecked until a restore reads it: a base given as tensors alone still decodes tensors).
   void attach_base(std::shared_ptr<BaseSource> base);
+  // That section of the base, or nullptr (no base, no patch, or a base given as tensors alone).
+  std::shared_ptr<const std::vector<uint8_t>> base_files() const { return base_files_; }
 
  private:
   // Gives delta tensors their base: a base tensor, or (deduplication) another tensor of this file,
@@ -108,6 +112,7 @@ class NnzReader {
   std::unique_ptr<BaseTable> base_table_;
   std::shared_ptr<BaseSource> base_;
   std::vector<ByteSpan> base_bytes_;  // of each base table entry, once attached
+  std::shared_ptr<const std::vector<uint8_t>> base_files_;
   Resolver resolver_{*this, true}, inner_resolver_{*this, false};
   // A payload buffer kept between calls that bring none (loaders read tensor after tensor: a fresh
   // buffer each time was faulted in page by page, a third of loading a large checkpoint on a VM).

@@ -10,6 +10,7 @@
 #include "common/checked_math.hpp"
 #include "common/error.hpp"
 #include "common/xxhash64.hpp"
+#include "container/zlib_inflate.hpp"
 
 namespace nnz {
 
@@ -92,13 +93,25 @@ void NnzWriter::add_blob(const std::string& name, BlobEncoding encoding, const u
   ++blob_count_;
 }
 
-uint64_t NnzWriter::finish() {
+std::vector<uint8_t> NnzWriter::index() const {
   std::vector<uint8_t> index;
   ByteWriter iw(index);
   iw.u32(tensor_count_);
   iw.u32(blob_count_);
   iw.bytes(tensor_index_);
   iw.bytes(blob_index_);
+  return index;
+}
+
+uint64_t NnzWriter::finish(const std::vector<uint8_t>& zlib_index) {
+  std::vector<uint8_t> index = this->index();
+  uint32_t flags = 0;
+  if (!zlib_index.empty()) {
+    NNZ_CHECK(ZlibInflater::inflate_all(ByteSpan{zlib_index.data(), zlib_index.size()}, index.size()) == index,
+              invalid_argument, "the zlib index given is not the index");
+    index = zlib_index;
+    flags |= kFlagZlibIndex;
+  }
   const uint64_t index_offset = write_aligned(index.data(), index.size());
 
   std::vector<uint8_t> header;
@@ -106,7 +119,7 @@ uint64_t NnzWriter::finish() {
   hw.bytes(kMagic, sizeof kMagic);
   hw.u16(kFormatMajor);
   hw.u16(kFormatMinor);
-  hw.u32(0);  // flags
+  hw.u32(flags);
   hw.u64(index_offset);
   hw.u64(index.size());
   hw.u64(xxhash64(index.data(), index.size()));

@@ -23,8 +23,13 @@ class NnzWriter {
   void add_tensor(const std::string& name, DType dtype, const std::vector<uint64_t>& shape,
                   const EncodedTensor& encoded);
   void add_blob(const std::string& name, BlobEncoding encoding, const uint8_t* data, size_t size);
-  // Writes index and header and closes the file. Returns the total file size.
-  uint64_t finish();
+  // Bytes written so far (header, payloads, blobs).
+  uint64_t size() const { return end_; }
+  // The index as it stands (every tensor and blob added so far).
+  std::vector<uint8_t> index() const;
+  // Writes index and header and closes the file. Returns the total file size. `zlib_index`: the
+  // index as a zlib stream (the caller's deflate; checked here by inflating it), or empty to store it.
+  uint64_t finish(const std::vector<uint8_t>& zlib_index = {});
 
  private:
   uint64_t write_aligned(const uint8_t* data, size_t size);

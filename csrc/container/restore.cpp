@@ -11,7 +11,7 @@
 #include "common/error.hpp"
 #include "container/member_name.hpp"
 #include "container/parallel_decode.hpp"
-#include "container/zlib_inflate.hpp"
+#include "container/files_section.hpp"
 
 namespace nnz {
 namespace {
@@ -19,57 +19,10 @@ namespace {
 constexpr char kMagic[4] = {'N', 'N', 'Z', 'F'};
 constexpr uint64_t kHeaderBytes = 16;
 constexpr uint64_t kMaxLayoutBytes = uint64_t{1} << 28;
-constexpr uint64_t kMaxSectionBytes = uint64_t{1} << 40;  // the kept bytes of a model folder
 constexpr size_t kMaxCrcFields = 8;
 constexpr size_t kChunk = size_t{1} << 16;
 
-// The section's bytes in order, inflated as they are read when it is zlib-coded.
-class SectionStream {
- public:
-  explicit SectionStream(const NnzReader& reader) {
-    const long i = reader.find_blob(kFilesBlob);
-    NNZ_CHECK(i >= 0, unsupported, "this file holds no model files to restore (no nncodec/files section; "
-                                   "files written before format 1.1 are restored by the Python package)");
-    stored_ = reader.read_blob(static_cast<size_t>(i));
-    if (reader.blobs()[static_cast<size_t>(i)].encoding == BlobEncoding::zlib)
-      inflater_ = std::make_unique<ZlibInflater>(ByteSpan{stored_.data(), stored_.size()}, kMaxSectionBytes);
-  }
-  // Exactly n bytes, else the section is damaged.
-  void read(uint8_t* out, size_t n) {
-    size_t got = 0;
-    if (inflater_) {
-      while (got < n) {
-        const size_t k = inflater_->read(out + got, n - got);
-        NNZ_CHECK(k > 0, corrupt, "nncodec/files: the section ends before its files do");
-        got += k;
-      }
-      return;
-    }
-    NNZ_CHECK(n <= stored_.size() - pos_, corrupt, "nncodec/files: the section ends before its files do");
-    std::copy(stored_.begin() + static_cast<long>(pos_), stored_.begin() + static_cast<long>(pos_ + n), out);
-    pos_ += n;
-  }
-  void skip(uint64_t n) {
-    uint8_t chunk[kChunk];
-    for (uint64_t done = 0; done < n;) {
-      const size_t k = static_cast<size_t>(std::min<uint64_t>(kChunk, n - done));
-      read(chunk, k);
-      done += k;
-    }
-  }
-  void expect_end() {
-    uint8_t extra;
-    const bool more = inflater_ ? inflater_->read(&extra, 1) > 0 : pos_ < stored_.size();
-    NNZ_CHECK(!more, corrupt, "nncodec/files: bytes after the last file");
-  }
-
- private:
-  std::vector<uint8_t> stored_;
-  size_t pos_ = 0;
-  std::unique_ptr<ZlibInflater> inflater_;
-};
-
-std::vector<uint8_t> read_layout(SectionStream& section, uint64_t& layout_bytes) {
+std::vector<uint8_t> read_layout(FilesSection& section, uint64_t& layout_bytes) {
   uint8_t header[kHeaderBytes];
   section.read(header, kHeaderBytes);
   NNZ_CHECK(std::equal(kMagic, kMagic + 4, reinterpret_cast<const char*>(header)), corrupt,
@@ -149,7 +102,7 @@ RestoreFile parse_file(ByteReader& r, const NnzReader& reader, const TensorIndex
   return f;
 }
 
-RestorePlan parse_plan(const NnzReader& reader, SectionStream& section) {
+RestorePlan parse_plan(const NnzReader& reader, FilesSection& section) {
   RestorePlan plan;
   const std::vector<uint8_t> layout = read_layout(section, plan.layout_bytes);
   ByteReader r(layout.data(), layout.size(), "nncodec/files layout");
@@ -231,7 +184,7 @@ class HoleQueue {
 
 // Writes `length` kept bytes at file offset `start` from the section, with the CRC fields known
 // so far set in them.
-void write_kept(SectionStream& section, RestoreSink& sink, uint64_t start, uint64_t length,
+void write_kept(FilesSection& section, RestoreSink& sink, uint64_t start, uint64_t length,
                 const std::map<uint64_t, uint32_t>& crc_values) {
   uint8_t chunk[kChunk];
   for (uint64_t done = 0; done < length;) {
@@ -246,7 +199,7 @@ void write_kept(SectionStream& section, RestoreSink& sink, uint64_t start, uint6
   }
 }
 
-void restore_file(const RestoreFile& f, SectionStream& section, HoleQueue& queue, RestoreSink& sink) {
+void restore_file(const RestoreFile& f, FilesSection& section, HoleQueue& queue, RestoreSink& sink) {
   sink.open(f.name, f.size);
   std::map<uint64_t, uint32_t> crc_values;  // field offset -> CRC, as the holes are reached
   uint64_t at = 0;
@@ -266,12 +219,12 @@ void restore_file(const RestoreFile& f, SectionStream& section, HoleQueue& queue
 bool has_restore_plan(const NnzReader& reader) { return reader.find_blob(kFilesBlob) >= 0; }
 
 RestorePlan restore_plan(const NnzReader& reader) {
-  SectionStream section(reader);
+  FilesSection section(reader);
   return parse_plan(reader, section);
 }
 
 void restore(const NnzReader& reader, RestoreSink& sink, int threads, uint64_t batch_bytes) {
-  SectionStream section(reader);
+  FilesSection section(reader);
   const RestorePlan plan = parse_plan(reader, section);
   std::vector<bool> wanted;
   for (const RestoreFile& f : plan.files) wanted.push_back(sink.wants(f.name));

@@ -150,7 +150,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
             raise NnzError(f"{args.file}: coded against the base model {printable(f.base_name or '?')!r}: "
                            "give it with --base")
         restores = f.has_files and args.to is None
-        total = sum(size for _, size in f.files()) if restores else sum(t.decoded_bytes for t in f.tensors)
+        listed = restores and not f.files_need_base  # else the files are listed once the base is read
+        total = sum(size for _, size in f.files()) if listed else sum(t.decoded_bytes for t in f.tensors)
     with _progress_bar(total, "decode", args.quiet) as bar:
         out = decode_file(args.file, args.output, force=args.force, inline_external=args.inline_external,
                           threads=args.threads, progress=bar.update, to=args.to,
@@ -218,7 +219,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             "fidelity": f.meta.get("fidelity"),
             "base": {"name": f.base_name, "tensors": len(f.base_tensors)} if f.needs_base else None,
         }
-        files = [{"name": name, "bytes": size} for name, size in f.files()] if f.has_files else []
+        files = [{"name": name, "bytes": size} for name, size in f.files()] if f.has_files and not f.files_need_base else []
     if args.json:
         json.dump({"summary": summary, "tensors": rows, "files": files}, sys.stdout, indent=1)
         print()

@@ -25,6 +25,7 @@ from .atomic import check_member_name
 from .codecs.coding import planned
 from .dtypes import dtype_name, element_bytes
 from .errors import BaseMismatchError, LimitExceededError, NnzError, UnsafeInputError, about
+from .files_patch import MAX_BASE_BYTES
 from .limits import Limits
 
 NNZ_MAGIC = b"\x89NNZ\r\n\x1a\n"
@@ -76,10 +77,13 @@ def _equal(a: np.ndarray, b: np.ndarray) -> bool:
 
 @dataclass
 class BaseModel:
-    """A base model's tensors (name -> array) and the name it is recorded under."""
+    """A base model's tensors (name -> array), the name it is recorded under, and its section
+    nncodec/files as restore reads it (None: a base of tensors alone), which the model's own may be
+    coded against."""
 
     name: str
     tensors: Mapping[str, np.ndarray]
+    files: bytes | None = None
     _by_content: dict[tuple[str | None, int, int], list[str]] | None = field(default=None, repr=False)
 
     def by_content(self, array: np.ndarray, key: tuple[str | None, int, int]) -> str | None:
@@ -105,8 +109,9 @@ def read_base(path: str | os.PathLike, limits: Limits, threads: int) -> BaseMode
     with about(path):
         if is_nnz(path):
             with NnzFile(path, threads=threads, limits=limits, base=BaseChain.beside(path)) as f:
-                return BaseModel(path.name, f.read_all())
-        return BaseModel(path.name, formats.detect(path).read(path, limits).tensors)
+                return BaseModel(path.name, f.read_all(), f.files_section())
+        doc = formats.detect(path).read(path, limits)
+        return BaseModel(path.name, doc.tensors, files_section_of(doc))
 
 
 @dataclass(frozen=True)
@@ -145,8 +150,9 @@ class BaseChain:
                 return [base, *keep]
             from . import formats
 
-            arrays = base_arrays_for(formats.detect(path).read(path, limits).tensors)
-            reader.attach_base_arrays(arrays)
+            doc = formats.detect(path).read(path, limits)
+            arrays = base_arrays_for(doc.tensors)
+            reader.attach_base_arrays(arrays, files_section_of(doc))
             return [arrays]
 
     @staticmethod
@@ -176,14 +182,16 @@ class DeltaPlan:
         self.base = base
         self._seen: dict[tuple[str | None, int, int], list[str]] = {}  # content key -> tensors of it
         self._order: dict[str, int] = {}                  # tensor name -> its index in the file
+        self._layout: dict[str, tuple] = {}               # tensor name -> (dtype, shape)
         self._base_index: dict[str, int] = {}
-        self._entries: list[tuple[str, str, list[int], int]] = []
+        self._entries: list[tuple[str, str, list[int], int, int]] = []
         self._array_of: dict[str, np.ndarray] = {}
 
     def reference(self, name: str, array: np.ndarray) -> tuple[int, str, np.ndarray] | None:
         """(source, name of the tensor it is coded against, that tensor) or None (coded alone).
         Call for every tensor in file order."""
         self._order[name] = len(self._order)
+        self._layout[name] = (array.dtype, array.shape)
         dtype = dtype_name(array.dtype)
         if dtype is None:
             return None
@@ -216,7 +224,9 @@ class DeltaPlan:
             return _core.delta_with_ref(encoded, SOURCE_CONTAINER, self._order[target])
         if target not in self._base_index:
             self._base_index[target] = len(self._entries)
-            self._entries.append((target, dtype_name(array.dtype), list(array.shape), tensor_hash(array)))
+            same = self._layout.get(target) == (array.dtype, array.shape)  # the entry refers to that tensor
+            self._entries.append((target, dtype_name(array.dtype), list(array.shape), tensor_hash(array),
+                                  self._order[target] + 1 if same else 0))
         return _core.delta_with_ref(encoded, SOURCE_BASE, self._base_index[target])
 
     def table(self) -> bytes | None:
@@ -271,6 +281,17 @@ def _residual(array: np.ndarray, ref, codec, bound: float, options):
     if not (np.abs(back - x) <= bound).all():
         return None
     return _core.delta_residual(inner, bound, ref[0], 0)
+
+
+def files_section_of(doc) -> bytes | None:
+    """A model's section nncodec/files as its encoding writes it (None: it has none, or one too large
+    to code a model's files against)."""
+    from .formats import byte_layout
+
+    if not doc.files:
+        return None
+    section = byte_layout.pack_files(doc.files, doc.tensors)
+    return section if len(section) <= MAX_BASE_BYTES else None
 
 
 def base_arrays_for(tensors: Mapping[str, np.ndarray]) -> list:

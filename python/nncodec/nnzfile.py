@@ -22,6 +22,7 @@ from .limits import DEFAULT_LIMITS, Budget, Limits, check_threads
 from .formats import byte_layout
 from .model import TENSORS_ONLY, ModelDocument
 from .codecs.coding import EncodeOptions, encode_array
+from . import files_patch
 from .delta import BASE_BLOB, BaseChain, DeltaPlan, base_arrays_for, encode_against
 
 META_BLOB = "nncodec/meta.json"
@@ -247,6 +248,16 @@ class NnzFile(Mapping):
         """Whether the file holds a whole model (else tensors only)."""
         return "format" in self.meta.get("source", {})
 
+    def files_section(self) -> bytes | None:
+        """The section nncodec/files as the core restores it (a patch applied), or None."""
+        return self._reader.files_section() if self.has_files else None
+
+    @property
+    def files_need_base(self) -> bool:
+        """Whether listing and restoring the model's files needs the base's (format 1.6: the files
+        are a patch against the base's) and it is not attached."""
+        return self._reader.files_patched() and not self._reader.base_attached()
+
     @property
     def has_files(self) -> bool:
         """Whether the core can restore the model's files itself (format 1.1 and later)."""
@@ -302,6 +313,18 @@ def _encode_one(name: str, array: np.ndarray, options: EncodeOptions, ref):
     if ref is None:
         return encode_array(name, array, options)
     return encode_against(name, array, ref, options, lambda: encode_array(name, array, options))
+
+
+def _files_blob(doc: ModelDocument, plan: DeltaPlan, needs_base: bool) -> bytes:
+    """The section nncodec/files, zlib-coded: as a patch against the base model's own where the file
+    needs its base anyway and the patch is smaller (a fine-tune or copy keeps its base's layout)."""
+    section = byte_layout.pack_files(doc.files, doc.tensors)
+    packed = zlib.compress(section, 9 if len(section) < 64 << 20 else 6)
+    base = plan.base.files if plan.base is not None and needs_base else None
+    if base is None:
+        return packed
+    patch = zlib.compress(files_patch.make_patch(base, section), 9)
+    return patch if len(patch) < len(packed) else packed
 
 
 def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, source_name: str | None = None,
@@ -362,8 +385,15 @@ def write_document(path: Path, doc: ModelDocument, options: EncodeOptions, *, so
         packed = zlib.compress(table, 9)
         writer.add_blob(BASE_BLOB, *((1, packed) if len(packed) < len(table) else (0, table)))
     if doc.files:
-        section = byte_layout.pack_files(doc.files, doc.tensors)
-        writer.add_blob(FILES_BLOB, 1, zlib.compress(section, 9 if len(section) < 64 << 20 else 6))
+        writer.add_blob(FILES_BLOB, 1, _files_blob(doc, plan, table is not None))
     elif doc.skeleton:
         writer.add_blob(SKELETON_BLOB, 1, zlib.compress(doc.skeleton, 9))
-    return writer.finish()
+    return writer.finish(_zlib_index(writer))
+
+
+def _zlib_index(writer) -> bytes:
+    """The index as a zlib stream where that saves 1% of the file (a copy of the base, a fine-tune
+    with few changes: tensor names and shapes repeat), else b"" (stored, readable by 1.5 readers)."""
+    index = writer.index()
+    packed = zlib.compress(index, 9)
+    return packed if len(index) - len(packed) >= (writer.size() + len(index)) / 100 else b""

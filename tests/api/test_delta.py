@@ -131,6 +131,32 @@ def test_base_given_as_nnz_and_as_folder(files):
     assert (back / "model.safetensors").read_bytes() == (folder / "model.safetensors").read_bytes()
 
 
+def test_copy_keeps_only_fingerprints_and_a_patch_of_the_bases_files(tmp_path):
+    base, _ = _base_and_tuned()
+    save_file(base, tmp_path / "base.safetensors", metadata={"format": "pt"})
+    shutil.copy(tmp_path / "base.safetensors", tmp_path / "copy.safetensors")
+    out = nncodec.encode_file(tmp_path / "copy.safetensors", tmp_path / "copy.nnz", base=tmp_path / "base.safetensors")
+    alone = nncodec.encode_file(tmp_path / "base.safetensors", tmp_path / "base.nnz")
+    with NnzFile(out) as f, NnzFile(alone) as g:
+        assert f._reader.files_patched() and f.files_need_base and not g._reader.files_patched()
+        assert len(f) == 4 and f.needs_base  # listed without the base
+        # the patch copies the base's section: a few bytes against the base's own deflated section
+        assert f._blobs["nncodec/files"][1] * 3 < g._blobs["nncodec/files"][1]
+    assert main(["info", str(out)]) == 0
+    for given in (tmp_path / "base.safetensors", alone):
+        back = nncodec.decode_file(out, tmp_path / "restored.safetensors", base=given, force=True)
+        assert back.read_bytes() == (tmp_path / "copy.safetensors").read_bytes()
+    os.remove(tmp_path / "restored.safetensors")
+    with nncodec.load(out, base=base) as f:  # tensors alone decode; the files need the base's files
+        assert all(np.array_equal(f[k], v) for k, v in base.items())
+        with pytest.raises(BaseMismatchError, match="base model's files, which were not given"):
+            f.restore_into(tmp_path / "x")
+    save_file(base, tmp_path / "other_meta.safetensors", metadata={"format": "np"})  # same tensors
+    with pytest.raises(BaseMismatchError, match="its files .* differ"):
+        nncodec.decode_file(out, tmp_path / "restored.safetensors", base=tmp_path / "other_meta.safetensors")
+    assert _no_output(tmp_path)
+
+
 def test_dedup_inside_one_container_needs_no_base(tmp_path):
     _, tuned = _base_and_tuned()
     save_file(tuned, tmp_path / "m.safetensors")

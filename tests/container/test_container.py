@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from checkers import check_corruption
 from hypothesis import strategies as st
-from nnz_reference import Blob, Container, Tensor, build, parse, xxh64
+from nnz_reference import FLAG_ZLIB_INDEX, Blob, Container, Tensor, build, parse, xxh64
 from strategies import arrays, same_bits
 
 import nncodec
@@ -210,13 +210,27 @@ def test_other_major_versions_are_unsupported(tmp_path, major):
 
 
 def test_newer_minor_version_still_reads(tmp_path):
-    f = NnzFile(write_container(tmp_path, Container(tensors=[raw_tensor()], minor=7)))
+    f = NnzFile(write_container(tmp_path, Container(tensors=[raw_tensor()], minor=8)))
     assert f["w"].size == 4
 
 
 def test_unknown_header_flags_are_unsupported(tmp_path):
     with pytest.raises(UnsupportedError):
-        NnzFile(write_container(tmp_path, Container(tensors=[raw_tensor()], flags=1)))
+        NnzFile(write_container(tmp_path, Container(tensors=[raw_tensor()], flags=2)))
+
+
+def test_zlib_index_reads_and_a_damaged_one_fails(tmp_path):
+    data = bytearray(build(Container(tensors=[raw_tensor()], minor=6, flags=FLAG_ZLIB_INDEX)))
+    path = tmp_path / "z.nnz"
+    path.write_bytes(data)
+    assert NnzFile(path)["w"].size == 4
+    index_offset, index_bytes = struct.unpack_from("<QQ", data, 16)
+    data[index_offset + index_bytes - 1] ^= 1  # the stream's Adler-32, under a matching index hash
+    data[32:40] = struct.pack("<Q", xxh64(bytes(data[index_offset:index_offset + index_bytes])))
+    data[56:64] = struct.pack("<Q", xxh64(bytes(data[:56])))
+    path.write_bytes(data)
+    with pytest.raises(CorruptFileError, match="Adler-32"):
+        NnzFile(path)
 
 
 def test_unknown_codec_fails_only_for_its_tensor(tmp_path):

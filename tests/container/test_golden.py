@@ -99,6 +99,29 @@ def test_delta_golden_file_decodes_to_its_arrays_with_its_base(case):
         assert f.needs_base == (against is not None) and f.base_name == against and f._reader.version == (1, 2)
 
 
+DELTA_1_6 = GOLDEN / "v1.6" / "delta"
+DELTA_MANIFEST_1_6 = json.loads((DELTA_1_6 / "manifest.json").read_text())
+
+
+@pytest.mark.parametrize("case", sorted(DELTA_MANIFEST_1_6))
+def test_format_1_6_delta_golden_file_decodes_to_its_arrays_with_its_base(case):
+    against = DELTA_MANIFEST_1_6[case]["base"]
+    check_golden(DELTA_1_6, case, DELTA_MANIFEST_1_6, base=DELTA_1_6 / against if against else None)
+    with nncodec.load(DELTA_1_6 / f"{case}.nnz") as f:
+        assert f.needs_base == (against is not None) and f._reader.version == (1, 6)
+
+
+def test_format_1_6_copy_restores_its_files_from_the_patch_against_the_base(tmp_path):
+    copy = DELTA_1_6 / "copy.nnz"
+    data = copy.read_bytes()
+    assert int.from_bytes(data[12:16], "little") == 1  # the index is a zlib stream
+    with nncodec.load(copy) as f:
+        assert f._reader.files_patched() and f.files_need_base and len(f) == 6
+    back = nncodec.decode_file(copy, tmp_path / "copy.safetensors", base=DELTA_1_6 / "base.nnz")
+    base = nncodec.decode_file(DELTA_1_6 / "base.nnz", tmp_path / "base.safetensors")
+    assert back.read_bytes() == base.read_bytes()  # both were saved from the same tensors
+
+
 def test_format_1_1_has_a_golden_model_of_every_source_format_and_a_folder():
     assert {c for v, c in MODEL_CASES if v == "v1.1"} >= {"onnx-external", "torch-zip", "torch-legacy", "torchscript",
                                                           "safetensors-sharded", "model-folder"}

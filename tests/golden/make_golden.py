@@ -24,6 +24,9 @@ missing 1.0 files cannot be made again), ``v1.1/`` files of format 1.1.
 - ``v1.5/codecs/<case>.nnz`` + ``.npz``: the codec lossless-grid (format 1.5): weights
   fake-quantized per output channel (runs), per column and per group, in float32, bfloat16,
   float16 and float64, with elements off the grid.
+- ``v1.6/delta/<case>.nnz`` + ``.npz``: the cases of ``v1.2/delta`` as format 1.6 writes them, and
+  ``copy`` (the base again, coded against ``base.nnz``): its model files a patch against the
+  base's, its index a zlib stream, its base table entries by reference to its tensors.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ V1_2 = HERE / "v1.2"
 V1_3 = HERE / "v1.3"
 V1_4 = HERE / "v1.4"
 V1_5 = HERE / "v1.5"
+V1_6 = HERE / "v1.6"
 
 
 def first_tensors(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -275,14 +279,17 @@ def delta_states(rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
     return states
 
 
-def write_delta() -> None:
-    folder = V1_2 / "delta"
+def write_delta(folder: Path, with_copy: bool) -> None:
+    """Delta files: a base, a fine-tune, a checkpoint after it, dedup; ``with_copy`` (1.6): a copy of
+    the base (its files a patch against the base's, a zlib index, base table entries by reference)."""
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path = folder / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     base, tuned, chain = delta_states(np.random.default_rng(20261201))
     cases = [("base", base, None), ("tuned", tuned, "base.nnz"), ("chain", chain, "tuned.nnz"),
              ("dedup", {**base, "w_tied": base["w"].copy()}, None)]
+    if with_copy:
+        cases.append(("copy", base, "base.nnz"))
     with tempfile.TemporaryDirectory() as tmp:
         for case, tensors, against in cases:
             if case in manifest:
@@ -302,7 +309,8 @@ if __name__ == "__main__":
     write_codecs(V1, CODEC_CASES, SPARSE_CASES)
     write_models(V1)
     write_models(V1_1)
-    write_delta()
+    write_delta(V1_2 / "delta", with_copy=False)
     write_codecs(V1_3, CODEC_CASES_1_3, SPARSE_CASES_1_3)
     write_codecs(V1_4, CODEC_CASES_1_4, {})
     write_codecs(V1_5, CODEC_CASES_1_5, {})
+    write_delta(V1_6 / "delta", with_copy=True)

@@ -262,7 +262,10 @@ typedef struct nnz_base_tensor {
 } nnz_base_tensor;
 
 /* Attaches base tensors held in memory (borrowed: the bytes must stay valid and unchanged until
- * nnz_close; the array itself and the names may go after the call). Checked as nnz_attach_base. */
+ * nnz_close; the array itself and the names may go after the call). Checked as nnz_attach_base.
+ * A file whose model files are a patch against the base's (format 1.6) then decodes its tensors,
+ * but restoring its files fails with NNZ_ERR_BASE: attach the base with nnz_attach_base instead,
+ * which takes the base's files too. */
 NNZ_API nnz_status nnz_attach_base_tensors(nnz_reader* reader, const nnz_base_tensor* tensors, size_t count,
                                            nnz_error* error);
 
