@@ -309,7 +309,9 @@ export class NnzFile {
   // a TypedArray or ArrayBuffer of the element bytes (little-endian, C order; copied into
   // WebAssembly memory and kept until close()). Every base tensor the file refers to is checked
   // against its fingerprint (name, dtype, shape, XXH64 of the bytes): the first one missing or
-  // different throws NnzError BASE naming it, and nothing is attached.
+  // different throws NnzError BASE naming it, and nothing is attached. A file whose model files
+  // are a patch against the base's (format 1.6: a fine-tune or checkpoint keeps its base's layout)
+  // restores them only with the base attached as an NnzFile; with tensors, restore() throws BASE.
   attachBase(base) {
     const reader = this.#live();
     if (base instanceof NnzFile) {
