@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
+import zlib
 
 import ml_dtypes
 import numpy as np
@@ -21,6 +23,7 @@ from nncodec.limits import Limits
 from nncodec.model import TENSORS_ONLY, ModelDocument
 from nncodec.nnzfile import NnzFile, write_document
 from nncodec.codecs.coding import EncodeOptions
+from nnz_reference import build, parse
 
 
 def _base_and_tuned(seed: int = 0):
@@ -154,6 +157,35 @@ def test_copy_keeps_only_fingerprints_and_a_patch_of_the_bases_files(tmp_path):
     save_file(base, tmp_path / "other_meta.safetensors", metadata={"format": "np"})  # same tensors
     with pytest.raises(BaseMismatchError, match="its files .* differ"):
         nncodec.decode_file(out, tmp_path / "restored.safetensors", base=tmp_path / "other_meta.safetensors")
+    assert _no_output(tmp_path)
+
+
+def _with_patch(path, change) -> bytes:
+    """The .nnz file at ``path`` with its files patch rewritten by ``change(bytearray)``."""
+    c = parse(path.read_bytes())
+    blob = next(b for b in c.blobs if b.name == "nncodec/files")
+    patch = bytearray(zlib.decompress(blob.data))
+    change(patch)
+    blob.data = zlib.compress(bytes(patch))
+    return build(c)
+
+
+@pytest.mark.parametrize("damage,error", [
+    (lambda p: struct.pack_into("<Q", p, 28 + 8, 1 << 40), "copies from beyond the base"),  # first op's source
+    (lambda p: struct.pack_into("<Q", p, 28, 0), "empty patch operation"),
+    (lambda p: struct.pack_into("<I", p, 24, 1 << 21), "too many patch operations"),
+    (lambda p: struct.pack_into("<Q", p, 8, 1 << 40), "too large to patch"),
+    (lambda p: p.extend(b"x"), "bytes after the last file"),
+    (lambda p: p.__setitem__(4, 9), "patch version 9"),
+])
+def test_a_damaged_files_patch_fails_before_writing(tmp_path, damage, error):
+    base, _ = _base_and_tuned()
+    save_file(base, tmp_path / "base.safetensors")
+    shutil.copy(tmp_path / "base.safetensors", tmp_path / "copy.safetensors")
+    out = nncodec.encode_file(tmp_path / "copy.safetensors", tmp_path / "copy.nnz", base=tmp_path / "base.safetensors")
+    (tmp_path / "bad.nnz").write_bytes(_with_patch(out, damage))
+    with pytest.raises(nncodec.NnzError, match=error):
+        nncodec.decode_file(tmp_path / "bad.nnz", tmp_path / "restored.safetensors", base=tmp_path / "base.safetensors")
     assert _no_output(tmp_path)
 
 
