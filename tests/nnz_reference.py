@@ -134,6 +134,24 @@ def build(c: Container) -> bytes:
     return bytes(body)
 
 
+def apply_files_patch(base: bytes, patch: bytes) -> bytes:
+    """The section nncodec/files a patch (format 1.6, docs/FORMAT.md 9.5) rebuilds from the base's."""
+    if patch[:5] != b"NNZP\x01":
+        raise ValueError("not a files patch of version 1")
+    count = struct.unpack_from("<I", patch, 24)[0]
+    pos, out = 28 + 16 * count, []
+    for k in range(count):
+        n, at = struct.unpack_from("<QQ", patch, 28 + 16 * k)
+        if at == (1 << 64) - 1:
+            out.append(patch[pos:pos + n])
+            pos += n
+        else:
+            out.append(base[at:at + n])
+    if pos != len(patch):
+        raise ValueError("bytes after the patch's literal bytes")
+    return b"".join(out)
+
+
 def parse(data: bytes) -> Container:
     """Parse header and index (no payload decoding); raises ValueError on anything malformed."""
     if len(data) < HEADER_BYTES or data[:8] != MAGIC:

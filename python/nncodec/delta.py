@@ -152,7 +152,7 @@ class BaseChain:
 
             doc = formats.detect(path).read(path, limits)
             arrays = base_arrays_for(doc.tensors)
-            reader.attach_base_arrays(arrays, files_section_of(doc))
+            reader.attach_base_arrays(arrays, files_section_of(doc) if reader.files_patched() else None)
             return [arrays]
 
     @staticmethod

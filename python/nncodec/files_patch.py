@@ -80,16 +80,3 @@ def make_patch(base: bytes, new: bytes) -> bytes:
         "<QQI", len(base), int(_core.xxhash64(np.frombuffer(base, np.uint8))), len(ops))
     return b"".join([head, *(struct.pack("<QQ", n, at) for n, at in ops), *literals])
 
-
-def apply_patch(base: bytes, patch: bytes) -> bytes:
-    """The section a patch rebuilds (the encoder's check; the core applies patches when restoring)."""
-    count = struct.unpack_from("<I", patch, 24)[0]
-    pos, out = 28 + 16 * count, []
-    for k in range(count):
-        n, at = struct.unpack_from("<QQ", patch, 28 + 16 * k)
-        if at == LITERAL:
-            out.append(patch[pos:pos + n])
-            pos += n
-        else:
-            out.append(base[at:at + n])
-    return b"".join(out)

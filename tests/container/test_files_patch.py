@@ -8,7 +8,8 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nncodec.files_patch import LITERAL, apply_patch, make_patch
+from nncodec.files_patch import LITERAL, make_patch
+from nnz_reference import apply_files_patch
 
 edits = st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 300), st.binary(max_size=200)), max_size=6)
 
@@ -22,7 +23,7 @@ def test_patch_rebuilds_the_section(base, edits):
         new[at:at + cut] = insert
     new = bytes(new)
     patch = make_patch(base, new)
-    assert apply_patch(base, patch) == new
+    assert apply_files_patch(base, patch) == new
     count = struct.unpack_from("<I", patch, 24)[0]
     assert struct.unpack_from("<Q", patch, 8)[0] == len(base)
     for k in range(count):

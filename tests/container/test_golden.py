@@ -88,27 +88,18 @@ def test_model_golden_file_decodes_to_the_same_files(version, case, tmp_path):
 
 
 DELTA = GOLDEN / "v1.2" / "delta"
-DELTA_MANIFEST = json.loads((DELTA / "manifest.json").read_text())
-
-
-@pytest.mark.parametrize("case", sorted(DELTA_MANIFEST))
-def test_delta_golden_file_decodes_to_its_arrays_with_its_base(case):
-    against = DELTA_MANIFEST[case]["base"]
-    check_golden(DELTA, case, DELTA_MANIFEST, base=DELTA / against if against else None)
-    with nncodec.load(DELTA / f"{case}.nnz") as f:
-        assert f.needs_base == (against is not None) and f.base_name == against and f._reader.version == (1, 2)
-
-
 DELTA_1_6 = GOLDEN / "v1.6" / "delta"
-DELTA_MANIFEST_1_6 = json.loads((DELTA_1_6 / "manifest.json").read_text())
+DELTA_CASES = [(folder, version, case) for folder, version in ((DELTA, (1, 2)), (DELTA_1_6, (1, 6)))
+               for case in sorted(json.loads((folder / "manifest.json").read_text()))]
 
 
-@pytest.mark.parametrize("case", sorted(DELTA_MANIFEST_1_6))
-def test_format_1_6_delta_golden_file_decodes_to_its_arrays_with_its_base(case):
-    against = DELTA_MANIFEST_1_6[case]["base"]
-    check_golden(DELTA_1_6, case, DELTA_MANIFEST_1_6, base=DELTA_1_6 / against if against else None)
-    with nncodec.load(DELTA_1_6 / f"{case}.nnz") as f:
-        assert f.needs_base == (against is not None) and f._reader.version == (1, 6)
+@pytest.mark.parametrize("folder,version,case", DELTA_CASES)
+def test_delta_golden_file_decodes_to_its_arrays_with_its_base(folder, version, case):
+    manifest = json.loads((folder / "manifest.json").read_text())
+    against = manifest[case]["base"]
+    check_golden(folder, case, manifest, base=folder / against if against else None)
+    with nncodec.load(folder / f"{case}.nnz") as f:
+        assert f.needs_base == (against is not None) and f.base_name == against and f._reader.version == version
 
 
 def test_format_1_6_copy_restores_its_files_from_the_patch_against_the_base(tmp_path):
