@@ -2,6 +2,7 @@
 // the end yield zeros and are counted, states are checked on entry, and finish() verifies that
 // the stream was consumed exactly and both states returned to their initial value.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -13,17 +14,26 @@ namespace nnz {
 
 // Decoder view of a table: per slot of 2^scale_bits, one packed entry
 // (freq - 1) << 20 | (slot - start of its symbol) << 8 | symbol, so a symbol costs one load.
-// Appends the entries of the table to `slots` (tables of a stream sit side by side).
-inline void rans_append_dec_table(const std::vector<uint32_t>& freq, int scale_bits, std::vector<uint32_t>& slots) {
+// Writes the 2^scale_bits entries of the table to `slots`.
+inline void rans_fill_dec_table(const std::vector<uint32_t>& freq, int scale_bits, uint32_t* slots) {
   NNZ_CHECK(freq.size() <= kRansMaxAlphabet && scale_bits <= kRansMaxScaleBits, corrupt, "rANS: bad table");
   const size_t size = size_t{1} << scale_bits;
   uint32_t start = 0;
   for (size_t s = 0; s < freq.size(); ++s) {
     NNZ_CHECK(freq[s] <= size - start, corrupt, "rANS: frequencies overflow the table");
-    for (uint32_t k = 0; k < freq[s]; ++k) slots.push_back(((freq[s] - 1) << 20) | (k << 8) | static_cast<uint32_t>(s));
+    const uint32_t entry = freq[s] == 0 ? 0 : ((freq[s] - 1) << 20) | static_cast<uint32_t>(s);
+    uint32_t* at = slots + start;
+    for (uint32_t k = 0; k < freq[s]; ++k) at[k] = entry | (k << 8);
     start += freq[s];
   }
   NNZ_CHECK(start == size, corrupt, "rANS: frequencies do not fill the table");
+}
+
+// The same appended to `slots` (tables of a stream sit side by side).
+inline void rans_append_dec_table(const std::vector<uint32_t>& freq, int scale_bits, std::vector<uint32_t>& slots) {
+  const size_t at = slots.size();
+  slots.resize(at + (size_t{1} << std::min(scale_bits, kRansMaxScaleBits)));
+  rans_fill_dec_table(freq, scale_bits, slots.data() + at);
 }
 
 class RansDecoder {

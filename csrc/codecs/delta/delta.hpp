@@ -9,8 +9,10 @@
 //         codec's coding of x - b as float64, for a bound against the model's weights), then
 //         u32 chunk_elems (sub), or f64 bound, u8 + inner codec id, u32 + inner params (residual).
 // payload (sub): a chunk table (chunk_table.hpp); each chunk codes d = x - b (mod 2^W) zigzagged,
-// as tokens (value_token below) in token planes split by a context the decoder computes from the
-// base element (its exponent field, or the bit length of an integer), then the tokens' raw bits.
+// as tokens (delta_token below) with a context the decoder computes from the base element (its
+// exponent field, or the bit length of an integer): in token planes, one per context (mode coded),
+// or in element order in one lane rANS stream with a table per context (mode lanes, format 1.7),
+// then the tokens' raw bits.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -29,7 +31,9 @@ constexpr int kDeltaMaxContexts = 16;
 
 enum class DeltaSource : uint8_t { base = 0, container = 1 };
 enum class DeltaTransform : uint8_t { copy = 0, sub = 1, residual = 2 };
-enum class DeltaChunkMode : uint8_t { equal = 0, coded = 1 };
+enum class DeltaChunkMode : uint8_t { equal = 0, coded = 1, lanes = 2 };
+// Chunks of fewer elements keep mode coded: the lane coder's 128 bytes of states cost more there.
+constexpr size_t kDeltaLanesMinElems = 4096;
 
 struct DeltaParams {
   DeltaSource source = DeltaSource::base;

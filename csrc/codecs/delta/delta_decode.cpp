@@ -10,7 +10,9 @@
 #include "common/checked_math.hpp"
 #include "common/error.hpp"
 #include "common/parallel.hpp"
+#include "entropy/lane_rans_decode.hpp"
 #include "entropy/plane_decode.hpp"
+#include "entropy/rans_decode.hpp"
 #include "codecs/codec_table.hpp"
 #include "transform/float_convert.hpp"
 
@@ -287,6 +289,50 @@ void decode_context_chunk(ByteReader& in, const uint8_t* base, size_t n, const K
   rebuild<U>(base, n, raw_bytes, tokens, out);
 }
 
+// contexts[i] = min(max(key, lo) - lo, nctx - 1) of base element i: arithmetic, not a lookup, so
+// that the pass vectorizes.
+template <typename U, typename Key>
+void base_contexts(const uint8_t* base, size_t n, const Key key, uint32_t lo, uint32_t nctx, uint8_t* contexts) {
+  for (size_t i = 0; i < n; ++i)
+    contexts[i] = static_cast<uint8_t>(std::min(std::max(key(load_elem<U>(base, i)), lo) - lo, nctx - 1));
+}
+
+template <typename U>
+void compute_contexts(const uint8_t* base, size_t n, const KeyRule& rule, uint32_t lo, uint32_t nctx, uint8_t* contexts) {
+  if (rule.is_float) {
+    base_contexts<U>(base, n, FloatKey{rule.mantissa_bits, rule.exponent_mask}, lo, nctx, contexts);
+  } else if (rule.is_signed) {
+    base_contexts<U>(base, n, IntKey<true>{}, lo, nctx, contexts);
+  } else {
+    base_contexts<U>(base, n, IntKey<false>{}, lo, nctx, contexts);
+  }
+}
+
+// Mode lanes: u8 scale_bits, a rANS table per context over the dtype's tokens, u32 + the lane
+// rANS stream of the tokens in element order, u32 + raw bits. Tokens come from the tables, so
+// they are within the dtype's limit without a check.
+template <typename U>
+void decode_lane_chunk(ByteReader& in, const uint8_t* base, size_t n, const KeyRule& rule, uint8_t* out) {
+  const int nctx = in.u8();
+  const uint32_t lo = in.u16();
+  const int scale_bits = in.u8();
+  NNZ_CHECK(nctx >= 1 && nctx <= kDeltaMaxContexts, corrupt, "delta: bad context count");
+  NNZ_CHECK(scale_bits >= kRansMinScaleBits && scale_bits <= kRansMaxScaleBits, corrupt, "delta: bad rANS precision");
+  thread_local std::vector<uint32_t> tables;
+  tables.resize(static_cast<size_t>(nctx) << scale_bits);
+  for (int c = 0; c < nctx; ++c)
+    rans_fill_dec_table(rans_normalize(rans_read_table(in, token_limit<U>()), scale_bits), scale_bits,
+                        tables.data() + (static_cast<size_t>(c) << scale_bits));
+  const ByteSpan stream = in.bytes(in.u32());
+  const ByteSpan raw_bytes = in.bytes(in.u32());
+  in.expect_end();
+  uint8_t* contexts = scratch_bytes(2 * n);
+  uint8_t* tokens = contexts + n;
+  compute_contexts<U>(base, n, rule, lo, static_cast<uint32_t>(nctx), contexts);
+  lane_rans_decode(stream, tables.data(), scale_bits, contexts, n, tokens);
+  rebuild<U>(base, n, raw_bytes, tokens, out);
+}
+
 template <typename U>
 void decode_coded_chunk(ByteReader& in, const uint8_t* base, size_t n, const KeyRule& rule, uint8_t* out) {
   const int nctx = in.u8();
@@ -310,6 +356,7 @@ void decode_chunk(ByteSpan chunk, const uint8_t* base, size_t n, const KeyRule& 
     if (n) std::memcpy(out, base, n * sizeof(U));
     return;
   }
+  if (mode == static_cast<uint8_t>(DeltaChunkMode::lanes)) return decode_lane_chunk<U>(in, base, n, rule, out);
   NNZ_CHECK(mode == static_cast<uint8_t>(DeltaChunkMode::coded), corrupt, "delta: bad chunk mode");
   decode_coded_chunk<U>(in, base, n, rule, out);
 }

@@ -10,7 +10,9 @@
 #include "common/checked_math.hpp"
 #include "common/error.hpp"
 #include "common/parallel.hpp"
+#include "entropy/lane_rans_encode.hpp"
 #include "entropy/plane_encode.hpp"
+#include "entropy/rans_encode.hpp"
 
 namespace nnz {
 namespace {
@@ -25,6 +27,7 @@ struct ChunkTokens {
 struct ContextSplit {
   int nctx = 1;
   uint32_t lo = 0;
+  uint64_t plane_bytes = 0;  // the token planes with this split (mode coded)
 };
 
 inline uint32_t context_of(uint32_t key, const ContextSplit& s) {
@@ -75,17 +78,67 @@ ContextSplit choose_split(const ChunkTokens& ct, int max_contexts) {
     key_counts[k]++;
   }
   ContextSplit best{};
-  uint64_t best_cost = split_cost(hist, ct.key_min, best);
+  best.plane_bytes = split_cost(hist, ct.key_min, best);
+  uint64_t best_cost = best.plane_bytes;
   for (int nctx = 2; nctx <= max_contexts; nctx *= 2) {
-    const ContextSplit s = window_split(key_counts, ct.key_min, nctx);
-    // Contexts cost decode time (a gather pass): they must save 1% of the token planes.
-    const uint64_t cost = split_cost(hist, ct.key_min, s) + 4 * static_cast<uint64_t>(nctx) + best_cost / 100;
+    ContextSplit s = window_split(key_counts, ct.key_min, nctx);
+    s.plane_bytes = split_cost(hist, ct.key_min, s) + 4 * static_cast<uint64_t>(nctx);
+    // Contexts cost decode time (a gather pass, or larger tables): they must save 1% of the tokens.
+    const uint64_t cost = s.plane_bytes + best_cost / 100;
     if (cost < best_cost) {
       best_cost = cost;
       best = s;
     }
   }
   return best;
+}
+
+// Mode lanes for the tokens of a chunk: one table per context, at the precision whose coded size
+// is within 0.2% of the best (smaller tables decode faster), if the whole is at most 1% larger
+// than the token planes would be. Returns false (nothing written) otherwise.
+bool write_lane_chunk(const ChunkTokens& ct, const ContextSplit& split, size_t alphabet, const std::vector<uint8_t>& raw,
+                      std::vector<uint8_t>& out) {
+  const size_t n = ct.tokens.size(), nctx = static_cast<size_t>(split.nctx);
+  std::vector<uint8_t> contexts(n);
+  std::vector<uint64_t> hist(nctx * alphabet, 0);
+  for (size_t i = 0; i < n; ++i) {
+    contexts[i] = static_cast<uint8_t>(split.nctx == 1 ? 0 : context_of(ct.keys[i], split));
+    hist[contexts[i] * alphabet + ct.tokens[i]]++;
+  }
+  std::vector<std::vector<uint32_t>> weights(nctx);
+  uint64_t table_bytes = 0;
+  for (size_t c = 0; c < nctx; ++c) {
+    weights[c] = rans_weights_from_counts(hist.data() + c * alphabet, alphabet);
+    table_bytes += rans_table_bytes(weights[c]);
+  }
+  std::vector<double> bits(kRansMaxScaleBits + 1, 0);
+  for (int scale = kRansMinScaleBits; scale <= kRansMaxScaleBits; ++scale)
+    for (size_t c = 0; c < nctx; ++c) {
+      const std::vector<uint32_t> f = rans_normalize(weights[c], scale);
+      for (size_t t = 0; t < alphabet; ++t)
+        if (hist[c * alphabet + t]) bits[scale] += static_cast<double>(hist[c * alphabet + t]) * (scale - std::log2(f[t]));
+    }
+  const double best_bits = *std::min_element(bits.begin() + kRansMinScaleBits, bits.end());
+  int scale = kRansMinScaleBits;
+  while (bits[scale] > best_bits * 1.002) ++scale;
+  const uint64_t lane_bytes = 5 + table_bytes + 4 + lane_rans_stream_bytes(bits[scale]);
+  if (lane_bytes > split.plane_bytes + split.plane_bytes / 100 + 4) return false;
+  std::vector<std::vector<uint32_t>> freq(nctx);
+  for (size_t c = 0; c < nctx; ++c) freq[c] = rans_normalize(weights[c], scale);
+  ByteWriter w(out);
+  w.u8(static_cast<uint8_t>(DeltaChunkMode::lanes));
+  w.u8(static_cast<uint8_t>(split.nctx));
+  w.u16(static_cast<uint16_t>(split.lo));
+  w.u8(static_cast<uint8_t>(scale));
+  for (const std::vector<uint32_t>& wc : weights) rans_write_table(w, wc);
+  std::vector<uint8_t> stream;
+  lane_rans_encode(ct.tokens.data(), contexts.data(), n, freq, scale, stream);
+  NNZ_CHECK(stream.size() <= UINT32_MAX && raw.size() <= UINT32_MAX, internal, "delta: a chunk over 4 GiB");
+  w.u32(static_cast<uint32_t>(stream.size()));
+  w.bytes(stream);
+  w.u32(static_cast<uint32_t>(raw.size()));
+  w.bytes(raw);
+  return true;
 }
 
 template <typename U>
@@ -117,6 +170,7 @@ void encode_chunk(const uint8_t* x, const uint8_t* b, size_t n, const DTypeInfo&
   }
   bits.finish();
   const ContextSplit split = choose_split(ct, max_contexts);
+  if (n >= kDeltaLanesMinElems && write_lane_chunk(ct, split, delta_token_count(w), raw, out)) return;
   ByteWriter header(out);
   header.u8(static_cast<uint8_t>(DeltaChunkMode::coded));
   header.u8(static_cast<uint8_t>(split.nctx));
