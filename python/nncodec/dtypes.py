@@ -27,12 +27,18 @@ NUMPY_DTYPES: dict[str, np.dtype] = {
 FLOAT_DTYPES = frozenset({"float32", "float16", "bfloat16", "float64"})
 
 
+_NAME_OF = {candidate: name for name, candidate in NUMPY_DTYPES.items()}
+
+
 def dtype_name(dtype: np.dtype) -> str | None:
     """The .nnz name of a numpy dtype, or None if .nnz cannot hold it."""
     dtype = np.dtype(dtype)
     if dtype.byteorder == ">":
         dtype = dtype.newbyteorder("<")
-    for name, candidate in NUMPY_DTYPES.items():
+    name = _NAME_OF.get(dtype)  # a dict of dtypes: called per tensor, on every load
+    if name is not None:
+        return name
+    for name, candidate in NUMPY_DTYPES.items():  # dtypes equal to a candidate but hashed apart
         if dtype == candidate:
             return name
     return None

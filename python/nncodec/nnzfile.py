@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +57,11 @@ class TensorInfo:
     coded_bytes: int
     params: bytes
 
-    @property
+    @cached_property
     def size(self) -> int:
         return math.prod(self.shape)
 
-    @property
+    @cached_property
     def decoded_bytes(self) -> int:
         return self.size * numpy_dtype(self.dtype).itemsize if self.dtype else 0
 
@@ -199,8 +200,8 @@ class NnzFile(Mapping):
         arrays: list[np.ndarray] = []
         batch: list[int] = []
         batch_bytes = 0
-        for i in range(len(self.tensors)):
-            arrays.append(self._output(i))
+        for i, info in enumerate(self.tensors):  # each checked above
+            arrays.append(np.empty(info.shape, dtype=numpy_dtype(info.dtype)))
             batch.append(i)
             batch_bytes += arrays[i].nbytes
             if batch_bytes >= READ_BATCH_BYTES or i == len(self.tensors) - 1:

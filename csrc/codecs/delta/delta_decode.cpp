@@ -88,7 +88,7 @@ inline U add_unzigzag(U base, uint64_t v) {
 // out[k] = base[k] + unzigzag(out[k]) for k < n: a pass of its own, which vectorizes (inside the
 // token loop it did not). `out` is the tensor's own buffer, never the base's.
 template <typename U>
-void add_values(const uint8_t* __restrict base, size_t n, uint8_t* __restrict out) {
+__attribute__((always_inline)) inline void add_values(const uint8_t* __restrict base, size_t n, uint8_t* __restrict out) {
   for (size_t k = 0; k < n; ++k) {
     const U x = add_unzigzag<U>(load_elem<U>(base, k), load_elem<U>(out, k));
     std::memcpy(out + k * sizeof(U), &x, sizeof(U));
@@ -129,7 +129,7 @@ struct Progress {
 constexpr size_t kTokenBlock = 16;
 
 // Bit j set: token j of the block has raw bits (token >= 16).
-inline uint32_t raw_token_mask(const uint8_t* tokens) {
+__attribute__((always_inline)) inline uint32_t raw_token_mask(const uint8_t* tokens) {
 #if defined(__SSE2__)
   const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(tokens));
   return static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(t, _mm_set1_epi8(16)), t)));
@@ -138,6 +138,33 @@ inline uint32_t raw_token_mask(const uint8_t* tokens) {
   for (size_t j = 0; j < kTokenBlock; ++j) mask |= static_cast<uint32_t>(tokens[j] >= kDeltaLiteralTokens) << j;
   return mask;
 #endif
+}
+
+// The 16 tokens at t as U values at o (zero-extended: compilers do not vectorize the plain loop).
+template <typename U>
+__attribute__((always_inline)) inline void store_widened(const uint8_t* t, uint8_t* o) {
+#if defined(__SSE2__)
+  if constexpr (sizeof(U) == 2 || sizeof(U) == 4) {
+    const __m128i zero = _mm_setzero_si128();
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(t));
+    const __m128i lo = _mm_unpacklo_epi8(v, zero), hi = _mm_unpackhi_epi8(v, zero);
+    __m128i* dst = reinterpret_cast<__m128i*>(o);
+    if constexpr (sizeof(U) == 2) {
+      _mm_storeu_si128(dst, lo);
+      _mm_storeu_si128(dst + 1, hi);
+    } else {
+      _mm_storeu_si128(dst, _mm_unpacklo_epi16(lo, zero));
+      _mm_storeu_si128(dst + 1, _mm_unpackhi_epi16(lo, zero));
+      _mm_storeu_si128(dst + 2, _mm_unpacklo_epi16(hi, zero));
+      _mm_storeu_si128(dst + 3, _mm_unpackhi_epi16(hi, zero));
+    }
+    return;
+  }
+#endif
+  for (size_t j = 0; j < kTokenBlock; ++j) {
+    const U v = t[j];
+    std::memcpy(o + j * sizeof(U), &v, sizeof(U));
+  }
 }
 
 // value = high[t] | raw bits, with len[t] raw bits (at most 29: high fits 32 bits) at bit `at`
@@ -163,7 +190,7 @@ struct RawReader {
 // running sum of lengths, so elements do not wait for each other's reads. Everything the loop
 // reads is in locals: the byte stores to `out` could otherwise alias them.
 template <typename U>
-inline Progress fast_elements(const uint8_t* base, size_t n, ByteSpan raw, const uint8_t* tokens, uint8_t* out) {
+__attribute__((always_inline)) inline Progress fast_elements(const uint8_t* base, size_t n, ByteSpan raw, const uint8_t* tokens, uint8_t* out) {
   static const TokenMeanings meanings(token_limit<U>());
   const RawReader reader{meanings.high, meanings.len, raw.data};
   constexpr uint64_t kBlockBits = kTokenBlock * (8 * sizeof(U) - 2);  // raw bits of a token: at most W - 2
@@ -174,10 +201,7 @@ inline Progress fast_elements(const uint8_t* base, size_t n, ByteSpan raw, const
   for (; i + kTokenBlock <= n; i += kTokenBlock) {
     const uint8_t* t = tokens + i;
     uint8_t* o = out + i * sizeof(U);
-    for (size_t j = 0; j < kTokenBlock; ++j) {
-      const U v = t[j];
-      std::memcpy(o + j * sizeof(U), &v, sizeof(U));
-    }
+    store_widened<U>(t, o);
     uint32_t mask = raw_token_mask(t);
     if (mask == 0) continue;
     if (__builtin_popcount(mask) > static_cast<int>(kTokenBlock / 2) && at + kBlockBits < window_end) {
@@ -202,16 +226,17 @@ inline Progress fast_elements(const uint8_t* base, size_t n, ByteSpan raw, const
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-// With BMI2 the variable shifts need no count register (chosen at run time, as huffman_decode's).
+// With BMI2 the variable shifts need no count register, and AVX2 doubles the width of the add
+// pass (chosen at run time, as huffman_decode's).
 template <typename U>
-__attribute__((target("bmi2,popcnt"))) Progress fast_elements_bmi2(const uint8_t* base, size_t n, ByteSpan raw,
-                                                             const uint8_t* tokens, uint8_t* out) {
+__attribute__((target("avx2,bmi2,popcnt"))) Progress fast_elements_avx2(const uint8_t* base, size_t n, ByteSpan raw,
+                                                                    const uint8_t* tokens, uint8_t* out) {
   return fast_elements<U>(base, n, raw, tokens, out);
 }
 template <typename U>
 Progress fast_elements_for_this_cpu(const uint8_t* base, size_t n, ByteSpan raw, const uint8_t* tokens, uint8_t* out) {
-  static const bool bmi2 = __builtin_cpu_supports("bmi2");
-  return bmi2 ? fast_elements_bmi2<U>(base, n, raw, tokens, out) : fast_elements<U>(base, n, raw, tokens, out);
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
+  return avx2 ? fast_elements_avx2<U>(base, n, raw, tokens, out) : fast_elements<U>(base, n, raw, tokens, out);
 }
 #else
 template <typename U>
@@ -290,15 +315,21 @@ void decode_context_chunk(ByteReader& in, const uint8_t* base, size_t n, const K
 }
 
 // contexts[i] = min(max(key, lo) - lo, nctx - 1) of base element i: arithmetic, not a lookup, so
-// that the pass vectorizes.
+// that the pass vectorizes, in 16 bits: keys are below 2^11 (floats) or 65 (integers), so a lo
+// beyond 2^11 gives what 2^11 gives. Inlined always, so that the AVX2 copy below is AVX2 code.
 template <typename U, typename Key>
-void base_contexts(const uint8_t* base, size_t n, const Key key, uint32_t lo, uint32_t nctx, uint8_t* contexts) {
-  for (size_t i = 0; i < n; ++i)
-    contexts[i] = static_cast<uint8_t>(std::min(std::max(key(load_elem<U>(base, i)), lo) - lo, nctx - 1));
+__attribute__((always_inline)) inline void base_contexts(const uint8_t* __restrict base, size_t n, const Key key, uint32_t lo, uint32_t nctx,
+                          uint8_t* __restrict contexts) {
+  const int16_t low = static_cast<int16_t>(std::min<uint32_t>(lo, 2048));
+  const int16_t high = static_cast<int16_t>(low + static_cast<int16_t>(nctx - 1));
+  for (size_t i = 0; i < n; ++i) {
+    const int16_t k = static_cast<int16_t>(key(load_elem<U>(base, i)));
+    contexts[i] = static_cast<uint8_t>(std::min(std::max(k, low), high) - low);
+  }
 }
 
 template <typename U>
-void compute_contexts(const uint8_t* base, size_t n, const KeyRule& rule, uint32_t lo, uint32_t nctx, uint8_t* contexts) {
+__attribute__((always_inline)) inline void compute_contexts(const uint8_t* base, size_t n, const KeyRule& rule, uint32_t lo, uint32_t nctx, uint8_t* contexts) {
   if (rule.is_float) {
     base_contexts<U>(base, n, FloatKey{rule.mantissa_bits, rule.exponent_mask}, lo, nctx, contexts);
   } else if (rule.is_signed) {
@@ -307,6 +338,28 @@ void compute_contexts(const uint8_t* base, size_t n, const KeyRule& rule, uint32
     base_contexts<U>(base, n, IntKey<false>{}, lo, nctx, contexts);
   }
 }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// The same pass in 32-byte vectors where the CPU has them (chosen at run time).
+template <typename U>
+__attribute__((target("avx2"))) void compute_contexts_avx2(const uint8_t* base, size_t n, const KeyRule& rule,
+                                                            uint32_t lo, uint32_t nctx, uint8_t* contexts) {
+  compute_contexts<U>(base, n, rule, lo, nctx, contexts);
+}
+template <typename U>
+void compute_contexts_for_this_cpu(const uint8_t* base, size_t n, const KeyRule& rule, uint32_t lo, uint32_t nctx,
+                                   uint8_t* contexts) {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2) return compute_contexts_avx2<U>(base, n, rule, lo, nctx, contexts);
+  compute_contexts<U>(base, n, rule, lo, nctx, contexts);
+}
+#else
+template <typename U>
+void compute_contexts_for_this_cpu(const uint8_t* base, size_t n, const KeyRule& rule, uint32_t lo, uint32_t nctx,
+                                   uint8_t* contexts) {
+  compute_contexts<U>(base, n, rule, lo, nctx, contexts);
+}
+#endif
 
 // Mode lanes: u8 scale_bits, a rANS table per context over the dtype's tokens, u32 + the lane
 // rANS stream of the tokens in element order, u32 + raw bits. Tokens come from the tables, so
@@ -328,7 +381,7 @@ void decode_lane_chunk(ByteReader& in, const uint8_t* base, size_t n, const KeyR
   in.expect_end();
   uint8_t* contexts = scratch_bytes(2 * n);
   uint8_t* tokens = contexts + n;
-  compute_contexts<U>(base, n, rule, lo, static_cast<uint32_t>(nctx), contexts);
+  compute_contexts_for_this_cpu<U>(base, n, rule, lo, static_cast<uint32_t>(nctx), contexts);
   lane_rans_decode(stream, tables.data(), scale_bits, contexts, n, tokens);
   rebuild<U>(base, n, raw_bytes, tokens, out);
 }
