@@ -1,5 +1,6 @@
 #include "entropy/lane_rans_decode.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/error.hpp"
@@ -83,8 +84,8 @@ __attribute__((target("avx2,popcnt"))) inline __m256i decode8(__m256i& x, const 
 
 // Rounds of 32 symbols in four registers while 32 words remain (each register loads 8 at its
 // position); returns the symbols done.
-__attribute__((target("avx2,popcnt"))) size_t decode_avx2(LaneStream& s, const uint32_t* tables, int scale_bits,
-                                                           const uint8_t* contexts, size_t n, uint8_t* out) {
+__attribute__((target("avx2,popcnt"))) size_t decode_rounds(LaneStream& s, const uint32_t* tables, int scale_bits,
+                                                             const uint8_t* contexts, size_t n, uint8_t* out) {
   static const WordRoutes routes;
   __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.x));
   __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.x + 8));
@@ -108,6 +109,25 @@ __attribute__((target("avx2,popcnt"))) size_t decode_avx2(LaneStream& s, const u
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(s.x + 24), x3);
   s.pos = pos;
   return i;
+}
+// The rounds, then those after the stream's last 32 words on a zero-padded copy of them: streams
+// of skewed symbols are short, and would otherwise leave most rounds to the scalar decoder. (The
+// copy's zeros are read only by a stream that is corrupt, which then ends past its last word.)
+__attribute__((target("avx2,popcnt"))) size_t decode_avx2(LaneStream& s, const uint32_t* tables, int scale_bits,
+                                                           const uint8_t* contexts, size_t n, uint8_t* out) {
+  size_t done = decode_rounds(s, tables, scale_bits, contexts, n, out);
+  if (done + kLaneRansLanes > n) return done;
+  uint8_t tail[4 * kLaneRansLanes] = {};
+  const size_t first = s.pos < s.nwords ? s.pos : s.nwords;
+  std::memcpy(tail, s.words + 2 * first, 2 * std::min(s.nwords - first, size_t{2 * kLaneRansLanes}));
+  LaneStream padded = s;
+  padded.words = tail;
+  padded.nwords = 2 * kLaneRansLanes;
+  padded.pos = s.pos - first;
+  done += decode_rounds(padded, tables, scale_bits, contexts + done, n - done, out + done);
+  std::memcpy(s.x, padded.x, sizeof s.x);
+  s.pos = first + padded.pos;
+  return done;
 }
 #endif
 

@@ -20,11 +20,12 @@ inline void rans_fill_dec_table(const std::vector<uint32_t>& freq, int scale_bit
   const size_t size = size_t{1} << scale_bits;
   uint32_t start = 0;
   for (size_t s = 0; s < freq.size(); ++s) {
-    NNZ_CHECK(freq[s] <= size - start, corrupt, "rANS: frequencies overflow the table");
-    const uint32_t entry = freq[s] == 0 ? 0 : ((freq[s] - 1) << 20) | static_cast<uint32_t>(s);
+    const uint32_t f = freq[s];  // a local: the stores below could alias freq, and the loop would reread it
+    NNZ_CHECK(f <= size - start, corrupt, "rANS: frequencies overflow the table");
+    const uint32_t entry = f == 0 ? 0 : ((f - 1) << 20) | static_cast<uint32_t>(s);
     uint32_t* at = slots + start;
-    for (uint32_t k = 0; k < freq[s]; ++k) at[k] = entry | (k << 8);
-    start += freq[s];
+    for (uint32_t k = 0; k < f; ++k) at[k] = entry | (k << 8);
+    start += f;
   }
   NNZ_CHECK(start == size, corrupt, "rANS: frequencies do not fill the table");
 }

@@ -6,6 +6,7 @@
 
 #include "codecs/chunk_table.hpp"
 #include "codecs/delta/delta.hpp"
+#include "codecs/delta/delta_rebuild.hpp"
 #include "common/bit_io.hpp"
 #include "common/checked_math.hpp"
 #include "common/error.hpp"
@@ -120,12 +121,6 @@ void merge_contexts(const uint8_t* base, size_t n, const Key key, const uint8_t*
   for (size_t i = 0; i < n; ++i) tokens[i] = *planes[context_of[key(load_elem<U>(base, i))]]++;
 }
 
-// Where fast_elements stopped: the next element and its raw bit offset.
-struct Progress {
-  size_t element;
-  uint64_t bit;
-};
-
 constexpr size_t kTokenBlock = 16;
 
 // Bit j set: token j of the block has raw bits (token >= 16).
@@ -190,7 +185,7 @@ struct RawReader {
 // running sum of lengths, so elements do not wait for each other's reads. Everything the loop
 // reads is in locals: the byte stores to `out` could otherwise alias them.
 template <typename U>
-__attribute__((always_inline)) inline Progress fast_elements(const uint8_t* base, size_t n, ByteSpan raw, const uint8_t* tokens, uint8_t* out) {
+__attribute__((always_inline)) inline DeltaProgress fast_elements(const uint8_t* base, size_t n, ByteSpan raw, const uint8_t* tokens, uint8_t* out) {
   static const TokenMeanings meanings(token_limit<U>());
   const RawReader reader{meanings.high, meanings.len, raw.data};
   constexpr uint64_t kBlockBits = kTokenBlock * (8 * sizeof(U) - 2);  // raw bits of a token: at most W - 2
@@ -215,45 +210,49 @@ __attribute__((always_inline)) inline Progress fast_elements(const uint8_t* base
       const size_t j = static_cast<size_t>(__builtin_ctz(mask));
       if (at >= window_end) {  // the checked reader takes over from this element
         add_values<U>(base, i + j, out);
-        return Progress{i + j, at};
+        return DeltaProgress{i + j, at};
       }
       const U v = reader.value<U>(t[j], at);
       std::memcpy(o + j * sizeof(U), &v, sizeof(U));
     }
   }
   add_values<U>(base, i, out);
-  return Progress{i, at};
+  return DeltaProgress{i, at};
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 // With BMI2 the variable shifts need no count register, and AVX2 doubles the width of the add
 // pass (chosen at run time, as huffman_decode's).
 template <typename U>
-__attribute__((target("avx2,bmi2,popcnt"))) Progress fast_elements_avx2(const uint8_t* base, size_t n, ByteSpan raw,
+__attribute__((target("avx2,bmi2,popcnt"))) DeltaProgress fast_elements_avx2(const uint8_t* base, size_t n, ByteSpan raw,
                                                                     const uint8_t* tokens, uint8_t* out) {
   return fast_elements<U>(base, n, raw, tokens, out);
 }
 template <typename U>
-Progress fast_elements_for_this_cpu(const uint8_t* base, size_t n, ByteSpan raw, const uint8_t* tokens, uint8_t* out) {
+DeltaProgress fast_elements_for_this_cpu(const uint8_t* base, size_t n, ByteSpan raw, const uint8_t* tokens, uint8_t* out) {
   static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
   return avx2 ? fast_elements_avx2<U>(base, n, raw, tokens, out) : fast_elements<U>(base, n, raw, tokens, out);
 }
 #else
 template <typename U>
-Progress fast_elements_for_this_cpu(const uint8_t* base, size_t n, ByteSpan raw, const uint8_t* tokens, uint8_t* out) {
+DeltaProgress fast_elements_for_this_cpu(const uint8_t* base, size_t n, ByteSpan raw, const uint8_t* tokens, uint8_t* out) {
   return fast_elements<U>(base, n, raw, tokens, out);
 }
 #endif
 
-// Every element of the chunk from its token (in element order): the fast path, then the checked
-// bit reader for the last ones (and for 64-bit elements, whose raw bits may not fit one load).
+// Every element of the chunk from its token (in element order): a fast path (the vector kernel of
+// 16-bit elements, else fast_elements), then the checked bit reader for the last ones (and for 64-bit elements, whose raw bits may not fit one load).
 // The raw bits must end exactly.
 template <typename U>
 void rebuild(const uint8_t* base, size_t n, ByteSpan raw_bytes, const uint8_t* tokens, uint8_t* out) {
-  Progress done{0, 0};
-  if constexpr (sizeof(U) <= 4) done = fast_elements_for_this_cpu<U>(base, n, raw_bytes, tokens, out);
+  DeltaProgress done{0, 0};
+  if constexpr (sizeof(U) == 2) done = delta_rebuild16_avx2(base, n, raw_bytes, tokens, out);
+  if constexpr (sizeof(U) <= 4) {
+    if (done.element == 0) done = fast_elements_for_this_cpu<U>(base, n, raw_bytes, tokens, out);
+  }
+  NNZ_CHECK(done.bit <= static_cast<uint64_t>(raw_bytes.size) * 8, corrupt, "delta: raw bits end before the elements do");
   BitReader raw(raw_bytes.data, raw_bytes.size);
-  raw.seek(done.bit);  // within the stream: the fast path reads only inside it
+  raw.seek(done.bit);
   for (size_t i = done.element; i < n; ++i) {
     const uint32_t t = tokens[i];
     const int len = delta_raw_len(t);
