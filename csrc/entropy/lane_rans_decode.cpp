@@ -39,7 +39,7 @@ inline uint8_t decode_step(LaneStream& s, uint32_t& x, const uint32_t* table, in
   return static_cast<uint8_t>(e);
 }
 
-// Symbols [i, n) one lane at a time: whole rounds of 32 unchecked while 32 words remain, the rest
+// Symbols [i, n) one lane at a time: whole rounds of 64 unchecked while 64 words remain, the rest
 // checked. Returns nothing: the states and position are in s.
 void decode_scalar(LaneStream& s, const uint32_t* tables, int scale_bits, const uint8_t* contexts, size_t i, size_t n,
                    uint8_t* out) {
@@ -82,35 +82,40 @@ __attribute__((target("avx2,popcnt"))) inline __m256i decode8(__m256i& x, const 
   return _mm256_and_si256(e, _mm256_set1_epi32(0xFF));
 }
 
-// Rounds of 32 symbols in four registers while 32 words remain (each register loads 8 at its
-// position); returns the symbols done.
+// 32 symbols of 32 consecutive lanes in four registers, their bytes stored in order.
+__attribute__((target("avx2,popcnt"))) inline void decode32(__m256i* x, const uint32_t* tables, const uint8_t* contexts,
+                                                            int scale_bits, const uint8_t* words, size_t& pos,
+                                                            const WordRoutes& routes, uint8_t* out) {
+  const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(contexts));
+  const __m256i s0 = decode8(x[0], tables, _mm256_castsi256_si128(c), scale_bits, words, pos, routes);
+  const __m256i s1 = decode8(x[1], tables, _mm_srli_si128(_mm256_castsi256_si128(c), 8), scale_bits, words, pos, routes);
+  const __m256i s2 = decode8(x[2], tables, _mm256_extracti128_si256(c, 1), scale_bits, words, pos, routes);
+  const __m256i s3 = decode8(x[3], tables, _mm_srli_si128(_mm256_extracti128_si256(c, 1), 8), scale_bits, words, pos, routes);
+  // The packs work within 128-bit halves: a permutation puts the 32 bytes in order.
+  const __m256i packed = _mm256_packus_epi16(_mm256_packus_epi32(s0, s1), _mm256_packus_epi32(s2, s3));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+
+// Rounds of 64 symbols in eight registers while 64 words remain (each register loads 8 at its
+// position); returns the symbols done. Eight independent chains of gather, multiply and
+// renormalization keep the core busy where four wait on each other's latency.
 __attribute__((target("avx2,popcnt"))) size_t decode_rounds(LaneStream& s, const uint32_t* tables, int scale_bits,
                                                              const uint8_t* contexts, size_t n, uint8_t* out) {
+  static_assert(kLaneRansLanes == 64, "the rounds hold the lanes in eight registers");
   static const WordRoutes routes;
-  __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.x));
-  __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.x + 8));
-  __m256i x2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.x + 16));
-  __m256i x3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.x + 24));
+  __m256i x[8];
+  for (int r = 0; r < 8; ++r) x[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.x + 8 * r));
   size_t i = 0, pos = s.pos;
-  // Bytes of 4 x 8 symbols, packed to 32 in order: the packs work within 128-bit halves.
-  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   for (; i + kLaneRansLanes <= n && pos + kLaneRansLanes <= s.nwords; i += kLaneRansLanes) {
-    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(contexts + i));
-    const __m256i s0 = decode8(x0, tables, _mm256_castsi256_si128(c), scale_bits, s.words, pos, routes);
-    const __m256i s1 = decode8(x1, tables, _mm_srli_si128(_mm256_castsi256_si128(c), 8), scale_bits, s.words, pos, routes);
-    const __m256i s2 = decode8(x2, tables, _mm256_extracti128_si256(c, 1), scale_bits, s.words, pos, routes);
-    const __m256i s3 = decode8(x3, tables, _mm_srli_si128(_mm256_extracti128_si256(c, 1), 8), scale_bits, s.words, pos, routes);
-    const __m256i packed = _mm256_packus_epi16(_mm256_packus_epi32(s0, s1), _mm256_packus_epi32(s2, s3));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_permutevar8x32_epi32(packed, order));
+    decode32(x, tables, contexts + i, scale_bits, s.words, pos, routes, out + i);
+    decode32(x + 4, tables, contexts + i + 32, scale_bits, s.words, pos, routes, out + i + 32);
   }
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(s.x), x0);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(s.x + 8), x1);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(s.x + 16), x2);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(s.x + 24), x3);
+  for (int r = 0; r < 8; ++r) _mm256_storeu_si256(reinterpret_cast<__m256i*>(s.x + 8 * r), x[r]);
   s.pos = pos;
   return i;
 }
-// The rounds, then those after the stream's last 32 words on a zero-padded copy of them: streams
+
+// The rounds, then those after the stream's last 64 words on a zero-padded copy of them: streams
 // of skewed symbols are short, and would otherwise leave most rounds to the scalar decoder. (The
 // copy's zeros are read only by a stream that is corrupt, which then ends past its last word.)
 __attribute__((target("avx2,popcnt"))) size_t decode_avx2(LaneStream& s, const uint32_t* tables, int scale_bits,

@@ -32,7 +32,7 @@ constexpr int kDeltaMaxContexts = 16;
 enum class DeltaSource : uint8_t { base = 0, container = 1 };
 enum class DeltaTransform : uint8_t { copy = 0, sub = 1, residual = 2 };
 enum class DeltaChunkMode : uint8_t { equal = 0, coded = 1, lanes = 2 };
-// Chunks of fewer elements keep mode coded: the lane coder's 128 bytes of states cost more there.
+// Chunks of fewer elements keep mode coded: the lane coder's 256 bytes of states cost more there.
 constexpr size_t kDeltaLanesMinElems = 4096;
 
 struct DeltaParams {

@@ -122,7 +122,7 @@ bool write_lane_chunk(const ChunkTokens& ct, const ContextSplit& split, size_t a
   int scale = kRansMinScaleBits;
   while (bits[scale] > best_bits * 1.002) ++scale;
   const uint64_t lane_bytes = 5 + table_bytes + 4 + lane_rans_stream_bytes(bits[scale]);
-  if (lane_bytes > split.plane_bytes + split.plane_bytes / 100 + 2 * kLaneRansStateBytes) return false;
+  if (lane_bytes > split.plane_bytes + split.plane_bytes / 100 + kLaneRansStateBytes) return false;
   std::vector<std::vector<uint32_t>> freq(nctx);
   for (size_t c = 0; c < nctx; ++c) freq[c] = rans_normalize(weights[c], scale);
   ByteWriter w(out);
