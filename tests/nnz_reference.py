@@ -473,3 +473,123 @@ def grid_decode(payload: bytes, params: bytes, dtype_code: int, count: int) -> b
     if pos != len(payload):
         raise ValueError("lossless-grid: payload not consumed exactly")
     return bytes(out)
+
+
+def lane_rans_decode(stream: bytes, contexts: list[int], freqs: list[list[int]], scale_bits: int) -> list[int]:
+    """A lane rANS stream (section 12): 64 states over 16-bit words, token i on state i mod 64 with
+    the table of its context."""
+    if len(stream) < 256 or (len(stream) - 256) % 2:
+        raise ValueError("lane rANS: stream length")
+    states = list(struct.unpack_from("<64I", stream, 0))
+    words = struct.unpack_from(f"<{(len(stream) - 256) // 2}H", stream, 256)
+    if not all(x >= 1 << 16 for x in states):
+        raise ValueError("lane rANS: bad state")
+    tables = [([sum(f[:s]) for s in range(len(f))], [s for s, n in enumerate(f) for _ in range(n)]) for f in freqs]
+    mask, pos, out = (1 << scale_bits) - 1, 0, []
+    for i, c in enumerate(contexts):
+        starts, slot_symbol = tables[c]
+        x = states[i % 64]
+        s = slot_symbol[x & mask]
+        x = freqs[c][s] * (x >> scale_bits) + (x & mask) - starts[s]
+        if x < 1 << 16:
+            if pos == len(words):
+                raise ValueError("lane rANS: stream too short")
+            x = (x << 16) | words[pos]
+            pos += 1
+        states[i % 64] = x
+        out.append(s)
+    if pos != len(words) or any(x != 1 << 16 for x in states):
+        raise ValueError("lane rANS: stream does not end where its tokens do")
+    return out
+
+
+def _delta_key(y: int, dtype_code: int) -> int:
+    """The context key of a base element (section 5.6, Contexts)."""
+    if dtype_code in FLOAT_LAYOUT:
+        _, e, m = FLOAT_LAYOUT[dtype_code]
+        return (y >> m) & ((1 << e) - 1)
+    w, signed = INT_LAYOUT[dtype_code]
+    if signed:
+        v = y - (1 << w) if y >> (w - 1) else y
+        return ((v << 1) ^ (v >> (w - 1))).bit_length()
+    return y.bit_length()
+
+
+def lane_chunk_tables(chunk: bytes, w: int) -> tuple[list[list[int]], slice]:
+    """A delta chunk in mode lanes: the frequencies of its contexts' tables and where its lane
+    rANS stream lies."""
+    nctx, scale_bits, p = chunk[1], chunk[4], 5
+    if not 8 <= scale_bits <= 12:
+        raise ValueError("delta: rANS precision")
+    freqs = []
+    for _ in range(nctx):
+        weights, p = _rans_table(chunk, p, 4 * w)
+        freqs.append(_rans_frequencies(weights, scale_bits))
+    (size,) = struct.unpack_from("<I", chunk, p)
+    return freqs, slice(p + 4, p + 4 + size)
+
+
+def delta_chunks(payload: bytes, count: int, chunk_elems: int) -> list[slice]:
+    """Where each chunk of a delta payload lies (framed as for lossless)."""
+    nchunks = -(-count // chunk_elems)
+    sizes = struct.unpack_from(f"<{nchunks}I", payload, 0)
+    starts = [4 * nchunks + sum(sizes[:c]) for c in range(nchunks)]
+    return [slice(a, a + n) for a, n in zip(starts, sizes)]
+
+
+def _delta_chunk_tokens(chunk: bytes, keys: list[int], w: int) -> tuple[list[int], int]:
+    """The tokens of a coded delta chunk (mode 1 or 2) and the position of its raw bits."""
+    mode, nctx, lo = struct.unpack_from("<BBH", chunk, 0)
+    if not 1 <= nctx <= 16:
+        raise ValueError("delta: context count")
+    contexts = [min(max(k, lo) - lo, nctx - 1) for k in keys]
+    if mode == 2:
+        freqs, stream = lane_chunk_tables(chunk, w)
+        return lane_rans_decode(chunk[stream], contexts, freqs, chunk[4]), stream.stop
+    if mode != 1:
+        raise ValueError("delta: chunk mode")
+    p = 4
+    counts = [len(keys)]
+    if nctx > 1:
+        counts = list(struct.unpack_from(f"<{nctx}I", chunk, p))
+        p += 4 * nctx
+        if counts != [contexts.count(c) for c in range(nctx)]:
+            raise ValueError("delta: context counts")
+    planes = []
+    for c in range(nctx):
+        plane, p = _plane(chunk, p, counts[c], 8)
+        planes.append(iter(plane))
+    return [next(planes[c if nctx > 1 else 0]) for c in contexts], p
+
+
+def delta_decode(payload: bytes, params: bytes, dtype_code: int, count: int, base: bytes) -> bytes:
+    """Codec `delta` with transform sub (section 5.6) against the base's element bytes."""
+    version, _, _, transform, chunk_elems = struct.unpack("<BBIBI", params)
+    if version != 1 or transform != 1:
+        raise ValueError("delta params")
+    w = FLOAT_LAYOUT[dtype_code][0] if dtype_code in FLOAT_LAYOUT else INT_LAYOUT[dtype_code][0]
+    esize, top = w // 8, (1 << w) - 1
+    ys = [int.from_bytes(base[i * esize:(i + 1) * esize], "little") for i in range(count)]
+    out = []
+    for c, where in enumerate(delta_chunks(payload, count, chunk_elems)):
+        chunk = payload[where]
+        y = ys[c * chunk_elems:(c + 1) * chunk_elems]
+        if chunk[0] == 0:
+            if len(chunk) != 1:
+                raise ValueError("delta: equal chunk")
+            out += y
+            continue
+        tokens, p = _delta_chunk_tokens(chunk, [_delta_key(v, dtype_code) for v in y], w)
+        if any(t >= 4 * w for t in tokens):
+            raise ValueError("delta: token")
+        (raw_bytes,) = struct.unpack_from("<I", chunk, p)
+        bits = _Bits(chunk[p + 4:p + 4 + raw_bytes])
+        if p + 4 + raw_bytes != len(chunk):
+            raise ValueError("delta: chunk not consumed")
+        for v, t in zip(y, tokens):
+            r = ((t - 16) >> 2) + 2 if t >= 16 else 0
+            z = ((4 | (t & 3)) << r) | bits.read(r) if t >= 16 else t
+            out.append((v + ((z >> 1) ^ -(z & 1))) & top)
+        if not bits.total - 8 < bits.pos <= bits.total and not (bits.total == bits.pos == 0):
+            raise ValueError("delta: raw bits")
+    return b"".join(x.to_bytes(esize, "little") for x in out)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 
 class NnzError(ValueError):
@@ -80,6 +81,20 @@ def _with_prefix(exc: NnzError, prefix: str) -> NnzError:
     except TypeError:  # a class with another constructor: keep it as it is
         return exc
     return renamed
+
+
+def naming_the_file(method: Callable) -> Callable:
+    """A method of an object with a ``path`` whose NnzErrors name that file (as ``about``)."""
+    @functools.wraps(method)
+    def named(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except NnzError as exc:
+            renamed = _with_prefix(exc, os.fspath(self.path))
+            if renamed is exc:
+                raise
+            raise renamed from None
+    return named
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import __version__, _core, meta as meta_record, safe_json
 from .dtypes import check_shape, dtype_name, numpy_dtype
-from .errors import CorruptFileError, LimitExceededError, NotFoundError, UnsupportedError
+from .errors import CorruptFileError, LimitExceededError, NotFoundError, UnsupportedError, naming_the_file
 from .limits import DEFAULT_LIMITS, Budget, Limits, check_threads
 from .formats import byte_layout
 from .model import TENSORS_ONLY, ModelDocument
@@ -133,6 +133,7 @@ class NnzFile(Mapping):
         return [tuple(t) for t in table["tensors"]] if table else []
 
     # Mapping protocol
+    @naming_the_file
     def __getitem__(self, name: str) -> np.ndarray:
         return self._decode(self._position(name))
 
@@ -140,7 +141,7 @@ class NnzFile(Mapping):
         try:
             return self._index[name]
         except KeyError:
-            raise NotFoundError(f"no tensor named {name!r} in {self.path.name}") from None
+            raise NotFoundError(f"no tensor named {name!r}") from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._index)
@@ -173,6 +174,7 @@ class NnzFile(Mapping):
         self._reader.decode(i, out.reshape(-1).view(np.uint8), self.threads)
         return out
 
+    @naming_the_file
     def read_into(self, name: str, out: np.ndarray) -> np.ndarray:
         """Decode tensor ``name`` into ``out``, an existing writable C-contiguous array of its
         dtype and shape (a reused or pinned buffer: nothing is allocated, and no fresh memory is
@@ -187,6 +189,7 @@ class NnzFile(Mapping):
         self._reader.decode(i, out.reshape(-1).view(np.uint8), self.threads)
         return out
 
+    @naming_the_file
     def read_all(self, progress: Callable[[TensorInfo], None] | None = None,
                  budget: Budget | None = None) -> dict[str, np.ndarray]:
         """Decode every tensor. The whole decoded size is drawn from ``budget`` (default: the
@@ -212,15 +215,17 @@ class NnzFile(Mapping):
                 batch, batch_bytes = [], 0
         return {t.name: arrays[i] for i, t in enumerate(self.tensors)}
 
+    @naming_the_file
     def verify(self) -> None:
         """Check every checksum without decoding; raises ChecksumError naming the damaged tensor."""
         for i in range(len(self.tensors)):
             self._reader.verify(i)
 
+    @naming_the_file
     def blob(self, name: str, max_bytes: int | None = None) -> bytes:
         """The bytes of section ``name``, inflated to at most ``max_bytes`` (default: the section limit)."""
         if name not in self._blobs:
-            raise NotFoundError(f"no section named {name!r} in {self.path.name}")
+            raise NotFoundError(f"no section named {name!r}")
         limit = self.max_blob_bytes if max_bytes is None else max_bytes
         if self._blobs[name][0] != 1 and self._blobs[name][1] > limit:
             raise LimitExceededError(f"section {name!r} is {self._blobs[name][1]:,} bytes, over the limit of {limit:,}")
@@ -249,6 +254,7 @@ class NnzFile(Mapping):
         """Whether the file holds a whole model (else tensors only)."""
         return "format" in self.meta.get("source", {})
 
+    @naming_the_file
     def files_section(self) -> bytes | None:
         """The section nncodec/files as the core restores it (a patch applied), or None."""
         return self._reader.files_section() if self.has_files else None
@@ -264,10 +270,12 @@ class NnzFile(Mapping):
         """Whether the core can restore the model's files itself (format 1.1 and later)."""
         return self._reader.has_files()
 
+    @naming_the_file
     def files(self) -> list[tuple[str, int]]:
         """(name, size) of each file of the model, in order (checked names: see restore_into)."""
         return [(name, size) for name, size in self._reader.files()]
 
+    @naming_the_file
     def restore_into(self, folder: Path, first_as: str = "", batch_bytes: int = 64 << 20,
                      progress: Callable[[int], None] | None = None) -> None:
         """Writes the model's files into ``folder`` (a fresh staging folder) under their stored
@@ -276,6 +284,7 @@ class NnzFile(Mapping):
         The core checks every name first (the output-folder policy, docs/SECURITY.md)."""
         self._reader.restore_to(str(folder), first_as, self.threads, batch_bytes, progress)
 
+    @naming_the_file
     def read_files(self, names: list[str], batch_bytes: int = 64 << 20) -> dict[str, bytes]:
         """The model's files ``names`` (stored names, as files() lists them) restored into memory,
         byte for byte, drawn from the memory limit; the other files are skipped, their tensors not
@@ -285,6 +294,7 @@ class NnzFile(Mapping):
             sum(sizes.get(name, 0) for name in names), f"restoring {len(names)} file(s) into memory")
         return self._reader.restore_to_memory(names, self.threads, batch_bytes)
 
+    @naming_the_file
     def document(self, progress: Callable[[TensorInfo], None] | None = None,
                  budget: Budget | None = None) -> ModelDocument:
         """The model as read by its format module, with all tensors decoded; a file holding

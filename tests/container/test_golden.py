@@ -1,16 +1,18 @@
 """Committed golden files keep decoding to what they decoded to when they were written
 (tests/golden/make_golden.py): of format 1.0 every codec and mode and a model of every source
 format, of format 1.1 the same models and a model folder, of 1.2 delta coding, of 1.3 the codec dq,
-of 1.4 the codec lossless-values.
+of 1.4 the codec lossless-values, of 1.7 delta chunks in mode lanes.
 libnnz decodes (and restores) the same files in test_libnnz.py."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import struct
 
 import pytest
-from checkers import GOLDEN, check_golden
+from checkers import GOLDEN, check_golden, golden_arrays
+from nnz_reference import delta_chunks, delta_decode, parse
 
 import nncodec
 
@@ -89,7 +91,9 @@ def test_model_golden_file_decodes_to_the_same_files(version, case, tmp_path):
 
 DELTA = GOLDEN / "v1.2" / "delta"
 DELTA_1_6 = GOLDEN / "v1.6" / "delta"
-DELTA_CASES = [(folder, version, case) for folder, version in ((DELTA, (1, 2)), (DELTA_1_6, (1, 6)))
+DELTA_1_7 = GOLDEN / "v1.7" / "delta"
+DELTA_CASES = [(folder, version, case)
+               for folder, version in ((DELTA, (1, 2)), (DELTA_1_6, (1, 6)), (DELTA_1_7, (1, 7)))
                for case in sorted(json.loads((folder / "manifest.json").read_text()))]
 
 
@@ -111,6 +115,21 @@ def test_format_1_6_copy_restores_its_files_from_the_patch_against_the_base(tmp_
     back = nncodec.decode_file(copy, tmp_path / "copy.safetensors", base=DELTA_1_6 / "base.nnz")
     base = nncodec.decode_file(DELTA_1_6 / "base.nnz", tmp_path / "base.safetensors")
     assert back.read_bytes() == base.read_bytes()  # both were saved from the same tensors
+
+
+def test_format_1_7_lane_chunks_decode_as_the_format_says():
+    """The tuned file's delta tensors hold chunks in mode lanes (and in the other modes); the
+    reference decoder of docs/FORMAT.md 5.6 and 12 gives the golden arrays from them."""
+    base = golden_arrays(DELTA_1_7 / "base.npz")
+    tuned = golden_arrays(DELTA_1_7 / "tuned.npz")
+    modes = set()
+    for t in parse((DELTA_1_7 / "tuned.nnz").read_bytes()).tensors:
+        assert t.codec == "delta"
+        chunk_elems = struct.unpack_from("<I", t.params, 7)[0]
+        modes |= {t.payload[c.start] for c in delta_chunks(t.payload, tuned[t.name].size, chunk_elems)}
+        decoded = delta_decode(t.payload, t.params, t.dtype_code, tuned[t.name].size, base[t.name].tobytes())
+        assert decoded == tuned[t.name].tobytes(), t.name
+    assert modes == {0, 1, 2}
 
 
 def test_format_1_1_has_a_golden_model_of_every_source_format_and_a_folder():

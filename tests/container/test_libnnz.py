@@ -206,6 +206,16 @@ def test_nnz_decode_decodes_delta_golden_files_with_their_base(prefix, case, bas
     assert (out / f"{case}.safetensors").read_bytes() == restored.read_bytes()
 
 
+def test_nnz_decode_decodes_delta_chunks_in_mode_lanes_with_their_base(prefix):
+    """Format 1.7: lane chunks in every element width, listed with the hashes of the golden arrays."""
+    lanes = ROOT / "tests" / "golden" / "v1.7" / "delta"
+    expected = np.load(lanes / "tuned.npz")
+    with nncodec.load(lanes / "tuned.nnz") as f:
+        want = "".join(f"{_core.xxhash64(np.frombuffer(expected[t.name].tobytes(), np.uint8)):016x}  {t.dtype}  "
+                       f"{shape_text(t.shape)}  {t.name}\n" for t in f.tensors)
+    assert check([prefix / "bin" / "nnz-decode", "--base", lanes / "base.nnz", lanes / "tuned.nnz"]) == want
+
+
 def test_c_example_output_is_the_same_for_any_thread_count(example, nnz_files):
     outputs = {check([example["shared"], nnz_files["lossless"], threads]) for threads in (1, 2, 5, 0)}
     assert len(outputs) == 1

@@ -117,7 +117,7 @@ void test_open_file_and_memory() {
   EXPECT(nnz_open_file(path.c_str(), nullptr, &r, &err) == NNZ_OK);
   check_listing_and_decode(r, ts);
   unsigned major = 0, minor = 9;
-  EXPECT(nnz_format_version(r, &major, &minor, nullptr) == NNZ_OK && major == 1 && minor == 6);
+  EXPECT(nnz_format_version(r, &major, &minor, nullptr) == NNZ_OK && major == 1 && minor == 7);
   nnz_close(r);
 
   const std::vector<uint8_t> bytes = read_all(path);

@@ -159,8 +159,9 @@ def container_seeds(out: Path, arrays: dict[str, np.ndarray]) -> None:
     for k in range(0, len(items), 4):
         write(out / "container", nnz_file(dict(items[k:k + 4]), lambda i: "lossless", 1 << 18, k == 0))
     write(out / "container", nnz_file({}, lambda i: "raw", 64, True))
-    for golden in sorted((Path(__file__).parents[1] / "golden" / "v1.6" / "delta").glob("*.nnz")):
-        write(out / "container", golden.read_bytes())  # zlib index, base table 2, files patched (copy)
+    for version in ("v1.6", "v1.7"):  # zlib index, base table 2, files patched (copy); lane chunks
+        for golden in sorted((Path(__file__).parents[1] / "golden" / version / "delta").glob("*.nnz")):
+            write(out / "container", golden.read_bytes())
 
 
 def plane_bytes(symbols: np.ndarray, width: int, mode: str) -> bytes:

@@ -27,6 +27,8 @@ missing 1.0 files cannot be made again), ``v1.1/`` files of format 1.1.
 - ``v1.6/delta/<case>.nnz`` + ``.npz``: the cases of ``v1.2/delta`` as format 1.6 writes them, and
   ``copy`` (the base again, coded against ``base.nnz``): its model files a patch against the
   base's, its index a zlib stream, its base table entries by reference to its tensors.
+- ``v1.7/delta/<case>.nnz`` + ``.npz``: delta chunks in mode lanes (format 1.7): ``base`` and
+  ``tuned`` against it, in every element width, tensors over several chunks.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ import nncodec  # noqa: E402
 from nncodec import _core, decode_file, encode_file  # noqa: E402
 from nncodec.codecs import sparse  # noqa: E402
 from nncodec.codecs.coding import EncodeOptions  # noqa: E402
+from nncodec.delta import DeltaPlan, read_base  # noqa: E402
+from nncodec.limits import Limits  # noqa: E402
 from nncodec.dtypes import dtype_name  # noqa: E402
 from nncodec.model import ModelDocument  # noqa: E402
 from nncodec.nnzfile import write_document  # noqa: E402
@@ -60,6 +64,7 @@ V1_3 = HERE / "v1.3"
 V1_4 = HERE / "v1.4"
 V1_5 = HERE / "v1.5"
 V1_6 = HERE / "v1.6"
+V1_7 = HERE / "v1.7"
 
 
 def first_tensors(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -279,6 +284,39 @@ def delta_states(rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
     return states
 
 
+def lane_states(rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
+    """A base and a fine-tune of it with tensors large enough for delta chunks in mode lanes (1.7),
+    in every width, some over several chunks of their own."""
+    base = {"w": (rng.standard_normal((96, 64)) * 0.05).astype(np.float32),
+            "h": (rng.standard_normal(5000) * 0.1).astype(np.float16),
+            "b16": (rng.standard_normal((128, 72)) * 0.02).astype(ml_dtypes.bfloat16),
+            "d": rng.standard_normal(4500),
+            "q": rng.integers(-100, 100, 6000).astype(np.int8),
+            "ids": rng.integers(-1000, 1000, 4200).astype(np.int32)}
+    tuned = {k: (v + (rng.standard_normal(v.shape) * 1e-3).astype(v.dtype)) if v.dtype.kind == "f"
+             else (v + rng.integers(-1, 2, v.shape).astype(v.dtype)) for k, v in base.items()}
+    tuned["b16"][:57] = base["b16"][:57]  # unchanged rows: its first chunk in mode equal
+    return [base, tuned]
+
+
+def write_lanes(folder: Path) -> None:
+    """Delta chunks in mode lanes: ``base`` and ``tuned`` coded against it (one chunk per 4096
+    elements, so that tensors span several)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    base, tuned = lane_states(np.random.default_rng(20261206))
+    for case, tensors, against in (("base", base, None), ("tuned", tuned, "base.nnz")):
+        if case in manifest:
+            continue
+        plan = DeltaPlan(read_base(folder / against, Limits(), 1)) if against else None
+        write_document(folder / f"{case}.nnz", ModelDocument("tensors", tensors),
+                       EncodeOptions(chunk_elems=4096, threads=1), delta=plan)
+        save_arrays(folder / f"{case}.npz", tensors)
+        manifest[case] = {"codecs": stored_codecs(folder / f"{case}.nnz"), "base": against}
+    manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
 def write_delta(folder: Path, with_copy: bool) -> None:
     """Delta files: a base, a fine-tune, a checkpoint after it, dedup; ``with_copy`` (1.6): a copy of
     the base (its files a patch against the base's, a zlib index, base table entries by reference)."""
@@ -314,3 +352,4 @@ if __name__ == "__main__":
     write_codecs(V1_4, CODEC_CASES_1_4, {})
     write_codecs(V1_5, CODEC_CASES_1_5, {})
     write_delta(V1_6 / "delta", with_copy=True)
+    write_lanes(V1_7 / "delta")

@@ -229,6 +229,16 @@ def test_files_coded_against_a_base_decode_with_it_attached_to_the_python_decode
         assert {t["codec"] for t in result["tensors"]} == {"delta"}
 
 
+def test_delta_chunks_in_mode_lanes_decode_without_simd_to_the_python_decoders_bytes(wasm):
+    """Format 1.7's lane chunks in every element width, decoded by the module's portable code (the
+    native one decodes them with AVX2)."""
+    lanes = GOLDEN / "v1.7" / "delta"
+    (result,) = node_report([with_bases(lanes / "tuned.nnz", [lanes / "base.nnz"])])["files"]
+    assert result["attach"] == {"attached": True} and result["formatVersion"] == "1.7", result["attach"]
+    check_tensors_like_python(result, base=lanes / "base.nnz")
+    assert {t["dtype"] for t in result["tensors"]} == {"float32", "float16", "bfloat16", "float64", "int8", "int32"}
+
+
 @pytest.mark.parametrize("attach_as,tamper", [("file", False), ("tensors", True)])
 def test_a_wrong_or_changed_base_is_refused_and_the_delta_tensors_stay_undecodable(wasm, attach_as, tamper):
     """Other tensors (the 1.0 golden file's), or the right ones with one bit flipped: attaching
