@@ -19,17 +19,20 @@ import numpy as np
 from .errors import CorruptFileError, LimitExceededError
 from .limits import DEFAULT_LIMITS, Limits
 
-# Possessive quantifiers: both patterns run in linear time on any input.
-_BALANCED_QUOTES = re.compile(rb'(?:[^"]++|"(?:[^"\\]++|\\.)*+")*+', re.DOTALL)
+# A possessive quantifier: the pattern runs in linear time on any input.
 _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 _NOT_STRUCTURE = bytes(c for c in range(256) if c not in b"[]{},")
 _BLOCK = 1 << 20
 _OPENING = np.frombuffer(b"[{", np.uint8)
 
 
-def _shape(text: bytes) -> tuple[int, int]:
-    """(maximum nesting depth, number of values) of a JSON text whose quotes are balanced."""
-    structure = _STRING.sub(b"0", text).translate(None, _NOT_STRUCTURE)
+def _shape(text: bytes) -> tuple[int, int] | None:
+    """(maximum nesting depth, number of values) of a JSON text, or None where a string is not
+    terminated (its quote is left once the strings are taken out)."""
+    outside = _STRING.sub(b"0", text)
+    if b'"' in outside:
+        return None
+    structure = outside.translate(None, _NOT_STRUCTURE)
     values = 1 + structure.count(b",") + structure.count(b"[") + structure.count(b"{")
     brackets = structure.translate(None, b",")
     depth = level = 0
@@ -48,9 +51,10 @@ def loads(data: bytes | bytearray | memoryview, what: str, limits: Limits = DEFA
     text = bytes(data)
     if len(text) > limits.max_json_bytes:
         raise LimitExceededError(f"{what}: {len(text):,} bytes of JSON, over the limit of {limits.max_json_bytes:,}")
-    if _BALANCED_QUOTES.fullmatch(text) is None:
+    shape = _shape(text)
+    if shape is None:
         raise CorruptFileError(f"{what}: not valid JSON (a string is not terminated)")
-    depth, values = _shape(text)
+    depth, values = shape
     if depth > limits.max_json_depth:
         raise LimitExceededError(f"{what}: JSON nested {depth} deep, over the limit of {limits.max_json_depth}")
     if values > limits.max_json_values:

@@ -20,6 +20,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#endif
 
 namespace nnz {
 namespace {
@@ -339,18 +342,62 @@ __attribute__((always_inline)) inline void compute_contexts(const uint8_t* base,
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-// The same pass in 32-byte vectors where the CPU has them (chosen at run time).
-template <typename U>
-__attribute__((target("avx2"))) void compute_contexts_avx2(const uint8_t* base, size_t n, const KeyRule& rule,
-                                                            uint32_t lo, uint32_t nctx, uint8_t* contexts) {
-  compute_contexts<U>(base, n, rule, lo, nctx, contexts);
+// Contexts of float base elements in AVX2, 32 elements a step: exponent fields clamped to
+// [low, high] in 16-bit (16-bit elements) or 32-bit lanes, packed to bytes. The compiler leaves
+// base_contexts scalar.
+struct FloatContextRule {
+  int mantissa_bits;
+  uint32_t exponent_mask;
+  int16_t low, high;
+};
+
+__attribute__((target("avx2"))) inline __m256i clamped_keys16(const uint8_t* p, const FloatContextRule& r) {
+  const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m256i key = _mm256_and_si256(_mm256_srl_epi16(x, _mm_cvtsi32_si128(r.mantissa_bits)),
+                                       _mm256_set1_epi16(static_cast<int16_t>(r.exponent_mask)));
+  const __m256i low = _mm256_set1_epi16(r.low);
+  return _mm256_sub_epi16(_mm256_min_epi16(_mm256_max_epi16(key, low), _mm256_set1_epi16(r.high)), low);
 }
+
+__attribute__((target("avx2"))) inline __m256i clamped_keys32(const uint8_t* p, const FloatContextRule& r) {
+  const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m256i key = _mm256_and_si256(_mm256_srl_epi32(x, _mm_cvtsi32_si128(r.mantissa_bits)),
+                                       _mm256_set1_epi32(static_cast<int32_t>(r.exponent_mask)));
+  const __m256i low = _mm256_set1_epi32(r.low);
+  return _mm256_sub_epi32(_mm256_min_epi32(_mm256_max_epi32(key, low), _mm256_set1_epi32(r.high)), low);
+}
+
+// Elements [0, n - n % 32) of a 16- or 32-bit float tensor; returns how many were done.
+template <typename U>
+__attribute__((target("avx2"))) size_t float_contexts_avx2(const uint8_t* base, size_t n, const FloatContextRule& r,
+                                                             uint8_t* contexts) {
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const uint8_t* p = base + i * sizeof(U);
+    __m256i bytes;
+    if (sizeof(U) == 2) {  // packus interleaves the 128-bit halves: a0-7 b0-7 a8-15 b8-15
+      bytes = _mm256_permute4x64_epi64(_mm256_packus_epi16(clamped_keys16(p, r), clamped_keys16(p + 32, r)), 0xD8);
+    } else {
+      const __m256i ab = _mm256_packus_epi32(clamped_keys32(p, r), clamped_keys32(p + 32, r));
+      const __m256i cd = _mm256_packus_epi32(clamped_keys32(p + 64, r), clamped_keys32(p + 96, r));
+      bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(ab, cd), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(contexts + i), bytes);
+  }
+  return i;
+}
+
 template <typename U>
 void compute_contexts_for_this_cpu(const uint8_t* base, size_t n, const KeyRule& rule, uint32_t lo, uint32_t nctx,
                                    uint8_t* contexts) {
   static const bool avx2 = __builtin_cpu_supports("avx2");
-  if (avx2) return compute_contexts_avx2<U>(base, n, rule, lo, nctx, contexts);
-  compute_contexts<U>(base, n, rule, lo, nctx, contexts);
+  size_t done = 0;
+  if ((sizeof(U) == 2 || sizeof(U) == 4) && rule.is_float && avx2) {
+    const int16_t low = static_cast<int16_t>(std::min<uint32_t>(lo, 2048));
+    done = float_contexts_avx2<U>(base, n, {rule.mantissa_bits, rule.exponent_mask, low,
+                                            static_cast<int16_t>(low + static_cast<int16_t>(nctx - 1))}, contexts);
+  }
+  compute_contexts<U>(base + done * sizeof(U), n - done, rule, lo, nctx, contexts + done);
 }
 #else
 template <typename U>
