@@ -23,7 +23,7 @@ import numpy as np
 from . import _core
 from .atomic import check_member_name
 from .codecs.coding import planned
-from .dtypes import dtype_name, element_bytes
+from .dtypes import NUMPY_DTYPES, dtype_name, element_bytes
 from .errors import BaseMismatchError, LimitExceededError, NnzError, UnsafeInputError, about
 from .files_patch import MAX_BASE_BYTES
 from .limits import Limits
@@ -296,8 +296,13 @@ def files_section_of(doc) -> bytes | None:
 
 def base_arrays_for(tensors: Mapping[str, np.ndarray]) -> list:
     """(name, dtype, shape, bytes) of every tensor, for a reader's attach_base_arrays."""
-    return [(n, dtype_name(a.dtype), list(a.shape), element_bytes(a)) for n, a in tensors.items()
-            if dtype_name(a.dtype) is not None]
+    out = []
+    for n, a in tensors.items():
+        name = dtype_name(a.dtype)
+        if name is not None:  # a C-contiguous array of the dtype itself is viewed as it is
+            exact = isinstance(a, np.ndarray) and a.dtype == NUMPY_DTYPES[name] and a.flags.c_contiguous
+            out.append((n, name, list(a.shape), a.reshape(-1).view(np.uint8) if exact else element_bytes(a)))
+    return out
 
 
 __all__ = ["BaseModel", "BaseChain", "DeltaPlan", "read_base", "is_nnz", "tensor_hash", "encode_against"]

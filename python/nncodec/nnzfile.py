@@ -9,7 +9,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -56,20 +56,20 @@ class TensorInfo:
     codec: str
     coded_bytes: int
     params: bytes
+    size: int = field(init=False, compare=False)           # elements
+    decoded_bytes: int = field(init=False, compare=False)  # their bytes (0 for an unknown dtype)
 
-    @cached_property
-    def size(self) -> int:
-        return math.prod(self.shape)
-
-    @cached_property
-    def decoded_bytes(self) -> int:
-        return self.size * numpy_dtype(self.dtype).itemsize if self.dtype else 0
+    def __post_init__(self) -> None:  # computed once: read_all asks for both of every tensor
+        size = math.prod(self.shape)
+        object.__setattr__(self, "size", size)
+        object.__setattr__(self, "decoded_bytes", size * numpy_dtype(self.dtype).itemsize if self.dtype else 0)
 
 
 class NnzFile(Mapping):
     """An open .nnz file: a read-only mapping of tensor name -> numpy array, decoded on access.
 
-    Only the header and index are read when the file is opened; each tensor's bytes are read,
+    Only the header and index are read when the file is opened (the metadata on first use); each
+    tensor's bytes are read,
     checksum-verified and decoded when that tensor is accessed. ``limits`` bound what the file can
     make this spend (``max_tensor_bytes`` and ``max_blob_bytes`` override two of them).
 
@@ -99,7 +99,6 @@ class NnzFile(Mapping):
         ]
         self._index = {t.name: i for i, t in enumerate(self.tensors)}
         self._blobs = {name: (encoding, size) for name, encoding, size in self._reader.blob_names()}
-        self.meta: dict[str, Any] = self._read_meta()
         self._base_alive: list = []  # what the reader borrows base bytes from
         if base is not None and self.needs_base:
             self._attach_base(base)
@@ -243,7 +242,10 @@ class NnzFile(Mapping):
             return out
         return data
 
-    def _read_meta(self) -> dict[str, Any]:
+    @cached_property
+    @naming_the_file
+    def meta(self) -> dict[str, Any]:
+        """The file's metadata (section nncodec/meta.json), read and checked on first use."""
         if META_BLOB not in self._blobs:
             return {}
         raw = self.blob(META_BLOB, self.limits.max_json_bytes)

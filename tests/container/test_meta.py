@@ -91,8 +91,8 @@ def test_codec_params_are_typed_by_the_codec(model, tmp_path):
     assert meta.codec_fields(record)["codec_params.error_by_tensor{}"] == (int, float)
     for bad in ({"error": "0.01"}, {"error_by_tensor": {"w": "x"}}, {"error_by_tensor": []}):
         crafted = with_meta(out, {**record, "codec_params": bad}, tmp_path / "bad.nnz")
-        with pytest.raises(CorruptFileError, match="codec_params"):
-            nncodec.load(crafted)
+        with nncodec.load(crafted) as f, pytest.raises(CorruptFileError, match="bad.nnz: .*codec_params"):
+            f.meta  # read on first use
     assert meta.codec_fields({**record, "meta_version": 1}) == {}
     assert meta.codec_fields({**record, "codec": "unknown"}) == {}
     assert np.isfinite(record["codec_params"]["error"])

@@ -105,8 +105,8 @@ def _api_call(case: dict, work: Path, out: Path):
     if command == "encode":
         return nncodec.encode_file(path, out / "encoded.nnz", limits=budget)
     if command == "info":
-        with nncodec.load(path, limits=budget) as f:
-            return [t.name for t in f.tensors]
+        with nncodec.load(path, limits=budget) as f:  # what info shows: the tensors and the metadata
+            return [t.name for t in f.tensors], f.meta
     output = args[args.index("-o") + 1] if "-o" in args else None
     to = args[args.index("--to") + 1] if "--to" in args else None
     return nncodec.decode_file(path, output, force=True, to=to, limits=budget)
